@@ -1,0 +1,1 @@
+# placeholder: the exporter is being written

@@ -1,0 +1,41 @@
+//! `kedro-sfn check`: refuse, with every offender named, what would break on Lambda.
+
+use clap::Args;
+
+use crate::plan::{self, PlanError};
+
+use super::{load_pipeline, SettingsArgs, SourceArgs};
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// Prints the findings; fails when there is an error among them.
+pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
+    let config = args.settings.load(&args.source.project)?;
+    let doc = load_pipeline(&args.source, &config)?;
+    let checked = match plan::check(&doc, &config) {
+        Ok(checked) => checked,
+        Err(PlanError::Check(findings)) => return Err(super::plan::refusal(&findings)),
+        Err(other) => return Err(other.into()),
+    };
+    for problem in &checked.findings.problems {
+        eprintln!("{problem}");
+    }
+    if checked.findings.has_errors() {
+        return Err(super::plan::refusal(&checked.findings));
+    }
+    println!(
+        "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}), {} warning(s)",
+        doc.pipeline,
+        doc.nodes.len(),
+        checked.tasks.tasks.len(),
+        config.group_by(),
+        checked.findings.warnings().count()
+    );
+    Ok(())
+}

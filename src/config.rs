@@ -1,0 +1,488 @@
+//! The user's settings: `kedro-sfn.yml` at the project root (or `--config`), merged with flags
+//! in this one place and passed down as plain data. Commands never read the environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::pipeline::Node;
+
+/// The file names looked for at the project root, in order.
+pub const CONFIG_FILE_NAMES: &[&str] = &["kedro-sfn.yml", "kedro-sfn.yaml"];
+
+/// Lambda's limits, checked before anything is planned.
+pub mod limits {
+    pub const MEMORY_MB: (u32, u32) = (128, 10_240);
+    pub const TIMEOUT_S: (u32, u32) = (1, 900);
+    pub const EPHEMERAL_STORAGE_MB: (u32, u32) = (512, 10_240);
+}
+
+/// Defaults for a data workload: Lambda's own 128 MB / 3 s defaults fail almost every Kedro
+/// node.
+pub mod defaults {
+    pub const MEMORY_MB: u32 = 1024;
+    pub const TIMEOUT_S: u32 = 900;
+    pub const EPHEMERAL_STORAGE_MB: u32 = 512;
+    pub const DURATION_S: f64 = 1.0;
+    pub const PIPELINE: &str = "__default__";
+}
+
+/// How nodes are packed into Lambda tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// One task per node.
+    None,
+    /// One task per top-level namespace (what Kedro's Step Functions guide does).
+    Namespace,
+    /// Nodes joined by datasets that are not on shared storage run in one task.
+    #[default]
+    Memory,
+}
+
+impl fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupBy::None => "none",
+            GroupBy::Namespace => "namespace",
+            GroupBy::Memory => "memory",
+        })
+    }
+}
+
+/// The CPU architecture of the Lambda functions (and of the image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub enum Architecture {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        })
+    }
+}
+
+/// `kedro-sfn.yml` as written: every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub state_machine: StateMachineConfig,
+    pub env: Option<String>,
+    pub pipeline: Option<String>,
+    pub group_by: Option<GroupBy>,
+    pub region: Option<String>,
+    #[serde(default, deserialize_with = "string_or_integer")]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub lambda: TaskSettings,
+    #[serde(default)]
+    pub tags: BTreeMap<String, TaskSettings>,
+    #[serde(default)]
+    pub nodes: BTreeMap<String, TaskSettings>,
+}
+
+/// The `state_machine:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateMachineConfig {
+    pub name: Option<String>,
+    pub timeout_s: Option<u64>,
+}
+
+/// Lambda settings, used for the defaults (`lambda:`), per tag and per node.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSettings {
+    pub memory_mb: Option<u32>,
+    pub timeout_s: Option<u32>,
+    pub ephemeral_storage_mb: Option<u32>,
+    pub architecture: Option<Architecture>,
+    pub environment: Option<BTreeMap<String, String>>,
+    /// Expected run time, used to choose the state machine's shape; not a Lambda setting.
+    pub duration_s: Option<f64>,
+}
+
+/// Settings a user changes per run, given as flags; each beats the file.
+#[derive(Debug, Clone, Default)]
+pub struct FlagOverrides {
+    pub env: Option<String>,
+    pub pipeline: Option<String>,
+    pub group_by: Option<GroupBy>,
+    pub state_machine_name: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: at `{key}`: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// The file and the flags, merged: what every command works from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    /// The file it came from, for messages; `None` when there was none.
+    pub source: Option<PathBuf>,
+    pub file: ConfigFile,
+}
+
+impl Config {
+    /// Loads `explicit`, else the first of [`CONFIG_FILE_NAMES`] in `project_dir`, else the
+    /// defaults; then applies the flags.
+    pub fn load(
+        explicit: Option<&Path>,
+        project_dir: Option<&Path>,
+        flags: &FlagOverrides,
+    ) -> Result<Self, ConfigError> {
+        let path = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None => project_dir.and_then(|dir| {
+                CONFIG_FILE_NAMES
+                    .iter()
+                    .map(|name| dir.join(name))
+                    .find(|candidate| candidate.is_file())
+            }),
+        };
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Config {
+                    file: parse_config(&text, &path.display().to_string())?,
+                    source: Some(path),
+                }
+            }
+            None => Config::default(),
+        };
+        config.apply(flags);
+        Ok(config)
+    }
+
+    /// Flags beat the file.
+    pub fn apply(&mut self, flags: &FlagOverrides) {
+        let file = &mut self.file;
+        override_with(&mut file.env, &flags.env);
+        override_with(&mut file.pipeline, &flags.pipeline);
+        override_with(&mut file.group_by, &flags.group_by);
+        override_with(&mut file.state_machine.name, &flags.state_machine_name);
+        override_with(&mut file.region, &flags.region);
+        override_with(&mut file.account_id, &flags.account_id);
+    }
+
+    /// The registered pipeline to plan.
+    pub fn pipeline(&self) -> &str {
+        self.file.pipeline.as_deref().unwrap_or(defaults::PIPELINE)
+    }
+
+    pub fn group_by(&self) -> GroupBy {
+        self.file.group_by.unwrap_or_default()
+    }
+
+    /// The name a config key has in messages: `nodes.train.memory_mb (kedro-sfn.yml)`.
+    pub fn describe_key(&self, key: &str) -> String {
+        match &self.source {
+            Some(path) => format!("{key} in {}", path.display()),
+            None => format!("{key} (built-in default)"),
+        }
+    }
+
+    /// The Lambda settings of one node: node beats tag beats `lambda:` beats the built-in
+    /// default. Where several of the node's tags set a number, the largest wins (the node
+    /// needs the most any of its tags asks for).
+    pub fn node_settings(&self, node: &Node) -> NodeSettings {
+        let file = &self.file;
+        let mut tags: Vec<&String> = node.tags.iter().collect();
+        tags.sort();
+        tags.dedup();
+        let tag_settings: Vec<(String, &TaskSettings)> = tags
+            .iter()
+            .filter_map(|tag| file.tags.get(*tag).map(|s| (format!("tags.{tag}"), s)))
+            .collect();
+        let node_settings = file
+            .nodes
+            .get(&node.name)
+            .map(|s| (format!("nodes.{}", node.name), s));
+
+        let number = |field: &str, get: &dyn Fn(&TaskSettings) -> Option<u32>, default: u32| {
+            if let Some((key, value)) = node_settings
+                .as_ref()
+                .and_then(|(key, s)| get(s).map(|v| (key.clone(), v)))
+            {
+                return Setting::new(value, format!("{key}.{field}"));
+            }
+            if let Some((key, value)) = tag_settings
+                .iter()
+                .filter_map(|(key, s)| get(s).map(|v| (key.clone(), v)))
+                .max_by_key(|(_, v)| *v)
+            {
+                return Setting::new(value, format!("{key}.{field}"));
+            }
+            match get(&file.lambda) {
+                Some(value) => Setting::new(value, format!("lambda.{field}")),
+                None => Setting::new(default, "default".to_string()),
+            }
+        };
+        let memory_mb = number("memory_mb", &|s| s.memory_mb, defaults::MEMORY_MB);
+        let timeout_s = number("timeout_s", &|s| s.timeout_s, defaults::TIMEOUT_S);
+        let ephemeral_storage_mb = number(
+            "ephemeral_storage_mb",
+            &|s| s.ephemeral_storage_mb,
+            defaults::EPHEMERAL_STORAGE_MB,
+        );
+
+        let duration_s = node_settings
+            .as_ref()
+            .and_then(|(_, s)| s.duration_s)
+            .or_else(|| {
+                tag_settings
+                    .iter()
+                    .filter_map(|(_, s)| s.duration_s)
+                    .reduce(f64::max)
+            })
+            .or(file.lambda.duration_s)
+            .unwrap_or(defaults::DURATION_S);
+
+        let mut architectures: Vec<(String, Architecture)> = Vec::new();
+        if let Some((key, arch)) = node_settings
+            .as_ref()
+            .and_then(|(key, s)| s.architecture.map(|a| (key.clone(), a)))
+        {
+            architectures.push((key, arch));
+        } else {
+            architectures.extend(
+                tag_settings
+                    .iter()
+                    .filter_map(|(key, s)| s.architecture.map(|a| (key.clone(), a))),
+            );
+        }
+        if architectures.is_empty() {
+            architectures.push((
+                "lambda".into(),
+                file.lambda.architecture.unwrap_or_default(),
+            ));
+        }
+
+        let mut environment = file.lambda.environment.clone().unwrap_or_default();
+        for (_, s) in &tag_settings {
+            environment.extend(s.environment.clone().unwrap_or_default());
+        }
+        if let Some((_, s)) = &node_settings {
+            environment.extend(s.environment.clone().unwrap_or_default());
+        }
+
+        NodeSettings {
+            memory_mb,
+            timeout_s,
+            ephemeral_storage_mb,
+            architectures,
+            environment,
+            duration_s,
+        }
+    }
+}
+
+/// A resolved number and the config key it came from, so a message can say where to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    pub origin: String,
+}
+
+impl<T> Setting<T> {
+    fn new(value: T, origin: String) -> Self {
+        Setting { value, origin }
+    }
+}
+
+/// The Lambda settings one node asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSettings {
+    pub memory_mb: Setting<u32>,
+    pub timeout_s: Setting<u32>,
+    pub ephemeral_storage_mb: Setting<u32>,
+    /// Every architecture a node's settings name, with where; more than one distinct value
+    /// is a conflict the check reports.
+    pub architectures: Vec<(String, Architecture)>,
+    pub environment: BTreeMap<String, String>,
+    pub duration_s: f64,
+}
+
+impl NodeSettings {
+    /// The architecture the node runs on (the first named; conflicts are a check error).
+    pub fn architecture(&self) -> Architecture {
+        self.architectures
+            .first()
+            .map(|(_, arch)| *arch)
+            .unwrap_or_default()
+    }
+}
+
+fn override_with<T: Clone>(target: &mut Option<T>, flag: &Option<T>) {
+    if let Some(value) = flag {
+        *target = Some(value.clone());
+    }
+}
+
+/// Parses YAML (JSON is valid YAML) and names the path of a bad or unknown key.
+pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error.path().to_string();
+        ConfigError::Invalid {
+            path: origin.to_string(),
+            key: if key.is_empty() || key == "." {
+                "<top level>".to_string()
+            } else {
+                key
+            },
+            message: error.into_inner().to_string(),
+        }
+    })
+}
+
+/// AWS account ids are 12 digits; YAML reads an unquoted one as a number.
+fn string_or_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Option::<Raw>::deserialize(deserializer)? {
+        None => None,
+        Some(Raw::Text(text)) => Some(text),
+        Some(Raw::Number(number)) => Some(format!("{number:012}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+state_machine:
+  name: spaceflights
+  timeout_s: 7200
+env: aws
+pipeline: __default__
+group_by: memory
+region: eu-west-1
+account_id: "123456789012"
+lambda:
+  memory_mb: 1024
+  timeout_s: 900
+  ephemeral_storage_mb: 512
+  architecture: x86_64
+  environment: {LOG_LEVEL: INFO}
+tags:
+  heavy: {memory_mb: 4096}
+nodes:
+  train_model_node: {memory_mb: 3008, duration_s: 120}
+"#;
+
+    fn node(name: &str, tags: &[&str]) -> Node {
+        Node {
+            name: name.into(),
+            func: None,
+            inputs: vec![],
+            outputs: vec![],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let file = parse_config(FULL, "kedro-sfn.yml").expect("valid config");
+        assert_eq!(file.state_machine.name.as_deref(), Some("spaceflights"));
+        assert_eq!(file.group_by, Some(GroupBy::Memory));
+        assert_eq!(file.nodes["train_model_node"].memory_mb, Some(3008));
+    }
+
+    #[test]
+    fn json_is_accepted_as_yaml() {
+        let file = parse_config(r#"{"env": "aws", "lambda": {"memory_mb": 2048}}"#, "c.json")
+            .expect("json config");
+        assert_eq!(file.lambda.memory_mb, Some(2048));
+    }
+
+    #[test]
+    fn unknown_keys_name_their_path() {
+        let error = parse_config("lambda:\n  memroy_mb: 1\n", "kedro-sfn.yml").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("lambda.memroy_mb"), "{text}");
+        assert!(text.contains("unknown field"), "{text}");
+        let error = parse_config("nodes:\n  a: {cpu: 2}\n", "k.yml").unwrap_err();
+        assert!(error.to_string().contains("nodes.a.cpu"), "{error}");
+    }
+
+    #[test]
+    fn unquoted_account_ids_keep_their_twelve_digits() {
+        let file = parse_config("account_id: 012345678901\n", "k.yml");
+        // YAML 1.2 reads a leading zero as decimal; padding restores it.
+        assert_eq!(file.expect("parses").account_id.as_deref(), Some("012345678901"));
+    }
+
+    #[test]
+    fn node_beats_tag_beats_default() {
+        let config = Config {
+            source: None,
+            file: parse_config(FULL, "k.yml").expect("valid"),
+        };
+        let trained = config.node_settings(&node("train_model_node", &["heavy"]));
+        assert_eq!(trained.memory_mb.value, 3008);
+        assert_eq!(trained.memory_mb.origin, "nodes.train_model_node.memory_mb");
+        assert_eq!(trained.duration_s, 120.0);
+        let heavy = config.node_settings(&node("x", &["heavy"]));
+        assert_eq!(heavy.memory_mb.value, 4096);
+        let plain = config.node_settings(&node("y", &[]));
+        assert_eq!(plain.memory_mb.value, 1024);
+        assert_eq!(plain.memory_mb.origin, "lambda.memory_mb");
+        assert_eq!(plain.environment["LOG_LEVEL"], "INFO");
+        let empty = Config::default().node_settings(&node("y", &[]));
+        assert_eq!(empty.timeout_s.value, defaults::TIMEOUT_S);
+        assert_eq!(empty.timeout_s.origin, "default");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let mut config = Config {
+            source: None,
+            file: parse_config(FULL, "k.yml").expect("valid"),
+        };
+        config.apply(&FlagOverrides {
+            env: Some("prod".into()),
+            group_by: Some(GroupBy::None),
+            ..Default::default()
+        });
+        assert_eq!(config.file.env.as_deref(), Some("prod"));
+        assert_eq!(config.group_by(), GroupBy::None);
+        assert_eq!(config.file.region.as_deref(), Some("eu-west-1"));
+    }
+}

@@ -1,0 +1,62 @@
+//! The `kedro-sfn` command line: parse arguments, run one subcommand, map errors to an exit
+//! code. Everything testable lives in the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use kedro_sfn::commands;
+
+/// Ship a Kedro project to AWS Step Functions.
+#[derive(Debug, Parser)]
+#[command(name = "kedro-sfn", version, about, long_about = None)]
+struct Cli {
+    /// More logging (-v: debug, -vv: trace); RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the pipeline document of a Kedro project (runs Kedro with --python).
+    Export(commands::export::ExportArgs),
+    /// Check that the pipeline can run on Lambda; lists every problem at once.
+    Check(commands::check::CheckArgs),
+    /// Plan the state machine and functions; writes the definition, plan.json and summary.md.
+    Plan(commands::plan::PlanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Export(args) => commands::export::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "kedro_sfn=info",
+        1 => "kedro_sfn=debug",
+        _ => "kedro_sfn=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

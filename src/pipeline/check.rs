@@ -1,0 +1,468 @@
+//! The checks that refuse, before anything is built, what would break on Lambda. Every
+//! offender is reported at once, each saying what is wrong, where, and what to do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings};
+
+use super::graph::NodeGraph;
+use super::model::{is_parameter, PipelineDoc};
+use super::storage::{classify, Storage};
+
+/// Errors stop the plan; warnings are shown and the plan goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    /// A stable identifier of the rule, for scripts and annotations.
+    pub rule: &'static str,
+    /// The dataset, node, config key or pipeline at fault.
+    pub subject: String,
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}[{}]: {}\n  hint: {}", self.rule, self.message, self.hint)
+    }
+}
+
+/// The findings of a check, errors first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Findings {
+    pub problems: Vec<Problem>,
+}
+
+impl Findings {
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Warning)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn finish(mut self) -> Self {
+        self.problems.sort();
+        self.problems.dedup();
+        self
+    }
+}
+
+/// The requested pipeline must exist and have nodes; checked before anything else.
+pub fn check_pipeline_exists(doc: &PipelineDoc) -> Findings {
+    let mut findings = Findings::default();
+    let registered = doc.pipelines.is_empty() || doc.pipelines.contains(&doc.pipeline);
+    if !registered {
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "unknown-pipeline",
+            subject: doc.pipeline.clone(),
+            message: format!(
+                "the project {} has no pipeline named `{}`; it registers: {}",
+                doc.project.name,
+                doc.pipeline,
+                doc.pipelines.join(", ")
+            ),
+            hint: "pass one of those with --pipeline, or set `pipeline:` in kedro-sfn.yml"
+                .into(),
+        });
+    } else if doc.nodes.is_empty() {
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "empty-pipeline",
+            subject: doc.pipeline.clone(),
+            message: format!("the pipeline `{}` has no nodes", doc.pipeline),
+            hint: "check pipeline_registry.py, or choose another pipeline with --pipeline".into(),
+        });
+    }
+    findings.finish()
+}
+
+/// What the check looks at besides the document.
+pub struct CheckContext<'a> {
+    pub doc: &'a PipelineDoc,
+    pub config: &'a Config,
+    pub graph: &'a NodeGraph,
+    /// `task_of[node]`: which task runs the node.
+    pub task_of: &'a [usize],
+    /// The readable name of each task, for messages.
+    pub task_labels: &'a [String],
+    /// `settings[node]`: the node's resolved Lambda settings.
+    pub settings: &'a [NodeSettings],
+}
+
+/// Runs every rule and returns every finding.
+pub fn check(context: &CheckContext) -> Findings {
+    let mut findings = Findings::default();
+    check_shared_datasets(context, &mut findings);
+    check_free_inputs(context, &mut findings);
+    check_discarded_outputs(context, &mut findings);
+    check_resources(context, &mut findings);
+    check_architectures(context, &mut findings);
+    check_task_durations(context, &mut findings);
+    check_config_names(context, &mut findings);
+    findings.finish()
+}
+
+fn env_catalog(doc: &PipelineDoc) -> String {
+    match &doc.env {
+        Some(env) => format!("conf/{env}/catalog.yml"),
+        None => "the catalog of the env you deploy (conf/<env>/catalog.yml)".into(),
+    }
+}
+
+fn check_shared_datasets(context: &CheckContext, findings: &mut Findings) {
+    let doc = context.doc;
+    let mut readers: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for edge in &context.graph.edges {
+        if context.task_of[edge.from] != context.task_of[edge.to] {
+            readers
+                .entry(edge.dataset.as_str())
+                .or_default()
+                .insert(edge.to);
+        }
+    }
+    let group_by = context.config.group_by();
+    for (dataset, reading_nodes) in readers {
+        let storage = classify(doc, dataset);
+        if storage.is_shared() {
+            continue;
+        }
+        let Some(&writer) = context.graph.writer.get(dataset) else {
+            continue;
+        };
+        let reader_names: Vec<String> = reading_nodes
+            .iter()
+            .map(|&n| format!("`{}`", doc.nodes[n].name))
+            .collect();
+        let regroup = if group_by == GroupBy::Memory {
+            String::new()
+        } else {
+            format!(
+                ", or run them in one task with --group-by memory (now: {group_by})"
+            )
+        };
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "dataset-not-shared",
+            subject: dataset.to_string(),
+            message: format!(
+                "dataset `{dataset}` is {} but is written by `{}` (task `{}`) and read by {} in other tasks; each Lambda function has its own memory and disk, so they would never see it",
+                storage.describe(),
+                doc.nodes[writer].name,
+                context.task_labels[context.task_of[writer]],
+                reader_names.join(", "),
+            ),
+            hint: format!("put `{dataset}` on shared storage (s3://...) in {}{regroup}", env_catalog(doc)),
+        });
+    }
+}
+
+fn check_free_inputs(context: &CheckContext, findings: &mut Findings) {
+    let doc = context.doc;
+    let mut free: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in &doc.nodes {
+        for input in &node.inputs {
+            if !is_parameter(input) && !context.graph.writer.contains_key(input) {
+                free.entry(input.as_str()).or_default().push(node.name.as_str());
+            }
+        }
+    }
+    for (dataset, nodes) in free {
+        let storage = classify(doc, dataset);
+        if storage.is_shared() {
+            continue;
+        }
+        let why = match storage {
+            Storage::NotInCatalog | Storage::Memory { .. } => {
+                "nothing in the pipeline writes it, so it would be empty"
+            }
+            _ => "a Lambda function cannot read a file from this machine",
+        };
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "free-input-not-remote",
+            subject: dataset.to_string(),
+            message: format!(
+                "input `{dataset}` of {} is {}; {why}",
+                nodes
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                storage.describe()
+            ),
+            hint: format!(
+                "put `{dataset}` on remote storage (s3://...) in {}",
+                env_catalog(doc)
+            ),
+        });
+    }
+}
+
+fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
+    let doc = context.doc;
+    let read: BTreeSet<&str> = doc
+        .nodes
+        .iter()
+        .flat_map(|n| n.inputs.iter().map(String::as_str))
+        .collect();
+    for node in &doc.nodes {
+        for output in &node.outputs {
+            let storage = classify(doc, output);
+            if !read.contains(output.as_str()) && !storage.is_shared() {
+                findings.push(Problem {
+                    severity: Severity::Warning,
+                    rule: "output-discarded",
+                    subject: output.clone(),
+                    message: format!(
+                        "output `{output}` of `{}` is {} and no node reads it: it is lost when the function ends",
+                        node.name,
+                        storage.describe()
+                    ),
+                    hint: format!("persist it in {} if you need it", env_catalog(doc)),
+                });
+            }
+        }
+    }
+}
+
+fn check_resources(context: &CheckContext, findings: &mut Findings) {
+    let mut offenders: BTreeMap<(String, u32, &'static str), Vec<&str>> = BTreeMap::new();
+    for (node, settings) in context.doc.nodes.iter().zip(context.settings) {
+        let checks = [
+            (&settings.memory_mb, limits::MEMORY_MB, "MB of memory"),
+            (&settings.timeout_s, limits::TIMEOUT_S, "seconds of timeout"),
+            (
+                &settings.ephemeral_storage_mb,
+                limits::EPHEMERAL_STORAGE_MB,
+                "MB of ephemeral storage",
+            ),
+        ];
+        for (setting, (low, high), unit) in checks {
+            if setting.value < low || setting.value > high {
+                offenders
+                    .entry((setting.origin.clone(), setting.value, unit))
+                    .or_default()
+                    .push(node.name.as_str());
+            }
+        }
+    }
+    for ((origin, value, unit), nodes) in offenders {
+        let (low, high) = match unit {
+            "MB of memory" => limits::MEMORY_MB,
+            "seconds of timeout" => limits::TIMEOUT_S,
+            _ => limits::EPHEMERAL_STORAGE_MB,
+        };
+        let beyond_timeout = unit == "seconds of timeout" && value > high;
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "resource-out-of-range",
+            subject: origin.clone(),
+            message: format!(
+                "{} asks for {value} {unit} (for {}); Lambda allows {low}-{high}",
+                context.config.describe_key(&origin),
+                summarize_names(&nodes)
+            ),
+            hint: if beyond_timeout {
+                "Lambda stops a function after 15 minutes: split the node, or run it on another runtime".into()
+            } else {
+                format!("set a value between {low} and {high}")
+            },
+        });
+    }
+}
+
+fn check_architectures(context: &CheckContext, findings: &mut Findings) {
+    let mut seen: BTreeMap<String, (Architecture, Vec<&str>)> = BTreeMap::new();
+    for (node, settings) in context.doc.nodes.iter().zip(context.settings) {
+        for (origin, arch) in &settings.architectures {
+            seen.entry(format!("{origin}.architecture"))
+                .or_insert((*arch, Vec::new()))
+                .1
+                .push(node.name.as_str());
+        }
+    }
+    let distinct: BTreeSet<Architecture> = seen.values().map(|(arch, _)| *arch).collect();
+    if distinct.len() > 1 {
+        let listed: Vec<String> = seen
+            .iter()
+            .map(|(origin, (arch, _))| format!("{origin} = {arch}"))
+            .collect();
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: "mixed-architectures",
+            subject: "architecture".into(),
+            message: format!(
+                "nodes ask for different architectures ({}), but every function runs the same image, built for one platform",
+                listed.join(", ")
+            ),
+            hint: "set `architecture` once, under `lambda:`".into(),
+        });
+    }
+}
+
+fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
+    let mut per_task: BTreeMap<usize, (f64, u32, Vec<&str>)> = BTreeMap::new();
+    for (node, (settings, &task)) in context
+        .doc
+        .nodes
+        .iter()
+        .zip(context.settings.iter().zip(context.task_of))
+    {
+        let entry = per_task.entry(task).or_insert((0.0, 0, Vec::new()));
+        entry.0 += settings.duration_s;
+        entry.1 = entry.1.max(settings.timeout_s.value);
+        entry.2.push(node.name.as_str());
+    }
+    for (task, (duration, timeout, nodes)) in per_task {
+        let label = &context.task_labels[task];
+        let limit = limits::TIMEOUT_S.1;
+        if duration > f64::from(limit) {
+            findings.push(Problem {
+                severity: Severity::Error,
+                rule: "task-too-long",
+                subject: label.clone(),
+                message: format!(
+                    "task `{label}` ({}) is expected to take {duration} s, more than Lambda's limit of {limit} s",
+                    summarize_names(&nodes)
+                ),
+                hint: "persist the datasets inside the group so its nodes can run as separate tasks (--group-by none), or lower duration_s if it is wrong".into(),
+            });
+        } else if duration > f64::from(timeout) {
+            findings.push(Problem {
+                severity: Severity::Warning,
+                rule: "timeout-below-duration",
+                subject: label.clone(),
+                message: format!(
+                    "task `{label}` is expected to take {duration} s but its timeout is {timeout} s"
+                ),
+                hint: "raise timeout_s for its nodes".into(),
+            });
+        }
+    }
+}
+
+fn check_config_names(context: &CheckContext, findings: &mut Findings) {
+    let doc = context.doc;
+    let names: BTreeSet<&str> = doc.nodes.iter().map(|n| n.name.as_str()).collect();
+    let tags: BTreeSet<&str> = doc
+        .nodes
+        .iter()
+        .flat_map(|n| n.tags.iter().map(String::as_str))
+        .collect();
+    for name in context.config.file.nodes.keys() {
+        if !names.contains(name.as_str()) {
+            findings.push(Problem {
+                severity: Severity::Error,
+                rule: "config-unknown-node",
+                subject: format!("nodes.{name}"),
+                message: format!(
+                    "{} names a node that pipeline `{}` does not have",
+                    context.config.describe_key(&format!("nodes.{name}")),
+                    doc.pipeline
+                ),
+                hint: match closest(name, names.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`? (namespaced nodes include their namespace)"),
+                    None => "use the full node name as `kedro-sfn export` prints it".into(),
+                },
+            });
+        }
+    }
+    for tag in context.config.file.tags.keys() {
+        if !tags.contains(tag.as_str()) {
+            findings.push(Problem {
+                severity: Severity::Warning,
+                rule: "config-unknown-tag",
+                subject: format!("tags.{tag}"),
+                message: format!(
+                    "{} names a tag no node of pipeline `{}` has",
+                    context.config.describe_key(&format!("tags.{tag}")),
+                    doc.pipeline
+                ),
+                hint: "check the spelling, or remove the entry".into(),
+            });
+        }
+    }
+}
+
+/// "`a`, `b` and 3 more".
+fn summarize_names(names: &[&str]) -> String {
+    const SHOWN: usize = 3;
+    let shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+    if names.len() > SHOWN {
+        format!("{} and {} more", shown.join(", "), names.len() - SHOWN)
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// The candidate with the smallest edit distance, if it is close enough to be a typo.
+fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(wanted, c), c))
+        .filter(|(distance, c)| *distance <= c.chars().count().max(3) / 3 || c.ends_with(wanted))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_are_suggested() {
+        let names = ["train_model_node", "split_data_node"];
+        assert_eq!(closest("train_modle_node", names.iter().copied()), Some("train_model_node"));
+        assert_eq!(closest("zzz", names.iter().copied()), None);
+        let namespaced = ["ds.train_model_node"];
+        assert_eq!(
+            closest("train_model_node", namespaced.iter().copied()),
+            Some("ds.train_model_node")
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Runs the exporter (`python/kedro_sfn_export.py`, embedded in the binary) with the
+//! project's own Python, so Kedro itself resolves the pipeline, the env's catalog, dataset
+//! factories and namespaces.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::model::{DocError, PipelineDoc};
+
+/// The exporter's source, shipped inside the binary.
+pub const EXPORT_PROGRAM: &str = include_str!("../../python/kedro_sfn_export.py");
+
+/// How many lines of the exporter's stderr a failure shows.
+const ERROR_TAIL_LINES: usize = 20;
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// The Python that has the project's dependencies (and Kedro) installed.
+    pub python: PathBuf,
+    pub project: PathBuf,
+    /// `None`: Kedro's default env.
+    pub env: Option<String>,
+    pub pipeline: String,
+}
+
+/// Why the export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the project directory {0} does not exist")]
+    NoProject(String),
+    #[error(
+        "cannot run {python}: {source}; pass the Python that has the project's dependencies with --python (or KEDRO_SFN_PYTHON)"
+    )]
+    Spawn {
+        python: String,
+        source: std::io::Error,
+    },
+    #[error("exporting the pipeline of {project} failed (exit code {code}):\n{tail}\n{hint}")]
+    Failed {
+        project: String,
+        code: String,
+        tail: String,
+        hint: &'static str,
+    },
+    #[error(transparent)]
+    Output(#[from] DocError),
+}
+
+/// Runs the exporter and parses what it prints.
+pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
+    let (doc, _) = export_raw(request)?;
+    Ok(doc)
+}
+
+/// Runs the exporter; returns the parsed document and the exact text it printed.
+pub fn export_raw(request: &ExportRequest) -> Result<(PipelineDoc, String), ExportError> {
+    if !request.project.is_dir() {
+        return Err(ExportError::NoProject(request.project.display().to_string()));
+    }
+    let project = absolute(&request.project);
+    let mut command = Command::new(&request.python);
+    command
+        .arg("-c")
+        .arg(EXPORT_PROGRAM)
+        .arg("--project")
+        .arg(&project)
+        .arg("--pipeline")
+        .arg(&request.pipeline)
+        .env("KEDRO_DISABLE_TELEMETRY", "true")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(&project);
+    if let Some(env) = &request.env {
+        command.arg("--env").arg(env);
+    }
+    tracing::info!(
+        python = %request.python.display(),
+        project = %project.display(),
+        "exporting the Kedro pipeline"
+    );
+    let output = command.output().map_err(|source| ExportError::Spawn {
+        python: request.python.display().to_string(),
+        source,
+    })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        let code = output
+            .status
+            .code()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "none: killed by a signal".into());
+        let hint = match output.status.code() {
+            Some(4) => "hint: install kedro into that Python, or pass another with --python",
+            Some(3) => "hint: the project must import in the Python given with --python: install its requirements there (pip install -e .), then retry",
+            _ => "hint: run the project with `kedro run` in the same Python to see the full error",
+        };
+        return Err(ExportError::Failed {
+            project: project.display().to_string(),
+            code,
+            tail: tail_lines(&stderr, ERROR_TAIL_LINES),
+            hint,
+        });
+    }
+    tracing::debug!(stderr = %stderr, "exporter finished");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let doc = PipelineDoc::from_json(&stdout, "the exporter's output")?;
+    Ok((doc, stdout))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The last `count` non-empty lines of `text`, indented.
+pub fn tail_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(count);
+    lines[start..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,10 @@
+//! The Kedro side: the pipeline document the exporter prints, how its datasets are stored,
+//! and the checks that refuse what would break on Lambda.
+
+pub mod check;
+pub mod export;
+pub mod graph;
+pub mod model;
+pub mod storage;
+
+pub use model::{Dataset, Node, PipelineDoc, ProjectInfo};

@@ -1,0 +1,46 @@
+//! The one place that builds ARNs.
+
+/// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
+pub fn lambda_function(region: &str, account_id: &str, name: &str) -> String {
+    format!(
+        "arn:{}:lambda:{region}:{account_id}:function:{name}",
+        partition(region)
+    )
+}
+
+/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
+pub fn state_machine(region: &str, account_id: &str, name: &str) -> String {
+    format!(
+        "arn:{}:states:{region}:{account_id}:stateMachine:{name}",
+        partition(region)
+    )
+}
+
+/// The Step Functions service integration that invokes a Lambda function.
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_and_govcloud_have_their_own_partitions() {
+        assert_eq!(
+            lambda_function("cn-north-1", "1", "f"),
+            "arn:aws-cn:lambda:cn-north-1:1:function:f"
+        );
+        assert!(state_machine("us-gov-west-1", "1", "m").starts_with("arn:aws-us-gov:states:"));
+        assert!(lambda_function("eu-west-1", "1", "f").starts_with("arn:aws:lambda:eu-west-1:"));
+    }
+}

@@ -1,0 +1,357 @@
+//! Pipeline + config -> the state machine definition and one function spec per task.
+//! Pure and deterministic: the same input gives the same bytes.
+
+pub mod arns;
+pub mod asl;
+pub mod dag;
+pub mod document;
+pub mod functions;
+pub mod grouping;
+pub mod names;
+pub mod sp_tree;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, GroupBy, NodeSettings};
+use crate::pipeline::check::{self, CheckContext, Findings};
+use crate::pipeline::graph::{CycleError, NodeGraph};
+use crate::pipeline::storage::classify;
+use crate::pipeline::PipelineDoc;
+
+use self::asl::{MachineSpec, TaskState};
+use self::functions::FunctionSpec;
+use self::grouping::TaskGraph;
+use self::names::{Alphabet, NameRequest};
+use self::sp_tree::SpTree;
+
+/// Extra time the derived machine timeout allows beyond the slowest path of task timeouts:
+/// retries of throttled invocations and cold starts.
+const MACHINE_TIMEOUT_SLACK_S: u64 = 300;
+/// Step Functions' maximum execution time (one year).
+const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error("the pipeline cannot run on Step Functions as configured ({} problem(s))", .0.errors().count())]
+    Check(Findings),
+}
+
+/// The pipeline grouped and checked: what `kedro-sfn check` shows and `plan` builds on.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub graph: NodeGraph,
+    pub tasks: TaskGraph,
+    pub settings: Vec<NodeSettings>,
+    pub findings: Findings,
+}
+
+/// Groups the nodes and runs every check.
+pub fn check(doc: &PipelineDoc, config: &Config) -> Result<Checked, PlanError> {
+    let exists = check::check_pipeline_exists(doc);
+    if exists.has_errors() {
+        return Err(PlanError::Check(exists));
+    }
+    let graph = NodeGraph::build(doc)?;
+    let is_shared = |dataset: &str| classify(doc, dataset).is_shared();
+    let tasks = grouping::group(doc, &graph, config.group_by(), &is_shared);
+    let settings: Vec<NodeSettings> = doc.nodes.iter().map(|n| config.node_settings(n)).collect();
+    let labels: Vec<String> = tasks.tasks.iter().map(|t| t.label.clone()).collect();
+    let findings = check::check(&CheckContext {
+        doc,
+        config,
+        graph: &graph,
+        task_of: &tasks.task_of,
+        task_labels: &labels,
+        settings: &settings,
+    });
+    Ok(Checked {
+        graph,
+        tasks,
+        settings,
+        findings,
+    })
+}
+
+/// A task as planned: its names, nodes, dependencies and resources.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedTask {
+    pub state: String,
+    pub function: String,
+    pub fail_state: String,
+    pub nodes: Vec<String>,
+    /// The Task states whose outputs it reads.
+    pub depends_on: Vec<String>,
+    pub duration_s: f64,
+}
+
+/// How the machine's shape compares with the best possible and with the guide's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// `series-parallel` (our tree) or `layered` (the guide's, kept when it was faster).
+    pub shape: &'static str,
+    pub expected_makespan_s: f64,
+    /// No machine can be faster than this.
+    pub critical_path_s: f64,
+    /// What the guide's chain of Parallel states would take.
+    pub layered_makespan_s: f64,
+}
+
+/// The state machine as planned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateMachineSpec {
+    pub name: String,
+    pub timeout_s: u64,
+    /// `config` or `derived from task timeouts`.
+    pub timeout_from: &'static str,
+    /// Where deploy will find it, when region and account are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+}
+
+/// Everything `plan` decides.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub project: String,
+    pub pipeline: String,
+    pub env: Option<String>,
+    pub group_by: GroupBy,
+    pub node_count: usize,
+    pub state_machine: StateMachineSpec,
+    pub tasks: Vec<PlannedTask>,
+    pub functions: Vec<FunctionSpec>,
+    pub tree: SpTree,
+    pub dependencies: Vec<(usize, usize)>,
+    pub schedule: Schedule,
+    pub definition: Value,
+    /// Warnings of the check (a plan is only made when there are no errors).
+    pub findings: Findings,
+}
+
+/// Plans the state machine; refuses with every check error at once.
+pub fn plan(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
+    let checked = check(doc, config)?;
+    if checked.findings.has_errors() {
+        return Err(PlanError::Check(checked.findings));
+    }
+    Ok(build(doc, config, checked))
+}
+
+fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
+    let Checked {
+        tasks: task_graph,
+        settings,
+        findings,
+        ..
+    } = checked;
+    let dag = &task_graph.dag;
+    let task_settings: Vec<Vec<&NodeSettings>> = task_graph
+        .tasks
+        .iter()
+        .map(|t| t.nodes.iter().map(|&n| &settings[n]).collect())
+        .collect();
+    let durations: Vec<f64> = task_settings
+        .iter()
+        .map(|s| s.iter().map(|n| n.duration_s).sum())
+        .collect();
+
+    // The shape: our tree, unless the guide's layered machine is faster under these
+    // durations (possible only around non-series-parallel cores).
+    let ours = sp_tree::decompose(dag, &durations);
+    let layered_makespan_s = dag.layered_makespan(&durations);
+    let ours_makespan = ours.makespan(&durations);
+    let (tree, shape, expected_makespan_s) = if layered_makespan_s < ours_makespan {
+        (SpTree::layered(dag), "layered", layered_makespan_s)
+    } else {
+        (ours, "series-parallel", ours_makespan)
+    };
+    debug_assert!(tree.respects(dag));
+    let schedule = Schedule {
+        shape,
+        expected_makespan_s,
+        critical_path_s: dag.critical_path(&durations),
+        layered_makespan_s,
+    };
+
+    // Names.
+    let wanted_name = config
+        .file
+        .state_machine
+        .name
+        .clone()
+        .unwrap_or_else(|| doc.project.package.clone());
+    let machine_name = names::state_machine_name(&wanted_name);
+    let function_prefix = names::function_prefix(&machine_name);
+    let function_requests: Vec<NameRequest> = task_graph
+        .tasks
+        .iter()
+        .map(|t| NameRequest {
+            readable: t.label.clone(),
+            identity: t.identity.clone(),
+        })
+        .collect();
+    let function_names = names::unique_names(
+        &function_requests,
+        &function_prefix,
+        Alphabet::Function,
+        names::FUNCTION_NAME_MAX,
+    );
+    let (state_names, fail_names, parallel_names) = state_names(&task_graph, &tree);
+
+    // Functions and tasks.
+    let env = config.file.env.clone().or_else(|| doc.env.clone());
+    let functions: Vec<FunctionSpec> = task_settings
+        .iter()
+        .enumerate()
+        .map(|(t, node_settings)| {
+            functions::function_spec(
+                &function_names[t],
+                &state_names[t],
+                &machine_name,
+                env.as_deref(),
+                node_settings,
+            )
+        })
+        .collect();
+    let dependencies: Vec<(usize, usize)> = dag.edges().collect();
+    let tasks: Vec<PlannedTask> = task_graph
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| PlannedTask {
+            state: state_names[t].clone(),
+            function: function_names[t].clone(),
+            fail_state: fail_names[t].clone(),
+            nodes: task
+                .nodes
+                .iter()
+                .map(|&n| doc.nodes[n].name.clone())
+                .collect(),
+            depends_on: dag.predecessors[t]
+                .iter()
+                .map(|&p| state_names[p].clone())
+                .collect(),
+            duration_s: durations[t],
+        })
+        .collect();
+
+    // The machine.
+    let (timeout_s, timeout_from) = match config.file.state_machine.timeout_s {
+        Some(timeout) => (timeout, "config"),
+        None => {
+            let timeouts: Vec<f64> = functions.iter().map(|f| f64::from(f.timeout_s)).collect();
+            let slowest = tree.makespan(&timeouts).ceil() as u64;
+            (
+                (slowest + MACHINE_TIMEOUT_SLACK_S).min(MACHINE_TIMEOUT_MAX_S),
+                "derived from task timeouts",
+            )
+        }
+    };
+    let function_refs: Vec<String> = match (&config.file.region, &config.file.account_id) {
+        (Some(region), Some(account)) => function_names
+            .iter()
+            .map(|f| arns::lambda_function(region, account, f))
+            .collect(),
+        _ => function_names.clone(),
+    };
+    let task_states: Vec<TaskState> = tasks
+        .iter()
+        .zip(&function_refs)
+        .map(|(task, function)| TaskState {
+            state: &task.state,
+            fail_state: &task.fail_state,
+            function,
+            nodes: &task.nodes,
+        })
+        .collect();
+    let comment = format!(
+        "kedro-sfn: pipeline {} of {}{}, {} Kedro nodes in {} tasks",
+        doc.pipeline,
+        doc.project.name,
+        env.as_deref()
+            .map(|e| format!(" (env {e})"))
+            .unwrap_or_default(),
+        doc.nodes.len(),
+        tasks.len()
+    );
+    let definition = asl::render(
+        &tree,
+        &MachineSpec {
+            comment,
+            timeout_s,
+            pipeline: &doc.pipeline,
+            env: env.as_deref(),
+            tasks: &task_states,
+            parallel_names: &parallel_names,
+        },
+    );
+    let arn = match (&config.file.region, &config.file.account_id) {
+        (Some(region), Some(account)) => Some(arns::state_machine(region, account, &machine_name)),
+        _ => None,
+    };
+
+    Plan {
+        project: doc.project.name.clone(),
+        pipeline: doc.pipeline.clone(),
+        env,
+        group_by: config.group_by(),
+        node_count: doc.nodes.len(),
+        state_machine: StateMachineSpec {
+            name: machine_name,
+            timeout_s,
+            timeout_from,
+            arn,
+        },
+        tasks,
+        functions,
+        tree,
+        dependencies,
+        schedule,
+        definition,
+        findings,
+    }
+}
+
+/// Task, Fail and Parallel state names, made unique together (states inside Parallel
+/// branches share one namespace with the rest of the definition).
+fn state_names(task_graph: &TaskGraph, tree: &SpTree) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let tasks = &task_graph.tasks;
+    let mut requests: Vec<NameRequest> = Vec::with_capacity(tasks.len() * 2);
+    for task in tasks {
+        requests.push(NameRequest {
+            readable: task.label.clone(),
+            identity: task.identity.clone(),
+        });
+    }
+    for task in tasks {
+        requests.push(NameRequest {
+            readable: format!("{} failed", task.label),
+            identity: format!("fail\n{}", task.identity),
+        });
+    }
+    for entries in asl::parallel_branch_entries(tree) {
+        let first = entries.first().map(|&t| tasks[t].label.as_str()).unwrap_or("");
+        let readable = match entries.len() {
+            0 | 1 => format!("Parallel {first}"),
+            n => format!("Parallel {first} +{}", n - 1),
+        };
+        let identity = entries
+            .iter()
+            .map(|&t| tasks[t].identity.as_str())
+            .collect::<Vec<_>>()
+            .join("\n--\n");
+        requests.push(NameRequest {
+            readable,
+            identity: format!("parallel\n{identity}"),
+        });
+    }
+    let mut names =
+        names::unique_names(&requests, "", Alphabet::State, names::STATE_NAME_MAX).into_iter();
+    let task_names: Vec<String> = names.by_ref().take(tasks.len()).collect();
+    let fail_names: Vec<String> = names.by_ref().take(tasks.len()).collect();
+    let parallel_names: Vec<String> = names.collect();
+    (task_names, fail_names, parallel_names)
+}

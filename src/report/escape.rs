@@ -1,0 +1,95 @@
+//! The one place that escapes text from the pipeline (node, dataset and error text) for
+//! Markdown, HTML and Mermaid: a node name can inject no markup, no @mention and no broken
+//! diagram.
+
+/// An inline code span that holds `text` literally, also inside a table cell: no markup,
+/// no HTML, no mention is interpreted inside it.
+pub fn code(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    let longest_run = flat
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    let pad = if flat.starts_with('`') || flat.ends_with('`') || flat.is_empty() {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{flat}{pad}{fence}")
+}
+
+/// Plain Markdown text: markup characters are backslash-escaped, HTML is entity-encoded and
+/// `@` cannot start a mention.
+pub fn text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '@' => out.push_str("@\u{200b}"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-'
+            | '.' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text of a Mermaid node label written as `id["..."]`: quotes, angle brackets,
+/// ampersands, hashes and backticks become Mermaid entity codes.
+pub fn mermaid_label(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '`' => out.push_str("#96;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("x`y"), "``x`y``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn text_neutralizes_html_and_mentions() {
+        let escaped = text("<img src=x onerror=alert(1)> @octocat **bold**");
+        assert!(!escaped.contains('<'));
+        assert!(!escaped.contains("@octocat"));
+        assert!(escaped.contains("\\*\\*bold\\*\\*"));
+    }
+
+    #[test]
+    fn mermaid_labels_cannot_close_the_quote() {
+        let label = mermaid_label("a\"]-->b[\"<script>#x");
+        assert!(!label.contains('"'));
+        assert!(!label.contains('<'));
+        assert_eq!(label, "a#quot;]--#gt;b[#quot;#lt;script#gt;#35;x");
+    }
+}

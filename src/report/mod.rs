@@ -1,0 +1,5 @@
+//! What people read: the plan summary in Markdown, the Mermaid picture, escaping.
+
+pub mod escape;
+pub mod mermaid;
+pub mod summary;

@@ -1,0 +1,155 @@
+//! `summary.md`: the plan for people. The same Markdown later becomes the pull-request
+//! comment and the job summary.
+
+use std::fmt::Write;
+
+use crate::pipeline::check::{Findings, Problem, Severity};
+use crate::plan::Plan;
+
+use super::escape::{code, text};
+use super::mermaid::{flowchart, MAX_TASKS_DRAWN};
+
+/// What the plan was compared against, said at the top so nobody mistakes an offline plan
+/// for a diff against production.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    /// Nothing was read from AWS; the reason is given.
+    Empty { reason: String },
+}
+
+/// Renders the summary of a plan.
+pub fn render(plan: &Plan, baseline: &Baseline) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## kedro-sfn plan: {}\n",
+        code(&plan.state_machine.name)
+    );
+    let env = plan
+        .env
+        .as_deref()
+        .map(|e| format!(" (env {})", code(e)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Pipeline {} of **{}**{env}: {} Kedro nodes in {} tasks (grouped by {}).\n",
+        code(&plan.pipeline),
+        text(&plan.project),
+        plan.node_count,
+        plan.tasks.len(),
+        plan.group_by
+    );
+    match baseline {
+        Baseline::Empty { reason } => {
+            let _ = writeln!(
+                out,
+                "Compared against: an empty deployment ({}). Every function and the state machine would be created.\n",
+                text(reason)
+            );
+        }
+    }
+
+    let schedule = &plan.schedule;
+    out.push_str("| Schedule | Expected time |\n|---|---|\n");
+    let _ = writeln!(
+        out,
+        "| This state machine ({}) | {} |",
+        schedule.shape,
+        seconds(schedule.expected_makespan_s)
+    );
+    let _ = writeln!(
+        out,
+        "| Critical path (no machine is faster) | {} |",
+        seconds(schedule.critical_path_s)
+    );
+    let _ = writeln!(
+        out,
+        "| Layered machine of Kedro's guide | {} |",
+        seconds(schedule.layered_makespan_s)
+    );
+    let _ = writeln!(
+        out,
+        "\nExpected durations come from `duration_s` in the config (1 s per node where absent). State machine timeout: {} s ({}).\n",
+        plan.state_machine.timeout_s, plan.state_machine.timeout_from
+    );
+
+    out.push_str("### State machine\n\n");
+    if plan.tasks.len() <= MAX_TASKS_DRAWN {
+        let labels: Vec<String> = plan
+            .tasks
+            .iter()
+            .map(|t| match t.nodes.len() {
+                1 => t.state.clone(),
+                n => format!("{} ({n} nodes)", t.state),
+            })
+            .collect();
+        let _ = writeln!(out, "```mermaid\n{}```\n", flowchart(&plan.tree, &labels));
+    } else {
+        let _ = writeln!(
+            out,
+            "_{} tasks are too many to draw; see state-machine.asl.json._\n",
+            plan.tasks.len()
+        );
+    }
+
+    out.push_str("### Tasks\n\n");
+    out.push_str("| State | Function | Nodes | Memory | Timeout | Disk |\n");
+    out.push_str("|---|---|---|---:|---:|---:|\n");
+    for (task, function) in plan.tasks.iter().zip(&plan.functions) {
+        let nodes: Vec<String> = task.nodes.iter().map(|n| code(n)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} MB | {} s | {} MB |",
+            code(&task.state),
+            code(&function.name),
+            nodes.join("<br>"),
+            function.memory_mb,
+            function.timeout_s,
+            function.ephemeral_storage_mb
+        );
+    }
+    out.push('\n');
+    out.push_str(&render_findings(&plan.findings));
+    out
+}
+
+/// The check results as a Markdown section.
+pub fn render_findings(findings: &Findings) -> String {
+    let mut out = String::from("### Checks\n\n");
+    if findings.problems.is_empty() {
+        out.push_str("All checks passed.\n");
+        return out;
+    }
+    for problem in &findings.problems {
+        out.push_str(&render_problem(problem));
+    }
+    out
+}
+
+fn render_problem(problem: &Problem) -> String {
+    let level = match problem.severity {
+        Severity::Error => "**error**",
+        Severity::Warning => "warning",
+    };
+    format!(
+        "- {level} {}: {}<br>_hint:_ {}\n",
+        code(problem.rule),
+        text(&problem.message),
+        text(&problem.hint)
+    )
+}
+
+/// The summary written when the checks refuse the pipeline.
+pub fn render_refusal(project: &str, pipeline: &str, findings: &Findings) -> String {
+    format!(
+        "## kedro-sfn plan: refused\n\nPipeline {} of **{}** cannot run on Step Functions as configured: {} error(s).\n\n{}",
+        code(pipeline),
+        text(project),
+        findings.errors().count(),
+        render_findings(findings)
+    )
+}
+
+fn seconds(value: f64) -> String {
+    format!("{value:.1} s")
+}
