@@ -1,1 +1,191 @@
-fn main() {}
+//! Benchmarks that print numbers (run: `cargo bench --bench plan`).
+//!
+//! 1. Schedule quality: makespan / critical path of our machine and of the guide's layered
+//!    machine, on random DAGs and on series-parallel DAGs, with log-normal durations.
+//! 2. Plan time and peak memory for 1,000 and 10,000-node pipeline documents (each size in
+//!    a fresh process, so the peak is that size's own).
+
+use std::process::Command;
+use std::time::Instant;
+
+use kedro_sfn::config::Config;
+use kedro_sfn::plan::dag::Dag;
+use kedro_sfn::plan::sp_tree::decompose;
+use kedro_sfn::plan::{document::plan_document, draft, DEFINITION_MAX_BYTES};
+use kedro_sfn::report::summary::{render, Baseline};
+use kedro_sfn::synthetic::{doc_from_dag, modular_dag, random_dag, series_parallel_dag, Rng};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(position) = args.iter().position(|a| a == "--plan-size") {
+        let size: usize = args
+            .get(position + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        let shape = args.get(position + 2).map(String::as_str).unwrap_or("modular");
+        plan_once(size, shape);
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    schedule_quality();
+    if !args.iter().any(|a| a == "--quality-only") {
+        plan_speed();
+    }
+}
+
+struct Ratios {
+    ours: Vec<f64>,
+    layered: Vec<f64>,
+}
+
+impl Ratios {
+    fn print(&self, label: &str) {
+        let stats = |v: &[f64]| {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let max = v.iter().copied().fold(0.0, f64::max);
+            (mean, max)
+        };
+        let (ours_mean, ours_max) = stats(&self.ours);
+        let (layered_mean, layered_max) = stats(&self.layered);
+        println!(
+            "{label:<40} n={:<4} ours mean {ours_mean:.4} max {ours_max:.4} | layered mean {layered_mean:.4} max {layered_max:.4}",
+            self.ours.len()
+        );
+    }
+}
+
+fn measure(dag: &Dag, durations: &[f64], ratios: &mut Ratios) {
+    let critical = dag.critical_path(durations);
+    let tree = decompose(dag, durations);
+    assert!(tree.respects(dag), "the tree must respect every dependency");
+    let layered = dag.layered_makespan(durations);
+    let ours = tree.makespan(durations).min(layered);
+    ratios.ours.push(ours / critical);
+    ratios.layered.push(layered / critical);
+}
+
+fn schedule_quality() {
+    println!("== schedule quality: makespan / critical path (log-normal durations, sigma 1) ==");
+    let mut rng = Rng::new(42);
+    let cases: [(&str, usize, usize, f64); 4] = [
+        ("random DAG, 20 tasks, sparse", 20, 5, 0.3),
+        ("random DAG, 100 tasks, sparse", 100, 10, 0.15),
+        ("random DAG, 100 tasks, dense", 100, 10, 0.5),
+        ("random DAG, 500 tasks", 500, 20, 0.1),
+    ];
+    for (label, size, window, density) in cases {
+        let mut ratios = Ratios {
+            ours: vec![],
+            layered: vec![],
+        };
+        for _ in 0..200 {
+            let dag = random_dag(size, window, density, &mut rng);
+            let durations: Vec<f64> = (0..size).map(|_| rng.log_normal(0.0, 1.0)).collect();
+            measure(&dag, &durations, &mut ratios);
+        }
+        ratios.print(label);
+    }
+    for size in [20, 100, 500] {
+        let mut ratios = Ratios {
+            ours: vec![],
+            layered: vec![],
+        };
+        for _ in 0..200 {
+            let dag = series_parallel_dag(size, &mut rng);
+            let durations: Vec<f64> = (0..dag.len()).map(|_| rng.log_normal(0.0, 1.0)).collect();
+            measure(&dag, &durations, &mut ratios);
+        }
+        ratios.print(&format!("series-parallel DAG, {size} tasks"));
+    }
+    let mut ratios = Ratios {
+        ours: vec![],
+        layered: vec![],
+    };
+    for _ in 0..100 {
+        let dag = modular_dag(8, 12, &mut rng);
+        let durations: Vec<f64> = (0..dag.len()).map(|_| rng.log_normal(0.0, 1.0)).collect();
+        measure(&dag, &durations, &mut ratios);
+    }
+    ratios.print("modular pipeline, 8 namespaces x 12");
+}
+
+fn plan_speed() {
+    println!("== plan time and peak memory (pipeline document in memory -> ASL + plan.json + summary.md) ==");
+    let exe = std::env::current_exe().expect("the benchmark knows its own path");
+    for shape in ["modular", "random"] {
+        for size in [1_000, 10_000] {
+            let output = Command::new(&exe)
+                .args(["--plan-size", &size.to_string(), shape])
+                .output()
+                .expect("the benchmark can run itself");
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+            if !output.status.success() {
+                eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+    }
+}
+
+fn plan_once(size: usize, shape: &str) {
+    let mut rng = Rng::new(7);
+    let dag = match shape {
+        "random" => random_dag(size, 20, 0.1, &mut rng),
+        _ => modular_dag(size / 100, 99, &mut rng),
+    };
+    let doc = doc_from_dag(&dag, &|i| format!("namespace_{}.node_{i}", i / 100));
+    let config = Config::default();
+    let start = Instant::now();
+    let durations = vec![1.0; dag.len()];
+    let tree = decompose(&dag, &durations);
+    let decompose_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let start = Instant::now();
+    let checked = kedro_sfn::plan::check(&doc, &config).expect("checks run");
+    let check_ms = start.elapsed().as_secs_f64() * 1000.0;
+    drop((tree, checked));
+    let runs = 5;
+    let mut best = f64::MAX;
+    let mut tasks = 0;
+    let mut bytes = 0;
+    let mut fits = true;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let plan = draft(&doc, &config).expect("the synthetic pipeline plans");
+        let definition = serde_json::to_string_pretty(&plan.definition).expect("serializes");
+        let document = serde_json::to_string_pretty(&plan_document(&plan, "empty"))
+            .expect("serializes");
+        let summary = render(
+            &plan,
+            &Baseline::Empty {
+                reason: "benchmark".into(),
+            },
+        );
+        best = best.min(start.elapsed().as_secs_f64());
+        tasks = plan.tasks.len();
+        fits = serde_json::to_string(&plan.definition).map(|d| d.len()).unwrap_or(0) <= DEFINITION_MAX_BYTES;
+        bytes = definition.len() + document.len() + summary.len();
+    }
+    println!(
+        "{shape:<8} {:>6} nodes ({tasks} tasks): best of {runs} {:>8.1} ms (decompose {decompose_ms:.1} ms, group+check {check_ms:.1} ms), output {:>6} KiB, peak RSS {:>6} MiB{}",
+        doc.nodes.len(),
+        best * 1000.0,
+        bytes / 1024,
+        peak_rss_kib() / 1024,
+        if fits { "" } else { " (over Step Functions' 1 MB definition limit: `plan` refuses it)" }
+    );
+}
+
+/// The process's peak resident set size (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

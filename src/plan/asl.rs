@@ -49,113 +49,143 @@ pub struct MachineSpec<'a> {
 /// Renders the definition. Keys are emitted in a fixed order, so the same tree gives the
 /// same bytes.
 pub fn render(tree: &SpTree, spec: &MachineSpec) -> Value {
-    let mut renderer = Renderer {
-        spec,
-        next_parallel: 0,
-    };
+    let mut next_parallel = 0;
+    let annotated = annotate(tree, spec, &mut next_parallel);
     let mut states = Map::new();
-    let start = renderer.entry(tree, 0);
-    renderer.emit(tree, None, &mut states);
+    emit(&annotated, spec, None, &mut states);
     let mut machine = Map::new();
     machine.insert("Comment".into(), json!(spec.comment));
-    machine.insert("StartAt".into(), json!(start));
+    machine.insert("StartAt".into(), json!(annotated.entry_of(spec.tasks)));
     machine.insert("TimeoutSeconds".into(), json!(spec.timeout_s));
     machine.insert("States".into(), Value::Object(states));
     Value::Object(machine)
 }
 
-struct Renderer<'a> {
-    spec: &'a MachineSpec<'a>,
-    /// Pre-order counter of Parallel nodes met so far while emitting.
-    next_parallel: usize,
+/// The tree with each Parallel's name and each subtree's first state resolved once, so
+/// rendering is linear in the size of the tree however deep it is.
+enum Annotated {
+    Task(usize),
+    Sequence {
+        entry: String,
+        children: Vec<Annotated>,
+    },
+    Parallel {
+        name: String,
+        children: Vec<Annotated>,
+    },
 }
 
-impl Renderer<'_> {
-    /// The first state of a subtree. `parallel_index` is the pre-order index the subtree's
-    /// first Parallel node would get.
-    fn entry(&self, tree: &SpTree, parallel_index: usize) -> String {
-        match tree {
-            SpTree::Task(task) => self.spec.tasks[*task].state.to_string(),
-            SpTree::Parallel(_) => self.spec.parallel_names[parallel_index].clone(),
-            SpTree::Sequence(children) => match children.first() {
-                Some(first) => self.entry(first, parallel_index),
-                None => String::new(),
-            },
+impl Annotated {
+    fn entry_of<'a>(&'a self, tasks: &'a [TaskState<'a>]) -> &'a str {
+        match self {
+            Annotated::Task(task) => tasks[*task].state,
+            Annotated::Sequence { entry, .. } => entry,
+            Annotated::Parallel { name, .. } => name,
         }
     }
+}
 
-    fn emit(&mut self, tree: &SpTree, next: Option<&str>, states: &mut Map<String, Value>) {
-        match tree {
-            SpTree::Task(task) => {
-                let task = &self.spec.tasks[*task];
-                states.insert(task.state.to_string(), self.task_state(task, next));
-                states.insert(task.fail_state.to_string(), fail_state(task));
+fn annotate(tree: &SpTree, spec: &MachineSpec, next_parallel: &mut usize) -> Annotated {
+    match tree {
+        SpTree::Task(task) => Annotated::Task(*task),
+        SpTree::Sequence(children) => {
+            let children: Vec<Annotated> = children
+                .iter()
+                .map(|c| annotate(c, spec, next_parallel))
+                .collect();
+            let entry = children
+                .first()
+                .map(|c| c.entry_of(spec.tasks).to_string())
+                .unwrap_or_default();
+            Annotated::Sequence { entry, children }
+        }
+        SpTree::Parallel(children) => {
+            let name = spec.parallel_names[*next_parallel].clone();
+            *next_parallel += 1;
+            let children = children
+                .iter()
+                .map(|c| annotate(c, spec, next_parallel))
+                .collect();
+            Annotated::Parallel { name, children }
+        }
+    }
+}
+
+fn emit(
+    tree: &Annotated,
+    spec: &MachineSpec,
+    next: Option<&str>,
+    states: &mut Map<String, Value>,
+) {
+    match tree {
+        Annotated::Task(task) => {
+            let task = &spec.tasks[*task];
+            states.insert(task.state.to_string(), task_state(spec, task, next));
+            states.insert(task.fail_state.to_string(), fail_state(task));
+        }
+        Annotated::Sequence { children, .. } => {
+            for (i, child) in children.iter().enumerate() {
+                let following = match children.get(i + 1) {
+                    Some(sibling) => Some(sibling.entry_of(spec.tasks)),
+                    None => next,
+                };
+                emit(child, spec, following, states);
             }
-            SpTree::Sequence(children) => {
-                // The entry of child i+1 needs the Parallel index it will get, so count the
-                // Parallel nodes of earlier children first.
-                for (i, child) in children.iter().enumerate() {
-                    let following = match children.get(i + 1) {
-                        Some(sibling) => {
-                            let index = self.next_parallel + count_parallels(child);
-                            Some(self.entry(sibling, index))
-                        }
-                        None => next.map(str::to_string),
-                    };
-                    self.emit(child, following.as_deref(), states);
-                }
-            }
-            SpTree::Parallel(children) => {
-                let name = self.spec.parallel_names[self.next_parallel].clone();
-                self.next_parallel += 1;
-                let mut branches = Vec::with_capacity(children.len());
-                for child in children {
-                    let start = self.entry(child, self.next_parallel);
+        }
+        Annotated::Parallel { name, children } => {
+            let branches: Vec<Value> = children
+                .iter()
+                .map(|child| {
                     let mut branch_states = Map::new();
-                    self.emit(child, None, &mut branch_states);
-                    branches.push(json!({"StartAt": start, "States": branch_states}));
-                }
-                let mut state = Map::new();
-                state.insert("Type".into(), json!("Parallel"));
-                state.insert("Branches".into(), Value::Array(branches));
-                state.insert("ResultPath".into(), Value::Null);
-                insert_transition(&mut state, next);
-                states.insert(name, Value::Object(state));
-            }
+                    emit(child, spec, None, &mut branch_states);
+                    // Built by hand: `json!` would serialize the nested map again, which is
+                    // quadratic in the depth of the tree.
+                    let mut branch = Map::new();
+                    branch.insert("StartAt".into(), json!(child.entry_of(spec.tasks)));
+                    branch.insert("States".into(), Value::Object(branch_states));
+                    Value::Object(branch)
+                })
+                .collect();
+            let mut state = Map::new();
+            state.insert("Type".into(), json!("Parallel"));
+            state.insert("Branches".into(), Value::Array(branches));
+            state.insert("ResultPath".into(), Value::Null);
+            insert_transition(&mut state, next);
+            states.insert(name.clone(), Value::Object(state));
         }
     }
+}
 
-    fn task_state(&self, task: &TaskState, next: Option<&str>) -> Value {
-        let mut payload = Map::new();
-        payload.insert("task".into(), json!(task.state));
-        payload.insert("nodes".into(), json!(task.nodes));
-        payload.insert("pipeline".into(), json!(self.spec.pipeline));
-        if let Some(env) = self.spec.env {
-            payload.insert("env".into(), json!(env));
-        }
-        payload.insert("execution_name.$".into(), json!("$$.Execution.Name"));
-        payload.insert(
-            "execution_start_time.$".into(),
-            json!("$$.Execution.StartTime"),
-        );
-        payload.insert("input.$".into(), json!("$$.Execution.Input"));
-
-        let mut state = Map::new();
-        state.insert("Type".into(), json!("Task"));
-        state.insert("Resource".into(), json!(LAMBDA_INVOKE));
-        state.insert(
-            "Parameters".into(),
-            json!({"FunctionName": task.function, "Payload": payload}),
-        );
-        state.insert("ResultPath".into(), Value::Null);
-        state.insert("Retry".into(), retry_policy());
-        state.insert(
-            "Catch".into(),
-            json!([{"ErrorEquals": ["States.ALL"], "Next": task.fail_state}]),
-        );
-        insert_transition(&mut state, next);
-        Value::Object(state)
+fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value {
+    let mut payload = Map::new();
+    payload.insert("task".into(), json!(task.state));
+    payload.insert("nodes".into(), json!(task.nodes));
+    payload.insert("pipeline".into(), json!(spec.pipeline));
+    if let Some(env) = spec.env {
+        payload.insert("env".into(), json!(env));
     }
+    payload.insert("execution_name.$".into(), json!("$$.Execution.Name"));
+    payload.insert(
+        "execution_start_time.$".into(),
+        json!("$$.Execution.StartTime"),
+    );
+    payload.insert("input.$".into(), json!("$$.Execution.Input"));
+
+    let mut state = Map::new();
+    state.insert("Type".into(), json!("Task"));
+    state.insert("Resource".into(), json!(LAMBDA_INVOKE));
+    let mut parameters = Map::new();
+    parameters.insert("FunctionName".into(), json!(task.function));
+    parameters.insert("Payload".into(), Value::Object(payload));
+    state.insert("Parameters".into(), Value::Object(parameters));
+    state.insert("ResultPath".into(), Value::Null);
+    state.insert("Retry".into(), retry_policy());
+    state.insert(
+        "Catch".into(),
+        json!([{"ErrorEquals": ["States.ALL"], "Next": task.fail_state}]),
+    );
+    insert_transition(&mut state, next);
+    Value::Object(state)
 }
 
 fn count_parallels(tree: &SpTree) -> usize {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, GroupBy, NodeSettings};
-use crate::pipeline::check::{self, CheckContext, Findings};
+use crate::pipeline::check::{self, CheckContext, Findings, Problem, Severity};
 use crate::pipeline::graph::{CycleError, NodeGraph};
 use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
@@ -131,8 +131,38 @@ pub struct Plan {
     pub findings: Findings,
 }
 
-/// Plans the state machine; refuses with every check error at once.
+/// Step Functions refuses definitions larger than this (as sent: compact JSON).
+pub const DEFINITION_MAX_BYTES: usize = 1_048_576;
+
+/// Plans the state machine; refuses with every check error at once, including a definition
+/// too large for Step Functions.
 pub fn plan(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
+    let plan = draft(doc, config)?;
+    let size = serde_json::to_string(&plan.definition)
+        .map(|d| d.len())
+        .unwrap_or(usize::MAX);
+    if size > DEFINITION_MAX_BYTES {
+        let mut findings = plan.findings.clone();
+        findings.problems.insert(
+            0,
+            Problem {
+                severity: Severity::Error,
+                rule: "definition-too-large",
+                subject: plan.state_machine.name.clone(),
+                message: format!(
+                    "the state machine definition for {} tasks is {size} bytes; Step Functions accepts at most {DEFINITION_MAX_BYTES}",
+                    plan.tasks.len()
+                ),
+                hint: "run fewer, larger tasks: --group-by namespace, or a smaller pipeline with --pipeline".into(),
+            },
+        );
+        return Err(PlanError::Check(findings));
+    }
+    Ok(plan)
+}
+
+/// Plans without the definition size limit (benchmarks measure planning beyond it).
+pub fn draft(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
     let checked = check(doc, config)?;
     if checked.findings.has_errors() {
         return Err(PlanError::Check(checked.findings));

@@ -24,6 +24,10 @@ pub enum SpTree {
 
 /// How many cut thresholds of each kind are tried in a non-series-parallel core.
 const CUT_CANDIDATES: usize = 48;
+/// Cores larger than this are cut into parts of comparable size.
+const BALANCE_ABOVE: usize = 64;
+/// ... into parts of at least 1/BALANCE_FRACTION of the core.
+const BALANCE_FRACTION: usize = 8;
 
 impl SpTree {
     /// Expected run time of the tree: a sequence sums, a parallel takes its slowest branch.
@@ -294,10 +298,17 @@ impl Builder<'_> {
         // every threshold cut trivial).
         candidates.push((0..subset.len()).map(|i| i < subset.len() / 2).collect());
 
+        // Large cores are cut into parts of comparable size: peeling one cheap task at a
+        // time would nest the machine as deep as the pipeline is long (and plan in
+        // quadratic time), adding a little delay at every level.
+        let min_side = match subset.len() {
+            size if size > BALANCE_ABOVE => size / BALANCE_FRACTION,
+            _ => 1,
+        };
         let mut best: Option<(f64, usize)> = None;
         for (index, in_before) in candidates.iter().enumerate() {
             let before_count = in_before.iter().filter(|&&b| b).count();
-            if before_count == 0 || before_count == subset.len() {
+            if before_count < min_side || subset.len() - before_count < min_side {
                 continue;
             }
             let cost = self.split_cost(subset, in_before);

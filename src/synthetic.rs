@@ -1,0 +1,199 @@
+//! Synthetic pipelines for benchmarks and property tests: random DAGs, series-parallel DAGs
+//! and modular (namespaced) pipelines, all from a seed, all with every dataset on s3:// so
+//! each node is its own task unless asked otherwise.
+
+use std::collections::BTreeMap;
+
+use crate::pipeline::model::{Dataset, Node, PipelineDoc, ProjectInfo, PIPELINE_FORMAT};
+use crate::plan::dag::Dag;
+
+/// A small, fast, seedable generator (SplitMix64): enough for test data, no dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, bound).
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.unit() * bound as f64) as usize % bound.max(1)
+    }
+
+    /// Log-normal with the given parameters of the underlying normal (Box-Muller).
+    pub fn log_normal(&mut self, mu: f64, sigma: f64) -> f64 {
+        let u1 = self.unit().max(f64::MIN_POSITIVE);
+        let u2 = self.unit();
+        let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        (mu + sigma * normal).exp()
+    }
+}
+
+/// A random DAG: each task draws its inputs from up to `window` earlier tasks, each with
+/// probability `density`, like a real pipeline's mostly local data flow.
+pub fn random_dag(count: usize, window: usize, density: f64, rng: &mut Rng) -> Dag {
+    let mut edges = Vec::new();
+    for to in 1..count {
+        for from in to.saturating_sub(window)..to {
+            if rng.unit() < density {
+                edges.push((from, to));
+            }
+        }
+    }
+    Dag::from_edges(count, edges)
+}
+
+/// A random series-parallel DAG of `count` tasks: built from a random tree of sequences and
+/// parallels, with every sink of a step joined to every source of the next, plus some
+/// redundant (transitive) edges that do not change its order.
+pub fn series_parallel_dag(count: usize, rng: &mut Rng) -> Dag {
+    let mut edges = Vec::new();
+    let mut next = 0;
+    build_sp(count.max(1), rng, &mut next, &mut edges);
+    // Redundant edges: from a task to a descendant of one of its successors.
+    let dag = Dag::from_edges(next, edges.iter().copied());
+    let mut extra = Vec::new();
+    for from in 0..next {
+        if rng.unit() < 0.2 {
+            if let Some(&mid) = dag.successors[from].first() {
+                if let Some(&to) = dag.successors[mid].first() {
+                    extra.push((from, to));
+                }
+            }
+        }
+    }
+    edges.extend(extra);
+    Dag::from_edges(next, edges)
+}
+
+/// Builds `count` tasks; returns (sources, sinks). Task indices are handed out so that every
+/// edge goes forward.
+fn build_sp(
+    count: usize,
+    rng: &mut Rng,
+    next: &mut usize,
+    edges: &mut Vec<(usize, usize)>,
+) -> (Vec<usize>, Vec<usize>) {
+    if count == 1 {
+        let task = *next;
+        *next += 1;
+        return (vec![task], vec![task]);
+    }
+    let parts = 2 + rng.below(count.min(4) - 1);
+    let mut sizes = vec![1usize; parts];
+    for _ in parts..count {
+        let i = rng.below(parts);
+        sizes[i] += 1;
+    }
+    let series = rng.unit() < 0.5;
+    let mut sources = Vec::new();
+    let mut sinks: Vec<usize> = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let (part_sources, part_sinks) = build_sp(size, rng, next, edges);
+        if series {
+            if i == 0 {
+                sources = part_sources;
+            } else {
+                for &from in &sinks {
+                    for &to in &part_sources {
+                        edges.push((from, to));
+                    }
+                }
+            }
+            sinks = part_sinks;
+        } else {
+            sources.extend(part_sources);
+            sinks.extend(part_sinks);
+        }
+    }
+    (sources, sinks)
+}
+
+/// Modular pipelines like real projects: `namespaces` copies of a small diamond-shaped
+/// pipeline of `per_namespace` nodes, fed by a shared ingest node and joined by a report.
+pub fn modular_dag(namespaces: usize, per_namespace: usize, rng: &mut Rng) -> Dag {
+    let mut edges = Vec::new();
+    let ingest = 0;
+    let mut next = 1;
+    let mut tails = Vec::new();
+    for _ in 0..namespaces {
+        let sub = random_dag(per_namespace, 4, 0.5, rng);
+        let offset = next;
+        for (from, to) in sub.edges() {
+            edges.push((from + offset, to + offset));
+        }
+        for task in 0..per_namespace {
+            if sub.predecessors[task].is_empty() {
+                edges.push((ingest, task + offset));
+            }
+            if sub.successors[task].is_empty() {
+                tails.push(task + offset);
+            }
+        }
+        next += per_namespace;
+    }
+    let report = next;
+    for tail in tails {
+        edges.push((tail, report));
+    }
+    Dag::from_edges(report + 1, edges)
+}
+
+/// A pipeline document whose node `i` writes `data_i` (on s3://) and reads the outputs of
+/// its predecessors in `dag`.
+pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc {
+    let mut nodes = Vec::with_capacity(dag.len());
+    let mut datasets = BTreeMap::new();
+    for task in 0..dag.len() {
+        let output = format!("data_{task}");
+        datasets.insert(
+            output.clone(),
+            Dataset {
+                kind: "pandas.CSVDataset".into(),
+                filepath: Some(format!("s3://bucket/{output}.csv")),
+                versioned: false,
+                default: false,
+            },
+        );
+        let mut inputs: Vec<String> = dag.predecessors[task]
+            .iter()
+            .map(|p| format!("data_{p}"))
+            .collect();
+        inputs.push("params:alpha".into());
+        nodes.push(Node {
+            name: name_of(task),
+            func: None,
+            inputs,
+            outputs: vec![output],
+            tags: vec![],
+            namespace: None,
+        });
+    }
+    PipelineDoc {
+        format: PIPELINE_FORMAT.into(),
+        project: ProjectInfo {
+            name: "synthetic".into(),
+            package: "synthetic".into(),
+            kedro_version: "1.7.0".into(),
+        },
+        env: Some("aws".into()),
+        pipeline: "__default__".into(),
+        pipelines: vec!["__default__".into()],
+        nodes,
+        datasets,
+    }
+}
