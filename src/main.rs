@@ -1,6 +1,7 @@
 //! The `kedro-sfn` command line: parse arguments, run one subcommand, map errors to an exit
 //! code. Everything testable lives in the library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .init();

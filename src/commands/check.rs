@@ -20,7 +20,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let doc = load_pipeline(&args.source, &config)?;
     let checked = match plan::check(&doc, &config) {
         Ok(checked) => checked,
-        Err(PlanError::Check(findings)) => return Err(super::plan::refusal(&findings)),
+        Err(PlanError::Check(findings)) => {
+            for problem in &findings.problems {
+                eprintln!("{problem}");
+            }
+            return Err(super::plan::refusal(&findings));
+        }
         Err(other) => return Err(other.into()),
     };
     for problem in &checked.findings.problems {

@@ -97,12 +97,10 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The error a refused pipeline ends with: the count, the problems were printed above.
+/// The error a refused pipeline ends with; the problems themselves were printed above it.
 pub fn refusal(findings: &Findings) -> anyhow::Error {
-    let errors: Vec<String> = findings.errors().map(|p| p.to_string()).collect();
     anyhow!(
-        "the pipeline cannot run on Step Functions as configured: {} error(s)\n{}",
-        errors.len(),
-        errors.join("\n")
+        "the pipeline cannot run on Step Functions as configured: {} error(s), listed above",
+        findings.errors().count()
     )
 }

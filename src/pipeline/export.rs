@@ -30,7 +30,7 @@ pub enum ExportError {
     #[error("the project directory {0} does not exist")]
     NoProject(String),
     #[error(
-        "cannot run {python}: {source}; pass the Python that has the project's dependencies with --python (or KEDRO_SFN_PYTHON)"
+        "cannot run {python}; pass the Python that has the project's dependencies with --python (or KEDRO_SFN_PYTHON)"
     )]
     Spawn {
         python: String,
@@ -59,7 +59,14 @@ pub fn export_raw(request: &ExportRequest) -> Result<(PipelineDoc, String), Expo
         return Err(ExportError::NoProject(request.project.display().to_string()));
     }
     let project = absolute(&request.project);
-    let mut command = Command::new(&request.python);
+    // The exporter runs inside the project; a relative path to Python means this directory.
+    let python = if request.python.components().count() > 1 && request.python.is_relative() {
+        // Not canonicalized: a venv's python is a symlink whose target is not the venv.
+        std::path::absolute(&request.python).unwrap_or_else(|_| request.python.clone())
+    } else {
+        request.python.clone()
+    };
+    let mut command = Command::new(&python);
     command
         .arg("-c")
         .arg(EXPORT_PROGRAM)

@@ -75,7 +75,7 @@ pub struct Dataset {
 /// Why a pipeline document could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
-    #[error("cannot read the pipeline document {path}: {source}")]
+    #[error("cannot read the pipeline document {path}")]
     Read {
         path: String,
         source: std::io::Error,

@@ -64,25 +64,95 @@ pub fn example_doc_path() -> PathBuf {
     repo_root().join("tests/fixtures/spaceflights.aws.pipeline.json")
 }
 
-/// Validates definitions with the independent `asl-validator`; panics with its report.
+/// Validates definitions with the independent `asl-validator` (one process for all of
+/// them); panics with its report and the labels of the files it names.
 pub fn assert_valid_asl(definitions: &[(String, serde_json::Value)]) {
+    assert!(!definitions.is_empty(), "nothing to validate");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let validator = node_tool("asl-validator");
-    for (label, definition) in definitions {
-        let path = dir.path().join("definition.json");
+    let mut command = Command::new(node_tool("asl-validator"));
+    let mut legend = Vec::new();
+    for (index, (label, definition)) in definitions.iter().enumerate() {
+        let path = dir.path().join(format!("definition-{index}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(definition).expect("serializes"))
             .expect("writes the definition");
-        let output = Command::new(&validator)
-            .arg("--json-path")
-            .arg(&path)
-            .output()
-            .expect("asl-validator runs");
-        assert!(
-            output.status.success(),
-            "asl-validator rejects the definition of {label}:\n{}\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-            serde_json::to_string_pretty(definition).unwrap_or_default()
-        );
+        command.arg("--json-path").arg(&path);
+        legend.push(format!("definition-{index}.json = {label}"));
     }
+    let output = command.output().expect("asl-validator runs");
+    assert!(
+        output.status.success(),
+        "asl-validator rejects a definition:\n{}\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        legend.join("\n")
+    );
+}
+
+/// A pipeline document by hand: nodes as (name, inputs, outputs), datasets as
+/// (name, type, filepath).
+pub fn doc(
+    nodes: &[(&str, &[&str], &[&str])],
+    datasets: &[(&str, &str, Option<&str>)],
+) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|(name, inputs, outputs)| {
+            let namespace = name.rsplit_once('.').map(|(ns, _)| ns.to_string());
+            serde_json::json!({
+                "name": name, "inputs": inputs, "outputs": outputs,
+                "tags": [], "namespace": namespace
+            })
+        })
+        .collect();
+    let datasets: serde_json::Map<String, serde_json::Value> = datasets
+        .iter()
+        .map(|(name, kind, path)| {
+            (
+                name.to_string(),
+                serde_json::json!({"type": kind, "filepath": path, "versioned": false}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "format": "kedro-sfn/pipeline@1",
+        "project": {"name": "demo", "package": "demo", "kedro_version": "1.7.0"},
+        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
+        "nodes": nodes, "datasets": datasets
+    })
+}
+
+/// Runs `kedro-sfn ARGS --pipeline-json <doc>` with an optional config; returns
+/// (success, stdout, stderr, output directory).
+pub fn run_on_doc(
+    command: &str,
+    doc: &serde_json::Value,
+    config: Option<&str>,
+    extra: &[&str],
+) -> (bool, String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc_path = dir.path().join("pipeline.json");
+    std::fs::write(&doc_path, serde_json::to_vec_pretty(doc).expect("json")).expect("write");
+    let mut cmd = kedro_sfn();
+    cmd.arg(command)
+        .arg("--pipeline-json")
+        .arg(&doc_path)
+        .arg("--project")
+        .arg(dir.path());
+    if let Some(config) = config {
+        let config_path = dir.path().join("kedro-sfn.yml");
+        std::fs::write(&config_path, config).expect("write config");
+    }
+    if command == "plan" {
+        cmd.arg("--out").arg(dir.path().join("out"));
+    }
+    cmd.args(extra);
+    let output = cmd.output().expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "kedro-sfn panicked:\n{stderr}");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr,
+        dir,
+    )
 }
