@@ -1,0 +1,334 @@
+//! The planner through the library API: grouping, names, and properties over random
+//! pipelines (every node in exactly one Task, every dependency respected, series-parallel
+//! pipelines at their critical path, never slower than the guide's layered machine).
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use kedro_sfn::config::{parse_config, Config, GroupBy, TaskSettings};
+use kedro_sfn::pipeline::PipelineDoc;
+use kedro_sfn::plan::{plan, Plan};
+use kedro_sfn::synthetic::{doc_from_dag, random_dag, series_parallel_dag, Rng};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+use serde_json::Value;
+use support::{assert_valid_asl, doc};
+
+const CSV: &str = "pandas.CSVDataset";
+
+fn parse(value: Value) -> PipelineDoc {
+    PipelineDoc::from_json(&value.to_string(), "test").expect("valid document")
+}
+
+fn config(group_by: GroupBy) -> Config {
+    let mut config = Config::default();
+    config.file.group_by = Some(group_by);
+    config
+}
+
+fn task_nodes(plan: &Plan) -> Vec<Vec<String>> {
+    plan.tasks.iter().map(|t| t.nodes.clone()).collect()
+}
+
+fn check_definition(plan: &Plan, doc_value: &Value) {
+    let names: Vec<String> = doc_value["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let shape = support::asl::shape(&plan.definition);
+    support::asl::assert_runs_in_order(&shape, &names, &support::asl::dependencies(doc_value));
+}
+
+#[test]
+fn memory_datasets_join_their_nodes_into_one_task_in_dependency_order() {
+    let value = doc(
+        &[
+            ("load", &["raw"], &["frame"]),
+            ("clean", &["frame"], &["clean_frame"]),
+            ("report", &["clean_frame"], &["report_out"]),
+        ],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("frame", "kedro.io.MemoryDataset", None),
+            ("clean_frame", CSV, Some("s3://b/clean.csv")),
+            ("report_out", CSV, Some("s3://b/report.csv")),
+        ],
+    );
+    let planned = plan(&parse(value.clone()), &config(GroupBy::Memory)).expect("plans");
+    assert_eq!(
+        task_nodes(&planned),
+        vec![vec!["load".to_string(), "clean".to_string()], vec!["report".to_string()]]
+    );
+    assert_eq!(planned.tasks[0].state, "load +1");
+    check_definition(&planned, &value);
+}
+
+#[test]
+fn a_group_that_would_form_a_cycle_takes_in_the_task_between() {
+    // a -> (memory) -> c, and a -> (s3) -> b -> (s3) -> c: {a, c} alone would wait on b
+    // and b on it.
+    let value = doc(
+        &[
+            ("a", &["raw"], &["mem", "x"]),
+            ("b", &["x"], &["y"]),
+            ("c", &["mem", "y"], &["out"]),
+            ("d", &["out"], &["final"]),
+        ],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("x", CSV, Some("s3://b/x.csv")),
+            ("y", CSV, Some("s3://b/y.csv")),
+            ("out", CSV, Some("s3://b/out.csv")),
+            ("final", CSV, Some("s3://b/final.csv")),
+        ],
+    );
+    let planned = plan(&parse(value.clone()), &config(GroupBy::Memory)).expect("plans");
+    assert_eq!(
+        task_nodes(&planned),
+        vec![
+            vec!["a".to_string(), "b".to_string(), "c".to_string()],
+            vec!["d".to_string()]
+        ]
+    );
+    check_definition(&planned, &value);
+}
+
+#[test]
+fn namespace_grouping_makes_one_task_per_top_level_namespace() {
+    let value = doc(
+        &[
+            ("ingest", &["raw"], &["table"]),
+            ("eu.model.fit", &["table"], &["eu.m"]),
+            ("eu.score", &["eu.m"], &["eu.s"]),
+            ("us.fit", &["table"], &["us.m"]),
+            ("us.score", &["us.m"], &["us.s"]),
+            ("report", &["eu.s", "us.s"], &["r"]),
+        ],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("table", CSV, Some("s3://b/t.csv")),
+            ("eu.m", CSV, Some("s3://b/eum.csv")),
+            ("eu.s", CSV, Some("s3://b/eus.csv")),
+            ("us.m", CSV, Some("s3://b/usm.csv")),
+            ("us.s", CSV, Some("s3://b/uss.csv")),
+            ("r", CSV, Some("s3://b/r.csv")),
+        ],
+    );
+    let planned = plan(&parse(value.clone()), &config(GroupBy::Namespace)).expect("plans");
+    let states: Vec<&str> = planned.tasks.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(states, vec!["ingest", "eu", "us", "report"]);
+    assert_eq!(planned.tasks[1].nodes, vec!["eu.model.fit", "eu.score"]);
+    // eu and us are independent: one Parallel state between ingest and report.
+    let shape = support::asl::shape(&planned.definition);
+    match shape {
+        support::asl::Shape::Sequence(steps) => {
+            assert_eq!(steps.len(), 3);
+            assert!(matches!(&steps[1], support::asl::Shape::Parallel(b) if b.len() == 2));
+        }
+        other => panic!("expected a sequence, got {other:?}"),
+    }
+    check_definition(&planned, &value);
+}
+
+#[test]
+fn planning_is_deterministic() {
+    let mut rng = Rng::new(11);
+    let dag = random_dag(60, 8, 0.3, &mut rng);
+    let doc = doc_from_dag(&dag, &|i| format!("ns_{}.node_{i}", i % 3));
+    for group_by in [GroupBy::None, GroupBy::Namespace, GroupBy::Memory] {
+        let first = plan(&doc, &config(group_by)).expect("plans");
+        let second = plan(&doc, &config(group_by)).expect("plans");
+        assert_eq!(
+            serde_json::to_string(&first.definition).expect("json"),
+            serde_json::to_string(&second.definition).expect("json")
+        );
+        assert_eq!(first.functions, second.functions);
+    }
+}
+
+#[test]
+fn hostile_node_names_give_distinct_legal_names() {
+    let long = "x".repeat(90);
+    let names = vec![
+        format!("{long}_alpha"),
+        format!("{long}_beta"),
+        "train.model".to_string(),
+        "train_model".to_string(),
+        "train-model".to_string(),
+        "train model".to_string(),
+        "modèle.données".to_string(),
+        "名前".to_string(),
+        "a\"b<c>".to_string(),
+        "failed".to_string(),
+        "train_model failed".to_string(),
+    ];
+    let nodes: Vec<(String, Vec<String>, Vec<String>)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let inputs = if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] };
+            (n.clone(), inputs, vec![format!("d{i}")])
+        })
+        .collect();
+    let value = serde_json::json!({
+        "format": "kedro-sfn/pipeline@1",
+        "project": {"name": "p", "package": "a.very.long.package.name.that.goes.on.and.on.forever", "kedro_version": "1.7.0"},
+        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
+        "nodes": nodes.iter().map(|(n, i, o)| serde_json::json!({"name": n, "inputs": i, "outputs": o, "tags": [], "namespace": null})).collect::<Vec<_>>(),
+        "datasets": (0..names.len()).map(|i| (format!("d{i}"), serde_json::json!({"type": CSV, "filepath": format!("s3://b/{i}.csv"), "versioned": false}))).collect::<serde_json::Map<_, _>>(),
+    });
+    // Two parallel copies as well, so names inside Parallel branches must be unique too.
+    let planned = plan(&parse(value.clone()), &config(GroupBy::None)).expect("plans");
+    let functions: Vec<&str> = planned.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(functions.iter().collect::<BTreeSet<_>>().len(), names.len());
+    for function in &functions {
+        assert!(function.len() <= 64, "{function}");
+        assert!(
+            function.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{function}"
+        );
+    }
+    let states = support::asl::all_state_names(&planned.definition);
+    assert_eq!(states.iter().collect::<BTreeSet<_>>().len(), states.len(), "{states:?}");
+    assert!(states.iter().all(|s| s.chars().count() <= 80), "{states:?}");
+    // Readable: a plain name is kept as it is.
+    assert!(states.contains(&"train_model".to_string()));
+    assert!(functions.iter().any(|f| f.ends_with("-train_model")));
+    check_definition(&planned, &value);
+    assert_valid_asl(&[("hostile names".to_string(), planned.definition)]);
+}
+
+#[test]
+fn names_are_stable_when_other_nodes_change() {
+    let value = |extra: bool| {
+        let mut nodes: Vec<(&str, &[&str], &[&str])> =
+            vec![("split.data", &["raw"], &["a"]), ("train", &["a"], &["b"])];
+        if extra {
+            nodes.push(("split_data", &["raw"], &["c"]));
+        }
+        doc(
+            &nodes,
+            &[
+                ("raw", CSV, Some("s3://b/raw.csv")),
+                ("a", CSV, Some("s3://b/a.csv")),
+                ("b", CSV, Some("s3://b/b.csv")),
+                ("c", CSV, Some("s3://b/c.csv")),
+            ],
+        )
+    };
+    let before = plan(&parse(value(false)), &config(GroupBy::None)).expect("plans");
+    let after = plan(&parse(value(true)), &config(GroupBy::None)).expect("plans");
+    assert_eq!(before.functions[0].name, after.functions[0].name);
+    assert_ne!(after.functions[0].name, after.functions[2].name);
+}
+
+#[test]
+fn node_durations_from_config_shape_the_machine() {
+    // Two chains: 0 -> 2 and 1 -> 3; the layered machine waits for the slowest of each layer.
+    let value = doc(
+        &[
+            ("slow_a", &["raw"], &["x"]),
+            ("fast_b", &["raw"], &["y"]),
+            ("fast_a", &["x"], &["x2"]),
+            ("slow_b", &["y"], &["y2"]),
+        ],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("x", CSV, Some("s3://b/x.csv")),
+            ("y", CSV, Some("s3://b/y.csv")),
+            ("x2", CSV, Some("s3://b/x2.csv")),
+            ("y2", CSV, Some("s3://b/y2.csv")),
+        ],
+    );
+    let config_text = "nodes:\n  slow_a: {duration_s: 100}\n  slow_b: {duration_s: 100}\n";
+    let config = Config {
+        source: None,
+        file: parse_config(config_text, "test").expect("config"),
+    };
+    let planned = plan(&parse(value), &config).expect("plans");
+    assert_eq!(planned.schedule.expected_makespan_s, 101.0);
+    assert_eq!(planned.schedule.critical_path_s, 101.0);
+    assert_eq!(planned.schedule.layered_makespan_s, 200.0);
+}
+
+/// A random pipeline from a seed, with random durations in the config.
+fn random_case(seed: u64, size: usize, series_parallel: bool) -> (PipelineDoc, Value, Config) {
+    let mut rng = Rng::new(seed);
+    let dag = if series_parallel {
+        series_parallel_dag(size, &mut rng)
+    } else {
+        random_dag(size, 6, 0.35, &mut rng)
+    };
+    let doc = doc_from_dag(&dag, &|i| format!("node_{i}"));
+    let mut config = config(GroupBy::Memory);
+    for node in &doc.nodes {
+        config.file.nodes.insert(
+            node.name.clone(),
+            TaskSettings {
+                duration_s: Some((rng.log_normal(0.0, 1.0) * 100.0).round() / 10.0 + 0.1),
+                ..Default::default()
+            },
+        );
+    }
+    let value: Value = serde_json::from_str(&doc.to_json_pretty()).expect("json");
+    (doc, value, config)
+}
+
+#[test]
+fn random_pipelines_run_every_node_once_in_dependency_order_and_never_slower_than_layered() {
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases: 96,
+        ..RunnerConfig::default()
+    });
+    let definitions = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&(any::<u64>(), 1usize..40), |(seed, size)| {
+            let (doc, value, config) = random_case(seed, size, false);
+            let planned = plan(&doc, &config).expect("plans");
+            check_definition(&planned, &value);
+            let schedule = &planned.schedule;
+            prop_assert!(schedule.expected_makespan_s <= schedule.layered_makespan_s + 1e-9);
+            prop_assert!(schedule.expected_makespan_s + 1e-9 >= schedule.critical_path_s);
+            let mut definitions = definitions.borrow_mut();
+            if definitions.len() < 24 {
+                definitions.push((format!("random seed {seed} size {size}"), planned.definition));
+            }
+            Ok(())
+        })
+        .expect("property holds");
+    assert_valid_asl(&definitions.into_inner());
+}
+
+#[test]
+fn series_parallel_pipelines_run_at_their_critical_path() {
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases: 96,
+        ..RunnerConfig::default()
+    });
+    let definitions = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&(any::<u64>(), 1usize..40), |(seed, size)| {
+            let (doc, value, config) = random_case(seed, size, true);
+            let planned = plan(&doc, &config).expect("plans");
+            check_definition(&planned, &value);
+            let schedule = &planned.schedule;
+            prop_assert!(
+                (schedule.expected_makespan_s - schedule.critical_path_s).abs()
+                    <= 1e-9 * schedule.critical_path_s.max(1.0),
+                "makespan {} vs critical path {}",
+                schedule.expected_makespan_s,
+                schedule.critical_path_s
+            );
+            prop_assert_eq!(schedule.shape, "series-parallel");
+            let mut definitions = definitions.borrow_mut();
+            if definitions.len() < 24 {
+                definitions.push((format!("series-parallel seed {seed} size {size}"), planned.definition));
+            }
+            Ok(())
+        })
+        .expect("property holds");
+    assert_valid_asl(&definitions.into_inner());
+}
