@@ -22,7 +22,10 @@ fn main() {
             .get(position + 1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(1000);
-        let shape = args.get(position + 2).map(String::as_str).unwrap_or("modular");
+        let shape = args
+            .get(position + 2)
+            .map(String::as_str)
+            .unwrap_or("modular");
         plan_once(size, shape);
         return;
     }
@@ -153,8 +156,8 @@ fn plan_once(size: usize, shape: &str) {
         let start = Instant::now();
         let plan = draft(&doc, &config).expect("the synthetic pipeline plans");
         let definition = serde_json::to_string_pretty(&plan.definition).expect("serializes");
-        let document = serde_json::to_string_pretty(&plan_document(&plan, "empty"))
-            .expect("serializes");
+        let document =
+            serde_json::to_string_pretty(&plan_document(&plan, "empty")).expect("serializes");
         let summary = render(
             &plan,
             &Baseline::Empty {
@@ -163,7 +166,10 @@ fn plan_once(size: usize, shape: &str) {
         );
         best = best.min(start.elapsed().as_secs_f64());
         tasks = plan.tasks.len();
-        fits = serde_json::to_string(&plan.definition).map(|d| d.len()).unwrap_or(0) <= DEFINITION_MAX_BYTES;
+        fits = serde_json::to_string(&plan.definition)
+            .map(|d| d.len())
+            .unwrap_or(0)
+            <= DEFINITION_MAX_BYTES;
         bytes = definition.len() + document.len() + summary.len();
     }
     println!(

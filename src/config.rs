@@ -367,7 +367,9 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
 }
 
 /// AWS account ids are 12 digits; YAML reads an unquoted one as a number.
-fn string_or_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+fn string_or_integer<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -446,7 +448,10 @@ nodes:
     fn unquoted_account_ids_keep_their_twelve_digits() {
         let file = parse_config("account_id: 012345678901\n", "k.yml");
         // YAML 1.2 reads a leading zero as decimal; padding restores it.
-        assert_eq!(file.expect("parses").account_id.as_deref(), Some("012345678901"));
+        assert_eq!(
+            file.expect("parses").account_id.as_deref(),
+            Some("012345678901")
+        );
     }
 
     #[test]

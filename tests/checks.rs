@@ -28,9 +28,16 @@ fn datasets_between_tasks_must_be_on_shared_storage() {
     for dataset in ["`mem`", "`local`", "`missing`"] {
         assert!(stderr.contains(dataset), "{dataset} not named:\n{stderr}");
     }
-    assert_eq!(stderr.matches("error[dataset-not-shared]").count(), 3, "{stderr}");
+    assert_eq!(
+        stderr.matches("error[dataset-not-shared]").count(),
+        3,
+        "{stderr}"
+    );
     assert!(stderr.contains("--group-by memory"), "{stderr}");
-    assert!(stderr.contains("data/02_intermediate/local.csv"), "{stderr}");
+    assert!(
+        stderr.contains("data/02_intermediate/local.csv"),
+        "{stderr}"
+    );
     assert!(stderr.contains("not in the catalog"), "{stderr}");
 
     // Grouped by memory, the same pipeline runs: the three nodes share one task.
@@ -42,7 +49,18 @@ fn datasets_between_tasks_must_be_on_shared_storage() {
 #[test]
 fn free_inputs_must_be_remote() {
     let pipeline = doc(
-        &[("a", &["local_raw", "mem_raw", "absent_raw", "s3_raw", "params:x", "parameters"], &["out"])],
+        &[(
+            "a",
+            &[
+                "local_raw",
+                "mem_raw",
+                "absent_raw",
+                "s3_raw",
+                "params:x",
+                "parameters",
+            ],
+            &["out"],
+        )],
         &[
             ("local_raw", CSV, Some("/home/me/raw.csv")),
             ("mem_raw", "MemoryDataset", None),
@@ -52,12 +70,19 @@ fn free_inputs_must_be_remote() {
     );
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, None, &[]);
     assert!(!ok);
-    assert_eq!(stderr.matches("error[free-input-not-remote]").count(), 3, "{stderr}");
+    assert_eq!(
+        stderr.matches("error[free-input-not-remote]").count(),
+        3,
+        "{stderr}"
+    );
     for dataset in ["`local_raw`", "`mem_raw`", "`absent_raw`"] {
         assert!(stderr.contains(dataset), "{dataset} not named:\n{stderr}");
     }
     assert!(!stderr.contains("`s3_raw`"), "{stderr}");
-    assert!(!stderr.contains("params:x"), "parameters are not datasets:\n{stderr}");
+    assert!(
+        !stderr.contains("params:x"),
+        "parameters are not datasets:\n{stderr}"
+    );
 }
 
 #[test]
@@ -73,7 +98,11 @@ fn resources_outside_lambdas_range_name_the_config_key() {
     let config = "lambda:\n  memory_mb: 64\nnodes:\n  b:\n    timeout_s: 1200\n    ephemeral_storage_mb: 20000\n";
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some(config), &[]);
     assert!(!ok);
-    assert_eq!(stderr.matches("error[resource-out-of-range]").count(), 3, "{stderr}");
+    assert_eq!(
+        stderr.matches("error[resource-out-of-range]").count(),
+        3,
+        "{stderr}"
+    );
     assert!(stderr.contains("lambda.memory_mb"), "{stderr}");
     assert!(stderr.contains("nodes.b.timeout_s"), "{stderr}");
     assert!(stderr.contains("nodes.b.ephemeral_storage_mb"), "{stderr}");
@@ -96,13 +125,19 @@ fn an_unknown_pipeline_lists_the_ones_the_project_has() {
 fn config_naming_a_node_that_does_not_exist_suggests_the_right_one() {
     let pipeline = doc(
         &[("ds.train_model_node", &["raw"], &["model"])],
-        &[("raw", CSV, Some("s3://b/raw.csv")), ("model", CSV, Some("s3://b/m.csv"))],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("model", CSV, Some("s3://b/m.csv")),
+        ],
     );
     let config = "nodes:\n  train_model_node: {memory_mb: 2048}\ntags:\n  gpu: {memory_mb: 4096}\n";
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some(config), &[]);
     assert!(!ok);
     assert!(stderr.contains("error[config-unknown-node]"), "{stderr}");
-    assert!(stderr.contains("did you mean `ds.train_model_node`"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `ds.train_model_node`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("warning[config-unknown-tag]"), "{stderr}");
 }
 
@@ -110,7 +145,10 @@ fn config_naming_a_node_that_does_not_exist_suggests_the_right_one() {
 fn a_group_expected_to_outlast_lambdas_limit_is_refused() {
     let pipeline = doc(
         &[("a", &["raw"], &["mem"]), ("b", &["mem"], &["out"])],
-        &[("raw", CSV, Some("s3://b/raw.csv")), ("out", CSV, Some("s3://b/out.csv"))],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("out", CSV, Some("s3://b/out.csv")),
+        ],
     );
     let config = "nodes:\n  a: {duration_s: 600}\n  b: {duration_s: 600}\n";
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some(config), &[]);
@@ -138,8 +176,7 @@ fn mixed_architectures_are_refused() {
 #[test]
 fn a_bad_config_key_names_its_path() {
     let pipeline = doc(&[("a", &[], &[])], &[]);
-    let (ok, _, stderr, _) =
-        run_on_doc("check", &pipeline, Some("lambda:\n  memroy_mb: 2\n"), &[]);
+    let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some("lambda:\n  memroy_mb: 2\n"), &[]);
     assert!(!ok);
     assert!(stderr.contains("lambda.memroy_mb"), "{stderr}");
     assert!(stderr.contains("kedro-sfn.yml"), "{stderr}");
@@ -149,7 +186,10 @@ fn a_bad_config_key_names_its_path() {
 fn plan_refuses_with_a_summary_that_says_why() {
     let pipeline = doc(
         &[("a", &["raw"], &["out"])],
-        &[("raw", CSV, Some("data/raw.csv")), ("out", CSV, Some("s3://b/out.csv"))],
+        &[
+            ("raw", CSV, Some("data/raw.csv")),
+            ("out", CSV, Some("s3://b/out.csv")),
+        ],
     );
     let (ok, _, stderr, dir) = run_on_doc("plan", &pipeline, None, &[]);
     assert!(!ok);

@@ -13,7 +13,11 @@ fn export_of_the_example_matches_the_committed_fixture() {
         .arg(example_project())
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let exported = String::from_utf8(output.stdout).expect("utf-8");
     let fixture = std::fs::read_to_string(example_doc_path()).expect("fixture");
     assert_eq!(
@@ -56,7 +60,10 @@ fn the_base_env_has_local_paths_and_check_refuses_them_all_at_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The three raw inputs and every dataset between tasks are named in one run.
     for dataset in ["companies", "reviews", "shuttles", "model_input_table"] {
-        assert!(stderr.contains(&format!("`{dataset}`")), "{dataset} missing from:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("`{dataset}`")),
+            "{dataset} missing from:\n{stderr}"
+        );
     }
     assert!(stderr.contains("free-input-not-remote"), "{stderr}");
     assert!(stderr.contains("data/01_raw/companies.csv"), "{stderr}");
@@ -94,7 +101,10 @@ fn a_missing_python_is_named_with_what_to_do() {
         .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot run /nonexistent/python3"), "{stderr}");
+    assert!(
+        stderr.contains("cannot run /nonexistent/python3"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--python"), "{stderr}");
 }
 

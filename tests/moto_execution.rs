@@ -21,7 +21,11 @@ fn the_example_runs_to_succeeded_on_moto() {
         .arg(out.path())
         .output()
         .expect("kedro-sfn runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let moto = MotoServer::start();
     let run = Command::new(python())
@@ -45,16 +49,29 @@ fn the_example_runs_to_succeeded_on_moto() {
         .iter()
         .filter_map(|s| s.as_str())
         .collect();
-    let plan: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.path().join("plan.json")).expect("plan.json"),
-    )
-    .expect("json");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("plan.json")).expect("plan.json"))
+            .expect("json");
     for task in plan["tasks"].as_array().expect("tasks") {
         let state = task["state"].as_str().unwrap_or_default();
-        assert!(entered.contains(&state), "{state} was never entered: {entered:?}");
+        assert!(
+            entered.contains(&state),
+            "{state} was never entered: {entered:?}"
+        );
     }
     // Upstream before downstream, as the interpreter actually ran them.
-    let position = |name: &str| entered.iter().position(|s| *s == name).unwrap_or(usize::MAX);
-    assert!(position("create_model_input_table_node") < position("active_modelling_pipeline.split_data_node"));
-    assert!(position("active_modelling_pipeline.train_model_node") < position("active_modelling_pipeline.evaluate_model_node"));
+    let position = |name: &str| {
+        entered
+            .iter()
+            .position(|s| *s == name)
+            .unwrap_or(usize::MAX)
+    };
+    assert!(
+        position("create_model_input_table_node")
+            < position("active_modelling_pipeline.split_data_node")
+    );
+    assert!(
+        position("active_modelling_pipeline.train_model_node")
+            < position("active_modelling_pipeline.evaluate_model_node")
+    );
 }

@@ -28,7 +28,11 @@ fn read_json(path: &Path) -> Value {
 fn plan_writes_the_definition_the_plan_and_the_summary() {
     let out = tempfile::tempdir().expect("tempdir");
     let output = plan_into(out.path());
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("7 Kedro nodes in 7 tasks"), "{stdout}");
     assert!(stdout.contains("empty deployment"), "{stdout}");
@@ -69,7 +73,11 @@ fn plan_writes_the_definition_the_plan_and_the_summary() {
     let function_arn = definition["States"]
         .as_object()
         .and_then(|states| states.values().next())
-        .and_then(|state| state["Branches"][0]["States"]["preprocess_companies_node"]["Parameters"]["FunctionName"].as_str())
+        .and_then(|state| {
+            state["Branches"][0]["States"]["preprocess_companies_node"]["Parameters"]
+                ["FunctionName"]
+                .as_str()
+        })
         .unwrap_or_default()
         .to_string();
     assert_eq!(
@@ -131,7 +139,11 @@ fn group_by_namespace_gives_one_task_for_the_modelling_pipeline() {
         .arg(out.path())
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let plan = read_json(&out.path().join("plan.json"));
     let modelling = plan["tasks"]
         .as_array()

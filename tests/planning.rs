@@ -60,7 +60,10 @@ fn memory_datasets_join_their_nodes_into_one_task_in_dependency_order() {
     let planned = plan(&parse(value.clone()), &config(GroupBy::Memory)).expect("plans");
     assert_eq!(
         task_nodes(&planned),
-        vec![vec!["load".to_string(), "clean".to_string()], vec!["report".to_string()]]
+        vec![
+            vec!["load".to_string(), "clean".to_string()],
+            vec!["report".to_string()]
+        ]
     );
     assert_eq!(planned.tasks[0].state, "load +1");
     check_definition(&planned, &value);
@@ -169,7 +172,11 @@ fn hostile_node_names_give_distinct_legal_names() {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let inputs = if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] };
+            let inputs = if i == 0 {
+                vec![]
+            } else {
+                vec![format!("d{}", i - 1)]
+            };
             (n.clone(), inputs, vec![format!("d{i}")])
         })
         .collect();
@@ -187,12 +194,18 @@ fn hostile_node_names_give_distinct_legal_names() {
     for function in &functions {
         assert!(function.len() <= 64, "{function}");
         assert!(
-            function.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
             "{function}"
         );
     }
     let states = support::asl::all_state_names(&planned.definition);
-    assert_eq!(states.iter().collect::<BTreeSet<_>>().len(), states.len(), "{states:?}");
+    assert_eq!(
+        states.iter().collect::<BTreeSet<_>>().len(),
+        states.len(),
+        "{states:?}"
+    );
     assert!(states.iter().all(|s| s.chars().count() <= 80), "{states:?}");
     // Readable: a plain name is kept as it is.
     assert!(states.contains(&"train_model".to_string()));
@@ -294,7 +307,10 @@ fn random_pipelines_run_every_node_once_in_dependency_order_and_never_slower_tha
             prop_assert!(schedule.expected_makespan_s + 1e-9 >= schedule.critical_path_s);
             let mut definitions = definitions.borrow_mut();
             if definitions.len() < 24 {
-                definitions.push((format!("random seed {seed} size {size}"), planned.definition));
+                definitions.push((
+                    format!("random seed {seed} size {size}"),
+                    planned.definition,
+                ));
             }
             Ok(())
         })
@@ -325,7 +341,10 @@ fn series_parallel_pipelines_run_at_their_critical_path() {
             prop_assert_eq!(schedule.shape, "series-parallel");
             let mut definitions = definitions.borrow_mut();
             if definitions.len() < 24 {
-                definitions.push((format!("series-parallel seed {seed} size {size}"), planned.definition));
+                definitions.push((
+                    format!("series-parallel seed {seed} size {size}"),
+                    planned.definition,
+                ));
             }
             Ok(())
         })

@@ -22,7 +22,12 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME")]
     pub pipeline: Option<String>,
     /// The Python that has Kedro and the project's dependencies.
-    #[arg(long, value_name = "PATH", env = "KEDRO_SFN_PYTHON", default_value = "python3")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "KEDRO_SFN_PYTHON",
+        default_value = "python3"
+    )]
     pub python: PathBuf,
     /// The config file (default: kedro-sfn.yml in the project directory, if present).
     #[arg(long, value_name = "FILE")]
@@ -52,8 +57,12 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| defaults::PIPELINE.to_string()),
     };
-    let (doc, _) = export_raw(&request)
-        .with_context(|| format!("cannot export the Kedro project at {}", args.project.display()))?;
+    let (doc, _) = export_raw(&request).with_context(|| {
+        format!(
+            "cannot export the Kedro project at {}",
+            args.project.display()
+        )
+    })?;
     let text = doc.to_json_pretty();
     match &args.out {
         Some(path) => {

@@ -24,7 +24,12 @@ pub struct SourceArgs {
     #[arg(long, value_name = "FILE")]
     pub pipeline_json: Option<PathBuf>,
     /// The Python that has Kedro and the project's dependencies.
-    #[arg(long, value_name = "PATH", env = "KEDRO_SFN_PYTHON", default_value = "python3")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "KEDRO_SFN_PYTHON",
+        default_value = "python3"
+    )]
     pub python: PathBuf,
 }
 

@@ -39,7 +39,11 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}[{}]: {}\n  hint: {}", self.rule, self.message, self.hint)
+        write!(
+            f,
+            "{level}[{}]: {}\n  hint: {}",
+            self.rule, self.message, self.hint
+        )
     }
 }
 
@@ -92,8 +96,7 @@ pub fn check_pipeline_exists(doc: &PipelineDoc) -> Findings {
                 doc.pipeline,
                 doc.pipelines.join(", ")
             ),
-            hint: "pass one of those with --pipeline, or set `pipeline:` in kedro-sfn.yml"
-                .into(),
+            hint: "pass one of those with --pipeline, or set `pipeline:` in kedro-sfn.yml".into(),
         });
     } else if doc.nodes.is_empty() {
         findings.push(Problem {
@@ -167,9 +170,7 @@ fn check_shared_datasets(context: &CheckContext, findings: &mut Findings) {
         let regroup = if group_by == GroupBy::Memory {
             String::new()
         } else {
-            format!(
-                ", or run them in one task with --group-by memory (now: {group_by})"
-            )
+            format!(", or run them in one task with --group-by memory (now: {group_by})")
         };
         findings.push(Problem {
             severity: Severity::Error,
@@ -193,7 +194,9 @@ fn check_free_inputs(context: &CheckContext, findings: &mut Findings) {
     for node in &doc.nodes {
         for input in &node.inputs {
             if !is_parameter(input) && !context.graph.writer.contains_key(input) {
-                free.entry(input.as_str()).or_default().push(node.name.as_str());
+                free.entry(input.as_str())
+                    .or_default()
+                    .push(node.name.as_str());
             }
         }
     }
@@ -392,7 +395,9 @@ fn check_config_names(context: &CheckContext, findings: &mut Findings) {
                     doc.pipeline
                 ),
                 hint: match closest(name, names.iter().copied()) {
-                    Some(near) => format!("did you mean `{near}`? (namespaced nodes include their namespace)"),
+                    Some(near) => {
+                        format!("did you mean `{near}`? (namespaced nodes include their namespace)")
+                    }
                     None => "use the full node name as `kedro-sfn export` prints it".into(),
                 },
             });
@@ -457,7 +462,10 @@ mod tests {
     #[test]
     fn near_misses_are_suggested() {
         let names = ["train_model_node", "split_data_node"];
-        assert_eq!(closest("train_modle_node", names.iter().copied()), Some("train_model_node"));
+        assert_eq!(
+            closest("train_modle_node", names.iter().copied()),
+            Some("train_model_node")
+        );
         assert_eq!(closest("zzz", names.iter().copied()), None);
         let namespaced = ["ds.train_model_node"];
         assert_eq!(

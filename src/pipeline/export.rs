@@ -56,7 +56,9 @@ pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
 /// Runs the exporter; returns the parsed document and the exact text it printed.
 pub fn export_raw(request: &ExportRequest) -> Result<(PipelineDoc, String), ExportError> {
     if !request.project.is_dir() {
-        return Err(ExportError::NoProject(request.project.display().to_string()));
+        return Err(ExportError::NoProject(
+            request.project.display().to_string(),
+        ));
     }
     let project = absolute(&request.project);
     // The exporter runs inside the project; a relative path to Python means this directory.

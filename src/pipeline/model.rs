@@ -119,11 +119,10 @@ impl PipelineDoc {
 
     /// Parses and validates a document; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, DocError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| DocError::Parse {
-                path: origin.to_string(),
-                message: e.to_string(),
-            })?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| DocError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         let found = value
             .get("format")
             .and_then(|f| f.as_str())
@@ -179,7 +178,8 @@ impl PipelineDoc {
 
     /// Writes the document as the exporter does: pretty JSON, one trailing newline.
     pub fn to_json_pretty(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("a PipelineDoc has string keys only, so it always serializes");
+        let mut text = serde_json::to_string_pretty(self)
+            .expect("a PipelineDoc has string keys only, so it always serializes");
         text.push('\n');
         text
     }

@@ -119,12 +119,26 @@ mod tests {
 
     #[test]
     fn object_store_urls_are_shared_and_local_paths_are_not() {
-        for url in ["s3://b/x.csv", "gs://b/x", "abfs://c/x", "s3a://b/x", "gcs://b/x"] {
+        for url in [
+            "s3://b/x.csv",
+            "gs://b/x",
+            "abfs://c/x",
+            "s3a://b/x",
+            "gcs://b/x",
+        ] {
             assert!(classify(&doc_with("d", "pandas.CSVDataset", Some(url)), "d").is_shared());
         }
-        for path in ["data/x.csv", "/tmp/x.csv", "file:///tmp/x.csv", "C:\\data\\x.csv"] {
+        for path in [
+            "data/x.csv",
+            "/tmp/x.csv",
+            "file:///tmp/x.csv",
+            "C:\\data\\x.csv",
+        ] {
             let storage = classify(&doc_with("d", "pandas.CSVDataset", Some(path)), "d");
-            assert!(matches!(storage, Storage::LocalPath { .. }), "{path}: {storage:?}");
+            assert!(
+                matches!(storage, Storage::LocalPath { .. }),
+                "{path}: {storage:?}"
+            );
         }
     }
 

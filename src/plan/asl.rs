@@ -111,12 +111,7 @@ fn annotate(tree: &SpTree, spec: &MachineSpec, next_parallel: &mut usize) -> Ann
     }
 }
 
-fn emit(
-    tree: &Annotated,
-    spec: &MachineSpec,
-    next: Option<&str>,
-    states: &mut Map<String, Value>,
-) {
+fn emit(tree: &Annotated, spec: &MachineSpec, next: Option<&str>, states: &mut Map<String, Value>) {
     match tree {
         Annotated::Task(task) => {
             let task = &spec.tasks[*task];

@@ -363,7 +363,10 @@ fn state_names(task_graph: &TaskGraph, tree: &SpTree) -> (Vec<String>, Vec<Strin
         });
     }
     for entries in asl::parallel_branch_entries(tree) {
-        let first = entries.first().map(|&t| tasks[t].label.as_str()).unwrap_or("");
+        let first = entries
+            .first()
+            .map(|&t| tasks[t].label.as_str())
+            .unwrap_or("");
         let readable = match entries.len() {
             0 | 1 => format!("Parallel {first}"),
             n => format!("Parallel {first} +{}", n - 1),

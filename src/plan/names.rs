@@ -167,7 +167,12 @@ mod tests {
 
     #[test]
     fn plain_names_are_kept_as_they_are() {
-        let names = unique_names(&requests(&["split_data_node"]), "sm-", Alphabet::Function, 64);
+        let names = unique_names(
+            &requests(&["split_data_node"]),
+            "sm-",
+            Alphabet::Function,
+            64,
+        );
         assert_eq!(names, vec!["sm-split_data_node"]);
     }
 

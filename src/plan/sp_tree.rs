@@ -87,9 +87,7 @@ impl SpTree {
             let divergence = a.iter().zip(b.iter()).position(|(x, y)| x != y);
             match divergence {
                 // Same tree node: the child index tells the order; only a Sequence orders.
-                Some(i) if a[i].0 == b[i].0 => {
-                    a[i].0 & 1 == 1 && a[i].1 < b[i].1
-                }
+                Some(i) if a[i].0 == b[i].0 => a[i].0 & 1 == 1 && a[i].1 < b[i].1,
                 _ => false,
             }
         })

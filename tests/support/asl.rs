@@ -58,7 +58,10 @@ pub fn shape(machine: &Value) -> Shape {
                 });
             }
             Some("Parallel") => {
-                assert!(state["ResultPath"].is_null(), "{current}: ResultPath must be null");
+                assert!(
+                    state["ResultPath"].is_null(),
+                    "{current}: ResultPath must be null"
+                );
                 let branches = state["Branches"].as_array().expect("Branches");
                 steps.push(Shape::Parallel(branches.iter().map(shape).collect()));
             }
@@ -77,8 +80,14 @@ pub fn shape(machine: &Value) -> Shape {
 }
 
 fn check_task(name: &str, state: &Value, states: &serde_json::Map<String, Value>) {
-    assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke", "{name}");
-    assert!(state["ResultPath"].is_null(), "{name}: ResultPath must be null");
+    assert_eq!(
+        state["Resource"], "arn:aws:states:::lambda:invoke",
+        "{name}"
+    );
+    assert!(
+        state["ResultPath"].is_null(),
+        "{name}: ResultPath must be null"
+    );
     let retried: Vec<&str> = state["Retry"]
         .as_array()
         .expect("Retry")
@@ -95,14 +104,20 @@ fn check_task(name: &str, state: &Value, states: &serde_json::Map<String, Value>
     ] {
         assert!(retried.contains(&error), "{name} does not retry {error}");
     }
-    assert!(!retried.contains(&"Lambda.Unknown"), "{name} retries Lambda.Unknown");
+    assert!(
+        !retried.contains(&"Lambda.Unknown"),
+        "{name} retries Lambda.Unknown"
+    );
     let fail = state["Catch"][0]["Next"].as_str().expect("Catch -> Next");
     let fail_state = states
         .get(fail)
         .unwrap_or_else(|| panic!("{name}'s Catch leads to a state outside its branch"));
     assert_eq!(fail_state["Type"], "Fail");
     let cause = fail_state["Cause"].as_str().expect("Cause");
-    assert!(cause.contains(name), "the Fail state of {name} does not name it: {cause}");
+    assert!(
+        cause.contains(name),
+        "the Fail state of {name} does not name it: {cause}"
+    );
     let payload = &state["Parameters"]["Payload"];
     assert_eq!(payload["execution_name.$"], "$$.Execution.Name");
     assert_eq!(payload["execution_start_time.$"], "$$.Execution.StartTime");
@@ -110,7 +125,12 @@ fn check_task(name: &str, state: &Value, states: &serde_json::Map<String, Value>
 
 /// For every Task: its path from the root as (tree node id, child index); sequences have odd
 /// ids. Also returns the node -> (task index, position in task) map.
-fn index(shape: &Shape) -> (Vec<Vec<(usize, usize)>>, BTreeMap<String, (usize, usize)>) {
+/// A Task's path from the root: (tree node id, child index) per level.
+type TaskPath = Vec<(usize, usize)>;
+/// Node name -> (task index, position inside the task).
+type NodePlaces = BTreeMap<String, (usize, usize)>;
+
+fn index(shape: &Shape) -> (Vec<TaskPath>, NodePlaces) {
     fn walk(
         shape: &Shape,
         prefix: &mut Vec<(usize, usize)>,
@@ -154,12 +174,18 @@ pub fn assert_runs_in_order(
     let (paths, nodes) = index(shape);
     let expected: BTreeSet<&String> = expected_nodes.iter().collect();
     let found: BTreeSet<&String> = nodes.keys().collect();
-    assert_eq!(found, expected, "the Tasks must run exactly the pipeline's nodes");
+    assert_eq!(
+        found, expected,
+        "the Tasks must run exactly the pipeline's nodes"
+    );
     for (writer, reader) in dependencies {
         let (wt, wp) = nodes[writer];
         let (rt, rp) = nodes[reader];
         if wt == rt {
-            assert!(wp < rp, "{writer} must run before {reader} inside their task");
+            assert!(
+                wp < rp,
+                "{writer} must run before {reader} inside their task"
+            );
             continue;
         }
         let (a, b) = (&paths[wt], &paths[rt]);
@@ -181,7 +207,10 @@ pub fn dependencies(doc: &serde_json::Value) -> Vec<(String, String)> {
     let mut writer = BTreeMap::new();
     for node in nodes {
         for output in node["outputs"].as_array().expect("outputs") {
-            writer.insert(output.as_str().unwrap_or_default().to_string(), node["name"].clone());
+            writer.insert(
+                output.as_str().unwrap_or_default().to_string(),
+                node["name"].clone(),
+            );
         }
     }
     let mut out = Vec::new();

@@ -24,7 +24,10 @@ pub fn python() -> PathBuf {
     let path = std::env::var_os("KEDRO_SFN_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    require(&path, "the test Python (with kedro, moto and the example project)");
+    require(
+        &path,
+        "the test Python (with kedro, moto and the example project)",
+    );
     path
 }
 
@@ -73,8 +76,11 @@ pub fn assert_valid_asl(definitions: &[(String, serde_json::Value)]) {
     let mut legend = Vec::new();
     for (index, (label, definition)) in definitions.iter().enumerate() {
         let path = dir.path().join(format!("definition-{index}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(definition).expect("serializes"))
-            .expect("writes the definition");
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(definition).expect("serializes"),
+        )
+        .expect("writes the definition");
         command.arg("--json-path").arg(&path);
         legend.push(format!("definition-{index}.json = {label}"));
     }
@@ -148,7 +154,10 @@ pub fn run_on_doc(
     cmd.args(extra);
     let output = cmd.output().expect("kedro-sfn runs");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "kedro-sfn panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "kedro-sfn panicked:\n{stderr}"
+    );
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

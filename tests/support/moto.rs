@@ -33,7 +33,8 @@ impl MotoServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let config = r#"{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}"#;
+        let config =
+            r#"{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}"#;
         request(port, "POST", "/moto-api/config", config)
             .expect("moto accepts the execution config");
         server
