@@ -354,6 +354,12 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let key = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // The YAML library prefixes its own (shorter) path; ours is already in `key`.
+        let message = match message.split_once(": ") {
+            Some((prefix, rest)) if key.starts_with(prefix) => rest.to_string(),
+            _ => message,
+        };
         ConfigError::Invalid {
             path: origin.to_string(),
             key: if key.is_empty() || key == "." {
@@ -361,7 +367,7 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
             } else {
                 key
             },
-            message: error.into_inner().to_string(),
+            message,
         }
     })
 }

@@ -179,6 +179,10 @@ fn a_bad_config_key_names_its_path() {
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some("lambda:\n  memroy_mb: 2\n"), &[]);
     assert!(!ok);
     assert!(stderr.contains("lambda.memroy_mb"), "{stderr}");
+    assert!(
+        !stderr.contains("`: lambda"),
+        "the key is named once: {stderr}"
+    );
     assert!(stderr.contains("kedro-sfn.yml"), "{stderr}");
 }
 
@@ -212,4 +216,25 @@ fn a_malformed_document_is_refused_with_where() {
     let (ok, _, stderr, _) = run_on_doc("check", &pipeline, None, &[]);
     assert!(!ok);
     assert!(stderr.contains("kedro-sfn/pipeline@9"), "{stderr}");
+}
+
+#[test]
+fn nonsense_numbers_in_the_config_are_refused() {
+    let pipeline = doc(
+        &[("a", &["raw"], &["out"])],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("out", CSV, Some("s3://b/out.csv")),
+        ],
+    );
+    let config = "state_machine: {timeout_s: 0}\nnodes:\n  a: {duration_s: -5}\n";
+    let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some(config), &[]);
+    assert!(!ok);
+    assert_eq!(
+        stderr.matches("error[invalid-setting]").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(stderr.contains("state_machine.timeout_s"), "{stderr}");
+    assert!(stderr.contains("nodes.a.duration_s"), "{stderr}");
 }

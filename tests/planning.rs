@@ -351,3 +351,11 @@ fn series_parallel_pipelines_run_at_their_critical_path() {
         .expect("property holds");
     assert_valid_asl(&definitions.into_inner());
 }
+
+#[test]
+fn a_rounding_difference_does_not_switch_to_the_layered_machine() {
+    // The seed proptest found: sums in another order differ in the last bit.
+    let (doc, _, config) = random_case(13990431657241384107, 29, true);
+    let planned = plan(&doc, &config).expect("plans");
+    assert_eq!(planned.schedule.shape, "series-parallel");
+}

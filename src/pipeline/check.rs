@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings};
 
+/// Step Functions' maximum execution time (one year), in seconds.
+pub const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;
+
 use super::graph::NodeGraph;
 use super::model::{is_parameter, PipelineDoc};
 use super::storage::{classify, Storage};
@@ -130,6 +133,7 @@ pub fn check(context: &CheckContext) -> Findings {
     check_free_inputs(context, &mut findings);
     check_discarded_outputs(context, &mut findings);
     check_resources(context, &mut findings);
+    check_setting_values(context, &mut findings);
     check_architectures(context, &mut findings);
     check_task_durations(context, &mut findings);
     check_config_names(context, &mut findings);
@@ -302,6 +306,45 @@ fn check_resources(context: &CheckContext, findings: &mut Findings) {
                 format!("set a value between {low} and {high}")
             },
         });
+    }
+}
+
+/// Numbers that are not Lambda settings but must still make sense.
+fn check_setting_values(context: &CheckContext, findings: &mut Findings) {
+    let file = &context.config.file;
+    if let Some(timeout) = file.state_machine.timeout_s {
+        if !(1..=MACHINE_TIMEOUT_MAX_S).contains(&timeout) {
+            findings.push(Problem {
+                severity: Severity::Error,
+                rule: "invalid-setting",
+                subject: "state_machine.timeout_s".into(),
+                message: format!(
+                    "{} is {timeout}; Step Functions allows 1-{MACHINE_TIMEOUT_MAX_S} seconds",
+                    context.config.describe_key("state_machine.timeout_s")
+                ),
+                hint: "remove it to derive the timeout from the task timeouts".into(),
+            });
+        }
+    }
+    let durations = std::iter::once(("lambda".to_string(), &file.lambda))
+        .chain(file.tags.iter().map(|(k, v)| (format!("tags.{k}"), v)))
+        .chain(file.nodes.iter().map(|(k, v)| (format!("nodes.{k}"), v)));
+    for (key, settings) in durations {
+        if let Some(duration) = settings.duration_s {
+            if !duration.is_finite() || duration < 0.0 {
+                let key = format!("{key}.duration_s");
+                findings.push(Problem {
+                    severity: Severity::Error,
+                    rule: "invalid-setting",
+                    subject: key.clone(),
+                    message: format!(
+                        "{} is {duration}; an expected duration is a number of seconds, 0 or more",
+                        context.config.describe_key(&key)
+                    ),
+                    hint: "give the node's typical run time in seconds".into(),
+                });
+            }
+        }
     }
 }
 

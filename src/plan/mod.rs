@@ -14,7 +14,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, GroupBy, NodeSettings};
-use crate::pipeline::check::{self, CheckContext, Findings, Problem, Severity};
+use crate::pipeline::check::{
+    self, CheckContext, Findings, Problem, Severity, MACHINE_TIMEOUT_MAX_S,
+};
 use crate::pipeline::graph::{CycleError, NodeGraph};
 use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
@@ -28,8 +30,6 @@ use self::sp_tree::SpTree;
 /// Extra time the derived machine timeout allows beyond the slowest path of task timeouts:
 /// retries of throttled invocations and cold starts.
 const MACHINE_TIMEOUT_SLACK_S: u64 = 300;
-/// Step Functions' maximum execution time (one year).
-const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +193,10 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
     let ours = sp_tree::decompose(dag, &durations);
     let layered_makespan_s = dag.layered_makespan(&durations);
     let ours_makespan = ours.makespan(&durations);
-    let (tree, shape, expected_makespan_s) = if layered_makespan_s < ours_makespan {
+    // (Compared with a tolerance: sums of the same durations in another order may differ in
+    // the last bit, and ties go to our tree, which never waits on unrelated work.)
+    let layered_is_faster = layered_makespan_s < ours_makespan - 1e-9 * ours_makespan.abs();
+    let (tree, shape, expected_makespan_s) = if layered_is_faster {
         (SpTree::layered(dag), "layered", layered_makespan_s)
     } else {
         (ours, "series-parallel", ours_makespan)
