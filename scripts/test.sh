@@ -54,4 +54,19 @@ elif [[ $status -ne 0 ]]; then
 fi
 
 step "cargo test"
-cargo test
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole Rust suite (cargo prints one per test binary).
+read -r passed failed < <(awk '/^test result:/ {
+    for (i = 1; i < NF; i++) {
+        if ($(i + 1) ~ /^passed/) p += $i
+        if ($(i + 1) ~ /^failed/) f += $i
+    }
+} END { print p + 0, f + 0 }' "$log")
+[[ $status -eq 0 ]] || die "cargo test failed (exit code $status; $passed passed, $failed failed)"
+[[ $passed -gt 0 ]] || die "cargo test ran no test"
+printf 'rust: %s passed, %s failed\n' "$passed" "$failed"

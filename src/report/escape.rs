@@ -4,6 +4,12 @@
 
 /// An inline code span that holds `text` literally, also inside a table cell: no markup,
 /// no HTML, no mention is interpreted inside it.
+///
+/// ```
+/// use kedro_sfn::report::escape::code;
+/// assert_eq!(code("train_model_node"), "`train_model_node`");
+/// assert_eq!(code("a|b`c"), "``a\\|b`c``");
+/// ```
 pub fn code(text: &str) -> String {
     let flat: String = text
         .chars()
