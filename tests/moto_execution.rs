@@ -6,21 +6,12 @@ mod support;
 use std::process::Command;
 
 use support::moto::MotoServer;
-use support::{example_doc_path, example_project, kedro_sfn, python, repo_root};
+use support::{plan_example, python, repo_root};
 
 #[test]
 fn the_example_runs_to_succeeded_on_moto() {
     let out = tempfile::tempdir().expect("tempdir");
-    let output = kedro_sfn()
-        .arg("plan")
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .arg("--project")
-        .arg(example_project())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .expect("kedro-sfn runs");
+    let output = plan_example(out.path(), &[]);
     assert!(
         output.status.success(),
         "{}",

@@ -5,19 +5,10 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{assert_valid_asl, example_doc_path, example_project, kedro_sfn};
+use support::{assert_valid_asl, example_doc_path, plan_example};
 
 fn plan_into(out: &Path) -> std::process::Output {
-    kedro_sfn()
-        .arg("plan")
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .arg("--project")
-        .arg(example_project())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("kedro-sfn runs")
+    plan_example(out, &[])
 }
 
 fn read_json(path: &Path) -> Value {
@@ -111,15 +102,7 @@ fn the_summary_of_the_example_reads_as_expected() {
 #[test]
 fn a_document_for_another_env_is_refused() {
     let out = tempfile::tempdir().expect("tempdir");
-    let output = kedro_sfn()
-        .args(["plan", "--env", "prod", "--pipeline-json"])
-        .arg(example_doc_path())
-        .arg("--project")
-        .arg(example_project())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .expect("runs");
+    let output = plan_example(out.path(), &["--env", "prod"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("exported for env aws"), "{stderr}");
@@ -130,15 +113,7 @@ fn a_document_for_another_env_is_refused() {
 #[test]
 fn group_by_namespace_gives_one_task_for_the_modelling_pipeline() {
     let out = tempfile::tempdir().expect("tempdir");
-    let output = kedro_sfn()
-        .args(["plan", "--group-by", "namespace", "--pipeline-json"])
-        .arg(example_doc_path())
-        .arg("--project")
-        .arg(example_project())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .expect("runs");
+    let output = plan_example(out.path(), &["--group-by", "namespace"]);
     assert!(
         output.status.success(),
         "{}",

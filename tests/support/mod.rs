@@ -165,3 +165,18 @@ pub fn run_on_doc(
         dir,
     )
 }
+
+/// Runs `kedro-sfn plan` on the example's pipeline document into `out`, with extra flags.
+pub fn plan_example(out: &Path, extra: &[&str]) -> std::process::Output {
+    kedro_sfn()
+        .arg("plan")
+        .args(extra)
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--project")
+        .arg(example_project())
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("kedro-sfn runs")
+}
