@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::config::{defaults, Config, FlagOverrides};
-use crate::pipeline::export::{export_raw, ExportRequest};
+use crate::config::{Config, FlagOverrides};
+use crate::pipeline::export::{export, ExportRequest};
 
 use super::write_atomically;
 
@@ -51,13 +51,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         python: args.python.clone(),
         project: args.project.clone(),
         env: config.file.env.clone(),
-        pipeline: config
-            .file
-            .pipeline
-            .clone()
-            .unwrap_or_else(|| defaults::PIPELINE.to_string()),
+        pipeline: config.pipeline().to_string(),
     };
-    let (doc, _) = export_raw(&request).with_context(|| {
+    let doc = export(&request).with_context(|| {
         format!(
             "cannot export the Kedro project at {}",
             args.project.display()

@@ -264,7 +264,8 @@ fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
 }
 
 fn check_resources(context: &CheckContext, findings: &mut Findings) {
-    let mut offenders: BTreeMap<(String, u32, &'static str), Vec<&str>> = BTreeMap::new();
+    type Offence = (String, u32, &'static str, (u32, u32));
+    let mut offenders: BTreeMap<Offence, Vec<&str>> = BTreeMap::new();
     for (node, settings) in context.doc.nodes.iter().zip(context.settings) {
         let checks = [
             (&settings.memory_mb, limits::MEMORY_MB, "MB of memory"),
@@ -275,22 +276,17 @@ fn check_resources(context: &CheckContext, findings: &mut Findings) {
                 "MB of ephemeral storage",
             ),
         ];
-        for (setting, (low, high), unit) in checks {
-            if setting.value < low || setting.value > high {
+        for (setting, range, unit) in checks {
+            if setting.value < range.0 || setting.value > range.1 {
                 offenders
-                    .entry((setting.origin.clone(), setting.value, unit))
+                    .entry((setting.origin.clone(), setting.value, unit, range))
                     .or_default()
                     .push(node.name.as_str());
             }
         }
     }
-    for ((origin, value, unit), nodes) in offenders {
-        let (low, high) = match unit {
-            "MB of memory" => limits::MEMORY_MB,
-            "seconds of timeout" => limits::TIMEOUT_S,
-            _ => limits::EPHEMERAL_STORAGE_MB,
-        };
-        let beyond_timeout = unit == "seconds of timeout" && value > high;
+    for ((origin, value, unit, (low, high)), nodes) in offenders {
+        let beyond_timeout = (low, high) == limits::TIMEOUT_S && value > high;
         findings.push(Problem {
             severity: Severity::Error,
             rule: "resource-out-of-range",

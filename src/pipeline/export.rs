@@ -47,14 +47,8 @@ pub enum ExportError {
     Output(#[from] DocError),
 }
 
-/// Runs the exporter and parses what it prints.
+/// Runs the exporter and parses (and validates) what it prints.
 pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
-    let (doc, _) = export_raw(request)?;
-    Ok(doc)
-}
-
-/// Runs the exporter; returns the parsed document and the exact text it printed.
-pub fn export_raw(request: &ExportRequest) -> Result<(PipelineDoc, String), ExportError> {
     if !request.project.is_dir() {
         return Err(ExportError::NoProject(
             request.project.display().to_string(),
@@ -111,9 +105,8 @@ pub fn export_raw(request: &ExportRequest) -> Result<(PipelineDoc, String), Expo
         });
     }
     tracing::debug!(stderr = %stderr, "exporter finished");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let doc = PipelineDoc::from_json(&stdout, "the exporter's output")?;
-    Ok((doc, stdout))
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Ok(PipelineDoc::from_json(&stdout, "the exporter's output")?)
 }
 
 fn absolute(path: &Path) -> PathBuf {

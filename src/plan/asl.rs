@@ -183,19 +183,6 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
     Value::Object(state)
 }
 
-fn count_parallels(tree: &SpTree) -> usize {
-    match tree {
-        SpTree::Task(_) => 0,
-        SpTree::Sequence(children) => children.iter().map(count_parallels).sum(),
-        SpTree::Parallel(children) => 1 + children.iter().map(count_parallels).sum::<usize>(),
-    }
-}
-
-/// The number of Parallel states a tree renders to (for naming them up front).
-pub fn parallel_count(tree: &SpTree) -> usize {
-    count_parallels(tree)
-}
-
 /// For each Parallel node in pre-order: the first task of each branch.
 pub fn parallel_branch_entries(tree: &SpTree) -> Vec<Vec<usize>> {
     fn first_task(tree: &SpTree) -> Option<usize> {

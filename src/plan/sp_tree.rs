@@ -42,22 +42,6 @@ impl SpTree {
         }
     }
 
-    /// The tasks in the order a depth-first walk meets them.
-    pub fn tasks(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        self.collect_tasks(&mut out);
-        out
-    }
-
-    fn collect_tasks(&self, out: &mut Vec<usize>) {
-        match self {
-            SpTree::Task(task) => out.push(*task),
-            SpTree::Sequence(children) | SpTree::Parallel(children) => {
-                children.iter().for_each(|c| c.collect_tasks(out))
-            }
-        }
-    }
-
     /// The seed guide's machine: one Parallel state per layer, in a chain.
     pub fn layered(dag: &Dag) -> SpTree {
         let steps = dag
