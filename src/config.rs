@@ -89,6 +89,45 @@ pub struct ConfigFile {
     pub tags: BTreeMap<String, TaskSettings>,
     #[serde(default)]
     pub nodes: BTreeMap<String, TaskSettings>,
+    #[serde(default)]
+    pub image: ImageConfig,
+}
+
+/// The `image:` section: how the Lambda container image is made and where it goes.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    /// The project's own Dockerfile (relative to the project); it replaces the generated one.
+    pub dockerfile: Option<PathBuf>,
+    /// The base image without its tag (default AWS's Lambda Python image).
+    pub base_image: Option<String>,
+    /// The tag of the base image: the Python version Lambda runs.
+    pub python_version: Option<String>,
+    /// Which tool builds and pushes the image.
+    pub builder: Option<BuilderKind>,
+    /// The ECR repository (default: the state machine's name).
+    pub repository: Option<String>,
+    /// Optional dependency groups of the project installed into the image (e.g. `[aws]`).
+    pub extras: Option<Vec<String>>,
+}
+
+/// The tools that can build and push images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderKind {
+    /// `docker buildx build` and `docker push` (needs a Docker engine).
+    Docker,
+    /// `buildah bud` and `buildah push` (no daemon needed).
+    Buildah,
+}
+
+impl fmt::Display for BuilderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BuilderKind::Docker => "docker",
+            BuilderKind::Buildah => "buildah",
+        })
+    }
 }
 
 /// The `state_machine:` section.

@@ -28,6 +28,11 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Plan the state machine and functions; writes the definition, plan.json and summary.md.
     Plan(commands::plan::PlanArgs),
+    /// Build or push the Lambda container image.
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
+    /// Run one task here through the real handler, with the payload its Task state sends.
+    RunTask(commands::run_task::RunTaskArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Plan(args) => commands::plan::run(args),
+        Command::Image(command) => commands::image::run(command),
+        Command::RunTask(args) => commands::run_task::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

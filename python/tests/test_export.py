@@ -222,10 +222,10 @@ def test_factory_patterns_are_resolved_by_kedro(aws_doc):
     assert datasets[f"{NS}.metrics"]["filepath"].endswith(f"/08_reporting/{NS}/metrics.json")
 
 
-def test_exactly_one_versioned_dataset(aws_doc, base_doc):
+def test_the_model_and_its_metrics_are_the_versioned_datasets(aws_doc, base_doc):
     for doc in (aws_doc, base_doc):
         versioned = [name for name, d in doc["datasets"].items() if d["versioned"]]
-        assert versioned == [f"{NS}.regressor"]
+        assert versioned == [f"{NS}.metrics", f"{NS}.regressor"]
         assert doc["datasets"][f"{NS}.regressor"]["type"] == "pickle.PickleDataset"
 
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, FlagOverrides};
-use crate::pipeline::export::{export, ExportRequest};
+use crate::pipeline::export::{export, exporter_args, ExportRequest};
 
 use super::write_atomically;
 
@@ -35,6 +35,13 @@ pub struct ExportArgs {
     /// Write the document to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Run the exporter inside this built image (e.g. from `kedro-sfn image build`), so the
+    /// plan comes from exactly the code that will run on Lambda.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The builder that holds --image (default: docker when its engine runs, else buildah).
+    #[arg(long, value_enum, env = "KEDRO_SFN_BUILDER", requires = "image")]
+    pub builder: Option<crate::config::BuilderKind>,
 }
 
 pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
@@ -53,12 +60,15 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         env: config.file.env.clone(),
         pipeline: config.pipeline().to_string(),
     };
-    let doc = export(&request).with_context(|| {
-        format!(
-            "cannot export the Kedro project at {}",
-            args.project.display()
-        )
-    })?;
+    let doc = match &args.image {
+        None => export(&request).with_context(|| {
+            format!(
+                "cannot export the Kedro project at {}",
+                args.project.display()
+            )
+        })?,
+        Some(image) => export_in_image(image, args.builder, &request)?,
+    };
     let text = doc.to_json_pretty();
     match &args.out {
         Some(path) => {
@@ -73,4 +83,32 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// Runs the embedded exporter with the image's Python on the project the image carries.
+fn export_in_image(
+    image: &str,
+    builder: Option<crate::config::BuilderKind>,
+    request: &ExportRequest,
+) -> anyhow::Result<crate::pipeline::PipelineDoc> {
+    let builder = crate::image::Builder::detect(builder)?;
+    let project = std::path::Path::new(crate::image::PROJECT_DIR_IN_IMAGE);
+    let args = exporter_args(project, &request.pipeline, request.env.as_deref());
+    let env = [
+        (
+            "PYTHONPATH".to_string(),
+            crate::image::TASK_ROOT.to_string(),
+        ),
+        ("KEDRO_DISABLE_TELEMETRY".to_string(), "true".to_string()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+    ];
+    tracing::info!(image, builder = %builder.kind, "exporting the pipeline inside the image");
+    let output = builder
+        .run_python(image, &args, &env)
+        .with_context(|| format!("cannot export the pipeline inside the image {image}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(crate::pipeline::PipelineDoc::from_json(
+        &text,
+        &format!("the exporter's output in {image}"),
+    )?)
 }

@@ -2,7 +2,9 @@
 
 pub mod check;
 pub mod export;
+pub mod image;
 pub mod plan;
+pub mod run_task;
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,7 @@
 //! project's own Python, so Kedro itself resolves the pipeline, the env's catalog, dataset
 //! factories and namespaces.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,18 +65,14 @@ pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
     };
     let mut command = Command::new(&python);
     command
-        .arg("-c")
-        .arg(EXPORT_PROGRAM)
-        .arg("--project")
-        .arg(&project)
-        .arg("--pipeline")
-        .arg(&request.pipeline)
+        .args(exporter_args(
+            &project,
+            &request.pipeline,
+            request.env.as_deref(),
+        ))
         .env("KEDRO_DISABLE_TELEMETRY", "true")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(&project);
-    if let Some(env) = &request.env {
-        command.arg("--env").arg(env);
-    }
     tracing::info!(
         python = %request.python.display(),
         project = %project.display(),
@@ -107,6 +104,24 @@ pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
     tracing::debug!(stderr = %stderr, "exporter finished");
     let stdout = String::from_utf8_lossy(&output.stdout);
     Ok(PipelineDoc::from_json(&stdout, "the exporter's output")?)
+}
+
+/// The exporter's arguments after the Python executable, wherever it runs (here or inside
+/// the image).
+pub fn exporter_args(project: &Path, pipeline: &str, env: Option<&str>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "-c".into(),
+        EXPORT_PROGRAM.into(),
+        "--project".into(),
+        project.into(),
+        "--pipeline".into(),
+        pipeline.into(),
+    ];
+    if let Some(env) = env {
+        args.push("--env".into());
+        args.push(env.into());
+    }
+    args
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -40,6 +40,9 @@ def split_data(
     data: pd.DataFrame, parameters: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """Split the model input table into a seeded train and test set."""
+    test_size = parameters["test_size"]
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a fraction between 0 and 1, got {test_size!r}")
     rng = np.random.default_rng(parameters["random_state"])
     test = rng.random(len(data)) < parameters["test_size"]
     X = data[parameters["features"]].astype(float)

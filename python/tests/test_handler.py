@@ -1,0 +1,704 @@
+"""Tests of python/kedro_sfn_handler.py: the Lambda task handler, against real services.
+
+Every task runs in its own Python process, as Lambda runs it: the handler's CLI
+(``python kedro_sfn_handler.py`` or ``python -c <source>``, which is how
+``kedro-sfn run-task`` runs it) with the event on stdin, the example project
+(``KEDRO_SFN_PROJECT_DIR``) in env ``aws``, and S3 served by a real
+``moto_server`` from this Python's environment on a free loopback port. The
+order of the tasks, one node each, is a topological order of the committed
+pipeline document (tests/fixtures/spaceflights.aws.pipeline.json).
+
+Run: .venv/bin/python -m pytest python/tests (after ``bash scripts/setup.sh``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HANDLER = REPO / "python" / "kedro_sfn_handler.py"
+EXAMPLE = REPO / "examples" / "spaceflights"
+MAKE_DATA = EXAMPLE / "scripts" / "make_data.py"
+FIXTURE = REPO / "tests" / "fixtures" / "spaceflights.aws.pipeline.json"
+BUCKET = "kedro-sfn-spaceflights"
+NS = "active_modelling_pipeline"
+SPLIT, TRAIN, EVALUATE = (f"{NS}.{n}" for n in ("split_data_node", "train_model_node", "evaluate_model_node"))
+REGRESSOR, METRICS = f"{NS}.regressor", f"{NS}.metrics"
+SETUP_HINT = "run `bash scripts/setup.sh` from the repository root, then use .venv/bin/python"
+
+sys.path.insert(0, str(HANDLER.parent))
+import kedro_sfn_handler as handler_module  # noqa: E402  (pure helpers, unit-tested below)
+
+# Two overlapping executions: B starts later (one millisecond digit, another
+# zone spelling), so Kedro's "latest" regressor is B's once B has trained.
+START_A, VERSION_A = "2026-11-27T19:08:38.123Z", "2026-11-27T19.08.38.123Z"
+START_B, VERSION_B = "2026-11-27T20:08:39.5+01:00", "2026-11-27T19.08.39.500Z"
+# B trains on another split, hence another model.
+PARAMS_B = {"model_options.random_state": 11, "model_options.test_size": 0.3}
+
+
+def need(condition: bool, what: str) -> None:
+    """A missing tool fails the test (never skips), saying how to get it."""
+    if not condition:
+        pytest.fail(f"{what} is missing: {SETUP_HINT}", pytrace=False)
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def topological_order(doc: dict) -> list[str]:
+    """Node names in an order where every node comes after the nodes it reads from.
+
+    Kahn's algorithm, ties broken by the document's order (deterministic).
+    """
+    producer = {out: n["name"] for n in doc["nodes"] for out in n["outputs"]}
+    deps = {
+        n["name"]: {producer[i] for i in n["inputs"] if i in producer} for n in doc["nodes"]
+    }
+    order: list[str] = []
+    while deps:
+        ready = [name for name, d in deps.items() if not d]
+        assert ready, f"cycle among {sorted(deps)}"
+        order.append(ready[0])
+        del deps[ready[0]]
+        for d in deps.values():
+            d.discard(ready[0])
+    return order
+
+
+def make_event(node: str, start: str, execution: str, params: dict | None = None, **extra) -> dict:
+    """The event a Task state sends (see the README's Task Parameters)."""
+    event = {
+        "task": node,
+        "nodes": [node],
+        "pipeline": "__default__",
+        "env": "aws",
+        "execution_name": execution,
+        "execution_start_time": start,
+        "input": {"params": params} if params is not None else {},
+    }
+    event.update(extra)
+    return event
+
+
+def run_task(
+    event: dict | str, env: dict, cwd: Path, as_source: bool = False
+) -> subprocess.CompletedProcess:
+    """One task in its own process: the handler's CLI with the event on stdin."""
+    program = ["-c", HANDLER.read_text()] if as_source else [str(HANDLER)]
+    stdin = event if isinstance(event, str) else json.dumps(event)
+    return subprocess.run(
+        [sys.executable, *program],
+        input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=180,
+    )
+
+
+def run_ok(event: dict, env: dict, cwd: Path, **kwargs) -> dict:
+    result = run_task(event, env, cwd, **kwargs)
+    assert result.returncode == 0, f"{event['task']}:\n{result.stderr[-4000:]}"
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, f"stdout must be one JSON line, got:\n{result.stdout[:2000]}"
+    return json.loads(lines[0])
+
+
+def s3_key(doc: dict, dataset: str) -> str:
+    filepath = doc["datasets"][dataset]["filepath"]
+    prefix = f"s3://{BUCKET}/"
+    assert filepath.startswith(prefix), filepath
+    return filepath[len(prefix):]
+
+
+def snapshot(root: Path) -> dict:
+    """Every file under root with its size and mtime, build output aside
+    (bytecode caches; the egg-info that ``pip install -e`` rewrites)."""
+    files = {}
+    for path in root.rglob("*"):
+        if not path.is_file() or any(
+            part == "__pycache__" or part.endswith(".egg-info") for part in path.parts
+        ):
+            continue
+        info = path.stat()
+        files[str(path.relative_to(root))] = (info.st_size, info.st_mtime_ns)
+    return files
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def pipeline_doc() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="session")
+def project_before() -> dict:
+    """The example project's files before any task ran (nothing may write there)."""
+    return snapshot(EXAMPLE)
+
+
+@pytest.fixture(scope="session")
+def moto(project_before) -> str:
+    """One moto S3 server for the whole session, on a free loopback port."""
+    server = Path(sys.executable).parent / "moto_server"
+    need(server.exists(), f"moto_server (PyPI moto[server]) next to {sys.executable}")
+    log = tempfile.TemporaryFile()
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"moto_server did not start:\n{log.read().decode()[-2000:]}")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def aws_env(moto) -> dict:
+    """The environment of every task process: moto, telemetry off, the example."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "KEDRO_")) and k != "LAMBDA_TASK_ROOT"
+    }
+    env.update(
+        AWS_ENDPOINT_URL=moto,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="eu-west-1",
+        AWS_REGION="eu-west-1",
+        KEDRO_DISABLE_TELEMETRY="true",
+        KEDRO_SFN_PROJECT_DIR=str(EXAMPLE),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def s3(aws_env, tmp_path_factory):
+    """A boto3 client on moto, after the bucket and its raw data exist."""
+    try:
+        import boto3
+    except ImportError:
+        need(False, f"boto3 in {sys.executable}")
+    raw = tmp_path_factory.mktemp("raw")  # make_data.py also writes a local copy
+    done = subprocess.run(
+        [sys.executable, str(MAKE_DATA), "--out", str(raw), "--s3", BUCKET],
+        env=aws_env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return boto3.client(
+        "s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="eu-west-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+def keys(s3, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        found.update(obj["Key"] for obj in page.get("Contents", []))
+    return found
+
+
+@pytest.fixture(scope="module")
+def executions(s3, aws_env, pipeline_doc, tmp_path_factory) -> dict:
+    """Execution A and an overlapping, later execution B, one process per task.
+
+    Order: A up to and including train; B's split, train and evaluate (so B's
+    regressor, the later version, is Kedro's "latest"); then A's evaluate,
+    which must still load A's. B's tasks before split are left out to keep the
+    suite fast: with the same raw data they would rewrite the same tables.
+    A's tasks run as ``python -c <source>`` (as kedro-sfn run-task does), B's as
+    a file.
+    """
+    order = topological_order(pipeline_doc)
+    assert order[-3:] == [SPLIT, TRAIN, EVALUATE]
+    cwd_a, cwd_b = tmp_path_factory.mktemp("cwd_a"), tmp_path_factory.mktemp("cwd_b")
+    results: dict = {"A": {}, "B": {}}
+
+    def run(label, node, start, cwd, params=None, as_source=False):
+        event = make_event(node, start, f"execution-{label}", params)
+        results[label][node] = run_ok(event, aws_env, cwd, as_source=as_source)
+
+    for node in order[:-1]:
+        run("A", node, START_A, cwd_a, as_source=True)
+    for node in order[-3:]:
+        run("B", node, START_B, cwd_b, PARAMS_B)
+    run("A", EVALUATE, START_A, cwd_a, as_source=True)
+    return {"order": order, "results": results, "cwds": [cwd_a, cwd_b]}
+
+
+# --------------------------------------------------------- executions on S3
+
+
+def test_every_task_reports_its_node_outputs_and_the_execution_version(executions, pipeline_doc):
+    assert list(executions["results"]["A"]) == executions["order"][:-1] + [EVALUATE]
+    assert list(executions["results"]["B"]) == [SPLIT, TRAIN, EVALUATE]
+    for label, version in (("A", VERSION_A), ("B", VERSION_B)):
+        results = executions["results"][label]
+        for doc_node in pipeline_doc["nodes"]:
+            if doc_node["name"] not in results:
+                continue
+            result = results[doc_node["name"]]
+            assert result["task"] == doc_node["name"]
+            assert result["nodes"] == [doc_node["name"]]
+            assert result["datasets_saved"] == doc_node["outputs"]
+            assert result["save_version"] == version
+            assert isinstance(result["seconds"], float) and result["seconds"] > 0
+            assert list(result) == ["task", "nodes", "datasets_saved", "save_version", "seconds"]
+
+
+def test_every_output_of_the_pipeline_is_in_the_bucket(executions, pipeline_doc, s3):
+    stored = keys(s3)
+    outputs = {o for n in pipeline_doc["nodes"] for o in n["outputs"]}
+    assert len(outputs) == 10
+    for name in sorted(outputs):
+        key = s3_key(pipeline_doc, name)
+        if name in (REGRESSOR, METRICS):
+            assert any(k.startswith(key + "/") for k in stored), (name, sorted(stored))
+        else:
+            assert key in stored, (name, sorted(stored))
+
+
+def test_versioned_outputs_are_saved_under_the_execution_start_time(executions, pipeline_doc, s3):
+    # Two different tasks (train, evaluate) saved versioned data; within one
+    # execution both used the version derived from its start time, and there is
+    # no other version (e.g. a fresh timestamp of some task's own session).
+    for dataset in (REGRESSOR, METRICS):
+        key = s3_key(pipeline_doc, dataset)
+        file_name = key.rsplit("/", 1)[1]
+        assert keys(s3, key + "/") == {
+            f"{key}/{VERSION_A}/{file_name}",
+            f"{key}/{VERSION_B}/{file_name}",
+        }
+    assert sorted([VERSION_B, VERSION_A]) == [VERSION_A, VERSION_B]  # B is Kedro's latest
+
+
+def test_overlapping_execution_loads_its_own_regressor(executions, pipeline_doc, s3):
+    # B trained (another split: PARAMS_B) and saved the latest regressor before
+    # A's evaluate ran. X_test and y_test are not versioned, so both evaluates
+    # read B's split; the only difference between them is the regressor loaded.
+    # So A's metrics must equal a local evaluation of A's regressor on that
+    # test set, and differ from B's metrics (what loading "latest" would give).
+    import pandas as pd
+    from spaceflights.pipelines.data_science.nodes import evaluate_model
+
+    def load(dataset, version=None):
+        key = s3_key(pipeline_doc, dataset)
+        if version:
+            key = f"{key}/{version}/{key.rsplit('/', 1)[1]}"
+        return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    x_test = pd.read_csv(io.BytesIO(load(f"{NS}.X_test")))
+    y_test = pd.read_csv(io.BytesIO(load(f"{NS}.y_test")))
+    regressor_a = pickle.loads(load(REGRESSOR, VERSION_A))
+    regressor_b = pickle.loads(load(REGRESSOR, VERSION_B))
+    assert regressor_a.coef != regressor_b.coef, "B's params must give another model"
+
+    metrics_a = json.loads(load(METRICS, VERSION_A))
+    metrics_b = json.loads(load(METRICS, VERSION_B))
+    expected_a = evaluate_model(regressor_a, x_test, y_test)
+    assert metrics_a == pytest.approx(expected_a, rel=1e-12)
+    assert metrics_b == pytest.approx(evaluate_model(regressor_b, x_test, y_test), rel=1e-12)
+    assert metrics_a["r2_score"] != pytest.approx(metrics_b["r2_score"], rel=1e-9)
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_failing_node_exits_1_naming_the_node_and_the_error(executions, aws_env, tmp_path):
+    # test_size 5 is not a fraction: split_data refuses it (runtime params only).
+    event = make_event(SPLIT, "2026-11-28T08:00:00Z", "execution-fail", {"model_options.test_size": 5})
+    result = run_task(event, aws_env, tmp_path, as_source=True)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"kedro-sfn task: NodeFailed: node '{SPLIT}' failed: "
+        "ValueError: test_size must be a fraction between 0 and 1, got 5"
+    )
+    assert "Traceback" in result.stderr  # the original error's, chained
+
+
+def test_missing_key_exits_2_naming_it(aws_env, tmp_path):
+    event = make_event("preprocess_companies_node", START_A, "execution-bad")
+    del event["nodes"]
+    result = run_task(event, aws_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == "kedro-sfn task: bad event: event key 'nodes' is missing"
+
+
+@pytest.mark.parametrize("stdin", ["", "{not json", '{"task": "x"} {"task": "y"}'])
+def test_stdin_that_is_not_one_json_document_exits_2(aws_env, tmp_path, stdin):
+    result = run_task(stdin, aws_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "stdin must hold one JSON event object" in result.stderr
+
+
+def test_unknown_nodes_exit_2_listing_them(aws_env, tmp_path):
+    event = make_event("split_data_node", START_A, "execution-bad")
+    event["nodes"] = ["split_data_node", "preprocess_shuttles_node", "no_such_node"]
+    result = run_task(event, aws_env, tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("kedro-sfn task: bad event: event key 'nodes': pipeline '__default__' ")
+    assert f"'split_data_node' (did you mean '{SPLIT}'?)" in last
+    assert "'no_such_node'" in last
+    assert "'preprocess_shuttles_node'" not in last
+
+
+# ----------------------------------------------- in one process, as on Lambda
+
+LAMBDA_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import kedro_sfn_handler as h
+
+events = json.loads(sys.argv[2])
+out = {"cwd_writable_at_start": os.access(os.getcwd(), os.W_OK), "results": [], "errors": []}
+for event in events:
+    try:
+        out["results"].append(h.handler(event, None))
+    except Exception as exc:
+        cause = exc.__cause__
+        out["errors"].append({
+            "type": type(exc).__name__, "message": str(exc),
+            "cause": type(cause).__name__ if cause else None,
+            "node": getattr(exc, "node", None),
+        })
+out["cwd_at_end"] = os.getcwd()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.fixture
+def lambda_root():
+    """A stand-in for /var/task holding the project as kedro_project (mode 0555)."""
+    root = Path(tempfile.mkdtemp(prefix="kedro-sfn-task-root-"))
+    (root / "kedro_project").symlink_to(EXAMPLE)
+    root.chmod(0o555)
+    yield root
+    root.chmod(0o755)
+    shutil.rmtree(root)
+
+
+def read_only_prefix(paths: list[Path]) -> list[str] | None:
+    """A command prefix that runs a command with ``paths`` mounted read-only.
+
+    For root, whom file modes do not stop: a private mount namespace
+    (``unshare -m``) with read-only bind mounts, as Lambda's read-only file
+    system. ``None`` when that is not allowed here (a container without
+    CAP_SYS_ADMIN) or not needed (not root: mode 0555 already stops writes).
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return None
+    mounts = " && ".join(f"mount --bind -o ro {shlex.quote(str(p))} {shlex.quote(str(p))}" for p in paths)
+    prefix = ["unshare", "-m", "sh", "-c", f'{mounts} && exec "$@"', "sh"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+    return prefix if probe.returncode == 0 else None
+
+
+def test_warm_process_runs_several_invocations_from_a_read_only_task_root(
+    executions, aws_env, lambda_root
+):
+    # As on Lambda: the handler imported once and called again and again; the
+    # project found at $LAMBDA_TASK_ROOT/kedro_project; the working directory
+    # (the task root) and, for root, the project itself read-only.
+    env = {k: v for k, v in aws_env.items() if k != "KEDRO_SFN_PROJECT_DIR"}
+    env.update(LAMBDA_TASK_ROOT=str(lambda_root), HOME=str(lambda_root))
+    report = "summarize_passenger_capacity_node"
+    events = [
+        make_event(report, "2026-11-28T09:00:00.001Z", "warm-1"),
+        make_event(report, "2026-11-28T09:00:00.002Z", "warm-2"),
+        make_event(report, "2026-11-28T09:00:00.003Z", "warm-3", pipeline="no_such_pipeline"),
+        make_event(SPLIT, "2026-11-28T09:00:00.004Z", "warm-4", {"model_options.test_size": 0}),
+        make_event("preprocess_companies_node", "2026-11-28T09:00:00.005Z", "warm-5"),
+    ]
+    prefix = read_only_prefix([lambda_root, EXAMPLE])
+    # Root without mount namespaces can write anywhere: then the move to /tmp
+    # is not triggered (test_unwritable_working_directory_is_left_for_tmp
+    # covers it), and test_nothing_is_written_... still checks the project.
+    read_only = prefix is not None or os.geteuid() != 0
+    done = subprocess.run(
+        [*(prefix or []), sys.executable, "-c", LAMBDA_SCRIPT, str(HANDLER.parent),
+         json.dumps(events)],
+        capture_output=True, text=True, env=env, cwd=lambda_root, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    out = json.loads(line[len("RESULT "):])
+
+    assert out["cwd_writable_at_start"] is not read_only
+    # Moved to /tmp when the task root is read-only, else left alone.
+    assert out["cwd_at_end"] == (tempfile.gettempdir() if read_only else str(lambda_root))
+    first, second, after_failures = out["results"]
+    assert first["save_version"] == "2026-11-28T09.00.00.001Z"
+    assert second["save_version"] == "2026-11-28T09.00.00.002Z"
+    assert first["datasets_saved"] == second["datasets_saved"] == ["shuttle_passenger_capacity"]
+    assert after_failures["datasets_saved"] == ["preprocessed_companies"]
+
+    bad_pipeline, failed = out["errors"]
+    assert bad_pipeline["type"] == "InvalidEvent"
+    assert "no pipeline 'no_such_pipeline'" in bad_pipeline["message"]
+    assert "registered: __default__, data_processing, data_science, reporting" in (
+        bad_pipeline["message"]
+    )
+    # What Lambda reports: errorType NodeFailed, errorMessage str(exc).
+    assert failed == {
+        "type": "NodeFailed",
+        "message": f"node '{SPLIT}' failed: ValueError: "
+        "test_size must be a fraction between 0 and 1, got 0",
+        "cause": "ValueError",
+        "node": SPLIT,
+    }
+
+
+def test_unwritable_working_directory_is_left_for_tmp(tmp_path, monkeypatch):
+    # A working directory that is gone is as unwritable as a read-only one,
+    # for any user; prepare_process() must move to the temp directory.
+    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("KEDRO_LOGGING_CONFIG", raising=False)
+    project = tmp_path / "project"
+    (project / "conf").mkdir(parents=True)
+    (project / "conf" / "logging.yml").write_text("version: 1\n")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    handler_module.prepare_process(project)
+    assert os.getcwd() == tempfile.gettempdir()
+    # Kedro looks for conf/logging.yml in the working directory; pointed at the project's.
+    assert os.environ["KEDRO_LOGGING_CONFIG"] == str(project / "conf" / "logging.yml")
+
+
+def test_nothing_is_written_to_the_project_or_the_working_directory(
+    executions, project_before
+):
+    # Runs last in this file: every task above has run by now.
+    assert snapshot(EXAMPLE) == project_before
+    for cwd in executions["cwds"]:
+        assert list(cwd.iterdir()) == []
+
+
+# ------------------------------------------------- start time -> save version
+
+
+@pytest.mark.parametrize(
+    ("start_time", "version"),
+    [
+        ("2026-11-27T19:08:38Z", "2026-11-27T19.08.38.000Z"),
+        ("2026-11-27T19:08:38.1Z", "2026-11-27T19.08.38.100Z"),
+        ("2026-11-27T19:08:38.123Z", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T19:08:38.123456Z", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T19:08:38.123456789Z", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T19:08:38.999999999Z", "2026-11-27T19.08.38.999Z"),  # cut, not rounded
+        ("2026-11-27T19:08:38.123+00:00", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T19:08:38.123-00:00", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27t19:08:38.123z", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T20:38:38.123+01:30", "2026-11-27T19.08.38.123Z"),
+        ("2026-11-27T01:00:00.5-05:00", "2026-11-27T06.00.00.500Z"),
+        ("2026-12-31T23:30:00-01:00", "2027-01-01T00.30.00.000Z"),
+        ("2028-02-29T12:00:00+0200", "2028-02-29T10.00.00.000Z"),
+    ],
+)
+def test_start_time_to_save_version(start_time, version):
+    assert handler_module.save_version_from_start_time(start_time) == version
+
+
+def test_save_version_has_kedros_format():
+    from kedro.io.core import VERSION_FORMAT, generate_timestamp
+
+    version = handler_module.save_version_from_start_time("2026-11-27T19:08:38.123Z")
+    parsed = datetime.strptime(version, VERSION_FORMAT)
+    assert parsed == datetime(2026, 11, 27, 19, 8, 38, 123000)
+    assert len(version) == len(generate_timestamp())
+
+
+@pytest.mark.parametrize(
+    "start_time",
+    [
+        "garbage",
+        "",
+        "2026-11-27T19:08:38.123",  # no zone
+        "2026-11-27 19:08:38Z",
+        "2026-11-27T19:08Z",
+        "2026-11-27T19:08:38.Z",
+        "2026-11-27T19:08:38.1234567890Z",  # ten digits
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-11-27T24:00:00Z",
+        "2026-11-27T19:08:38+25:00",
+        " 2026-11-27T19:08:38Z",
+        1764270518,
+        None,
+    ],
+)
+def test_garbage_start_time_is_refused(start_time):
+    with pytest.raises(handler_module.InvalidEvent, match="'execution_start_time'"):
+        handler_module.save_version_from_start_time(start_time)
+
+
+def test_versions_sort_by_start_time():
+    base = datetime(2026, 11, 27, 19, 8, 38, tzinfo=timezone.utc)
+    zones = [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+    moments = [base + timedelta(milliseconds=ms) for ms in (0, 1, 9, 10, 999, 1000, 59_001,
+                                                            3_600_000, 86_400_000 * 40)]
+    spelled = []
+    for i, moment in enumerate(moments):
+        local = moment.astimezone(zones[i % len(zones)])
+        digits = (0, 3, 6, 9)[i % 4]
+        fraction = f".{local.microsecond:06d}000"[: digits + 1] if digits else ""
+        if digits == 0 and local.microsecond:
+            continue
+        spelled.append((moment, local.strftime("%Y-%m-%dT%H:%M:%S") + fraction
+                        + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]))
+    assert len(spelled) >= 7
+    versions = [handler_module.save_version_from_start_time(text) for _, text in spelled]
+    assert versions == sorted(versions)
+    assert len(set(versions)) == len(versions)
+
+
+# ------------------------------------------------------ the event and params
+
+
+def good_event() -> dict:
+    return make_event("preprocess_companies_node", START_A, "execution-x")
+
+
+def test_parse_event_keeps_what_the_task_needs():
+    event = good_event()
+    event["nodes"] = ["a", "ns.b"]
+    event["input"] = {"params": {"model_options.test_size": 0.3}, "other": [1]}
+    assert handler_module.parse_event(event) == {
+        "task": "preprocess_companies_node",
+        "nodes": ["a", "ns.b"],
+        "pipeline": "__default__",
+        "env": "aws",
+        "execution_name": "execution-x",
+        "save_version": VERSION_A,
+        "runtime_params": {"model_options": {"test_size": 0.3}},
+    }
+
+
+def test_env_and_input_are_optional():
+    event = good_event()
+    del event["env"], event["input"]
+    parsed = handler_module.parse_event(event)
+    assert parsed["env"] is None and parsed["runtime_params"] == {}
+    event.update(env=None, input=None)
+    assert handler_module.parse_event(event)["env"] is None
+
+
+@pytest.mark.parametrize(
+    "key", ["task", "nodes", "pipeline", "execution_name", "execution_start_time"]
+)
+def test_each_missing_key_is_named(key):
+    event = good_event()
+    del event[key]
+    with pytest.raises(handler_module.InvalidEvent, match=f"^event key '{key}' is missing$"):
+        handler_module.parse_event(event)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("task", ""),
+        ("pipeline", 3),
+        ("env", ["aws"]),
+        ("execution_name", None),
+        ("nodes", []),
+        ("nodes", "preprocess_companies_node"),
+        ("nodes", ["a", ""]),
+        ("nodes", ["a", 1]),
+    ],
+)
+def test_each_invalid_key_is_named(key, value):
+    event = good_event()
+    event[key] = value
+    with pytest.raises(handler_module.InvalidEvent, match=f"^event key '{key}' must be"):
+        handler_module.parse_event(event)
+
+
+def test_duplicate_nodes_and_non_object_events_are_refused():
+    event = good_event()
+    event["nodes"] = ["a", "b", "a"]
+    with pytest.raises(handler_module.InvalidEvent, match="names a node twice: a"):
+        handler_module.parse_event(event)
+    with pytest.raises(handler_module.InvalidEvent, match="must be a JSON object, got an array"):
+        handler_module.parse_event([event])
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "params"),
+    [
+        (None, {}),
+        ({}, {}),
+        ({"params": None}, {}),
+        ({"params": {}}, {}),
+        ({"other": 1}, {}),
+        ({"params": {"model_options.test_size": 0.3}}, {"model_options": {"test_size": 0.3}}),
+        (
+            {"params": {"a.b.c": 1, "a.b.d": [2], "a.e": None, "f": "x"}},
+            {"a": {"b": {"c": 1, "d": [2]}, "e": None}, "f": "x"},
+        ),
+        (
+            {"params": {"model_options": {"test_size": 0.3}, "model_options.random_state": 4}},
+            {"model_options": {"test_size": 0.3, "random_state": 4}},
+        ),
+    ],
+)
+def test_runtime_params_from_the_execution_input(execution_input, params):
+    assert handler_module.runtime_params(execution_input) == params
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "message"),
+    [
+        ([1], "event key 'input' .* must be a JSON object, got an array"),
+        ({"params": "a=1"}, "key 'params' must be an object .* got a string"),
+        ({"params": {"a..b": 1}}, "invalid parameter name 'a..b'"),
+        ({"params": {"a": 1, "a.b": 2}}, "'a.b' conflicts with the value given for 'a'"),
+        ({"params": {"a.b": 1, "a": {"b": 2}}}, "sets 'a' twice"),
+    ],
+)
+def test_bad_runtime_params_are_refused(execution_input, message):
+    with pytest.raises(handler_module.InvalidEvent, match=message):
+        handler_module.runtime_params(execution_input)
