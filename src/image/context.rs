@@ -147,7 +147,12 @@ impl BuildContext {
             copy_conf(dir, &project_dir.join("conf").join(env))?;
         }
         write(&out.join(HANDLER_FILE), HANDLER_PROGRAM.as_bytes())?;
-        let dockerfile = render_dockerfile(&request.base_image, &packaged.wheel);
+        let wheel_bytes = std::fs::read(out.join("dist").join(&packaged.wheel))
+            .map_err(io_error(&out.join("dist")))?;
+        let wheel_sha256 = format!("{:x}", Sha256::digest(&wheel_bytes));
+        // Rewritten only to give it (and dist/) the modes every other context file has.
+        write(&out.join("dist").join(&packaged.wheel), &wheel_bytes)?;
+        let dockerfile = render_dockerfile(&request.base_image, &packaged.wheel, &wheel_sha256);
         write(&out.join("Dockerfile"), dockerfile.as_bytes())?;
         tracing::debug!(name = %packaged.name, version = %packaged.version, "context written");
 
@@ -206,11 +211,12 @@ fn package(request: &ContextRequest) -> Result<Packaged, ContextError> {
         .map_err(|e| ContextError::PackageOutput(format!("{e}: {text}")))
 }
 
-/// Fills the template: the base image (a build argument, so `--build-arg` still wins) and the
-/// wheel's file name.
-pub fn render_dockerfile(base_image: &str, wheel: &str) -> String {
+/// Fills the template: the base image (a build argument, so `--build-arg` still wins), the
+/// wheel's file name and its sha256 (which also keys the builder's layer cache).
+pub fn render_dockerfile(base_image: &str, wheel: &str, wheel_sha256: &str) -> String {
     DOCKERFILE_TEMPLATE
         .replace("{{BASE_IMAGE}}", base_image)
+        .replace("{{WHEEL_SHA256}}", wheel_sha256)
         .replace("{{WHEEL}}", wheel)
 }
 
@@ -250,11 +256,17 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), ContextError> {
     write(to, &bytes)
 }
 
+/// Writes a file world-readable (0644, directories 0755) whatever the umask: COPY keeps the
+/// context's modes, Lambda runs the code as a non-root user, and the layer cache keys on them.
 fn write(path: &Path, bytes: &[u8]) -> Result<(), ContextError> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(io_error(dir))?;
     }
-    std::fs::write(path, bytes).map_err(io_error(path))
+    std::fs::write(path, bytes).map_err(io_error(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io_error(path))
 }
 
 /// sha256 over the sorted relative paths and contents of every file under `root`, skipping
@@ -317,8 +329,9 @@ mod tests {
 
     #[test]
     fn the_dockerfile_names_the_base_image_and_the_wheel() {
-        let text = render_dockerfile("example.org/base:3.12", "demo-0.1-py3-none-any.whl");
+        let text = render_dockerfile("example.org/base:3.12", "demo-0.1-py3-none-any.whl", "ab12");
         assert!(text.contains("example.org/base:3.12"));
+        assert!(text.contains("ab12  /tmp/kedro-sfn-dist/demo-0.1-py3-none-any.whl"));
         assert!(text.contains("demo-0.1-py3-none-any.whl"));
         assert!(!text.contains("{{"), "a placeholder was left: {text}");
     }
