@@ -54,6 +54,9 @@ fn require(path: &Path, what: &str) {
     );
 }
 
+/// The bucket the example's `conf/aws` catalog uses.
+pub const EXAMPLE_BUCKET: &str = "kedro-sfn-spaceflights";
+
 /// The kedro-sfn binary under test.
 pub fn kedro_sfn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kedro-sfn"));

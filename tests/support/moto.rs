@@ -43,6 +43,64 @@ impl MotoServer {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// What a process needs to talk to this server as "AWS" (SDKs, boto3, s3fs).
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_SESSION_TOKEN", "testing".into()),
+            ("AWS_REGION", "eu-west-1".into()),
+            ("AWS_DEFAULT_REGION", "eu-west-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("KEDRO_DISABLE_TELEMETRY", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Creates the example's bucket and uploads its raw data (the example's make_data.py).
+    pub fn upload_example_data(&self) {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let output = std::process::Command::new(super::python())
+            .arg(super::example_project().join("scripts/make_data.py"))
+            .arg("--out")
+            .arg(scratch.path())
+            .args(["--s3", super::EXAMPLE_BUCKET])
+            .envs(self.aws_env())
+            .output()
+            .expect("make_data.py runs");
+        assert!(
+            output.status.success(),
+            "make_data.py failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Every key in `bucket`, sorted.
+    pub fn s3_keys(&self, bucket: &str) -> Vec<String> {
+        let program = "import boto3, sys\n\
+s3 = boto3.client('s3')\n\
+pages = s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[1])\n\
+print('\\n'.join(sorted(o['Key'] for p in pages for o in p.get('Contents', []))))";
+        let output = std::process::Command::new(super::python())
+            .args(["-c", program, bucket])
+            .envs(self.aws_env())
+            .output()
+            .expect("python lists the bucket");
+        assert!(
+            output.status.success(),
+            "listing s3://{bucket} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 impl Drop for MotoServer {

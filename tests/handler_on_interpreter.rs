@@ -1,0 +1,218 @@
+//! The generated definition executed by an independent ASL interpreter
+//! (aws-local-stepfunctions, through tests/support/local_sfn.mjs), every Task handled by
+//! the real handler on the real example project, its data on moto's S3: the order the
+//! interpreter ran the tasks in respects every dependency, every output lands in the bucket,
+//! and the versioned datasets of the execution share the one version of its start time.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+use support::moto::MotoServer;
+use support::{example_doc_path, example_project, plan_example, python, repo_root, EXAMPLE_BUCKET};
+
+struct Run {
+    result: Value,
+    stderr: String,
+}
+
+fn run_on_interpreter(
+    moto: &MotoServer,
+    definition: &std::path::Path,
+    input: &str,
+    name: &str,
+) -> Run {
+    let root = repo_root();
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+    let output = Command::new(&node)
+        .arg("--import")
+        .arg(root.join("tests/support/promise_with_resolvers.mjs"))
+        .arg(root.join("tests/support/local_sfn.mjs"))
+        .arg("--definition")
+        .arg(definition)
+        .args(["--input", input, "--execution-name", name])
+        .args(["--task-timeout-seconds", "300"])
+        .arg("--")
+        .arg(python())
+        .arg(root.join("python/kedro_sfn_handler.py"))
+        .envs(moto.aws_env())
+        .env("KEDRO_SFN_PROJECT_DIR", example_project())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {node} (install Node.js >= 20): {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "the interpreter driver failed (exit {:?}):\n{stderr}",
+        output.status.code()
+    );
+    let result = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the driver printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    Run { result, stderr }
+}
+
+/// Task state -> its nodes, from plan.json.
+fn tasks(plan_dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(plan_dir.join("plan.json")).expect("plan.json"))
+            .expect("json");
+    plan["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            let nodes = t["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| n.as_str().unwrap_or_default().to_string());
+            (
+                t["state"].as_str().unwrap_or_default().to_string(),
+                nodes.collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_interpreter_runs_the_example_through_the_real_handler() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let planned = plan_example(out.path(), &[]);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let moto = MotoServer::start();
+    moto.upload_example_data();
+
+    let run = run_on_interpreter(
+        &moto,
+        &out.path().join("state-machine.asl.json"),
+        "{}",
+        "exec-a",
+    );
+    assert_eq!(
+        run.result["status"], "SUCCEEDED",
+        "{:#}\n{}",
+        run.result, run.stderr
+    );
+
+    // Ends and starts as the interpreter ran them: a reader starts after its writer ended.
+    let events = run.result["events"].as_array().expect("events");
+    let at = |state: &str, phase: &str| {
+        events
+            .iter()
+            .find(|e| e["state"] == state && e["phase"] == phase)
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or_else(|| panic!("no {phase} event for {state}: {events:?}"))
+    };
+    let tasks = tasks(out.path());
+    let task_of: BTreeMap<&str, &str> = tasks
+        .iter()
+        .flat_map(|(task, nodes)| nodes.iter().map(move |n| (n.as_str(), task.as_str())))
+        .collect();
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(example_doc_path()).expect("doc")).expect("json");
+    let dependencies = support::asl::dependencies(&doc);
+    assert!(!dependencies.is_empty());
+    for (writer, reader) in &dependencies {
+        let (wt, rt) = (task_of[writer.as_str()], task_of[reader.as_str()]);
+        if wt != rt {
+            assert!(
+                at(wt, "end") < at(rt, "start"),
+                "{rt} started before {wt} ended: {events:?}"
+            );
+        }
+    }
+    for task in tasks.keys() {
+        at(task, "end");
+    }
+
+    // Every dataset the pipeline writes is in the bucket; versioned ones under one version.
+    let keys = moto.s3_keys(EXAMPLE_BUCKET);
+    for (name, dataset) in doc["datasets"].as_object().expect("datasets") {
+        let written = doc["nodes"].as_array().expect("nodes").iter().any(|n| {
+            n["outputs"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|x| x == name))
+        });
+        if !written {
+            continue;
+        }
+        let path = dataset["filepath"].as_str().expect("filepath");
+        let key = path
+            .strip_prefix(&format!("s3://{EXAMPLE_BUCKET}/"))
+            .expect("on the bucket");
+        assert!(
+            keys.iter().any(|k| k.starts_with(key)),
+            "{name} ({path}) is not in the bucket: {keys:#?}"
+        );
+    }
+    let start = run.result["context"]["StartTime"]
+        .as_str()
+        .expect("start time");
+    let version = kedro_version(start);
+    let versioned: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with("06_models/") || k.contains("/metrics.json/"))
+        .collect();
+    assert!(
+        versioned.len() >= 2,
+        "expected the regressor and the metrics: {keys:#?}"
+    );
+    for key in versioned {
+        assert!(
+            key.contains(&format!("/{version}/")),
+            "{key} is not under the execution's version {version}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_node_fails_the_execution_and_names_itself() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let planned = plan_example(out.path(), &[]);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let moto = MotoServer::start();
+    moto.upload_example_data();
+    let input = r#"{"params": {"model_options.test_size": 5}}"#;
+    let run = run_on_interpreter(
+        &moto,
+        &out.path().join("state-machine.asl.json"),
+        input,
+        "exec-bad",
+    );
+    assert_eq!(run.result["status"], "FAILED", "{:#}", run.result);
+    let error = run.result["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("split_data"),
+        "the error names another state: {error}"
+    );
+    assert!(
+        run.stderr
+            .contains("active_modelling_pipeline.split_data_node")
+            && run.stderr.contains("test_size"),
+        "the handler's message must name the node and the original error:\n{}",
+        run.stderr
+    );
+}
+
+/// `2026-11-27T19:08:38.123Z` -> Kedro's `2026-11-27T19.08.38.123Z`.
+fn kedro_version(start_time: &str) -> String {
+    let (date, time) = start_time.split_once('T').expect("ISO time");
+    let time = time.trim_end_matches('Z');
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let millis: String = format!("{fraction:0<3}").chars().take(3).collect();
+    format!("{date}T{}.{millis}Z", hms.replace(':', "."))
+}

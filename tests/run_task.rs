@@ -1,0 +1,72 @@
+//! `kedro-sfn run-task`: one task of the planned machine, run here through the real handler
+//! with the payload its Task state sends, against moto's S3.
+
+mod support;
+
+use support::moto::MotoServer;
+use support::{example_doc_path, example_project, kedro_sfn, python, EXAMPLE_BUCKET};
+
+fn run_task(moto: &MotoServer, extra: &[&str]) -> std::process::Output {
+    kedro_sfn()
+        .arg("run-task")
+        .arg("--project")
+        .arg(example_project())
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--python")
+        .arg(python())
+        .args(extra)
+        .envs(moto.aws_env())
+        .output()
+        .expect("kedro-sfn runs")
+}
+
+#[test]
+fn run_task_runs_one_task_through_the_handler_and_names_a_failing_node() {
+    let moto = MotoServer::start();
+    moto.upload_example_data();
+
+    let ok = run_task(
+        &moto,
+        &[
+            "--task",
+            "preprocess_companies_node",
+            "--start-time",
+            "2026-11-27T10:00:00.5Z",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success(), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("the result is JSON");
+    assert_eq!(
+        result["nodes"],
+        serde_json::json!(["preprocess_companies_node"])
+    );
+    assert_eq!(result["save_version"], "2026-11-27T10.00.00.500Z");
+    assert!(
+        moto.s3_keys(EXAMPLE_BUCKET)
+            .contains(&"02_intermediate/preprocessed_companies.csv".to_string()),
+        "the task's output is not in the bucket"
+    );
+
+    // A node whose inputs are missing fails, and the error names it.
+    let failed = run_task(
+        &moto,
+        &["--task", "active_modelling_pipeline.evaluate_model_node"],
+    );
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(
+        stderr.contains("active_modelling_pipeline.evaluate_model_node"),
+        "{stderr}"
+    );
+
+    let unknown = run_task(&moto, &["--task", "no_such_node"]);
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr.contains("no task or node named \"no_such_node\"")
+            && stderr.contains("preprocess_shuttles_node"),
+        "{stderr}"
+    );
+}
