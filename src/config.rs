@@ -91,6 +91,8 @@ pub struct ConfigFile {
     pub nodes: BTreeMap<String, TaskSettings>,
     #[serde(default)]
     pub image: ImageConfig,
+    #[serde(default)]
+    pub deploy: DeployConfig,
 }
 
 /// The `image:` section: how the Lambda container image is made and where it goes.
@@ -136,6 +138,36 @@ impl fmt::Display for BuilderKind {
 pub struct StateMachineConfig {
     pub name: Option<String>,
     pub timeout_s: Option<u64>,
+    /// The IAM role Step Functions assumes (needed to create the state machine).
+    pub role_arn: Option<String>,
+    /// The alias moved to each new version (default `live`).
+    pub alias: Option<String>,
+    /// Execution logging to CloudWatch Logs.
+    pub logging: Option<LoggingConfig>,
+    /// X-Ray tracing of executions.
+    pub tracing: Option<bool>,
+}
+
+/// `state_machine.logging`: where and how much Step Functions logs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// The log group's ARN, ending in `:*`.
+    pub log_group_arn: String,
+    /// `ALL`, `ERROR`, `FATAL` or `OFF` (default `ERROR`).
+    pub level: Option<String>,
+    pub include_execution_data: Option<bool>,
+}
+
+/// The `deploy:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// How many functions are created or updated at once (default 8).
+    pub concurrency: Option<usize>,
+    /// Tags put on every resource kedro-sfn creates, beside its own.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Lambda settings, used for the defaults (`lambda:`), per tag and per node.
@@ -147,6 +179,8 @@ pub struct TaskSettings {
     pub ephemeral_storage_mb: Option<u32>,
     pub architecture: Option<Architecture>,
     pub environment: Option<BTreeMap<String, String>>,
+    /// The functions' execution role; read under `lambda:` only (one role for all tasks).
+    pub role_arn: Option<String>,
     /// Expected run time, used to choose the state machine's shape; not a Lambda setting.
     pub duration_s: Option<f64>,
 }

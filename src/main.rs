@@ -31,6 +31,8 @@ enum Command {
     /// Build or push the Lambda container image.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Deploy: functions, the state machine, a new version and its alias; optionally run it.
+    Deploy(commands::deploy::DeployArgs),
     /// Run one task here through the real handler, with the payload its Task state sends.
     RunTask(commands::run_task::RunTaskArgs),
 }
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args),
         Command::Image(command) => commands::image::run(command),
         Command::RunTask(args) => commands::run_task::run(args),
+        Command::Deploy(args) => commands::deploy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

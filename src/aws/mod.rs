@@ -2,7 +2,10 @@
 //! data out; errors carry the whole cause chain, because the SDK's top-level text ("dispatch
 //! failure", "service error") alone tells a user nothing.
 
+pub mod deploy;
 pub mod ecr;
+pub mod lambda;
+pub mod sfn;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -28,14 +31,26 @@ pub struct AwsError {
 
 impl AwsError {
     /// Wraps an SDK error; `action` says what was attempted, in the user's words.
-    pub fn new<E, R>(action: impl Into<String>, error: aws_sdk_ecr::error::SdkError<E, R>) -> Self
+    pub fn new<E>(
+        action: impl Into<String>,
+        error: aws_sdk_ecr::error::SdkError<E, aws_sdk_ecr::config::http::HttpResponse>,
+    ) -> Self
     where
         E: std::error::Error + aws_sdk_ecr::error::ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
     {
-        use aws_sdk_ecr::error::ProvideErrorMetadata;
+        use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
         let code = error.code().map(str::to_string);
-        let detail = aws_sdk_ecr::error::DisplayErrorContext(&error).to_string();
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let detail = match (&error, &code) {
+            (SdkError::ServiceError(_), Some(code)) => {
+                format!("{code}: {}", error.message().unwrap_or("no message"))
+            }
+            (SdkError::ServiceError(_), None) | (SdkError::ResponseError(_), None) => format!(
+                "the endpoint answered HTTP {} without an AWS error (does it implement this operation?)",
+                status.map_or("?".to_string(), |s| s.to_string())
+            ),
+            _ => error_chain(&error),
+        };
         AwsError {
             action: action.into(),
             detail,
@@ -51,4 +66,68 @@ impl AwsError {
             code: None,
         }
     }
+}
+
+/// Every AWS call a command makes, read or write: `deploy` reports them, and a deploy with
+/// nothing to do must show zero writes.
+#[derive(Debug, Default)]
+pub struct Calls {
+    by_operation: std::sync::Mutex<std::collections::BTreeMap<String, (bool, usize)>>,
+}
+
+/// A snapshot of [`Calls`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCount {
+    pub reads: usize,
+    pub writes: usize,
+    /// `service:Operation` -> calls.
+    pub by_operation: std::collections::BTreeMap<String, usize>,
+}
+
+impl Calls {
+    /// Records a call that changes nothing.
+    pub fn read(&self, operation: &str) {
+        self.record(operation, false);
+    }
+
+    /// Records a mutating call.
+    pub fn write(&self, operation: &str) {
+        self.record(operation, true);
+    }
+
+    fn record(&self, operation: &str, mutating: bool) {
+        if let Ok(mut map) = self.by_operation.lock() {
+            map.entry(operation.to_string()).or_insert((mutating, 0)).1 += 1;
+        }
+    }
+
+    pub fn count(&self) -> CallCount {
+        let mut count = CallCount::default();
+        if let Ok(map) = self.by_operation.lock() {
+            for (operation, (mutating, calls)) in map.iter() {
+                if *mutating {
+                    count.writes += calls;
+                } else {
+                    count.reads += calls;
+                }
+                count.by_operation.insert(operation.clone(), *calls);
+            }
+        }
+        count
+    }
+}
+
+/// The error and its causes, one after another: "dispatch failure: io error: connection
+/// refused" tells a user what "dispatch failure" alone does not.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }

@@ -1,6 +1,7 @@
 //! The subcommands: thin shells that read inputs, call the core and write results.
 
 pub mod check;
+pub mod deploy;
 pub mod export;
 pub mod image;
 pub mod plan;

@@ -326,6 +326,19 @@ fn check_setting_values(context: &CheckContext, findings: &mut Findings) {
         .chain(file.tags.iter().map(|(k, v)| (format!("tags.{k}"), v)))
         .chain(file.nodes.iter().map(|(k, v)| (format!("nodes.{k}"), v)));
     for (key, settings) in durations {
+        if key != "lambda" && settings.role_arn.is_some() {
+            let key = format!("{key}.role_arn");
+            findings.push(Problem {
+                severity: Severity::Error,
+                rule: "invalid-setting",
+                subject: key.clone(),
+                message: format!(
+                    "{} is set, but every function shares one role",
+                    context.config.describe_key(&key)
+                ),
+                hint: "move it to lambda.role_arn".into(),
+            });
+        }
         if let Some(duration) = settings.duration_s {
             if !duration.is_finite() || duration < 0.0 {
                 let key = format!("{key}.duration_s");

@@ -3,6 +3,7 @@
 
 pub mod arns;
 pub mod asl;
+pub mod changes;
 pub mod dag;
 pub mod document;
 pub mod functions;

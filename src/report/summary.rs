@@ -15,6 +15,28 @@ use super::mermaid::{flowchart, MAX_TASKS_DRAWN};
 pub enum Baseline {
     /// Nothing was read from AWS; the reason is given.
     Empty { reason: String },
+    /// What is deployed in the region was read.
+    Live {
+        region: String,
+        state_machine_arn: Option<String>,
+    },
+}
+
+impl Baseline {
+    /// One line for plan.json's `compared_against`.
+    pub fn describe(&self) -> String {
+        match self {
+            Baseline::Empty { reason } => format!("empty deployment ({reason})"),
+            Baseline::Live {
+                region,
+                state_machine_arn: Some(arn),
+            } => format!("the deployment in {region}: {arn}"),
+            Baseline::Live {
+                region,
+                state_machine_arn: None,
+            } => format!("the deployment in {region}: no state machine yet"),
+        }
+    }
 }
 
 /// Renders the summary of a plan.
@@ -46,6 +68,9 @@ pub fn render(plan: &Plan, baseline: &Baseline) -> String {
                 "Compared against: an empty deployment ({}). Every function and the state machine would be created.\n",
                 text(reason)
             );
+        }
+        Baseline::Live { .. } => {
+            let _ = writeln!(out, "Compared against: {}.\n", text(&baseline.describe()));
         }
     }
 

@@ -1,0 +1,308 @@
+//! Reads what is deployed and applies a change set, in an order that keeps the running
+//! state machine working if any step fails: functions first (new versions; the machine
+//! still names the old ones), then the state machine (a new version), then the alias, then
+//! the functions of removed tasks. A rerun after a failure reads again and converges.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::lambda::{FunctionInput, Lambda};
+use super::sfn::{MachineInput, StepFunctions, Validation};
+use super::{AwsError, Calls};
+use crate::plan::changes::{
+    function_tags, qualify_functions, ChangeSet, Deployment, FunctionAction, MachineAction, Target,
+};
+use crate::plan::names::function_prefix;
+use crate::plan::Plan;
+
+/// The AWS clients a deploy uses, sharing one call counter.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub lambda: Lambda,
+    pub sfn: StepFunctions,
+    pub calls: Arc<Calls>,
+}
+
+impl Clients {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let calls = Arc::new(Calls::default());
+        Clients {
+            lambda: Lambda::new(config, calls.clone()),
+            sfn: StepFunctions::new(config, calls.clone()),
+            calls,
+        }
+    }
+}
+
+/// Why a deploy stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{} function(s) exist with the names this state machine needs but are not tagged {}={}: {}. kedro-sfn never overwrites a function it does not own; rename the state machine (state_machine.name) or remove those functions", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
+    Clash { machine: String, names: Vec<String> },
+    #[error("{count} function(s) could not be deployed; the state machine and its alias were left as they were, so executions keep running the previous version. Fix the cause and deploy again:\n{list}")]
+    Functions { count: usize, list: String },
+    #[error("Step Functions rejects the definition: {0}")]
+    InvalidDefinition(String),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// Reads the state machine (by name) and every function that carries its prefix or a
+/// planned name, `concurrency` at a time.
+pub async fn read_deployment(
+    clients: &Clients,
+    plan: &Plan,
+    alias: &str,
+    concurrency: usize,
+) -> Result<Deployment, AwsError> {
+    let machine = match clients.sfn.find(&plan.state_machine.name).await? {
+        Some(arn) => Some(clients.sfn.read(&arn, alias).await?),
+        None => None,
+    };
+    let mut names = clients
+        .lambda
+        .names_with_prefix(&function_prefix(&plan.state_machine.name))
+        .await?;
+    names.extend(plan.functions.iter().map(|f| f.name.clone()));
+    names.sort();
+    names.dedup();
+    let pool = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut reads = JoinSet::new();
+    for name in names {
+        let lambda = clients.lambda.clone();
+        let pool = pool.clone();
+        reads.spawn(async move {
+            let _permit = pool.acquire_owned().await;
+            lambda.read(&name).await
+        });
+    }
+    let mut functions = BTreeMap::new();
+    while let Some(joined) = reads.join_next().await {
+        let read = joined.map_err(|e| AwsError::other("reading functions", e.to_string()))?;
+        if let Some(function) = read? {
+            functions.insert(function.name.clone(), function);
+        }
+    }
+    Ok(Deployment { machine, functions })
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub state_machine_arn: Option<String>,
+    /// The version the alias now serves.
+    pub version_arn: Option<String>,
+    /// Function -> the version its Task names.
+    pub function_versions: BTreeMap<String, u64>,
+    pub deleted: Vec<String>,
+    pub validation: Option<String>,
+    /// The definition as sent (or as already deployed).
+    pub definition: serde_json::Value,
+}
+
+/// What one deploy works from, all decided before anything changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub clients: &'a Clients,
+    pub plan: &'a Plan,
+    pub deployment: &'a Deployment,
+    pub changes: &'a ChangeSet,
+    pub target: &'a Target,
+    pub concurrency: usize,
+    /// The new state machine version's description: the commit and a one-line summary.
+    pub version_description: &'a str,
+}
+
+/// Applies the change set. Nothing mutating happens when it is empty.
+pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<Applied, DeployError> {
+    let Job {
+        clients,
+        plan,
+        deployment,
+        changes,
+        target,
+        concurrency,
+        version_description,
+    } = job;
+    let machine_name = &plan.state_machine.name;
+    if !changes.clashes.is_empty() {
+        return Err(DeployError::Clash {
+            machine: machine_name.clone(),
+            names: changes.clashes.clone(),
+        });
+    }
+    let mut applied = Applied {
+        state_machine_arn: deployment.machine.as_ref().map(|m| m.arn.clone()),
+        version_arn: deployment
+            .machine
+            .as_ref()
+            .and_then(|m| m.alias_version_arn.clone()),
+        function_versions: changes
+            .functions
+            .iter()
+            .filter(|f| f.action == FunctionAction::Keep)
+            .filter_map(|f| Some((f.name.clone(), f.version?)))
+            .collect(),
+        deleted: Vec::new(),
+        validation: None,
+        definition: changes.definition.clone(),
+    };
+    if changes.is_empty() {
+        return Ok(applied);
+    }
+
+    // 1. Functions, `concurrency` at a time; each publishes a version.
+    let image_uri = target.image_uri.clone().unwrap_or_default();
+    let pool = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut work = JoinSet::new();
+    let specs: BTreeMap<&str, &crate::plan::functions::FunctionSpec> = plan
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
+    for change in &changes.functions {
+        let action = change.action.clone();
+        if matches!(action, FunctionAction::Keep | FunctionAction::Delete) {
+            continue;
+        }
+        let Some(spec) = specs.get(change.name.as_str()).map(|s| (*s).clone()) else {
+            continue;
+        };
+        let lambda = clients.lambda.clone();
+        let pool = pool.clone();
+        let tags = function_tags(&spec, target);
+        let current_tags = deployment
+            .functions
+            .get(&spec.name)
+            .map(|f| f.tags.clone())
+            .unwrap_or_default();
+        let image_uri = image_uri.clone();
+        let role = target.lambda_role_arn.clone();
+        work.spawn(async move {
+            let _permit = pool.acquire_owned().await;
+            let input = FunctionInput {
+                spec: &spec,
+                image_uri: &image_uri,
+                role_arn: role.as_deref(),
+                tags: &tags,
+            };
+            let result = match &action {
+                FunctionAction::Create => lambda.create(&input).await,
+                FunctionAction::Update {
+                    code,
+                    configuration,
+                } => {
+                    lambda
+                        .update(&input, *code, configuration, &current_tags)
+                        .await
+                }
+                FunctionAction::Keep | FunctionAction::Delete => unreachable!("filtered above"),
+            };
+            (spec.name.clone(), action, result)
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = work.join_next().await {
+        match joined {
+            Ok((name, action, Ok(version))) => {
+                let verb = if action == FunctionAction::Create {
+                    "created"
+                } else {
+                    "updated"
+                };
+                progress(&format!("{verb} {name} (version {version})"));
+                applied.function_versions.insert(name, version);
+            }
+            Ok((name, _, Err(error))) => failures.push(format!("  - {name}: {error}")),
+            Err(error) => failures.push(format!("  - a function task stopped: {error}")),
+        }
+    }
+    if !failures.is_empty() {
+        failures.sort();
+        return Err(DeployError::Functions {
+            count: failures.len(),
+            list: failures.join("\n"),
+        });
+    }
+
+    // 2. The state machine, naming the versions just published.
+    let versions: BTreeMap<&str, u64> = applied
+        .function_versions
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let definition = qualify_functions(&plan.definition, plan, &versions);
+    let definition_text = serde_json::to_string(&definition).unwrap_or_default();
+    let machine_changes = match &changes.machine {
+        MachineAction::Keep => deployment
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.definition != definition),
+        _ => true,
+    };
+    applied.definition = definition;
+    if machine_changes {
+        match clients.sfn.validate(&definition_text).await {
+            Validation::Ok => applied.validation = Some("valid".into()),
+            Validation::Unavailable(why) => {
+                let first_line = why.lines().next().unwrap_or_default().to_string();
+                progress(&format!(
+                    "notice: ValidateStateMachineDefinition is not available here ({first_line}); relying on the planner's checks"
+                ));
+                applied.validation = Some("unavailable".into());
+            }
+            Validation::Invalid(problems) => {
+                return Err(DeployError::InvalidDefinition(problems.join("; ")))
+            }
+        }
+        let mut machine_tags = target.extra_tags.clone();
+        machine_tags.insert("kedro-sfn:managed".into(), "true".into());
+        let input = MachineInput {
+            name: machine_name,
+            definition: &definition_text,
+            role_arn: target.machine_role_arn.as_deref(),
+            logging: &target.logging,
+            tracing: target.tracing,
+            tags: &machine_tags,
+            version_description,
+        };
+        let (arn, version) = match &deployment.machine {
+            None => clients.sfn.create(&input).await?,
+            Some(current) => {
+                let version = clients.sfn.update(&current.arn, &input).await?;
+                (current.arn.clone(), version)
+            }
+        };
+        progress(&format!("published {version}"));
+        applied.state_machine_arn = Some(arn);
+        applied.version_arn = Some(version);
+    }
+
+    // 3. The alias, to the new (or current) version.
+    if let (Some(arn), Some(version)) = (&applied.state_machine_arn, &applied.version_arn) {
+        let current = deployment
+            .machine
+            .as_ref()
+            .and_then(|m| m.alias_version_arn.as_ref());
+        if current != Some(version) {
+            clients
+                .sfn
+                .point_alias(arn, &target.alias, version, current.is_some())
+                .await?;
+            progress(&format!("alias {} -> {version}", target.alias));
+        }
+    }
+
+    // 4. Only now: the functions of removed tasks, which no version in service names.
+    for change in &changes.functions {
+        if change.action == FunctionAction::Delete {
+            clients.lambda.delete(&change.name).await?;
+            progress(&format!("deleted {}", change.name));
+            applied.deleted.push(change.name.clone());
+        }
+    }
+    Ok(applied)
+}

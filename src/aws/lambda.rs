@@ -1,0 +1,389 @@
+//! Lambda: read the functions a state machine owns, create and update them from the image,
+//! wait until each change has landed, publish versions, delete what was removed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_lambda::types::{
+    Architecture as LambdaArchitecture, Environment, EphemeralStorage, FunctionCode,
+    LastUpdateStatus, PackageType, State,
+};
+use aws_sdk_lambda::Client;
+
+use super::{AwsError, Calls};
+use crate::config::Architecture;
+use crate::plan::changes::DeployedFunction;
+use crate::plan::functions::FunctionSpec;
+
+/// How long a function may take to become Active / Successful after a change.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Calls Lambda, counting every call.
+#[derive(Debug, Clone)]
+pub struct Lambda {
+    client: Client,
+    calls: Arc<Calls>,
+}
+
+/// What a function is created or updated with.
+#[derive(Debug, Clone)]
+pub struct FunctionInput<'a> {
+    pub spec: &'a FunctionSpec,
+    pub image_uri: &'a str,
+    pub role_arn: Option<&'a str>,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+fn architecture(arch: Architecture) -> LambdaArchitecture {
+    match arch {
+        Architecture::X86_64 => LambdaArchitecture::X8664,
+        Architecture::Arm64 => LambdaArchitecture::Arm64,
+    }
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+impl Lambda {
+    pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
+        Lambda {
+            client: Client::new(config),
+            calls,
+        }
+    }
+
+    /// The names of every function in the account and region that start with `prefix`.
+    pub async fn names_with_prefix(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut marker = None;
+        loop {
+            self.calls.read("lambda:ListFunctions");
+            let page = self
+                .client
+                .list_functions()
+                .set_marker(marker)
+                .max_items(50)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("listing Lambda functions (lambda:ListFunctions)", e))?;
+            names.extend(
+                page.functions()
+                    .iter()
+                    .filter_map(|f| f.function_name())
+                    .filter(|n| n.starts_with(prefix))
+                    .map(str::to_string),
+            );
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
+    /// A function's settings, image, tags and highest published version; `None` when there
+    /// is no such function.
+    pub async fn read(&self, name: &str) -> Result<Option<DeployedFunction>, AwsError> {
+        self.calls.read("lambda:GetFunction");
+        let answer = match self.client.get_function().function_name(name).send().await {
+            Ok(answer) => answer,
+            Err(error) => {
+                let error = AwsError::new(format!("reading the function {name}"), error);
+                if error.code.as_deref() == Some("ResourceNotFoundException") {
+                    return Ok(None);
+                }
+                return Err(error);
+            }
+        };
+        let Some(config) = answer.configuration() else {
+            return Err(AwsError::other(
+                format!("reading the function {name}"),
+                "no configuration",
+            ));
+        };
+        let environment: BTreeMap<String, String> = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let tags: BTreeMap<String, String> = answer
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let architecture = match config.architectures().first() {
+            Some(LambdaArchitecture::Arm64) => "arm64",
+            _ => "x86_64",
+        };
+        Ok(Some(DeployedFunction {
+            name: name.to_string(),
+            image_uri: answer
+                .code()
+                .and_then(|c| c.image_uri())
+                .map(str::to_string),
+            memory_mb: config.memory_size().unwrap_or(0).max(0) as u32,
+            timeout_s: config.timeout().unwrap_or(0).max(0) as u32,
+            ephemeral_storage_mb: config
+                .ephemeral_storage()
+                .map(|e| e.size())
+                .unwrap_or(512)
+                .max(0) as u32,
+            architecture: architecture.to_string(),
+            environment,
+            role_arn: config.role().unwrap_or_default().to_string(),
+            tags,
+            latest_version: self.latest_version(name).await?,
+        }))
+    }
+
+    /// The highest published version number.
+    async fn latest_version(&self, name: &str) -> Result<Option<u64>, AwsError> {
+        let mut latest = None;
+        let mut marker = None;
+        loop {
+            self.calls.read("lambda:ListVersionsByFunction");
+            let page = self
+                .client
+                .list_versions_by_function()
+                .function_name(name)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("listing the versions of {name}"), e))?;
+            for version in page.versions() {
+                if let Some(number) = version.version().and_then(|v| v.parse::<u64>().ok()) {
+                    latest = latest.max(Some(number));
+                }
+            }
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(latest);
+            }
+        }
+    }
+
+    /// Creates the function from the image, waits until it is Active, publishes version 1.
+    pub async fn create(&self, input: &FunctionInput<'_>) -> Result<u64, AwsError> {
+        let spec = input.spec;
+        let action = format!("creating the function {}", spec.name);
+        let role = input.role_arn.ok_or_else(|| {
+            AwsError::other(
+                &action,
+                "no execution role: set lambda.role_arn in kedro-sfn.yml or pass --lambda-role-arn",
+            )
+        })?;
+        self.calls.write("lambda:CreateFunction");
+        self.client
+            .create_function()
+            .function_name(&spec.name)
+            .package_type(PackageType::Image)
+            .code(FunctionCode::builder().image_uri(input.image_uri).build())
+            .role(role)
+            .memory_size(to_i32(spec.memory_mb))
+            .timeout(to_i32(spec.timeout_s))
+            .ephemeral_storage(
+                EphemeralStorage::builder()
+                    .size(to_i32(spec.ephemeral_storage_mb))
+                    .build()
+                    .map_err(|e| AwsError::other(&action, e.to_string()))?,
+            )
+            .architectures(architecture(spec.architecture))
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(spec.environment.clone().into_iter().collect()))
+                    .build(),
+            )
+            .set_tags(Some(input.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        self.settle(&spec.name).await?;
+        self.publish(&spec.name).await
+    }
+
+    /// Updates what differs (configuration first, then code), waiting after each change,
+    /// and publishes a version.
+    pub async fn update(
+        &self,
+        input: &FunctionInput<'_>,
+        code: bool,
+        configuration: &[String],
+        current_tags: &BTreeMap<String, String>,
+    ) -> Result<u64, AwsError> {
+        let spec = input.spec;
+        let action = format!("updating the function {}", spec.name);
+        let settings: Vec<&String> = configuration.iter().filter(|c| *c != "tags").collect();
+        if !settings.is_empty() {
+            self.calls.write("lambda:UpdateFunctionConfiguration");
+            self.client
+                .update_function_configuration()
+                .function_name(&spec.name)
+                .set_role(input.role_arn.map(str::to_string))
+                .memory_size(to_i32(spec.memory_mb))
+                .timeout(to_i32(spec.timeout_s))
+                .ephemeral_storage(
+                    EphemeralStorage::builder()
+                        .size(to_i32(spec.ephemeral_storage_mb))
+                        .build()
+                        .map_err(|e| AwsError::other(&action, e.to_string()))?,
+                )
+                .environment(
+                    Environment::builder()
+                        .set_variables(Some(spec.environment.clone().into_iter().collect()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::new(&action, e))?;
+            self.settle(&spec.name).await?;
+        }
+        if code {
+            self.calls.write("lambda:UpdateFunctionCode");
+            self.client
+                .update_function_code()
+                .function_name(&spec.name)
+                .image_uri(input.image_uri)
+                .architectures(architecture(spec.architecture))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(&action, e))?;
+            self.settle(&spec.name).await?;
+        }
+        if configuration.iter().any(|c| c == "tags") {
+            self.retag(&spec.name, input.tags, current_tags).await?;
+        }
+        self.publish(&spec.name).await
+    }
+
+    async fn retag(
+        &self,
+        name: &str,
+        wanted: &BTreeMap<String, String>,
+        current: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let arn = self.arn(name).await?;
+        let stale: Vec<String> = current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            self.calls.write("lambda:UntagResource");
+            self.client
+                .untag_resource()
+                .resource(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("untagging {name}"), e))?;
+        }
+        self.calls.write("lambda:TagResource");
+        self.client
+            .tag_resource()
+            .resource(&arn)
+            .set_tags(Some(wanted.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("tagging {name}"), e))?;
+        Ok(())
+    }
+
+    async fn arn(&self, name: &str) -> Result<String, AwsError> {
+        self.calls.read("lambda:GetFunctionConfiguration");
+        let config = self
+            .client
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the function {name}"), e))?;
+        config
+            .function_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::other(format!("reading the function {name}"), "no ARN"))
+    }
+
+    /// Waits until the function is Active and its last update Successful: Lambda refuses
+    /// the next change (ResourceConflictException) while one is in progress.
+    async fn settle(&self, name: &str) -> Result<(), AwsError> {
+        let action = format!("waiting for the function {name} to finish updating");
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            self.calls.read("lambda:GetFunctionConfiguration");
+            let config = self
+                .client
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(&action, e))?;
+            let state = config.state();
+            let update = config.last_update_status();
+            if matches!(state, Some(State::Failed))
+                || matches!(update, Some(LastUpdateStatus::Failed))
+            {
+                let reason = config
+                    .last_update_status_reason()
+                    .or(config.state_reason())
+                    .unwrap_or("no reason given");
+                return Err(AwsError::other(
+                    action,
+                    format!("Lambda reports a failure: {reason}"),
+                ));
+            }
+            let active = state.is_none_or(|s| *s == State::Active);
+            let done = update.is_none_or(|u| *u == LastUpdateStatus::Successful);
+            if active && done {
+                return Ok(());
+            }
+            if started.elapsed() > SETTLE_TIMEOUT {
+                return Err(AwsError::other(
+                    action,
+                    "still not settled after 10 minutes",
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn publish(&self, name: &str) -> Result<u64, AwsError> {
+        let action = format!("publishing a version of {name}");
+        self.calls.write("lambda:PublishVersion");
+        let published = self
+            .client
+            .publish_version()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        published
+            .version()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| AwsError::other(action, "Lambda returned no version number"))
+    }
+
+    /// Deletes a function (and its versions).
+    pub async fn delete(&self, name: &str) -> Result<(), AwsError> {
+        self.calls.write("lambda:DeleteFunction");
+        match self
+            .client
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = AwsError::new(format!("deleting the function {name}"), error);
+                // Already gone: what a rerun after a partial deploy finds.
+                if error.code.as_deref() == Some("ResourceNotFoundException") {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! Step Functions: read the state machine and its alias, create or update it with a
+//! published version, move the alias, validate definitions, run and follow executions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_sfn::types::{
+    CloudWatchLogsLogGroup, HistoryEventType, LogDestination, LogLevel, LoggingConfiguration,
+    RoutingConfigurationListItem, StateMachineType, Tag, TracingConfiguration,
+};
+use aws_sdk_sfn::Client;
+use serde_json::{json, Value};
+
+use super::{AwsError, Calls};
+use crate::plan::changes::DeployedMachine;
+
+/// Calls Step Functions, counting every call.
+#[derive(Debug, Clone)]
+pub struct StepFunctions {
+    client: Client,
+    calls: Arc<Calls>,
+}
+
+/// What a state machine is created or updated with.
+#[derive(Debug, Clone)]
+pub struct MachineInput<'a> {
+    pub name: &'a str,
+    pub definition: &'a str,
+    pub role_arn: Option<&'a str>,
+    /// `{"level", "include_execution_data", "log_group_arn"}` or `{"level": "OFF"}`.
+    pub logging: &'a Value,
+    pub tracing: bool,
+    pub tags: &'a BTreeMap<String, String>,
+    pub version_description: &'a str,
+}
+
+/// The outcome of ValidateStateMachineDefinition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validation {
+    Ok,
+    /// The endpoint does not implement it (moto): a notice, not an error.
+    Unavailable(String),
+    Invalid(Vec<String>),
+}
+
+/// One step of an execution, as the history tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionEvent {
+    TaskStarted(String),
+    TaskSucceeded(String),
+    TaskFailed {
+        state: String,
+        error: String,
+        cause: String,
+    },
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionEnd {
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+fn logging_configuration(logging: &Value) -> Option<LoggingConfiguration> {
+    let level = logging
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("OFF");
+    let mut builder = LoggingConfiguration::builder().level(LogLevel::from(level));
+    if let Some(group) = logging.get("log_group_arn").and_then(Value::as_str) {
+        builder = builder
+            .include_execution_data(
+                logging
+                    .get("include_execution_data")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )
+            .destinations(
+                LogDestination::builder()
+                    .cloud_watch_logs_log_group(
+                        CloudWatchLogsLogGroup::builder()
+                            .log_group_arn(group)
+                            .build(),
+                    )
+                    .build(),
+            );
+    }
+    Some(builder.build())
+}
+
+/// The logging configuration as kedro-sfn compares it.
+pub fn logging_value(config: Option<&LoggingConfiguration>) -> Value {
+    let Some(config) = config else {
+        return json!({"level": "OFF"});
+    };
+    let level = config.level().map(|l| l.as_str()).unwrap_or("OFF");
+    if level == "OFF" {
+        return json!({"level": "OFF"});
+    }
+    let group = config.destinations().iter().find_map(|d| {
+        d.cloud_watch_logs_log_group()
+            .and_then(|g| g.log_group_arn())
+    });
+    json!({
+        "level": level,
+        "include_execution_data": config.include_execution_data(),
+        "log_group_arn": group,
+    })
+}
+
+impl StepFunctions {
+    pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
+        StepFunctions {
+            client: Client::new(config),
+            calls,
+        }
+    }
+
+    /// The ARN of the state machine called `name`, if there is one.
+    pub async fn find(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let mut token = None;
+        loop {
+            self.calls.read("states:ListStateMachines");
+            let page = self
+                .client
+                .list_state_machines()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new("listing state machines (states:ListStateMachines)", e)
+                })?;
+            if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
+                return Ok(Some(found.state_machine_arn().to_string()));
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The state machine as deployed: the alias's version's definition when the alias
+    /// exists (that is what runs), else the latest revision's.
+    pub async fn read(&self, arn: &str, alias: &str) -> Result<DeployedMachine, AwsError> {
+        let action = format!("reading the state machine {arn}");
+        self.calls.read("states:DescribeStateMachine");
+        let latest = self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        let alias_version_arn = self.alias_target(arn, alias).await?;
+        let definition_text = match &alias_version_arn {
+            Some(version) => {
+                self.calls.read("states:DescribeStateMachine");
+                let served = self
+                    .client
+                    .describe_state_machine()
+                    .state_machine_arn(version)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(format!("reading the version {version}"), e))?;
+                served.definition().to_string()
+            }
+            None => latest.definition().to_string(),
+        };
+        let definition = serde_json::from_str(&definition_text).unwrap_or(Value::Null);
+        self.calls.read("states:ListTagsForResource");
+        let tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        Ok(DeployedMachine {
+            arn: arn.to_string(),
+            role_arn: latest.role_arn().to_string(),
+            definition,
+            alias_version_arn,
+            logging: logging_value(latest.logging_configuration()),
+            tracing: latest.tracing_configuration().is_some_and(|t| t.enabled()),
+            tags,
+        })
+    }
+
+    /// The version the alias routes to (all of it: kedro-sfn never splits traffic).
+    pub async fn alias_target(&self, arn: &str, alias: &str) -> Result<Option<String>, AwsError> {
+        self.calls.read("states:DescribeStateMachineAlias");
+        match self
+            .client
+            .describe_state_machine_alias()
+            .state_machine_alias_arn(format!("{arn}:{alias}"))
+            .send()
+            .await
+        {
+            Ok(found) => Ok(found
+                .routing_configuration()
+                .iter()
+                .max_by_key(|r| r.weight())
+                .map(|r| r.state_machine_version_arn().to_string())),
+            Err(error) => {
+                let error = AwsError::new(format!("reading the alias {alias} of {arn}"), error);
+                if error.code.as_deref() == Some("ResourceNotFound") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// ValidateStateMachineDefinition, where the endpoint has it.
+    pub async fn validate(&self, definition: &str) -> Validation {
+        self.calls.read("states:ValidateStateMachineDefinition");
+        match self
+            .client
+            .validate_state_machine_definition()
+            .definition(definition)
+            .r#type(StateMachineType::Standard)
+            .send()
+            .await
+        {
+            Ok(answer) => {
+                let problems: Vec<String> = answer
+                    .diagnostics()
+                    .iter()
+                    .filter(|d| d.severity().as_str() == "ERROR")
+                    .map(|d| {
+                        format!(
+                            "{} at {}: {}",
+                            d.code(),
+                            d.location().unwrap_or("?"),
+                            d.message()
+                        )
+                    })
+                    .collect();
+                if problems.is_empty() {
+                    Validation::Ok
+                } else {
+                    Validation::Invalid(problems)
+                }
+            }
+            Err(error) => {
+                Validation::Unavailable(AwsError::new("validating the definition", error).detail)
+            }
+        }
+    }
+
+    /// Creates the state machine with a first published version; returns (ARN, version ARN).
+    pub async fn create(&self, input: &MachineInput<'_>) -> Result<(String, String), AwsError> {
+        let action = format!("creating the state machine {}", input.name);
+        let role = input.role_arn.ok_or_else(|| {
+            AwsError::other(
+                &action,
+                "no role: set state_machine.role_arn in kedro-sfn.yml or pass --state-machine-role-arn",
+            )
+        })?;
+        let mut tags = Vec::new();
+        for (key, value) in input.tags {
+            tags.push(Tag::builder().key(key).value(value).build());
+        }
+        self.calls.write("states:CreateStateMachine");
+        let created = self
+            .client
+            .create_state_machine()
+            .name(input.name)
+            .definition(input.definition)
+            .role_arn(role)
+            .r#type(StateMachineType::Standard)
+            .set_logging_configuration(logging_configuration(input.logging))
+            .tracing_configuration(
+                TracingConfiguration::builder()
+                    .enabled(input.tracing)
+                    .build(),
+            )
+            .set_tags(Some(tags))
+            .publish(true)
+            .version_description(input.version_description)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        let version = created
+            .state_machine_version_arn()
+            .ok_or_else(|| AwsError::other(&action, "no version was published"))?;
+        Ok((created.state_machine_arn().to_string(), version.to_string()))
+    }
+
+    /// Updates the state machine and publishes a version; returns the version ARN.
+    pub async fn update(&self, arn: &str, input: &MachineInput<'_>) -> Result<String, AwsError> {
+        let action = format!("updating the state machine {}", input.name);
+        self.calls.write("states:UpdateStateMachine");
+        let updated = self
+            .client
+            .update_state_machine()
+            .state_machine_arn(arn)
+            .definition(input.definition)
+            .set_role_arn(input.role_arn.map(str::to_string))
+            .set_logging_configuration(logging_configuration(input.logging))
+            .tracing_configuration(
+                TracingConfiguration::builder()
+                    .enabled(input.tracing)
+                    .build(),
+            )
+            .publish(true)
+            .version_description(input.version_description)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        let mut tags = Vec::new();
+        for (key, value) in input.tags {
+            tags.push(Tag::builder().key(key).value(value).build());
+        }
+        self.calls.write("states:TagResource");
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&action, e))?;
+        updated
+            .state_machine_version_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::other(action, "no version was published"))
+    }
+
+    /// Points the alias at `version_arn`, creating it when missing.
+    pub async fn point_alias(
+        &self,
+        arn: &str,
+        alias: &str,
+        version_arn: &str,
+        exists: bool,
+    ) -> Result<(), AwsError> {
+        let action = format!("moving the alias {alias} to {version_arn}");
+        let route = RoutingConfigurationListItem::builder()
+            .state_machine_version_arn(version_arn)
+            .weight(100)
+            .build()
+            .map_err(|e| AwsError::other(&action, e.to_string()))?;
+        if exists {
+            self.calls.write("states:UpdateStateMachineAlias");
+            self.client
+                .update_state_machine_alias()
+                .state_machine_alias_arn(format!("{arn}:{alias}"))
+                .routing_configuration(route)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(&action, e))?;
+        } else {
+            self.calls.write("states:CreateStateMachineAlias");
+            self.client
+                .create_state_machine_alias()
+                .name(alias)
+                .description("moved by kedro-sfn deploy and rollback")
+                .routing_configuration(route)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(&action, e))?;
+        }
+        Ok(())
+    }
+
+    /// True when the version exists.
+    pub async fn version_exists(&self, version_arn: &str) -> Result<bool, AwsError> {
+        self.calls.read("states:DescribeStateMachine");
+        match self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(version_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = AwsError::new(format!("reading {version_arn}"), error);
+                match error.code.as_deref() {
+                    Some("StateMachineDoesNotExist") | Some("ResourceNotFound") => Ok(false),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Starts a named execution; returns its ARN.
+    pub async fn start(
+        &self,
+        target_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<String, AwsError> {
+        self.calls.write("states:StartExecution");
+        let started = self
+            .client
+            .start_execution()
+            .state_machine_arn(target_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("starting the execution {name}"), e))?;
+        Ok(started.execution_arn().to_string())
+    }
+
+    /// The execution's status (`RUNNING`, `SUCCEEDED`, …) and, when it failed, why.
+    pub async fn status(&self, execution_arn: &str) -> Result<ExecutionEnd, AwsError> {
+        self.calls.read("states:DescribeExecution");
+        let described = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the execution {execution_arn}"), e))?;
+        Ok(ExecutionEnd {
+            status: described.status().as_str().to_string(),
+            error: described.error().map(str::to_string),
+            cause: described.cause().map(str::to_string),
+        })
+    }
+
+    /// The task events of the execution's history, in order.
+    pub async fn task_events(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>, AwsError> {
+        let mut events = Vec::new();
+        let mut token = None;
+        let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
+        loop {
+            self.calls.read("states:GetExecutionHistory");
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(execution_arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("reading the history of {execution_arn}"), e))?;
+            for event in page.events() {
+                match event.r#type() {
+                    HistoryEventType::TaskStateEntered => {
+                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                            names_by_id.insert(event.id(), name.to_string());
+                            events.push(ExecutionEvent::TaskStarted(name.to_string()));
+                        }
+                    }
+                    HistoryEventType::TaskStateExited => {
+                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
+                            events.push(ExecutionEvent::TaskSucceeded(name.to_string()));
+                        }
+                    }
+                    HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
+                        let state =
+                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
+                        let (error, cause) = match event.task_failed_event_details() {
+                            Some(d) => {
+                                (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
+                            }
+                            None => event
+                                .lambda_function_failed_event_details()
+                                .map(|d| {
+                                    (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
+                                })
+                                .unwrap_or_default(),
+                        };
+                        events.push(ExecutionEvent::TaskFailed {
+                            state,
+                            error: error.to_string(),
+                            cause: cause.to_string(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(events);
+            }
+        }
+    }
+}
+
+/// The Task state an event belongs to: follow previous-event ids back to a TaskStateEntered.
+fn enclosing_state(
+    mut previous: i64,
+    names: &BTreeMap<i64, String>,
+    events: &[aws_sdk_sfn::types::HistoryEvent],
+) -> String {
+    for _ in 0..events.len() + 1 {
+        if let Some(name) = names.get(&previous) {
+            return name.clone();
+        }
+        match events.iter().find(|e| e.id() == previous) {
+            Some(event) => previous = event.previous_event_id(),
+            None => break,
+        }
+    }
+    String::from("?")
+}

@@ -1,0 +1,537 @@
+//! The change set: what deploy must do to turn what is deployed into what is planned.
+//! Pure: the deployment comes in as plain data (read by `aws::deployment`), the change set
+//! goes out as plain data (applied by `aws::apply`, rendered by `report::diff`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::functions::{FunctionSpec, OWNER_TAG};
+use super::Plan;
+
+/// A function as Lambda reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployedFunction {
+    pub name: String,
+    pub image_uri: Option<String>,
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub ephemeral_storage_mb: u32,
+    pub architecture: String,
+    pub environment: BTreeMap<String, String>,
+    pub role_arn: String,
+    pub tags: BTreeMap<String, String>,
+    /// The highest published version, if any.
+    pub latest_version: Option<u64>,
+}
+
+/// The state machine as Step Functions reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployedMachine {
+    pub arn: String,
+    pub role_arn: String,
+    /// The definition the alias serves (else the latest revision).
+    pub definition: Value,
+    /// The version the alias points at, if the alias exists.
+    pub alias_version_arn: Option<String>,
+    pub logging: Value,
+    pub tracing: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What is deployed: the state machine (if any) and the functions that carry its name or
+/// are named like planned ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Deployment {
+    pub machine: Option<DeployedMachine>,
+    pub functions: BTreeMap<String, DeployedFunction>,
+}
+
+/// What the deploy adds to the plan: the image, roles, tags and machine options.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    /// `repo@sha256:…`; `None` when planning without an image (code is then not compared).
+    pub image_uri: Option<String>,
+    pub lambda_role_arn: Option<String>,
+    pub machine_role_arn: Option<String>,
+    pub alias: String,
+    /// Tags on every resource, beside kedro-sfn's own.
+    pub extra_tags: BTreeMap<String, String>,
+    pub logging: Value,
+    pub tracing: bool,
+}
+
+/// What happens to one function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum FunctionAction {
+    Create,
+    /// `code`: a new image; `configuration`: the settings that differ.
+    Update {
+        code: bool,
+        configuration: Vec<String>,
+    },
+    Keep,
+    Delete,
+}
+
+/// One function's change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionChange {
+    pub name: String,
+    /// The Task state it serves (for deletions: the one it served).
+    pub state: String,
+    #[serde(flatten)]
+    pub action: FunctionAction,
+    /// The version Task states will name: the current one when kept, else the next one
+    /// Lambda will publish.
+    pub version: Option<u64>,
+}
+
+/// What happens to the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum MachineAction {
+    Create,
+    Update { reasons: Vec<String> },
+    Keep,
+}
+
+/// The structural difference between the deployed and the planned machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StructuralDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// `(old, new)`: the same nodes under another state name.
+    pub renamed: Vec<(String, String)>,
+    /// Tasks whose nodes changed.
+    pub nodes_changed: Vec<String>,
+    /// Tasks that now wait for other tasks than before.
+    pub order_changed: Vec<String>,
+    /// Tasks whose function changes (code or settings).
+    pub function_changed: Vec<String>,
+}
+
+impl StructuralDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.renamed.is_empty()
+            && self.nodes_changed.is_empty()
+            && self.order_changed.is_empty()
+            && self.function_changed.is_empty()
+    }
+}
+
+/// Everything deploy will do, decided before it does anything.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeSet {
+    pub functions: Vec<FunctionChange>,
+    pub machine: MachineAction,
+    /// Functions named like planned ones that this state machine does not own: the deploy
+    /// is refused rather than overwrite them.
+    pub clashes: Vec<String>,
+    /// The definition deploy will send, Task states naming function versions.
+    pub definition: Value,
+    pub structure: StructuralDiff,
+}
+
+impl ChangeSet {
+    /// True when deploy has nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.machine == MachineAction::Keep
+            && self
+                .functions
+                .iter()
+                .all(|f| f.action == FunctionAction::Keep)
+    }
+
+    /// How many resources change.
+    pub fn count(&self) -> usize {
+        let functions = self
+            .functions
+            .iter()
+            .filter(|f| f.action != FunctionAction::Keep)
+            .count();
+        functions + usize::from(self.machine != MachineAction::Keep)
+    }
+
+    /// Counts per action, for summaries.
+    pub fn tally(&self) -> BTreeMap<&'static str, usize> {
+        let mut tally = BTreeMap::new();
+        for change in &self.functions {
+            let key = match change.action {
+                FunctionAction::Create => "create",
+                FunctionAction::Update { .. } => "update",
+                FunctionAction::Keep => "keep",
+                FunctionAction::Delete => "delete",
+            };
+            *tally.entry(key).or_insert(0) += 1;
+        }
+        tally
+    }
+}
+
+/// The tags a planned function carries: kedro-sfn's and the configured ones.
+pub fn function_tags(spec: &FunctionSpec, target: &Target) -> BTreeMap<String, String> {
+    let mut tags = target.extra_tags.clone();
+    tags.extend(spec.tags.clone());
+    tags
+}
+
+/// Compares the plan with the deployment.
+pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeSet {
+    let machine_name = &plan.state_machine.name;
+    let mut functions = Vec::new();
+    let mut clashes = Vec::new();
+    let planned: BTreeSet<&str> = plan.functions.iter().map(|f| f.name.as_str()).collect();
+    for spec in &plan.functions {
+        let change = match deployment.functions.get(&spec.name) {
+            None => FunctionChange {
+                name: spec.name.clone(),
+                state: spec.state.clone(),
+                action: FunctionAction::Create,
+                version: Some(1),
+            },
+            Some(current) => {
+                if current.tags.get(OWNER_TAG) != Some(machine_name) {
+                    clashes.push(spec.name.clone());
+                }
+                let (code, configuration) = function_differences(spec, current, target);
+                let action =
+                    if !code && configuration.is_empty() && current.latest_version.is_some() {
+                        FunctionAction::Keep
+                    } else {
+                        FunctionAction::Update {
+                            code,
+                            configuration,
+                        }
+                    };
+                let version = match action {
+                    FunctionAction::Keep => current.latest_version,
+                    _ => Some(current.latest_version.unwrap_or(0) + 1),
+                };
+                FunctionChange {
+                    name: spec.name.clone(),
+                    state: spec.state.clone(),
+                    action,
+                    version,
+                }
+            }
+        };
+        functions.push(change);
+    }
+    for (name, current) in &deployment.functions {
+        if planned.contains(name.as_str()) || current.tags.get(OWNER_TAG) != Some(machine_name) {
+            continue;
+        }
+        functions.push(FunctionChange {
+            name: name.clone(),
+            state: current
+                .tags
+                .get(super::functions::TASK_TAG)
+                .cloned()
+                .unwrap_or_default(),
+            action: FunctionAction::Delete,
+            version: None,
+        });
+    }
+
+    let versions: BTreeMap<&str, u64> = functions
+        .iter()
+        .filter_map(|f| Some((f.name.as_str(), f.version?)))
+        .collect();
+    let definition = qualify_functions(&plan.definition, plan, &versions);
+    let machine = match &deployment.machine {
+        None => MachineAction::Create,
+        Some(current) => {
+            let mut reasons = Vec::new();
+            if current.definition != definition {
+                reasons.push("definition".to_string());
+            }
+            if let Some(role) = &target.machine_role_arn {
+                if role != &current.role_arn {
+                    reasons.push("role".to_string());
+                }
+            }
+            if normalize_logging(&current.logging) != normalize_logging(&target.logging) {
+                reasons.push("logging".to_string());
+            }
+            if current.tracing != target.tracing {
+                reasons.push("tracing".to_string());
+            }
+            if current.alias_version_arn.is_none() {
+                reasons.push(format!("no alias {}", target.alias));
+            }
+            if reasons.is_empty() {
+                MachineAction::Keep
+            } else {
+                MachineAction::Update { reasons }
+            }
+        }
+    };
+    let structure = structural_diff(
+        deployment.machine.as_ref().map(|m| &m.definition),
+        &definition,
+        &functions,
+    );
+    ChangeSet {
+        functions,
+        machine,
+        clashes,
+        definition,
+        structure,
+    }
+}
+
+fn normalize_logging(logging: &Value) -> Value {
+    match logging {
+        Value::Null => serde_json::json!({"level": "OFF"}),
+        Value::Object(map) if map.is_empty() => serde_json::json!({"level": "OFF"}),
+        other => other.clone(),
+    }
+}
+
+/// Which of a function's settings differ from the plan (`code` for the image).
+fn function_differences(
+    spec: &FunctionSpec,
+    current: &DeployedFunction,
+    target: &Target,
+) -> (bool, Vec<String>) {
+    let code = target
+        .image_uri
+        .as_ref()
+        .is_some_and(|uri| current.image_uri.as_ref() != Some(uri))
+        || current.architecture != spec.architecture.to_string();
+    let mut configuration = Vec::new();
+    if current.memory_mb != spec.memory_mb {
+        configuration.push(format!(
+            "memory {} -> {} MB",
+            current.memory_mb, spec.memory_mb
+        ));
+    }
+    if current.timeout_s != spec.timeout_s {
+        configuration.push(format!(
+            "timeout {} -> {} s",
+            current.timeout_s, spec.timeout_s
+        ));
+    }
+    if current.ephemeral_storage_mb != spec.ephemeral_storage_mb {
+        configuration.push(format!(
+            "disk {} -> {} MB",
+            current.ephemeral_storage_mb, spec.ephemeral_storage_mb
+        ));
+    }
+    if current.environment != spec.environment {
+        configuration.push("environment".to_string());
+    }
+    if let Some(role) = &target.lambda_role_arn {
+        if role != &current.role_arn {
+            configuration.push("role".to_string());
+        }
+    }
+    if current.tags != function_tags(spec, target) {
+        configuration.push("tags".to_string());
+    }
+    (code, configuration)
+}
+
+/// The definition with every Task's FunctionName qualified by the version it will invoke,
+/// so a running execution never picks up code published after it started.
+pub fn qualify_functions(definition: &Value, plan: &Plan, versions: &BTreeMap<&str, u64>) -> Value {
+    let by_function: BTreeMap<&str, u64> = plan
+        .tasks
+        .iter()
+        .zip(&plan.functions)
+        .filter_map(|(task, spec)| {
+            Some((task.function.as_str(), *versions.get(spec.name.as_str())?))
+        })
+        .collect();
+    let mut out = definition.clone();
+    qualify_in(&mut out, &by_function);
+    out
+}
+
+fn qualify_in(machine: &mut Value, versions: &BTreeMap<&str, u64>) {
+    let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for state in states.values_mut() {
+        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+            for branch in branches {
+                qualify_in(branch, versions);
+            }
+        }
+        if let Some(name) = state.pointer_mut("/Parameters/FunctionName") {
+            if let Some(version) = name.as_str().and_then(|n| versions.get(n)) {
+                *name = Value::String(format!("{}:{version}", name.as_str().unwrap_or_default()));
+            }
+        }
+    }
+}
+
+/// Task state -> (nodes, the tasks that must end before it starts), read from a definition.
+pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<String>)> {
+    fn walk(
+        machine: &Value,
+        before: &BTreeSet<String>,
+        out: &mut BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
+    ) -> BTreeSet<String> {
+        let mut done = before.clone();
+        let states = machine.get("States").and_then(Value::as_object);
+        let mut current = machine
+            .get("StartAt")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut guard = 0;
+        while let (Some(name), Some(states)) = (current.take(), states) {
+            guard += 1;
+            let Some(state) = states.get(&name) else {
+                break;
+            };
+            if guard > states.len() + 1 {
+                break;
+            }
+            match state.get("Type").and_then(Value::as_str) {
+                Some("Task") => {
+                    let nodes = state
+                        .pointer("/Parameters/Payload/nodes")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|n| n.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.insert(name.clone(), (nodes, done.clone()));
+                    done.insert(name.clone());
+                }
+                Some("Parallel") => {
+                    let mut after = done.clone();
+                    for branch in state
+                        .get("Branches")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        after.extend(walk(branch, &done, out));
+                    }
+                    done = after;
+                }
+                _ => {}
+            }
+            current = state
+                .get("Next")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        done
+    }
+    let mut out = BTreeMap::new();
+    walk(definition, &BTreeSet::new(), &mut out);
+    out
+}
+
+fn structural_diff(
+    deployed: Option<&Value>,
+    planned: &Value,
+    functions: &[FunctionChange],
+) -> StructuralDiff {
+    let old = deployed.map(tasks_of).unwrap_or_default();
+    let new = tasks_of(planned);
+    let mut diff = StructuralDiff::default();
+    let mut added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
+    let mut removed: Vec<&String> = old.keys().filter(|k| !new.contains_key(*k)).collect();
+    // Same nodes, new name: a rename, not a removal and an addition.
+    let mut renamed = Vec::new();
+    removed.retain(|old_name| {
+        let nodes: BTreeSet<&String> = old[*old_name].0.iter().collect();
+        match added
+            .iter()
+            .position(|n| new[*n].0.iter().collect::<BTreeSet<_>>() == nodes)
+        {
+            Some(index) => {
+                renamed.push(((*old_name).clone(), added.remove(index).clone()));
+                false
+            }
+            None => true,
+        }
+    });
+    let renamed_to: BTreeMap<&String, &String> = renamed.iter().map(|(o, n)| (o, n)).collect();
+    for (name, (nodes, before)) in &new {
+        let Some((old_nodes, old_before)) = old.get(name) else {
+            continue;
+        };
+        if nodes != old_nodes {
+            diff.nodes_changed.push(name.clone());
+        }
+        let old_before: BTreeSet<&String> = old_before
+            .iter()
+            .map(|b| renamed_to.get(b).copied().unwrap_or(b))
+            .collect();
+        if before.iter().collect::<BTreeSet<_>>() != old_before {
+            diff.order_changed.push(name.clone());
+        }
+    }
+    diff.added = added.into_iter().cloned().collect();
+    diff.removed = removed.into_iter().cloned().collect();
+    diff.renamed = renamed;
+    diff.function_changed = functions
+        .iter()
+        .filter(|f| matches!(f.action, FunctionAction::Update { .. }))
+        .map(|f| f.state.clone())
+        .collect();
+    diff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(nodes: &[&str], next: Option<&str>) -> Value {
+        let mut state = json!({"Type": "Task", "Parameters": {"FunctionName": "f", "Payload": {"nodes": nodes}}});
+        match next {
+            Some(n) => state["Next"] = json!(n),
+            None => state["End"] = json!(true),
+        }
+        state
+    }
+
+    #[test]
+    fn tasks_know_what_runs_before_them() {
+        let machine = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": "c", "Branches": [
+                {"StartAt": "a", "States": {"a": task(&["n1"], None)}},
+                {"StartAt": "b", "States": {"b": task(&["n2"], None)}}]},
+            "c": task(&["n3"], None)}});
+        let tasks = tasks_of(&machine);
+        assert_eq!(tasks["a"].1, BTreeSet::new());
+        assert_eq!(
+            tasks["c"].1,
+            ["a", "b"].iter().map(|s| s.to_string()).collect()
+        );
+        assert_eq!(tasks["c"].0, vec!["n3".to_string()]);
+    }
+
+    #[test]
+    fn renames_additions_and_order_changes_are_told_apart() {
+        let old = json!({"StartAt": "a", "States": {"a": task(&["n1"], Some("b")), "b": task(&["n2"], None)}});
+        let new = json!({"StartAt": "A", "States": {"A": task(&["n1"], Some("c")), "c": task(&["n3"], Some("b")), "b": task(&["n2"], None)}});
+        let diff = structural_diff(Some(&old), &new, &[]);
+        assert_eq!(diff.renamed, vec![("a".to_string(), "A".to_string())]);
+        assert_eq!(diff.added, vec!["c".to_string()]);
+        assert!(diff.removed.is_empty());
+        assert_eq!(diff.order_changed, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn function_names_get_their_version() {
+        let mut machine = json!({"StartAt": "a", "States": {"a": task(&["n1"], None)}});
+        machine["States"]["a"]["Parameters"]["FunctionName"] = json!("fn-a");
+        let mut out = machine.clone();
+        qualify_in(&mut out, &BTreeMap::from([("fn-a", 7)]));
+        assert_eq!(out["States"]["a"]["Parameters"]["FunctionName"], "fn-a:7");
+    }
+}

@@ -1,0 +1,176 @@
+//! The change set for people: a table of what changes, the structural difference, and a
+//! unified diff of the definition, collapsed.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::plan::changes::{ChangeSet, FunctionAction, MachineAction};
+
+use super::escape::{code, text};
+
+/// A unified diff of two definitions, pretty-printed (empty when they are equal).
+pub fn definition_diff(deployed: Option<&Value>, planned: &Value) -> String {
+    let pretty = |v: &Value| {
+        let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+        s.push('\n');
+        s
+    };
+    let old = deployed.map(pretty).unwrap_or_default();
+    let new = pretty(planned);
+    if old == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header("deployed", "planned")
+        .to_string()
+}
+
+/// One line: what the deploy will do (or did).
+pub fn headline(changes: &ChangeSet) -> String {
+    if changes.is_empty() {
+        return "no changes".to_string();
+    }
+    let tally = changes.tally();
+    let machine = match &changes.machine {
+        MachineAction::Create => "state machine: create".to_string(),
+        MachineAction::Update { reasons } => {
+            format!("state machine: update ({})", reasons.join(", "))
+        }
+        MachineAction::Keep => "state machine: unchanged".to_string(),
+    };
+    format!(
+        "functions: {} to create, {} to update, {} to delete, {} unchanged; {machine}",
+        tally.get("create").unwrap_or(&0),
+        tally.get("update").unwrap_or(&0),
+        tally.get("delete").unwrap_or(&0),
+        tally.get("keep").unwrap_or(&0),
+    )
+}
+
+/// The Markdown section of the change set.
+pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
+    let mut out = String::from("### Changes\n\n");
+    let _ = writeln!(out, "{}.\n", text(&headline(changes)));
+    if !changes.clashes.is_empty() {
+        out.push_str("> [!CAUTION]\n> These functions exist but are not owned by this state machine; deploy will refuse to touch them:\n");
+        for name in &changes.clashes {
+            let _ = writeln!(out, "> - {}", code(name));
+        }
+        out.push('\n');
+    }
+    let deleted: Vec<&str> = changes
+        .functions
+        .iter()
+        .filter(|f| f.action == FunctionAction::Delete)
+        .map(|f| f.name.as_str())
+        .collect();
+    if !deleted.is_empty() {
+        out.push_str(
+            "> [!WARNING]\n> These functions will be deleted (their tasks left the pipeline):\n",
+        );
+        for name in &deleted {
+            let _ = writeln!(out, "> - {}", code(name));
+        }
+        out.push('\n');
+    }
+    let s = &changes.structure;
+    let mut lines = Vec::new();
+    for (label, names) in [
+        ("added", &s.added),
+        ("removed", &s.removed),
+        ("nodes changed", &s.nodes_changed),
+        ("runs after other tasks", &s.order_changed),
+        ("function changed", &s.function_changed),
+    ] {
+        if !names.is_empty() {
+            let list: Vec<String> = names.iter().map(|n| code(n)).collect();
+            lines.push(format!("- Tasks {label}: {}", list.join(", ")));
+        }
+    }
+    if !s.renamed.is_empty() {
+        let list: Vec<String> = s
+            .renamed
+            .iter()
+            .map(|(a, b)| format!("{} → {}", code(a), code(b)))
+            .collect();
+        lines.push(format!("- Tasks renamed: {}", list.join(", ")));
+    }
+    if !lines.is_empty() {
+        out.push_str(&lines.join("\n"));
+        out.push_str("\n\n");
+    }
+    let changed: Vec<_> = changes
+        .functions
+        .iter()
+        .filter(|f| f.action != FunctionAction::Keep)
+        .collect();
+    if !changed.is_empty() {
+        out.push_str("| Function | Task | Change |\n|---|---|---|\n");
+        for change in changed {
+            let what = match &change.action {
+                FunctionAction::Create => "create".to_string(),
+                FunctionAction::Delete => "**delete**".to_string(),
+                FunctionAction::Keep => "keep".to_string(),
+                FunctionAction::Update {
+                    code: new_code,
+                    configuration,
+                } => {
+                    let mut parts = Vec::new();
+                    if *new_code {
+                        parts.push("new image".to_string());
+                    }
+                    parts.extend(configuration.iter().map(|c| text(c)));
+                    if parts.is_empty() {
+                        parts.push("publish a version".to_string());
+                    }
+                    format!("update: {}", parts.join(", "))
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {what} |",
+                code(&change.name),
+                code(&change.state)
+            );
+        }
+        out.push('\n');
+    }
+    if !text_diff.is_empty() {
+        let fence = "`".repeat(
+            text_diff
+                .split(|c| c != '`')
+                .map(str::len)
+                .max()
+                .unwrap_or(0)
+                .max(2)
+                + 1,
+        );
+        let _ = writeln!(
+            out,
+            "<details><summary>Definition diff ({} lines)</summary>\n\n{fence}diff\n{text_diff}{fence}\n\n</details>\n",
+            text_diff.lines().count()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equal_definitions_have_no_diff_and_others_do() {
+        let a = json!({"StartAt": "x"});
+        assert_eq!(definition_diff(Some(&a), &a), "");
+        let diff = definition_diff(Some(&a), &json!({"StartAt": "y"}));
+        assert!(
+            diff.contains("-  \"StartAt\": \"x\"") && diff.contains("+  \"StartAt\": \"y\""),
+            "{diff}"
+        );
+        assert!(definition_diff(None, &a).contains("+++ planned"));
+    }
+}
