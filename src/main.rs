@@ -33,6 +33,10 @@ enum Command {
     Image(commands::image::ImageCommand),
     /// Deploy: functions, the state machine, a new version and its alias; optionally run it.
     Deploy(commands::deploy::DeployArgs),
+    /// Start an execution of the deployed state machine; --wait follows it.
+    Execute(commands::execute::ExecuteArgs),
+    /// Move the alias back to the previous (or a given) state machine version.
+    Rollback(commands::rollback::RollbackArgs),
     /// Run one task here through the real handler, with the payload its Task state sends.
     RunTask(commands::run_task::RunTaskArgs),
 }
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Image(command) => commands::image::run(command),
         Command::RunTask(args) => commands::run_task::run(args),
         Command::Deploy(args) => commands::deploy::run(args),
+        Command::Rollback(args) => commands::rollback::run(args),
+        Command::Execute(args) => commands::execute::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

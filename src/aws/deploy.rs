@@ -234,7 +234,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let definition = qualify_functions(&plan.definition, plan, &versions);
+    let definition = qualify_functions(&plan.definition, &versions);
     let definition_text = serde_json::to_string(&definition).unwrap_or_default();
     let machine_changes = match &changes.machine {
         MachineAction::Keep => deployment

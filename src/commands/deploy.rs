@@ -330,22 +330,48 @@ async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> a
         .state_machine_arn
         .clone()
         .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
-    let input: Value = serde_json::from_str(&args.input)
-        .with_context(|| format!("--input is not JSON: {}", args.input))?;
-    let name = args.execution_name.clone().unwrap_or_else(|| {
+    let request = ExecutionRequest {
+        target: &target,
+        region: &prepared.region,
+        input: &args.input,
+        name: args.execution_name.clone(),
+        wait: args.wait,
+    };
+    run_execution(&prepared.clients.sfn, &request).await
+}
+
+/// One execution to start (and maybe follow).
+pub struct ExecutionRequest<'a> {
+    /// The state machine (or version) ARN.
+    pub target: &'a str,
+    pub region: &'a str,
+    /// JSON text.
+    pub input: &'a str,
+    pub name: Option<String>,
+    pub wait: bool,
+}
+
+/// Starts a named execution; with `wait`, prints each task as it starts and ends and fails
+/// with the failing task, its error and cause, and a console link.
+pub async fn run_execution(
+    sfn: &crate::aws::sfn::StepFunctions,
+    request: &ExecutionRequest<'_>,
+) -> anyhow::Result<()> {
+    let input: Value = serde_json::from_str(request.input)
+        .with_context(|| format!("--input is not JSON: {}", request.input))?;
+    let name = request.name.clone().unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         format!("kedro-sfn-{}-{:03}", now.as_secs(), now.subsec_millis())
     });
-    let sfn = &prepared.clients.sfn;
-    let execution = sfn.start(&target, &name, &input.to_string()).await?;
+    let execution = sfn.start(request.target, &name, &input.to_string()).await?;
     println!("started {execution}");
     let console = format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution}",
-        region = prepared.region
+        region = request.region
     );
-    if !args.wait {
+    if !request.wait {
         println!("  console: {console}");
         return Ok(());
     }
@@ -379,8 +405,14 @@ async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> a
             });
             let (task, error, cause) = match failed {
                 Some((state, error, cause)) => (state.clone(), error.clone(), cause.clone()),
+                // Our Fail states are called "<task> failed" with Error "<task>.Failed".
                 None => (
-                    "?".to_string(),
+                    status
+                        .error
+                        .as_deref()
+                        .and_then(|e| e.strip_suffix(".Failed"))
+                        .unwrap_or("?")
+                        .to_string(),
                     status.error.clone().unwrap_or_default(),
                     status.cause.clone().unwrap_or_default(),
                 ),

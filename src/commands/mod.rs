@@ -2,9 +2,11 @@
 
 pub mod check;
 pub mod deploy;
+pub mod execute;
 pub mod export;
 pub mod image;
 pub mod plan;
+pub mod rollback;
 pub mod run_task;
 
 use std::path::{Path, PathBuf};
@@ -143,4 +145,15 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     file.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The state machine named in the config or by flag, as deploy names it; for commands that
+/// act on a deployed machine without planning (rollback, execute).
+pub fn configured_machine_name(config: &Config) -> anyhow::Result<String> {
+    let name = config.file.state_machine.name.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "which state machine? set state_machine.name in kedro-sfn.yml or pass --state-machine-name"
+        )
+    })?;
+    Ok(crate::plan::names::state_machine_name(&name))
 }

@@ -29,9 +29,14 @@ pub struct PlanArgs {
     /// Do not read the live deployment; compare against an empty one.
     #[arg(long)]
     pub offline: bool,
+    #[command(flatten)]
+    pub target: super::deploy::TargetArgs,
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
+    if !args.offline {
+        return run_live(args);
+    }
     let config = args.settings.load(&args.source.project)?;
     let doc = load_pipeline(&args.source, &config)?;
     let plan = match plan::plan(&doc, &config) {
@@ -54,12 +59,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         eprintln!("{warning}");
     }
 
-    // Reading the live deployment arrives with deploy; until then every plan is offline.
-    let reason = if args.offline {
-        "--offline".to_string()
-    } else {
-        "offline: this version does not read AWS yet".to_string()
-    };
+    let reason = "--offline".to_string();
     let baseline = Baseline::Empty {
         reason: reason.clone(),
     };
@@ -103,4 +103,40 @@ pub fn refusal(findings: &Findings) -> anyhow::Error {
         "the pipeline cannot run on Step Functions as configured: {} error(s), listed above",
         findings.errors().count()
     )
+}
+
+/// Plans against what is deployed: reads AWS, changes nothing.
+fn run_live(args: &PlanArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let prepared = runtime
+        .block_on(super::deploy::prepare(
+            &args.source,
+            &args.settings,
+            &args.target,
+        ))
+        .context("cannot plan against the live deployment (pass --offline to plan without AWS)")?;
+    let calls = prepared.clients.calls.count();
+    super::deploy::write_plan_outputs(&args.out, &prepared, &calls)?;
+    println!(
+        "plan {}: {}",
+        prepared.plan.state_machine.name,
+        crate::report::diff::headline(&prepared.changes)
+    );
+    if prepared.target.image_uri.is_none() {
+        println!("  no image given (--image-uri or image.json): function code was not compared");
+    }
+    if !prepared.changes.clashes.is_empty() {
+        println!(
+            "  refused: {} function(s) with planned names are not owned by this state machine",
+            prepared.changes.clashes.len()
+        );
+    }
+    println!(
+        "  wrote {}/{{{DEFINITION_FILE}, {PLAN_FILE}, {SUMMARY_FILE}}} ({} AWS reads, {} writes)",
+        args.out.display(),
+        calls.reads,
+        calls.writes
+    );
+    Ok(())
 }

@@ -242,7 +242,7 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         .iter()
         .filter_map(|f| Some((f.name.as_str(), f.version?)))
         .collect();
-    let definition = qualify_functions(&plan.definition, plan, &versions);
+    let definition = qualify_functions(&plan.definition, &versions);
     let machine = match &deployment.machine {
         None => MachineAction::Create,
         Some(current) => {
@@ -339,18 +339,18 @@ fn function_differences(
 
 /// The definition with every Task's FunctionName qualified by the version it will invoke,
 /// so a running execution never picks up code published after it started.
-pub fn qualify_functions(definition: &Value, plan: &Plan, versions: &BTreeMap<&str, u64>) -> Value {
-    let by_function: BTreeMap<&str, u64> = plan
-        .tasks
-        .iter()
-        .zip(&plan.functions)
-        .filter_map(|(task, spec)| {
-            Some((task.function.as_str(), *versions.get(spec.name.as_str())?))
-        })
-        .collect();
+pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
     let mut out = definition.clone();
-    qualify_in(&mut out, &by_function);
+    qualify_in(&mut out, versions);
     out
+}
+
+/// The function's name in a FunctionName that is a name or an (unqualified) ARN.
+fn function_name_of(value: &str) -> &str {
+    match value.strip_prefix("arn:") {
+        Some(_) => value.rsplit(':').next().unwrap_or(value),
+        None => value,
+    }
 }
 
 fn qualify_in(machine: &mut Value, versions: &BTreeMap<&str, u64>) {
@@ -364,8 +364,9 @@ fn qualify_in(machine: &mut Value, versions: &BTreeMap<&str, u64>) {
             }
         }
         if let Some(name) = state.pointer_mut("/Parameters/FunctionName") {
-            if let Some(version) = name.as_str().and_then(|n| versions.get(n)) {
-                *name = Value::String(format!("{}:{version}", name.as_str().unwrap_or_default()));
+            let text = name.as_str().unwrap_or_default().to_string();
+            if let Some(version) = versions.get(function_name_of(&text)) {
+                *name = Value::String(format!("{text}:{version}"));
             }
         }
     }
@@ -530,8 +531,15 @@ mod tests {
     fn function_names_get_their_version() {
         let mut machine = json!({"StartAt": "a", "States": {"a": task(&["n1"], None)}});
         machine["States"]["a"]["Parameters"]["FunctionName"] = json!("fn-a");
-        let mut out = machine.clone();
-        qualify_in(&mut out, &BTreeMap::from([("fn-a", 7)]));
+        let versions = BTreeMap::from([("fn-a", 7)]);
+        let out = qualify_functions(&machine, &versions);
         assert_eq!(out["States"]["a"]["Parameters"]["FunctionName"], "fn-a:7");
+        let arn = "arn:aws:lambda:eu-west-1:1:function:fn-a";
+        machine["States"]["a"]["Parameters"]["FunctionName"] = json!(arn);
+        let out = qualify_functions(&machine, &versions);
+        assert_eq!(
+            out["States"]["a"]["Parameters"]["FunctionName"],
+            format!("{arn}:7")
+        );
     }
 }

@@ -152,7 +152,9 @@ pub fn run_on_doc(
         std::fs::write(&config_path, config).expect("write config");
     }
     if command == "plan" {
-        cmd.arg("--out").arg(dir.path().join("out"));
+        cmd.arg("--offline")
+            .arg("--out")
+            .arg(dir.path().join("out"));
     }
     cmd.args(extra);
     let output = cmd.output().expect("kedro-sfn runs");
@@ -173,6 +175,7 @@ pub fn run_on_doc(
 pub fn plan_example(out: &Path, extra: &[&str]) -> std::process::Output {
     kedro_sfn()
         .arg("plan")
+        .arg("--offline")
         .args(extra)
         .arg("--pipeline-json")
         .arg(example_doc_path())

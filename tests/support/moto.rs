@@ -15,11 +15,18 @@ impl MotoServer {
     /// Starts `moto_server` and waits until it answers; turns on real execution of state
     /// machines (off by default: executions would "succeed" with a canned history).
     pub fn start() -> MotoServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts it with extra environment, e.g. `MOTO_LAMBDA_STUB_ECR=false` (functions then
+    /// need their image in moto's ECR).
+    pub fn start_with(env: &[(&str, &str)]) -> MotoServer {
         let moto = super::venv_tool("moto_server");
         let port = free_port();
         let child = Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", port.to_string())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -42,6 +49,11 @@ impl MotoServer {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Posts a moto config change (`/moto-api/config`).
+    pub fn set_config(&self, config: &str) {
+        request(self.port, "POST", "/moto-api/config", config).expect("moto accepts the config");
     }
 
     /// What a process needs to talk to this server as "AWS" (SDKs, boto3, s3fs).
@@ -77,6 +89,22 @@ impl MotoServer {
             "make_data.py failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+
+    /// Runs tests/support/moto_fixtures.py against this server; its JSON answer.
+    pub fn fixture(&self, args: &[&str]) -> serde_json::Value {
+        let output = std::process::Command::new(super::python())
+            .arg(super::repo_root().join("tests/support/moto_fixtures.py"))
+            .args(args)
+            .envs(self.aws_env())
+            .output()
+            .expect("python runs moto_fixtures.py");
+        assert!(
+            output.status.success(),
+            "moto_fixtures.py {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("moto_fixtures.py prints JSON")
     }
 
     /// Every key in `bucket`, sorted.

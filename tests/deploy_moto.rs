@@ -1,0 +1,433 @@
+//! `kedro-sfn deploy` against moto (MOTO_LAMBDA_STUB_ECR=false: every function's image must
+//! exist in moto's ECR; execution on): first deploy, no-op redeploy, code-only change,
+//! pipeline change, a failure half-way, ownership, rollback, and executions.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use support::moto::MotoServer;
+use support::{example_doc_path, example_project, kedro_sfn};
+
+const MACHINE: &str = "spaceflights";
+
+struct World {
+    moto: MotoServer,
+    roles: Value,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
+        let roles = moto.fixture(&["roles"]);
+        World {
+            moto,
+            roles,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn image(&self, tag: &str) -> String {
+        self.moto.fixture(&["image", MACHINE, tag])["uri"]
+            .as_str()
+            .expect("uri")
+            .to_string()
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// Runs `kedro-sfn deploy`; (success, stdout, stderr).
+    fn deploy(&self, doc: &Path, image: &str, extra: &[&str]) -> (bool, String, String) {
+        let role = self.roles["lambda"].as_str().expect("role").to_string();
+        self.deploy_with_role(doc, image, &role, extra)
+    }
+
+    fn deploy_with_role(
+        &self,
+        doc: &Path,
+        image: &str,
+        lambda_role: &str,
+        extra: &[&str],
+    ) -> (bool, String, String) {
+        let output = kedro_sfn()
+            .arg("deploy")
+            .arg("--project")
+            .arg(example_project())
+            .arg("--pipeline-json")
+            .arg(doc)
+            .args(["--image-uri", image])
+            .args(["--lambda-role-arn", lambda_role])
+            .args([
+                "--state-machine-role-arn",
+                self.roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(self.out())
+            .args(extra)
+            .envs(self.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn deployed(&self) -> Value {
+        self.moto.fixture(&["describe", MACHINE, "live"])
+    }
+
+    fn report(&self) -> Value {
+        read_json(&self.out().join("deploy.json"))
+    }
+
+    fn plan(&self) -> Value {
+        read_json(&self.out().join("plan.json"))
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .expect("JSON")
+}
+
+fn ok(result: (bool, String, String)) -> String {
+    assert!(result.0, "deploy failed:\n{}\n{}", result.1, result.2);
+    result.1
+}
+
+#[test]
+fn first_deploy_noop_redeploy_code_change_and_rollback() {
+    let world = World::new();
+    let image_v1 = world.image("v1");
+    let doc = example_doc_path();
+
+    ok(world.deploy(&doc, &image_v1, &[]));
+    let deployed = world.deployed();
+    let functions = deployed["functions"].as_object().expect("functions");
+    assert_eq!(functions.len(), 7, "{functions:#?}");
+    for (name, function) in functions {
+        assert_eq!(function["image_uri"], image_v1.as_str(), "{name}");
+        assert_eq!(
+            function["tags"]["kedro-sfn:state-machine"], MACHINE,
+            "{name}"
+        );
+        assert_eq!(function["environment"]["KEDRO_ENV"], "aws", "{name}");
+        assert_eq!(function["environment"]["LOG_LEVEL"], "INFO", "{name}");
+        let training = name.contains("train_model");
+        // kedro-sfn.yml: lambda 1024 MB / 300 s, tag `training` 3008 MB / 900 s.
+        assert_eq!(
+            function["memory"],
+            if training { 3008 } else { 1024 },
+            "{name}"
+        );
+        assert_eq!(
+            function["timeout"],
+            if training { 900 } else { 300 },
+            "{name}"
+        );
+        assert!(function["versions"]
+            .as_array()
+            .expect("versions")
+            .contains(&json!("1")));
+    }
+    // What the alias serves is exactly what the plan wrote.
+    let planned = read_json(&world.out().join("state-machine.asl.json"));
+    assert_eq!(deployed["definition"], planned);
+    assert!(deployed["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":1"));
+    let names: Vec<&str> = functions.keys().map(String::as_str).collect();
+    let task_functions = serde_json::to_string(&planned).expect("json");
+    for name in &names {
+        assert!(
+            task_functions.contains(&format!("function:{name}:1\"")),
+            "{name} is not pinned to version 1"
+        );
+    }
+
+    // Nothing changed: no mutating call at all.
+    let stdout = ok(world.deploy(&doc, &image_v1, &[]));
+    assert!(stdout.contains("no changes"), "{stdout}");
+    let calls = &world.report()["calls"];
+    assert_eq!(calls["writes"], 0, "a no-op redeploy wrote: {calls:#}");
+    assert!(calls["reads"].as_u64().unwrap_or(0) > 0);
+
+    // A new image: every function updated, one new state machine version.
+    let image_v2 = world.image("v2");
+    ok(world.deploy(&doc, &image_v2, &[]));
+    let report = world.report();
+    assert_eq!(
+        report["calls"]["by_operation"]["lambda:UpdateFunctionCode"], 7,
+        "{report:#}"
+    );
+    assert_eq!(
+        report["calls"]["by_operation"]["states:UpdateStateMachine"], 1,
+        "{report:#}"
+    );
+    let deployed = world.deployed();
+    assert!(deployed["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":2"));
+    for (name, function) in deployed["functions"].as_object().expect("functions") {
+        assert_eq!(function["image_uri"], image_v2.as_str(), "{name}");
+    }
+    assert_eq!(
+        world.plan()["changes"]["set"]["structure"]["function_changed"]
+            .as_array()
+            .map(Vec::len),
+        Some(7)
+    );
+
+    // Rollback: the alias goes back to version 1, then forward to 2 on request.
+    let rollback = |extra: &[&str]| {
+        let output = kedro_sfn()
+            .arg("rollback")
+            .arg("--project")
+            .arg(example_project())
+            .args(extra)
+            .envs(world.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    rollback(&[]);
+    assert!(world.deployed()["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":1"));
+    rollback(&["--to", "2"]);
+    assert!(world.deployed()["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":2"));
+}
+
+/// The example with one node added, one removed and one dependency changed.
+fn changed_pipeline(dir: &Path) -> PathBuf {
+    let mut doc = read_json(&example_doc_path());
+    let nodes = doc["nodes"].as_array_mut().expect("nodes");
+    nodes.retain(|n| n["name"] != "summarize_passenger_capacity_node");
+    nodes.push(json!({"name": "extra_report_node", "func": "spaceflights.x", "inputs": ["model_input_table"],
+                      "outputs": ["extra_report"], "tags": [], "namespace": null}));
+    for node in nodes.iter_mut() {
+        if node["name"] == "active_modelling_pipeline.evaluate_model_node" {
+            node["inputs"]
+                .as_array_mut()
+                .expect("inputs")
+                .push(json!("extra_report"));
+        }
+    }
+    doc["datasets"]["extra_report"] = json!({"type": "pandas.CSVDataset",
+        "filepath": "s3://kedro-sfn-spaceflights/08_reporting/extra.csv", "versioned": false});
+    let path = dir.join("changed.pipeline.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+    path
+}
+
+/// The example's kedro-sfn.yml without its setting for the removed node.
+fn changed_config(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example_project().join("kedro-sfn.yml")).expect("config");
+    let mut lines = Vec::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if line
+            .trim_start()
+            .starts_with("summarize_passenger_capacity_node:")
+        {
+            skipping = true;
+            continue;
+        }
+        if skipping && line.starts_with("    ") {
+            continue;
+        }
+        skipping = false;
+        lines.push(line);
+    }
+    let path = dir.join("changed.kedro-sfn.yml");
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    path
+}
+
+#[test]
+fn a_pipeline_change_creates_and_deletes_the_right_functions_and_a_failure_leaves_the_alias() {
+    let world = World::new();
+    let image = world.image("v1");
+    ok(world.deploy(&example_doc_path(), &image, &[]));
+    let changed = changed_pipeline(world.dir.path());
+    let config = changed_config(world.dir.path());
+    let config = config.to_str().expect("utf-8 path");
+
+    // Half-way failure: the new function cannot be created (its role does not exist).
+    let (success, _, stderr) = world.deploy_with_role(
+        &changed,
+        &image,
+        "arn:aws:iam::123456789012:role/missing",
+        &["--config", config],
+    );
+    assert!(!success);
+    assert!(
+        stderr.contains("extra_report_node") && stderr.contains("previous version"),
+        "{stderr}"
+    );
+    let deployed = world.deployed();
+    assert!(
+        deployed["alias_version"]
+            .as_str()
+            .expect("alias")
+            .ends_with(":1"),
+        "the alias moved"
+    );
+    assert!(
+        deployed["functions"]
+            .as_object()
+            .expect("functions")
+            .keys()
+            .any(|k| k.contains("summarize")),
+        "a function was deleted although the deploy failed"
+    );
+
+    // The fix: the same deploy with the right role converges.
+    ok(world.deploy(&changed, &image, &["--config", config]));
+    let plan = world.plan();
+    let structure = &plan["changes"]["set"]["structure"];
+    assert_eq!(
+        structure["added"],
+        json!(["extra_report_node"]),
+        "{structure:#}"
+    );
+    assert_eq!(
+        structure["removed"],
+        json!(["summarize_passenger_capacity_node"]),
+        "{structure:#}"
+    );
+    assert!(
+        structure["order_changed"]
+            .as_array()
+            .expect("order")
+            .contains(&json!("active_modelling_pipeline.evaluate_model_node")),
+        "{structure:#}"
+    );
+    let diff = plan["changes"]["definition_diff"].as_str().expect("diff");
+    assert!(
+        diff.contains("+") && diff.contains("extra_report_node"),
+        "{diff}"
+    );
+    let deployed = world.deployed();
+    let names: Vec<&String> = deployed["functions"]
+        .as_object()
+        .expect("functions")
+        .keys()
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("extra_report_node")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains("summarize")), "{names:?}");
+    assert!(deployed["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":2"));
+    let summary = std::fs::read_to_string(world.out().join("summary.md")).expect("summary");
+    assert!(
+        summary.contains("will be deleted")
+            && summary.contains("summarize_passenger_capacity_node"),
+        "{summary}"
+    );
+
+    // And again: nothing left to do.
+    let stdout = ok(world.deploy(&changed, &image, &["--config", config]));
+    assert!(stdout.contains("no changes"), "{stdout}");
+}
+
+#[test]
+fn a_function_it_does_not_own_is_neither_overwritten_nor_deleted() {
+    let world = World::new();
+    let foreign_image = world.image("foreign");
+    let role = world.roles["lambda"].as_str().expect("role");
+    // One with a planned name, one with the machine's prefix that no task needs.
+    let clashing = "spaceflights-preprocess_companies_node";
+    let legacy = "spaceflights-legacy_node";
+    world
+        .moto
+        .fixture(&["function", clashing, &foreign_image, role]);
+    world
+        .moto
+        .fixture(&["function", legacy, &foreign_image, role]);
+    let image = world.image("v1");
+
+    let (success, _, stderr) = world.deploy(&example_doc_path(), &image, &[]);
+    assert!(!success);
+    assert!(
+        stderr.contains(clashing) && stderr.contains("not tagged"),
+        "{stderr}"
+    );
+    let clash = world.moto.fixture(&["function-info", clashing]);
+    assert_eq!(
+        clash["image_uri"],
+        foreign_image.as_str(),
+        "the foreign function was overwritten"
+    );
+    assert_eq!(clash["tags"], json!({}));
+    let report = world.plan();
+    assert_eq!(report["changes"]["set"]["clashes"], json!([clashing]));
+    assert_eq!(
+        report["changes"]["calls"]["writes"], 0,
+        "the refused deploy changed something"
+    );
+
+    // Without the clash the deploy goes through, and the untagged legacy function stays.
+    world.moto.fixture(&["delete-function", clashing]);
+    ok(world.deploy(&example_doc_path(), &image, &[]));
+    let legacy_after = world.moto.fixture(&["function-info", legacy]);
+    assert_eq!(legacy_after["image_uri"], foreign_image.as_str());
+}
+
+#[test]
+fn executions_are_followed_and_a_failure_names_its_task() {
+    let world = World::new();
+    let image = world.image("v1");
+    let stdout = ok(world.deploy(
+        &example_doc_path(),
+        &image,
+        &["--start-execution", "--wait", "--execution-name", "run-1"],
+    ));
+    assert!(stdout.contains("execution run-1 SUCCEEDED"), "{stdout}");
+    assert!(
+        stdout.contains("succeeded active_modelling_pipeline.train_model_node"),
+        "{stdout}"
+    );
+
+    // Invocations now fail: moto's Docker-backed Lambda has none of these functions (and no
+    // Docker). The first tasks fail; `execute --wait` names the task and exits non-zero.
+    world.moto.set_config(r#"{"lambda":{"use_docker":true}}"#);
+    let output = kedro_sfn()
+        .arg("execute")
+        .arg("--project")
+        .arg(example_project())
+        .args(["--wait", "--execution-name", "run-2"])
+        .envs(world.moto.aws_env())
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the failed execution exited 0");
+    assert!(
+        stderr.contains("task preprocess_companies_node failed")
+            || stderr.contains("task preprocess_shuttles_node failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("console.aws.amazon.com"), "{stderr}");
+}

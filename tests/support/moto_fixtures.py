@@ -1,0 +1,99 @@
+"""Test fixtures on a moto server, through boto3 (AWS_ENDPOINT_URL points at moto).
+
+    python moto_fixtures.py roles                 -> {"lambda": ARN, "states": ARN}
+    python moto_fixtures.py image REPO TAG        -> {"uri": "REGISTRY/REPO@sha256:..."}
+        (a placeholder manifest recorded with PutImage: moto runs no containers)
+    python moto_fixtures.py function NAME IMAGE_URI ROLE   an untagged function
+    python moto_fixtures.py delete-function NAME
+    python moto_fixtures.py function-info NAME   -> {"image_uri", "tags"}
+    python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
+        -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
+"""
+
+import hashlib
+import json
+import sys
+
+import boto3
+
+TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                   "Action": "sts:AssumeRole"}],
+})
+
+
+def roles():
+    iam = boto3.client("iam")
+    out = {}
+    for key, name in (("lambda", "kedro-sfn-test-lambda"), ("states", "kedro-sfn-test-states")):
+        try:
+            out[key] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            out[key] = iam.get_role(RoleName=name)["Role"]["Arn"]
+    return out
+
+
+def image(repo, tag):
+    ecr = boto3.client("ecr")
+    try:
+        ecr.create_repository(repositoryName=repo, imageTagMutability="IMMUTABLE")
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(tag),
+                   "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest()},
+        "layers": [],
+    }, sort_keys=True)
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag, imageDigest=digest)
+    uri = ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryUri"]
+    return {"uri": f"{uri}@{digest}"}
+
+
+def function(name, image_uri, role):
+    boto3.client("lambda").create_function(
+        FunctionName=name, PackageType="Image", Code={"ImageUri": image_uri}, Role=role)
+    return {"created": name}
+
+
+def delete_function(name):
+    boto3.client("lambda").delete_function(FunctionName=name)
+    return {"deleted": name}
+
+
+def function_info(name):
+    got = boto3.client("lambda").get_function(FunctionName=name)
+    return {"image_uri": got.get("Code", {}).get("ImageUri"), "tags": got.get("Tags", {})}
+
+
+def describe(machine, alias):
+    sfn = boto3.client("stepfunctions")
+    lam = boto3.client("lambda")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    routes = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:{alias}")["routingConfiguration"]
+    version = routes[0]["stateMachineVersionArn"]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=version)["definition"])
+    functions = {}
+    for page in lam.get_paginator("list_functions").paginate():
+        for f in page["Functions"]:
+            got = lam.get_function(FunctionName=f["FunctionName"])
+            c = got["Configuration"]
+            functions[f["FunctionName"]] = {
+                "image_uri": got.get("Code", {}).get("ImageUri"),
+                "memory": c.get("MemorySize"), "timeout": c.get("Timeout"),
+                "environment": c.get("Environment", {}).get("Variables", {}),
+                "tags": got.get("Tags", {}),
+                "versions": [v["Version"] for v in lam.list_versions_by_function(FunctionName=f["FunctionName"])["Versions"]],
+            }
+    return {"arn": arn, "alias_version": version, "definition": definition, "functions": functions}
+
+
+COMMANDS = {"roles": roles, "image": image, "function": function,
+            "delete-function": delete_function, "describe": describe,
+            "function-info": function_info}
+
+if __name__ == "__main__":
+    print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))
