@@ -121,9 +121,10 @@ impl Builder {
             ]),
             // --layers keeps buildah's layer cache, so an unchanged dependency layer is
             // reused; docker caches by default.
-            BuilderKind::Buildah => self
-                .tool("bud")
-                .args(["bud", "--layers", "--format", "docker"]),
+            BuilderKind::Buildah => {
+                self.tool("bud")
+                    .args(["bud", "--layers", "--force-rm", "--format", "docker"])
+            }
         };
         tool = tool
             .args(["--platform", platform(architecture)])

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod asl;
+pub mod images;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

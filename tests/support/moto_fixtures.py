@@ -6,6 +6,8 @@
     python moto_fixtures.py function NAME IMAGE_URI ROLE   an untagged function
     python moto_fixtures.py delete-function NAME
     python moto_fixtures.py function-info NAME   -> {"image_uri", "tags"}
+    python moto_fixtures.py token                -> {"user", "password", "endpoint"} (ECR login)
+    python moto_fixtures.py ecr-digest REPO TAG  -> {"digest"}
     python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
         -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
 """
@@ -64,6 +66,18 @@ def delete_function(name):
     return {"deleted": name}
 
 
+def token():
+    import base64
+    data = boto3.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    return {"user": user, "password": password, "endpoint": data["proxyEndpoint"]}
+
+
+def ecr_digest(repo, tag):
+    images = boto3.client("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])
+    return {"digest": images["imageDetails"][0]["imageDigest"]}
+
+
 def function_info(name):
     got = boto3.client("lambda").get_function(FunctionName=name)
     return {"image_uri": got.get("Code", {}).get("ImageUri"), "tags": got.get("Tags", {})}
@@ -93,7 +107,7 @@ def describe(machine, alias):
 
 COMMANDS = {"roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe,
-            "function-info": function_info}
+            "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install the system tools kedro-sfn's image tests use instead of a Docker engine
+# (Debian/Ubuntu, as root or with sudo):
+#   buildah          builds Dockerfiles (`buildah bud`), runs commands in images
+#                    (`buildah from` + `buildah run --isolation chroot`), pushes
+#   podman           only for `podman import` (buildah has no import), used by
+#                    scripts/local-base-image.sh
+#   docker-registry  a local OCI/Docker registry (distribution 2.8) to push to
+#   htpasswd         (apache2-utils) bcrypt users for the registry's basic auth
+#   debootstrap      makes the root file system of the local base image
+#
+# Idempotent: only what is missing is installed, and `apt-get update` runs at
+# most once. Prints each tool's version at the end.
+set -euo pipefail
+
+say() { printf 'setup-images: %s\n' "$*" >&2; }
+die() { printf 'setup-images: error: %s\n' "$*" >&2; exit 1; }
+
+# command -> Debian package
+TOOLS=(
+    "buildah:buildah"
+    "podman:podman"
+    "docker-registry:docker-registry"
+    "htpasswd:apache2-utils"
+    "debootstrap:debootstrap"
+)
+
+missing=()
+for entry in "${TOOLS[@]}"; do
+    cmd="${entry%%:*}" pkg="${entry#*:}"
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+    command -v apt-get >/dev/null 2>&1 \
+        || die "missing ${missing[*]} and apt-get is not available: install them with your package manager"
+    SUDO=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 \
+            || die "missing ${missing[*]}: run this script as root (or install sudo)"
+        SUDO=(sudo)
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q >&2 \
+        || die "apt-get update failed: check the network and /etc/apt/sources.list*"
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+        || die "apt-get install ${missing[*]} failed: install them by hand (Debian bookworm has all of them in main)"
+fi
+
+for entry in "${TOOLS[@]}"; do
+    cmd="${entry%%:*}"
+    command -v "$cmd" >/dev/null 2>&1 \
+        || die "$cmd is still missing after installing: install package ${entry#*:} by hand"
+done
+
+say "buildah:         $(buildah --version)"
+say "podman:          $(podman --version)"
+say "docker-registry: $(docker-registry --version 2>&1 | head -n1)"
+say "htpasswd:        $(dpkg-query -W -f='apache2-utils ${Version}' apache2-utils 2>/dev/null || echo present)"
+say "debootstrap:     $(dpkg-query -W -f='debootstrap ${Version}' debootstrap 2>/dev/null || echo present)"
+say "done"
