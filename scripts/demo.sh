@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The main job on local defaults: plan the bundled example project.
+# The main job on local defaults: deploy the bundled example project to a local AWS
+# emulator and run it once.
 #
-#   1. scripts/setup.sh                      .venv with Kedro and the example installed
-#   2. examples/spaceflights/scripts/make_data.py, if the raw data is missing
-#      (writes examples/spaceflights/data/01_raw/{companies,shuttles,reviews}.csv)
-#   3. kedro-sfn plan --project examples/spaceflights --python .venv/bin/python
-#                     --out out/spaceflights-plan
-#      which reads examples/spaceflights/kedro-sfn.yml when present
-#   4. prints where the three files are and shows summary.md
+#   1. scripts/setup.sh          .venv with Kedro, moto and the example installed
+#   2. moto_server on a free loopback port (stopped when this script ends), with state
+#      machine execution turned on; AWS_ENDPOINT_URL points kedro-sfn at it
+#   3. two IAM roles and an image in moto's ECR (tests/support/moto_fixtures.py). moto
+#      runs no containers, so the image is a placeholder manifest; on a machine with
+#      buildah, `--with-image` builds and pushes the real one instead (a few minutes the
+#      first time; see the README's "Image")
+#   4. kedro-sfn plan            against the (empty) deployment: out/spaceflights-plan/
+#   5. kedro-sfn deploy --start-execution --wait
+#                                functions, state machine, version, alias; one execution
+#                                followed to SUCCEEDED
+#   6. kedro-sfn deploy again    "no changes", zero mutating calls
 #
-# TODO(deploy): once `kedro-sfn deploy` exists this script will start a local moto
-# server on a free port and deploy the plan to it instead of stopping at the plan.
-#
+# Usage: scripts/demo.sh [--with-image]
 # Runs from any directory. Environment: PYTHON and NPM are passed on to setup.sh.
 set -euo pipefail
 
@@ -20,7 +24,9 @@ cd "$ROOT"
 
 EXAMPLE="examples/spaceflights"
 OUT="out/spaceflights-plan"
-RAW="$EXAMPLE/data/01_raw"
+IMAGE_OUT="out/spaceflights-image"
+WITH_IMAGE=0
+[[ "${1:-}" == "--with-image" ]] && WITH_IMAGE=1
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
@@ -33,40 +39,78 @@ export KEDRO_DISABLE_TELEMETRY="${KEDRO_DISABLE_TELEMETRY:-true}"
 step "bash scripts/setup.sh"
 bash scripts/setup.sh
 
-if [[ -f "$RAW/companies.csv" && -f "$RAW/shuttles.csv" && -f "$RAW/reviews.csv" ]]; then
-    step "raw data present in $RAW"
-else
-    step ".venv/bin/python $EXAMPLE/scripts/make_data.py"
-    .venv/bin/python "$EXAMPLE/scripts/make_data.py"
-fi
+step "cargo build"
+cargo build --quiet
+KEDRO_SFN="$ROOT/target/debug/kedro-sfn"
 
-if [[ ! -f "$EXAMPLE/kedro-sfn.yml" && ! -f "$EXAMPLE/kedro-sfn.yaml" ]]; then
-    printf 'demo: note: %s has no kedro-sfn.yml, so Kedro'\''s default env is planned;\n' "$EXAMPLE" >&2
-    printf 'demo: note: its datasets are local files, which the checks refuse (use env: aws).\n' >&2
-fi
-
-# No stale results: a summary.md left after a failure is this run's refusal.
-rm -f "$OUT/state-machine.asl.json" "$OUT/plan.json" "$OUT/summary.md"
-
-step "cargo run --quiet -- plan --project $EXAMPLE --python .venv/bin/python --out $OUT"
-status=0
-cargo run --quiet -- plan --project "$EXAMPLE" --python .venv/bin/python --out "$OUT" \
-    || status=$?
-
-if [[ $status -ne 0 ]]; then
-    # A refused plan still writes summary.md, saying why.
-    if [[ -f "$OUT/summary.md" ]]; then
-        step "$OUT/summary.md (the plan was refused)"
-        cat "$OUT/summary.md"
-    fi
-    die "kedro-sfn plan failed (exit code $status)"
-fi
-
-step "wrote"
-for file in state-machine.asl.json plan.json summary.md; do
-    [[ -f "$OUT/$file" ]] || die "kedro-sfn plan succeeded but $OUT/$file is missing"
-    printf '  %s\n' "$ROOT/$OUT/$file"
+PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+step "moto_server on 127.0.0.1:$PORT"
+MOTO_PORT="$PORT" .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &
+MOTO_PID=$!
+REGISTRY_PID=""
+cleanup() {
+    kill "$MOTO_PID" 2>/dev/null || true
+    [[ -n "$REGISTRY_PID" ]] && kill "$REGISTRY_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$PORT/moto-api/" >/dev/null 2>&1 && break
+    sleep 0.1
 done
+curl -fs "http://127.0.0.1:$PORT/moto-api/" >/dev/null || die "moto_server did not start (see out/moto.log)"
+curl -fs -X POST "http://127.0.0.1:$PORT/moto-api/config" \
+    -d '{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}' >/dev/null
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 \
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+
+fixture() { .venv/bin/python tests/support/moto_fixtures.py "$@"; }
+ROLES="$(fixture roles)"
+LAMBDA_ROLE="$(printf '%s' "$ROLES" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["lambda"])')"
+STATES_ROLE="$(printf '%s' "$ROLES" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["states"])')"
+
+if [[ $WITH_IMAGE -eq 1 ]]; then
+    step "the real image: buildah, a local base image and a local registry"
+    bash scripts/setup-images.sh
+    IMAGES="$ROOT/target/kedro-sfn-images/overlay"
+    bash scripts/local-base-image.sh --driver overlay --root "$IMAGES/root" --runroot "$IMAGES/runroot"
+    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/root"\nrunroot = "%s/runroot"\n' "$IMAGES" "$IMAGES" >"$IMAGES/storage.conf"
+    export CONTAINERS_STORAGE_CONF="$IMAGES/storage.conf" BUILDAH_ISOLATION=chroot
+    TOKEN="$(fixture token)"
+    REG_USER="$(printf '%s' "$TOKEN" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["user"])')"
+    REG_PASS="$(printf '%s' "$TOKEN" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["password"])')"
+    REG_DIR="$(mktemp -d)"
+    REG_PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    htpasswd -Bbn "$REG_USER" "$REG_PASS" >"$REG_DIR/htpasswd"
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\nauth:\n  htpasswd:\n    realm: demo\n    path: %s/htpasswd\n' \
+        "$REG_DIR" "$REG_PORT" "$REG_DIR" >"$REG_DIR/config.yml"
+    docker-registry serve "$REG_DIR/config.yml" >out/registry.log 2>&1 &
+    REGISTRY_PID=$!
+    sleep 1
+    step "kedro-sfn image build"
+    "$KEDRO_SFN" image build --project "$EXAMPLE" --python .venv/bin/python --builder buildah \
+        --base-image localhost/kedro-sfn-lambda-python:3.11 --out "$IMAGE_OUT"
+    step "kedro-sfn image push (layers to the local registry, the image recorded in moto's ECR)"
+    "$KEDRO_SFN" image push --out "$IMAGE_OUT" --registry "127.0.0.1:$REG_PORT"
+    IMAGE_ARGS=(--image-dir "$IMAGE_OUT")
+else
+    IMAGE_URI="$(fixture image spaceflights demo | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])')"
+    step "placeholder image in moto's ECR: $IMAGE_URI"
+    IMAGE_ARGS=(--image-uri "$IMAGE_URI")
+fi
+
+COMMON=(--project "$EXAMPLE" --python .venv/bin/python --out "$OUT"
+    --lambda-role-arn "$LAMBDA_ROLE" --state-machine-role-arn "$STATES_ROLE" "${IMAGE_ARGS[@]}")
+
+step "kedro-sfn plan (against the empty deployment in moto)"
+"$KEDRO_SFN" plan "${COMMON[@]}"
+
+step "kedro-sfn deploy --start-execution --wait"
+"$KEDRO_SFN" deploy "${COMMON[@]}" --start-execution --wait --execution-name demo-run
+
+step "kedro-sfn deploy (again: nothing to change)"
+"$KEDRO_SFN" deploy "${COMMON[@]}"
 
 step "$OUT/summary.md"
 cat "$OUT/summary.md"
+step "done: the example is deployed to moto and ran to SUCCEEDED; files in $ROOT/$OUT"

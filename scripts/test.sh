@@ -3,6 +3,9 @@
 #
 #   1. scripts/setup.sh                    .venv (Kedro, moto, pytest, the example project)
 #                                          and node_modules (asl-validator, ASL interpreter)
+#      scripts/setup-images.sh             buildah, podman, docker-registry, htpasswd and
+#                                          debootstrap (apt, as root) for the image tests;
+#                                          the tests build their base image once (~1.5 min)
 #   2. cargo fmt --check
 #   3. cargo clippy --all-targets -- -D warnings
 #   4. pytest python/tests                 the exporter against real Kedro
@@ -36,6 +39,9 @@ require_tools
 
 step "bash scripts/setup.sh"
 bash scripts/setup.sh
+
+step "bash scripts/setup-images.sh"
+bash scripts/setup-images.sh
 
 step "cargo fmt --check"
 cargo fmt --check
