@@ -24,3 +24,18 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod synthetic;
+
+/// An error and its causes, one after another: "dispatch failure: io error: connection
+/// refused" tells a user what "dispatch failure" alone does not.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}

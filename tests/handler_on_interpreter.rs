@@ -80,8 +80,8 @@ fn tasks(plan_dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-#[test]
-fn the_interpreter_runs_the_example_through_the_real_handler() {
+/// The example's plan in a temporary directory, and moto with the example's raw data.
+fn planned_example_with_data() -> (tempfile::TempDir, MotoServer) {
     let out = tempfile::tempdir().expect("tempdir");
     let planned = plan_example(out.path(), &[]);
     assert!(
@@ -91,6 +91,12 @@ fn the_interpreter_runs_the_example_through_the_real_handler() {
     );
     let moto = MotoServer::start();
     moto.upload_example_data();
+    (out, moto)
+}
+
+#[test]
+fn the_interpreter_runs_the_example_through_the_real_handler() {
+    let (out, moto) = planned_example_with_data();
 
     let run = run_on_interpreter(
         &moto,
@@ -177,15 +183,7 @@ fn the_interpreter_runs_the_example_through_the_real_handler() {
 
 #[test]
 fn a_failing_node_fails_the_execution_and_names_itself() {
-    let out = tempfile::tempdir().expect("tempdir");
-    let planned = plan_example(out.path(), &[]);
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
-    let moto = MotoServer::start();
-    moto.upload_example_data();
+    let (out, moto) = planned_example_with_data();
     let input = r#"{"params": {"model_options.test_size": 5}}"#;
     let run = run_on_interpreter(
         &moto,

@@ -70,14 +70,17 @@ fn build_push_and_run_the_example_image() {
     assert!(!context.join("kedro_project/conf/local").exists());
     assert!(context.join("kedro_project/conf/aws/catalog.yml").is_file());
 
-    let pushed = kedro_sfn()
-        .args(["image", "push", "--registry", &registry.address()])
-        .arg("--out")
-        .arg(out.path())
-        .envs(moto.aws_env())
-        .envs(store.env())
-        .output()
-        .expect("kedro-sfn runs");
+    let push = || {
+        kedro_sfn()
+            .args(["image", "push", "--registry", &registry.address()])
+            .arg("--out")
+            .arg(out.path())
+            .envs(moto.aws_env())
+            .envs(store.env())
+            .output()
+            .expect("kedro-sfn runs")
+    };
+    let pushed = push();
     assert!(
         pushed.status.success(),
         "image push failed:\n{}",
@@ -100,14 +103,7 @@ fn build_push_and_run_the_example_image() {
     );
 
     // Pushing again finds the tag in ECR and pushes nothing.
-    let again = kedro_sfn()
-        .args(["image", "push", "--registry", &registry.address()])
-        .arg("--out")
-        .arg(out.path())
-        .envs(moto.aws_env())
-        .envs(store.env())
-        .output()
-        .expect("kedro-sfn runs");
+    let again = push();
     assert!(
         again.status.success(),
         "{}",

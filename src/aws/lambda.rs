@@ -46,6 +46,19 @@ fn to_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+fn storage(spec: &FunctionSpec, action: &str) -> Result<EphemeralStorage, AwsError> {
+    EphemeralStorage::builder()
+        .size(to_i32(spec.ephemeral_storage_mb))
+        .build()
+        .map_err(|e| AwsError::other(action, e.to_string()))
+}
+
+fn environment(spec: &FunctionSpec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(spec.environment.clone().into_iter().collect()))
+        .build()
+}
+
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
         Lambda {
@@ -181,18 +194,9 @@ impl Lambda {
             .role(role)
             .memory_size(to_i32(spec.memory_mb))
             .timeout(to_i32(spec.timeout_s))
-            .ephemeral_storage(
-                EphemeralStorage::builder()
-                    .size(to_i32(spec.ephemeral_storage_mb))
-                    .build()
-                    .map_err(|e| AwsError::other(&action, e.to_string()))?,
-            )
+            .ephemeral_storage(storage(spec, &action)?)
             .architectures(architecture(spec.architecture))
-            .environment(
-                Environment::builder()
-                    .set_variables(Some(spec.environment.clone().into_iter().collect()))
-                    .build(),
-            )
+            .environment(environment(spec))
             .set_tags(Some(input.tags.clone().into_iter().collect()))
             .send()
             .await
@@ -221,17 +225,8 @@ impl Lambda {
                 .set_role(input.role_arn.map(str::to_string))
                 .memory_size(to_i32(spec.memory_mb))
                 .timeout(to_i32(spec.timeout_s))
-                .ephemeral_storage(
-                    EphemeralStorage::builder()
-                        .size(to_i32(spec.ephemeral_storage_mb))
-                        .build()
-                        .map_err(|e| AwsError::other(&action, e.to_string()))?,
-                )
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(spec.environment.clone().into_iter().collect()))
-                        .build(),
-                )
+                .ephemeral_storage(storage(spec, &action)?)
+                .environment(environment(spec))
                 .send()
                 .await
                 .map_err(|e| AwsError::new(&action, e))?;
@@ -288,15 +283,27 @@ impl Lambda {
         Ok(())
     }
 
-    async fn arn(&self, name: &str) -> Result<String, AwsError> {
+    async fn configuration(
+        &self,
+        name: &str,
+        action: &str,
+    ) -> Result<
+        aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+        AwsError,
+    > {
         self.calls.read("lambda:GetFunctionConfiguration");
-        let config = self
-            .client
+        self.client
             .get_function_configuration()
             .function_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new(format!("reading the function {name}"), e))?;
+            .map_err(|e| AwsError::new(action, e))
+    }
+
+    async fn arn(&self, name: &str) -> Result<String, AwsError> {
+        let config = self
+            .configuration(name, &format!("reading the function {name}"))
+            .await?;
         config
             .function_arn()
             .map(str::to_string)
@@ -310,14 +317,7 @@ impl Lambda {
         let started = std::time::Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
-            self.calls.read("lambda:GetFunctionConfiguration");
-            let config = self
-                .client
-                .get_function_configuration()
-                .function_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&action, e))?;
+            let config = self.configuration(name, &action).await?;
             let state = config.state();
             let update = config.last_update_status();
             if matches!(state, Some(State::Failed))

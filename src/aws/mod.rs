@@ -49,7 +49,7 @@ impl AwsError {
                 "the endpoint answered HTTP {} without an AWS error (does it implement this operation?)",
                 status.map_or("?".to_string(), |s| s.to_string())
             ),
-            _ => error_chain(&error),
+            _ => crate::error_chain(&error),
         };
         AwsError {
             action: action.into(),
@@ -115,19 +115,4 @@ impl Calls {
         }
         count
     }
-}
-
-/// The error and its causes, one after another: "dispatch failure: io error: connection
-/// refused" tells a user what "dispatch failure" alone does not.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }

@@ -94,7 +94,7 @@ pub async fn manifest(
         .await
         .map_err(|e| RegistryError::Unreachable {
             url: url.clone(),
-            message: error_chain(&e),
+            message: crate::error_chain(&e),
         })?;
     let status = response.status().as_u16();
     if status != 200 {
@@ -119,7 +119,7 @@ pub async fn manifest(
         .await
         .map_err(|e| RegistryError::Unreachable {
             url: url.clone(),
-            message: error_chain(&e),
+            message: crate::error_chain(&e),
         })?
         .to_vec();
     let digest = match served_digest {
@@ -132,17 +132,6 @@ pub async fn manifest(
         media_type,
         digest,
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

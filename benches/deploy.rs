@@ -1,0 +1,203 @@
+//! Deploy benchmark against moto (run: `cargo bench --bench deploy`): synthetic pipelines of
+//! 10, 100 and 500 tasks; wall time and AWS calls for a first deploy, a no-op redeploy and a
+//! code-only change (a new image digest), with a pool of 8 and of 1.
+//!
+//! Needs the test venv (`bash scripts/setup.sh`): moto_server and boto3 (for the IAM roles).
+//! moto answers every call itself, so the times measure kedro-sfn's own work plus loopback
+//! round trips: they say how the call count and the pool scale, not how long AWS takes.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kedro_sfn::aws::deploy::{apply, read_deployment, Clients, Job};
+use kedro_sfn::config::Config;
+use kedro_sfn::plan::changes::{changes, Target};
+use kedro_sfn::plan::plan;
+use kedro_sfn::synthetic::{doc_from_dag, random_dag, Rng};
+
+struct Moto {
+    port: u16,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn venv(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run bash scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+fn start_moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = Command::new(venv("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Moto { port, child }
+}
+
+fn roles(moto: &Moto) -> (String, String) {
+    let output = Command::new(venv("python"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_fixtures.py"))
+        .arg("roles")
+        .envs(aws_env(moto))
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let roles: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    (
+        roles["lambda"].as_str().unwrap_or_default().to_string(),
+        roles["states"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn aws_env(moto: &Moto) -> Vec<(String, String)> {
+    vec![
+        (
+            "AWS_ENDPOINT_URL".into(),
+            format!("http://127.0.0.1:{}", moto.port),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), "eu-west-1".into()),
+        ("AWS_DEFAULT_REGION".into(), "eu-west-1".into()),
+    ]
+}
+
+fn image(tag: u8) -> String {
+    format!(
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bench@sha256:{}",
+        format!("{tag:02x}").repeat(32)
+    )
+}
+
+struct Row {
+    seconds: f64,
+    reads: usize,
+    writes: usize,
+}
+
+async fn deploy_once(
+    clients: &Clients,
+    plan: &kedro_sfn::plan::Plan,
+    target: &Target,
+    pool: usize,
+) -> Row {
+    let before = clients.calls.count();
+    let started = Instant::now();
+    let deployment = read_deployment(clients, plan, &target.alias, pool)
+        .await
+        .expect("read");
+    let change_set = changes(plan, &deployment, target);
+    let job = Job {
+        clients,
+        plan,
+        deployment: &deployment,
+        changes: &change_set,
+        target,
+        concurrency: pool,
+        version_description: "bench",
+    };
+    apply(job, &|_| {}).await.expect("deploy");
+    let seconds = started.elapsed().as_secs_f64();
+    let after = clients.calls.count();
+    Row {
+        seconds,
+        reads: after.reads - before.reads,
+        writes: after.writes - before.writes,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let moto = start_moto();
+    for (key, value) in aws_env(&moto) {
+        std::env::set_var(key, value);
+    }
+    let (lambda_role, states_role) = roles(&moto);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sdk = runtime.block_on(kedro_sfn::aws::sdk_config(Some("eu-west-1")));
+    println!(
+        "{:<6} {:<5} {:<12} {:>9} {:>7} {:>7}",
+        "tasks", "pool", "deploy", "seconds", "reads", "writes"
+    );
+    for tasks in [10usize, 100, 500] {
+        let mut rng = Rng::new(tasks as u64);
+        let dag = random_dag(tasks, 8, 0.3, &mut rng);
+        let doc = doc_from_dag(&dag, &|i| format!("node_{i:04}"));
+        let mut firsts = Vec::new();
+        for pool in [8usize, 1] {
+            let mut config = Config::default();
+            config.file.state_machine.name = Some(format!("bench-{tasks}-{pool}"));
+            config.file.region = Some("eu-west-1".into());
+            config.file.account_id = Some("123456789012".into());
+            let plan = plan(&doc, &config).expect("plan");
+            let clients = Clients::new(&sdk);
+            let mut target = Target {
+                image_uri: Some(image(1)),
+                lambda_role_arn: Some(lambda_role.clone()),
+                machine_role_arn: Some(states_role.clone()),
+                alias: "live".into(),
+                extra_tags: Default::default(),
+                logging: serde_json::json!({"level": "OFF"}),
+                tracing: false,
+            };
+            let rows = [
+                (
+                    "first",
+                    runtime.block_on(deploy_once(&clients, &plan, &target, pool)),
+                ),
+                (
+                    "no-op",
+                    runtime.block_on(deploy_once(&clients, &plan, &target, pool)),
+                ),
+                ("code-only", {
+                    target.image_uri = Some(image(2));
+                    runtime.block_on(deploy_once(&clients, &plan, &target, pool))
+                }),
+            ];
+            for (label, row) in &rows {
+                println!(
+                    "{tasks:<6} {pool:<5} {label:<12} {:>9.2} {:>7} {:>7}",
+                    row.seconds, row.reads, row.writes
+                );
+            }
+            firsts.push(rows[0].1.seconds + rows[2].1.seconds);
+        }
+        println!(
+            "{tasks:<6} speed-up of pool 8 over 1 (first deploy + code-only change): {:.2}x",
+            firsts[1] / firsts[0]
+        );
+    }
+}
