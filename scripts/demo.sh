@@ -43,6 +43,7 @@ step "cargo build"
 cargo build --quiet
 KEDRO_SFN="$ROOT/target/debug/kedro-sfn"
 
+mkdir -p out
 PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 step "moto_server on 127.0.0.1:$PORT"
 MOTO_PORT="$PORT" .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &

@@ -236,6 +236,14 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         .collect();
     let definition = qualify_functions(&plan.definition, &versions);
     let definition_text = serde_json::to_string(&definition).unwrap_or_default();
+    // The version qualifiers add a few bytes per task to what the planner measured.
+    if definition_text.len() > crate::plan::DEFINITION_MAX_BYTES {
+        return Err(DeployError::InvalidDefinition(format!(
+            "it is {} bytes with function versions; Step Functions accepts at most {}: run fewer, larger tasks (--group-by namespace)",
+            definition_text.len(),
+            crate::plan::DEFINITION_MAX_BYTES
+        )));
+    }
     let machine_changes = match &changes.machine {
         MachineAction::Keep => deployment
             .machine

@@ -153,6 +153,15 @@ pub async fn prepare(
     for warning in plan.findings.warnings() {
         eprintln!("{warning}");
     }
+    prepare_plan(config, plan, target_args).await
+}
+
+/// Reads the deployment for a plan already made and computes the change set.
+pub async fn prepare_plan(
+    config: Config,
+    plan: Plan,
+    target_args: &TargetArgs,
+) -> anyhow::Result<Prepared> {
     let sdk = aws::sdk_config(config.file.region.as_deref()).await;
     let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
         anyhow!("no AWS region: set region in kedro-sfn.yml, pass --region, or set AWS_REGION")
@@ -323,15 +332,14 @@ fn version_description(project: &Path, changes: &ChangeSet) -> String {
 }
 
 async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> anyhow::Result<()> {
-    // The state machine's ARN runs its latest revision: the version this deploy published
-    // (or, with no changes, the one the alias serves). Emulators such as moto cannot start
-    // executions on version or alias ARNs.
-    let target = applied
+    let machine = applied
         .state_machine_arn
         .clone()
         .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
+    let alias = format!("{machine}:{}", prepared.target.alias);
     let request = ExecutionRequest {
-        target: &target,
+        target: &alias,
+        fallback: Some(&machine),
         region: &prepared.region,
         input: &args.input,
         name: args.execution_name.clone(),
@@ -342,8 +350,11 @@ async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> a
 
 /// One execution to start (and maybe follow).
 pub struct ExecutionRequest<'a> {
-    /// The state machine (or version) ARN.
+    /// What to start: the alias ARN, so the version the alias serves runs.
     pub target: &'a str,
+    /// Started instead when the endpoint cannot start `target` (an emulator without
+    /// alias support): the state machine's ARN.
+    pub fallback: Option<&'a str>,
     pub region: &'a str,
     /// JSON text.
     pub input: &'a str,
@@ -365,7 +376,26 @@ pub async fn run_execution(
             .unwrap_or_default();
         format!("kedro-sfn-{}-{:03}", now.as_secs(), now.subsec_millis())
     });
-    let execution = sfn.start(request.target, &name, &input.to_string()).await?;
+    let execution = match sfn.start(request.target, &name, &input.to_string()).await {
+        Ok(execution) => execution,
+        // Emulators (moto) cannot start an alias (no code, or "does not exist" for an alias
+        // that was just moved): run the machine's latest revision there, and say so.
+        Err(error)
+            if request.fallback.is_some()
+                && matches!(
+                    error.code.as_deref(),
+                    None | Some("StateMachineDoesNotExist")
+                ) =>
+        {
+            let fallback = request.fallback.unwrap_or_default();
+            eprintln!(
+                "warning: cannot start {} here ({}); starting {fallback} (its latest revision) instead",
+                request.target, error.detail
+            );
+            sfn.start(fallback, &name, &input.to_string()).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
     println!("started {execution}");
     let console = format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution}",

@@ -40,8 +40,18 @@ pub fn run(args: &ExecuteArgs) -> anyhow::Result<()> {
             .find(&name)
             .await?
             .ok_or_else(|| anyhow!("there is no state machine {name}; deploy first"))?;
+        let alias = format!(
+            "{arn}:{}",
+            config
+                .file
+                .state_machine
+                .alias
+                .as_deref()
+                .unwrap_or(super::deploy::DEFAULT_ALIAS)
+        );
         let request = ExecutionRequest {
-            target: &arn,
+            target: &alias,
+            fallback: Some(&arn),
             region: &region,
             input: &args.input,
             name: args.execution_name.clone(),

@@ -126,7 +126,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<ImageRecord> {
         })
         .context("cannot write the image's build context")?,
     };
-    let repository = repository_name(&config, &args.project);
+    let repository = repository_name(&config, &args.project, context.project_name.as_deref());
     let tag = image_tag(&args.project, &context.digest);
     let local = format!("kedro-sfn/{repository}:{tag}");
     let architecture = architecture(&config);
@@ -269,12 +269,19 @@ async fn push_async(
     })
 }
 
-/// The ECR repository: image.repository, else the state machine's name.
-fn repository_name(config: &Config, project: &Path) -> String {
+/// The ECR repository: image.repository, else the state machine's name (configured, else
+/// the project's, as the planner names it).
+fn repository_name(config: &Config, project: &Path, project_name: Option<&str>) -> String {
     if let Some(name) = &config.file.image.repository {
         return name.clone();
     }
-    let wanted = config.file.state_machine.name.clone().unwrap_or_else(|| {
+    let configured = config
+        .file
+        .state_machine
+        .name
+        .clone()
+        .or_else(|| project_name.map(str::to_string));
+    let wanted = configured.unwrap_or_else(|| {
         std::fs::canonicalize(project)
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

@@ -34,9 +34,6 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
-    if !args.offline {
-        return run_live(args);
-    }
     let config = args.settings.load(&args.source.project)?;
     let doc = load_pipeline(&args.source, &config)?;
     let plan = match plan::plan(&doc, &config) {
@@ -57,6 +54,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     };
     for warning in plan.findings.warnings() {
         eprintln!("{warning}");
+    }
+    if !args.offline {
+        return run_live(args, config, plan);
     }
 
     let reason = "--offline".to_string();
@@ -106,15 +106,15 @@ pub fn refusal(findings: &Findings) -> anyhow::Error {
 }
 
 /// Plans against what is deployed: reads AWS, changes nothing.
-fn run_live(args: &PlanArgs) -> anyhow::Result<()> {
+fn run_live(
+    args: &PlanArgs,
+    config: crate::config::Config,
+    plan: crate::plan::Plan,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let prepared = runtime
-        .block_on(super::deploy::prepare(
-            &args.source,
-            &args.settings,
-            &args.target,
-        ))
+        .block_on(super::deploy::prepare_plan(config, plan, &args.target))
         .context("cannot plan against the live deployment (pass --offline to plan without AWS)")?;
     let calls = prepared.clients.calls.count();
     super::deploy::write_plan_outputs(&args.out, &prepared, &calls)?;

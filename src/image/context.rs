@@ -47,6 +47,8 @@ pub struct BuildContext {
     pub generated: bool,
     /// sha256 over every file's path and bytes: the same sources give the same value.
     pub digest: String,
+    /// The project's distribution name, from its wheel (generated contexts only).
+    pub project_name: Option<String>,
 }
 
 /// Why no context could be written.
@@ -161,6 +163,7 @@ impl BuildContext {
             dockerfile: out.join("Dockerfile"),
             generated: true,
             digest: tree_digest(out, &[])?,
+            project_name: Some(packaged.name.clone()),
         })
     }
 
@@ -175,6 +178,7 @@ impl BuildContext {
             dockerfile,
             generated: false,
             digest: tree_digest(project, OWN_CONTEXT_SKIPPED)?,
+            project_name: None,
         })
     }
 }

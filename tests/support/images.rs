@@ -91,7 +91,7 @@ impl ImageStore {
 pub struct Registry {
     pub port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Registry {
@@ -124,11 +124,7 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry starts");
-        let registry = Registry {
-            port,
-            child,
-            _dir: dir,
-        };
+        let registry = Registry { port, child, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -138,6 +134,11 @@ impl Registry {
             std::thread::sleep(Duration::from_millis(100));
         }
         registry
+    }
+
+    /// Where the registry keeps blobs and manifests (its size is what pushes stored).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     pub fn address(&self) -> String {
