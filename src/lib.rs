@@ -15,9 +15,11 @@
 //! `aws` (the only code that calls AWS), `image` (build contexts, builders, registries) and
 //! `process` (external tools, streamed).
 
+pub mod action;
 pub mod aws;
 pub mod commands;
 pub mod config;
+pub mod github;
 pub mod image;
 pub mod pipeline;
 pub mod plan;

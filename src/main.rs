@@ -35,6 +35,8 @@ enum Command {
     Deploy(commands::deploy::DeployArgs),
     /// Start an execution of the deployed state machine; --wait follows it.
     Execute(commands::execute::ExecuteArgs),
+    /// The GitHub Action: plan and comment on pull requests, deploy on pushes (reads INPUT_*).
+    Action,
     /// Move the alias back to the previous (or a given) state machine version.
     Rollback(commands::rollback::RollbackArgs),
     /// Run one task here through the real handler, with the payload its Task state sends.
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Rollback(args) => commands::rollback::run(args),
         Command::Execute(args) => commands::execute::run(args),
+        Command::Action => commands::action::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -253,6 +253,27 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
 
 async fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
     let prepared = prepare(&args.source, &args.settings, &args.target).await?;
+    let applied = apply_prepared(
+        &prepared,
+        &args.source.project,
+        &args.out,
+        &args.target.image_dir,
+    )
+    .await?;
+    if args.start_execution {
+        execute(args, &prepared, &applied).await?;
+    }
+    Ok(())
+}
+
+/// Applies a prepared change set and writes the plan files and deploy.json into `out`
+/// (the plan files also when the deploy fails: they say what was attempted).
+pub async fn apply_prepared(
+    prepared: &Prepared,
+    project: &Path,
+    out: &Path,
+    image_dir: &Path,
+) -> anyhow::Result<Applied> {
     let changes = &prepared.changes;
     println!(
         "deploy {}: {}",
@@ -269,10 +290,10 @@ async fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
     if needs_image && prepared.target.image_uri.is_none() {
         bail!(
             "deploy needs an image: run `kedro-sfn image build` and `kedro-sfn image push` (image.json in {}), or pass --image-uri REPO@sha256:…",
-            args.target.image_dir.display()
+            image_dir.display()
         );
     }
-    let description = version_description(&args.source.project, changes);
+    let description = version_description(project, changes);
     let progress = |line: &str| eprintln!("  {line}");
     let job = Job {
         clients: &prepared.clients,
@@ -285,7 +306,7 @@ async fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
     };
     let result = apply(job, &progress).await;
     let calls = prepared.clients.calls.count();
-    write_plan_outputs(&args.out, &prepared, &calls)?;
+    write_plan_outputs(out, prepared, &calls)?;
     let applied = result?;
     let report = json!({
         "state_machine_arn": applied.state_machine_arn,
@@ -301,17 +322,14 @@ async fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
     });
     let mut text = serde_json::to_string_pretty(&report)?;
     text.push('\n');
-    write_atomically(&args.out.join(DEPLOY_FILE), text.as_bytes())?;
+    write_atomically(&out.join(DEPLOY_FILE), text.as_bytes())?;
     if changes.is_empty() {
         println!("no changes");
     } else if let Some(version) = &applied.version_arn {
         println!("deployed {version}");
     }
     println!("AWS calls: {} reads, {} writes", calls.reads, calls.writes);
-    if args.start_execution {
-        execute(args, &prepared, &applied).await?;
-    }
-    Ok(())
+    Ok(applied)
 }
 
 /// `<commit>: <headline>`, at most 256 characters (Step Functions' limit).

@@ -25,7 +25,7 @@ pub const IMAGE_FILE: &str = "image.json";
 #[derive(Debug, Clone, Subcommand)]
 pub enum ImageCommand {
     /// Build the Lambda image: the project's wheel, conf/ and the handler on Lambda's Python base.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Push the built image to ECR (creating the repository) and resolve its digest.
     Push(PushArgs),
 }
@@ -55,6 +55,9 @@ pub struct BuildArgs {
     /// Where the build context and image.json are written.
     #[arg(long, value_name = "DIR", default_value = "kedro-sfn-image")]
     pub out: PathBuf,
+    /// The ECR repository (default: image.repository, else the state machine's name).
+    #[arg(long, value_name = "NAME")]
+    pub repository: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,7 +129,9 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<ImageRecord> {
         })
         .context("cannot write the image's build context")?,
     };
-    let repository = repository_name(&config, &args.project, context.project_name.as_deref());
+    let repository = args.repository.clone().unwrap_or_else(|| {
+        repository_name(&config, &args.project, context.project_name.as_deref())
+    });
     let tag = image_tag(&args.project, &context.digest);
     let local = format!("kedro-sfn/{repository}:{tag}");
     let architecture = architecture(&config);
@@ -206,6 +211,10 @@ async fn push_async(
         });
     }
     let login = ecr.login().await?;
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        // The builder never prints it, but a verbose tool might: hide it in the job log.
+        crate::action::mask(&login.credentials.password);
+    }
     let push_registry = registry_override
         .unwrap_or(repository.registry())
         .to_string();

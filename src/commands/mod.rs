@@ -1,5 +1,6 @@
 //! The subcommands: thin shells that read inputs, call the core and write results.
 
+pub mod action;
 pub mod check;
 pub mod deploy;
 pub mod execute;

@@ -1,0 +1,424 @@
+//! `kedro-sfn action`: the GitHub Action's entry point. Pull requests get a plan, a sticky
+//! comment and the job summary; pushes and manual dispatches deploy (and run, if asked).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _};
+
+use crate::action::{self, annotation, end_group, group, resolve_mode, Context, Inputs, Mode};
+use crate::config::Config;
+use crate::github::{CommentOutcome, GitHub, GitHubError};
+use crate::pipeline::check::Findings;
+use crate::plan::changes::FunctionAction;
+use crate::plan::{self, PlanError};
+use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
+use crate::report::summary;
+
+use super::deploy::{
+    apply_prepared, prepare_plan, run_execution, write_plan_outputs, ExecutionRequest, Prepared,
+    TargetArgs,
+};
+use super::plan::{PLAN_FILE, SUMMARY_FILE};
+use super::{load_pipeline, write_atomically, SettingsArgs, SourceArgs};
+
+/// Where the action writes, relative to the workspace (outputs name these paths).
+const PLAN_DIR: &str = "kedro-sfn-plan";
+const IMAGE_DIR: &str = "kedro-sfn-image";
+
+pub fn run() -> anyhow::Result<()> {
+    let get = |key: &str| std::env::var(key).ok();
+    let inputs = Inputs::from_env(get)?;
+    let context = Context::from_env(get)?;
+    let mode = resolve_mode(&inputs.mode, &context.event_name);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut outputs: BTreeMap<&str, String> = BTreeMap::from([
+        ("has-changes", "false".to_string()),
+        ("changes-count", "0".to_string()),
+        ("plan-json", format!("{PLAN_DIR}/{PLAN_FILE}")),
+        ("summary-markdown", format!("{PLAN_DIR}/{SUMMARY_FILE}")),
+    ]);
+    let result = runtime.block_on(run_mode(&inputs, &context, mode, &mut outputs));
+    if let Some(path) = &context.output {
+        action::write_outputs(path, &outputs)?;
+    }
+    if let Err(error) = &result {
+        println!(
+            "{}",
+            annotation("error", None, "kedro-sfn", &format!("{error:#}"))
+        );
+    }
+    result
+}
+
+fn source(inputs: &Inputs) -> SourceArgs {
+    SourceArgs {
+        project: inputs.project_dir.clone(),
+        pipeline_json: None,
+        python: std::env::var_os("KEDRO_SFN_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("python3")),
+    }
+}
+
+fn settings(inputs: &Inputs) -> SettingsArgs {
+    SettingsArgs {
+        config: inputs.config.clone(),
+        env: inputs.env.clone(),
+        pipeline: inputs.pipeline.clone(),
+        group_by: None,
+        state_machine_name: inputs.state_machine_name.clone(),
+        region: inputs.aws_region.clone(),
+        account_id: None,
+    }
+}
+
+async fn run_mode(
+    inputs: &Inputs,
+    context: &Context,
+    mode: Mode,
+    outputs: &mut BTreeMap<&'static str, String>,
+) -> anyhow::Result<()> {
+    let out = Path::new(PLAN_DIR);
+    let source = source(inputs);
+    let settings = settings(inputs);
+    let pull_request = context.pull_request();
+    let commit = context.commit();
+
+    group("kedro-sfn: export and check the pipeline");
+    let config = settings.load(&source.project)?;
+    let doc = load_pipeline(&source, &config);
+    end_group();
+    let doc = doc?;
+    let plan = match plan::plan(&doc, &config) {
+        Ok(plan) => plan,
+        Err(PlanError::Check(findings)) => {
+            annotate(&findings, inputs, &config);
+            let name = config
+                .file
+                .state_machine
+                .name
+                .clone()
+                .unwrap_or_else(|| doc.project.package.clone());
+            let text = summary::render_refusal(&doc.project.name, &doc.pipeline, &findings);
+            write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
+            publish(context, &text)?;
+            if let Some(pr) = &pull_request {
+                let body = render_refusal_comment(&name, &findings, &commit);
+                comment(inputs, context, pr.number, &marker(&name), &body).await;
+            }
+            return Err(super::plan::refusal(&findings));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    for warning in plan.findings.warnings() {
+        println!(
+            "{}",
+            annotation(
+                "warning",
+                problem_file(warning.rule, inputs, &config).as_deref(),
+                warning.rule,
+                &warning.message
+            )
+        );
+    }
+
+    let mut target_args = TargetArgs {
+        image_uri: inputs.image_uri.clone(),
+        image_dir: PathBuf::from(IMAGE_DIR),
+        lambda_role_arn: inputs.lambda_role_arn.clone(),
+        state_machine_role_arn: inputs.state_machine_role_arn.clone(),
+        concurrency: None,
+    };
+    if mode == Mode::Deploy && target_args.image_uri.is_none() {
+        group("kedro-sfn: build and push the Lambda image");
+        let image = build_and_push(inputs, &source, &settings, &config);
+        end_group();
+        let record = image?;
+        outputs.insert("image-uri", record.uri.clone().unwrap_or_default());
+        outputs.insert("image-digest", record.digest.clone().unwrap_or_default());
+        target_args.image_uri = record.uri;
+    }
+
+    group("kedro-sfn: compare with what is deployed");
+    let prepared = prepare_plan(config.clone(), plan.clone(), &target_args).await;
+    end_group();
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) if mode == Mode::Plan => {
+            // No credentials (a fork) or no access: the plan still helps the review.
+            let note = format!("Not compared with AWS: {error:#}");
+            println!("{}", annotation("warning", None, "kedro-sfn plan", &note));
+            return offline_plan(inputs, context, &plan, &note, outputs).await;
+        }
+        Err(error) => return Err(error),
+    };
+    let changes = &prepared.changes;
+    outputs.insert("has-changes", (!changes.is_empty()).to_string());
+    outputs.insert("changes-count", changes.count().to_string());
+    if let Some(machine) = &prepared.deployment.machine {
+        outputs.insert("state-machine-arn", machine.arn.clone());
+    }
+    let deletions: Vec<&str> = changes
+        .functions
+        .iter()
+        .filter(|f| f.action == FunctionAction::Delete)
+        .map(|f| f.name.as_str())
+        .collect();
+
+    match mode {
+        Mode::Plan => {
+            write_plan_outputs(out, &prepared, &prepared.clients.calls.count())?;
+            report_plan(inputs, context, &prepared, &[]).await?;
+            if inputs.fail_on_destructive && !deletions.is_empty() {
+                bail!(
+                    "the plan deletes {} function(s) ({}) and fail-on-destructive is true",
+                    deletions.len(),
+                    deletions.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Mode::Deploy => {
+            if inputs.fail_on_destructive && !deletions.is_empty() {
+                write_plan_outputs(out, &prepared, &prepared.clients.calls.count())?;
+                report_plan(inputs, context, &prepared, &[]).await?;
+                bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
+            }
+            group("kedro-sfn: deploy");
+            let applied =
+                apply_prepared(&prepared, &source.project, out, &target_args.image_dir).await;
+            end_group();
+            let summary_text = std::fs::read_to_string(out.join(SUMMARY_FILE)).unwrap_or_default();
+            publish(context, &summary_text)?;
+            let applied = applied?;
+            if let Some(arn) = &applied.state_machine_arn {
+                outputs.insert("state-machine-arn", arn.clone());
+            }
+            if let Some(version) = &applied.version_arn {
+                outputs.insert("state-machine-version-arn", version.clone());
+            }
+            if let Some(uri) = &prepared.target.image_uri {
+                outputs.insert("image-uri", uri.clone());
+                if let Some((_, digest)) = uri.split_once('@') {
+                    outputs.insert("image-digest", digest.to_string());
+                }
+            }
+            if inputs.start_execution {
+                group("kedro-sfn: execution");
+                let machine = applied
+                    .state_machine_arn
+                    .clone()
+                    .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
+                let alias = format!("{machine}:{}", prepared.target.alias);
+                let request = ExecutionRequest {
+                    target: &alias,
+                    fallback: Some(&machine),
+                    region: &prepared.region,
+                    input: "{}",
+                    name: None,
+                    wait: inputs.wait,
+                };
+                let result = run_execution(&prepared.clients.sfn, &request).await;
+                end_group();
+                result?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The job summary and the comment of a plan compared with AWS.
+async fn report_plan(
+    inputs: &Inputs,
+    context: &Context,
+    prepared: &Prepared,
+    notes: &[String],
+) -> anyhow::Result<()> {
+    let summary_text =
+        std::fs::read_to_string(Path::new(PLAN_DIR).join(SUMMARY_FILE)).unwrap_or_default();
+    publish(context, &summary_text)?;
+    if let Some(pr) = context.pull_request() {
+        let body = render_comment(&CommentInput {
+            plan: &prepared.plan,
+            changes: Some(&prepared.changes),
+            text_diff: &prepared.text_diff,
+            commit: &context.commit(),
+            notes,
+        });
+        comment(
+            inputs,
+            context,
+            pr.number,
+            &marker(&prepared.plan.state_machine.name),
+            &body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// A plan that could not be compared with AWS: written, summarized and commented anyway.
+async fn offline_plan(
+    inputs: &Inputs,
+    context: &Context,
+    plan: &plan::Plan,
+    note: &str,
+    _outputs: &mut BTreeMap<&'static str, String>,
+) -> anyhow::Result<()> {
+    let out = Path::new(PLAN_DIR);
+    let baseline = summary::Baseline::Empty {
+        reason: "not compared with AWS".into(),
+    };
+    let mut definition = serde_json::to_string_pretty(&plan.definition)?;
+    definition.push('\n');
+    let mut document = serde_json::to_string_pretty(&crate::plan::document::plan_document(
+        plan,
+        &baseline.describe(),
+    ))?;
+    document.push('\n');
+    let summary_text = summary::render(plan, &baseline);
+    write_atomically(
+        &out.join(super::plan::DEFINITION_FILE),
+        definition.as_bytes(),
+    )?;
+    write_atomically(&out.join(PLAN_FILE), document.as_bytes())?;
+    write_atomically(&out.join(SUMMARY_FILE), summary_text.as_bytes())?;
+    publish(context, &summary_text)?;
+    if let Some(pr) = context.pull_request() {
+        let notes = [note.lines().next().unwrap_or_default().to_string()];
+        let body = render_comment(&CommentInput {
+            plan,
+            changes: None,
+            text_diff: "",
+            commit: &context.commit(),
+            notes: &notes,
+        });
+        comment(
+            inputs,
+            context,
+            pr.number,
+            &marker(&plan.state_machine.name),
+            &body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Writes the job summary (when the runner gives a file for it).
+fn publish(context: &Context, markdown: &str) -> anyhow::Result<()> {
+    if let Some(path) = &context.step_summary {
+        action::write_summary(path, markdown)?;
+    }
+    Ok(())
+}
+
+/// Posts or updates the comment; a read-only token (a fork) or an API failure is a warning,
+/// never a failed plan.
+async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, body: &str) {
+    if !inputs.comment {
+        return;
+    }
+    let Some(token) = &inputs.github_token else {
+        println!(
+            "{}",
+            annotation(
+                "warning",
+                None,
+                "kedro-sfn comment",
+                "no github-token: the plan is in the job summary only"
+            )
+        );
+        return;
+    };
+    let result = match GitHub::new(&context.api_url, token, &context.repository) {
+        Ok(github) => github.upsert_comment(number, marker, body).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(CommentOutcome::Created(id)) => {
+            println!("created comment {id} on pull request #{number}")
+        }
+        Ok(CommentOutcome::Updated(id)) => {
+            println!("updated comment {id} on pull request #{number}")
+        }
+        Ok(CommentOutcome::Unchanged(id)) => {
+            println!("comment {id} on pull request #{number} is up to date")
+        }
+        Err(error @ GitHubError::ReadOnly { .. }) | Err(error) => {
+            println!(
+                "{}",
+                annotation("warning", None, "kedro-sfn comment", &error.to_string())
+            );
+        }
+    }
+}
+
+/// Builds and pushes the image for a deploy.
+fn build_and_push(
+    inputs: &Inputs,
+    source: &SourceArgs,
+    settings: &SettingsArgs,
+    config: &Config,
+) -> anyhow::Result<super::image::ImageRecord> {
+    let build = super::image::BuildArgs {
+        project: source.project.clone(),
+        python: source.python.clone(),
+        settings: settings.clone(),
+        builder: inputs.builder,
+        base_image: None,
+        out: PathBuf::from(IMAGE_DIR),
+        repository: inputs.ecr_repository.clone(),
+    };
+    super::image::build(&build)?;
+    super::image::push(&super::image::PushArgs {
+        out: PathBuf::from(IMAGE_DIR),
+        region: config.file.region.clone(),
+        registry: std::env::var("KEDRO_SFN_REGISTRY").ok(),
+    })
+}
+
+/// The file a check problem points at: the catalog for dataset rules, the config for
+/// settings rules.
+fn problem_file(rule: &str, inputs: &Inputs, config: &Config) -> Option<PathBuf> {
+    match rule {
+        "dataset-not-shared" | "free-input-not-remote" | "output-discarded" => {
+            let conf = inputs.project_dir.join("conf");
+            let env_catalog = config
+                .file
+                .env
+                .as_ref()
+                .map(|env| conf.join(env).join("catalog.yml"))
+                .filter(|p| p.is_file());
+            Some(env_catalog.unwrap_or_else(|| conf.join("base/catalog.yml")))
+        }
+        "resource-out-of-range"
+        | "invalid-setting"
+        | "mixed-architectures"
+        | "task-too-long"
+        | "timeout-below-duration"
+        | "config-unknown-node"
+        | "config-unknown-tag" => config.source.clone(),
+        _ => None,
+    }
+}
+
+/// One annotation per check problem.
+fn annotate(findings: &Findings, inputs: &Inputs, config: &Config) {
+    for problem in &findings.problems {
+        let level = match problem.severity {
+            crate::pipeline::check::Severity::Error => "error",
+            crate::pipeline::check::Severity::Warning => "warning",
+        };
+        let file = problem_file(problem.rule, inputs, config);
+        let message = format!(
+            "{}: {} (hint: {})",
+            problem.subject, problem.message, problem.hint
+        );
+        println!(
+            "{}",
+            annotation(level, file.as_deref(), problem.rule, &message)
+        );
+    }
+}
