@@ -32,8 +32,28 @@ fn api_error(action: &str, error: octocrab::Error) -> GitHubError {
     }
     GitHubError::Api {
         action: action.to_string(),
-        detail: crate::error_chain(&error),
+        detail: without_backtraces(&error),
     }
+}
+
+/// The error chain without the "Found at" backtraces octocrab puts into its messages.
+fn without_backtraces(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        let text = text
+            .split("Found at")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// A repository's issues API.
@@ -46,6 +66,7 @@ pub struct GitHub {
 impl GitHub {
     /// `api_url` is GITHUB_API_URL (GitHub Enterprise and test servers differ).
     pub fn new(api_url: &str, token: &str, repository: &str) -> Result<Self, GitHubError> {
+        crate::init_tls();
         let (owner, repo) = repository
             .split_once('/')
             .filter(|(o, r)| !o.is_empty() && !r.is_empty())

@@ -41,3 +41,13 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// Chooses rustls' crypto provider (aws-lc-rs, as the AWS SDK uses) once per process: two
+/// HTTP stacks in this binary enable two providers, and rustls then refuses to guess.
+pub fn init_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means a provider is installed already, which is just as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}

@@ -46,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    kedro_sfn::init_tls();
     let result = match &cli.command {
         Command::Export(args) => commands::export::run(args),
         Command::Check(args) => commands::check::run(args),

@@ -84,6 +84,7 @@ pub async fn manifest(
         "{}/v2/{repository}/manifests/{reference}",
         base_url(registry)
     );
+    crate::init_tls();
     let client = reqwest::Client::new();
     let mut request = client.get(&url).header("Accept", MANIFEST_TYPES);
     if let Some(credentials) = credentials {

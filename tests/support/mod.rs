@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod asl;
+pub mod github;
 pub mod images;
 pub mod moto;
 
