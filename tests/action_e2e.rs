@@ -34,17 +34,8 @@ impl Action<'_> {
         let (output_path, summary_path) = (dir.join("output.txt"), dir.join("summary.md"));
         let _ = std::fs::remove_file(&output_path);
         let _ = std::fs::remove_file(&summary_path);
-        let mut command = std::process::Command::new("strace");
+        let mut command = kedro_sfn();
         command
-            .args([
-                "-f",
-                "-e",
-                "trace=connect",
-                "-o",
-                "/tmp/strace.out",
-                env!("CARGO_BIN_EXE_kedro-sfn"),
-            ])
-            .env("RUST_BACKTRACE", "0")
             .arg("action")
             .current_dir(dir)
             .envs(self.moto.aws_env())
