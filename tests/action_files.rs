@@ -1,0 +1,282 @@
+//! What GitHub runs and shows: action.yml, the workflows and the Dockerfile pass the linters
+//! GitHub's ecosystem uses; the README's tables are action.yml's inputs and outputs; the
+//! pull-request comment escapes whatever the pipeline's names hold; the example comment in
+//! docs/ is what the code renders.
+
+mod support;
+
+use std::process::Command;
+
+use kedro_sfn::config::{Config, GroupBy};
+use kedro_sfn::pipeline::PipelineDoc;
+use kedro_sfn::plan::changes::{changes, Deployment, Target};
+use kedro_sfn::plan::plan;
+use kedro_sfn::report::comment::{render_comment, CommentInput};
+use kedro_sfn::report::diff::definition_diff;
+use support::{example_doc_path, repo_root, venv_tool};
+
+fn lint(tool: &str, args: &[&str]) {
+    let output = Command::new(venv_tool(tool))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} does not run ({e}); run bash scripts/setup.sh"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} found problems:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn action_workflows_and_dockerfile_pass_their_linters() {
+    lint(
+        "actionlint",
+        &[
+            ".github/workflows/ci.yml",
+            ".github/workflows/release.yml",
+            "examples/workflows/kedro-sfn.yml",
+        ],
+    );
+    lint(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.github-actions", "action.yml"],
+    );
+    lint(
+        "check-jsonschema",
+        &[
+            "--builtin-schema",
+            "vendor.github-workflows",
+            ".github/workflows/ci.yml",
+            ".github/workflows/release.yml",
+            "examples/workflows/kedro-sfn.yml",
+        ],
+    );
+    lint("hadolint", &["Dockerfile"]);
+}
+
+/// The rows of the Markdown table whose header starts with `header`: first cell without
+/// backticks, and the last cell.
+fn table(markdown: &str, header: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut lines = markdown.lines().skip_while(|l| !l.starts_with(header));
+    lines.next();
+    lines.next(); // |---|---|
+    for line in lines.take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        let name = cells.first().unwrap_or(&"").trim_matches('`').to_string();
+        let last = cells.last().unwrap_or(&"").trim_matches('`').to_string();
+        rows.push((name, last));
+    }
+    rows
+}
+
+#[test]
+fn the_readme_tables_are_action_yml() {
+    let action: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
+    )
+    .expect("YAML");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let inputs: Vec<(String, String)> = action["inputs"]
+        .as_mapping()
+        .expect("inputs")
+        .iter()
+        .map(|(k, v)| {
+            let default = match &v["default"] {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Null => String::new(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            };
+            (k.as_str().unwrap_or_default().to_string(), default)
+        })
+        .collect();
+    assert_eq!(
+        table(&readme, "| Input |"),
+        inputs,
+        "README's inputs table differs from action.yml"
+    );
+    let outputs: Vec<String> = action["outputs"]
+        .as_mapping()
+        .expect("outputs")
+        .keys()
+        .map(|k| k.as_str().unwrap_or_default().to_string())
+        .collect();
+    let documented: Vec<String> = table(&readme, "| Output |")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        documented, outputs,
+        "README's outputs table differs from action.yml"
+    );
+}
+
+/// The text outside code spans and code blocks (what GitHub interprets).
+fn outside_code(markdown: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = markdown.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '`' {
+            let run = chars[i..].iter().take_while(|c| **c == '`').count();
+            let fence: String = "`".repeat(run);
+            let rest: String = chars[i + run..].iter().collect();
+            match rest.find(&fence) {
+                Some(end) => {
+                    i += run + rest[..end].chars().count() + run;
+                    continue;
+                }
+                None => {
+                    i += run;
+                    continue;
+                }
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn hostile_names_cannot_inject_markup_mentions_or_diagram_syntax() {
+    let names = [
+        "<img src=x onerror=alert(1)>",
+        "@octocat",
+        "x\"]; click t0 call evil(); %%",
+        "a|b",
+        "`code`",
+        "[link](https://evil.example)",
+        "end",
+    ];
+    let nodes: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"name": n, "inputs": if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] }, "outputs": [format!("d{i}")], "tags": [], "namespace": null}))
+        .collect();
+    let datasets: serde_json::Map<String, serde_json::Value> = (0..names.len())
+        .map(|i| (format!("d{i}"), serde_json::json!({"type": "pandas.CSVDataset", "filepath": format!("s3://b/{i}.csv"), "versioned": false})))
+        .collect();
+    let doc: PipelineDoc = serde_json::from_value(serde_json::json!({
+        "format": "kedro-sfn/pipeline@1",
+        "project": {"name": "<b>@team</b>", "package": "p", "kedro_version": "1.7.0"},
+        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
+        "nodes": nodes, "datasets": datasets}))
+    .expect("document");
+    let mut config = Config::default();
+    config.file.group_by = Some(GroupBy::None);
+    let planned = plan(&doc, &config).expect("plans");
+    let target = Target {
+        image_uri: None,
+        lambda_role_arn: None,
+        machine_role_arn: None,
+        alias: "live".into(),
+        extra_tags: Default::default(),
+        logging: serde_json::json!({"level": "OFF"}),
+        tracing: false,
+    };
+    let change_set = changes(&planned, &Deployment::default(), &target);
+    let diff = definition_diff(None, &change_set.definition);
+    let body = render_comment(&CommentInput {
+        plan: &planned,
+        changes: Some(&change_set),
+        text_diff: &diff,
+        commit: "abc",
+        notes: &["note with <script>@someone</script>".to_string()],
+    });
+
+    let visible = outside_code(&body);
+    for tag in visible.match_indices('<').map(|(i, _)| &visible[i..]) {
+        assert!(
+            [
+                "<!-- kedro-sfn",
+                "<details>",
+                "</details>",
+                "<summary>",
+                "</summary>",
+                "<sub>",
+                "</sub>",
+                "<br>"
+            ]
+            .iter()
+            .any(|allowed| tag.starts_with(allowed)),
+            "raw HTML in the comment: {}",
+            &tag[..tag.len().min(40)]
+        );
+    }
+    assert!(
+        !visible.contains("@octocat")
+            && !visible.contains("@team")
+            && !visible.contains("@someone"),
+        "a mention got through:\n{visible}"
+    );
+    assert!(
+        !visible.contains("](https://evil.example)"),
+        "a link got through"
+    );
+
+    // The diagram: every label quoted, no quote inside, no directive smuggled in.
+    let mermaid = body
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a mermaid block");
+    for line in mermaid.lines() {
+        if let Some((_, label)) = line.split_once("[\"") {
+            let inner = label
+                .strip_suffix("\"]")
+                .unwrap_or_else(|| panic!("unterminated label: {line}"));
+            assert!(!inner.contains('"'), "a quote inside a label: {line}");
+        }
+        let trimmed = line.trim_start();
+        assert!(
+            !trimmed.starts_with("click") && !trimmed.starts_with("%%{"),
+            "a directive: {line}"
+        );
+    }
+}
+
+#[test]
+fn the_example_comment_in_docs_is_what_the_code_renders() {
+    let doc = PipelineDoc::from_file(&example_doc_path()).expect("fixture");
+    let config =
+        Config::load(None, Some(&support::example_project()), &Default::default()).expect("config");
+    let planned = plan(&doc, &config).expect("plans");
+    let target = Target {
+        image_uri: Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5".into()),
+        lambda_role_arn: None,
+        machine_role_arn: None,
+        alias: "live".into(),
+        extra_tags: Default::default(),
+        logging: serde_json::json!({"level": "OFF"}),
+        tracing: false,
+    };
+    let change_set = changes(&planned, &Deployment::default(), &target);
+    let diff = definition_diff(None, &change_set.definition);
+    let body = render_comment(&CommentInput {
+        plan: &planned,
+        changes: Some(&change_set),
+        text_diff: &diff,
+        commit: "3f2a9c1d0b7e",
+        notes: &[],
+    });
+    let path = repo_root().join("docs/example-comment.md");
+    if std::env::var_os("KEDRO_SFN_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &body).expect("write docs/example-comment.md");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == body,
+        "docs/example-comment.md is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test action_files"
+    );
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    assert!(
+        readme.contains(&committed),
+        "the README's example comment differs from docs/example-comment.md: paste it again"
+    );
+}
