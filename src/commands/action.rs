@@ -51,14 +51,51 @@ pub fn run() -> anyhow::Result<()> {
     result
 }
 
-fn source(inputs: &Inputs) -> SourceArgs {
+fn source(inputs: &Inputs, python: PathBuf) -> SourceArgs {
     SourceArgs {
         project: inputs.project_dir.clone(),
         pipeline_json: None,
-        python: std::env::var_os("KEDRO_SFN_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("python3")),
+        python,
     }
+}
+
+/// The Python that runs Kedro: KEDRO_SFN_PYTHON when set; else, inside the action's
+/// container, a virtual environment with the project installed (Debian's Python refuses
+/// system-wide installs); else `python3`.
+fn project_python(inputs: &Inputs, config: &Config) -> anyhow::Result<PathBuf> {
+    if let Some(python) = std::env::var_os("KEDRO_SFN_PYTHON") {
+        return Ok(PathBuf::from(python));
+    }
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return Ok(PathBuf::from("python3"));
+    }
+    let venv = std::env::temp_dir().join("kedro-sfn-venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        crate::process::Tool::new("python3 -m venv", "python3")
+            .args(["-m", "venv"])
+            .arg(venv.as_os_str())
+            .hint("hint: the action's image has python3-venv; a custom image needs it too")
+            .run(crate::process::Progress::Stream)?;
+    }
+    let extras = config.file.image.extras.clone().unwrap_or_default();
+    let target = if extras.is_empty() {
+        inputs.project_dir.display().to_string()
+    } else {
+        format!("{}[{}]", inputs.project_dir.display(), extras.join(","))
+    };
+    crate::process::Tool::new("pip install (the project)", &python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(target)
+        .hint("hint: the project must install with pip (pyproject.toml with its dependencies)")
+        .run(crate::process::Progress::Stream)?;
+    Ok(python)
 }
 
 fn settings(inputs: &Inputs) -> SettingsArgs {
@@ -80,13 +117,13 @@ async fn run_mode(
     outputs: &mut BTreeMap<&'static str, String>,
 ) -> anyhow::Result<()> {
     let out = Path::new(PLAN_DIR);
-    let source = source(inputs);
     let settings = settings(inputs);
     let pull_request = context.pull_request();
     let commit = context.commit();
 
     group("kedro-sfn: export and check the pipeline");
-    let config = settings.load(&source.project)?;
+    let config = settings.load(&inputs.project_dir)?;
+    let source = source(inputs, project_python(inputs, &config)?);
     let doc = load_pipeline(&source, &config);
     end_group();
     let doc = doc?;
