@@ -74,8 +74,10 @@ if [[ $WITH_IMAGE -eq 1 ]]; then
     step "the real image: buildah, a local base image and a local registry"
     bash scripts/setup-images.sh
     IMAGES="$ROOT/target/kedro-sfn-images/overlay"
-    bash scripts/local-base-image.sh --driver overlay --root "$IMAGES/root" --runroot "$IMAGES/runroot"
-    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/root"\nrunroot = "%s/runroot"\n' "$IMAGES" "$IMAGES" >"$IMAGES/storage.conf"
+    # podman refuses run roots longer than 50 characters: a short one, as the tests derive it.
+    RUNROOT="/tmp/ksfn-run-$(printf '%s' "$IMAGES/root" | sha256sum | cut -c1-8)"
+    bash scripts/local-base-image.sh --driver overlay --root "$IMAGES/root" --runroot "$RUNROOT"
+    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/root"\nrunroot = "%s"\n' "$IMAGES" "$RUNROOT" >"$IMAGES/storage.conf"
     export CONTAINERS_STORAGE_CONF="$IMAGES/storage.conf" BUILDAH_ISOLATION=chroot
     TOKEN="$(fixture token)"
     REG_USER="$(printf '%s' "$TOKEN" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["user"])')"

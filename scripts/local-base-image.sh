@@ -19,7 +19,7 @@
 #                                    [--name IMAGE] [--force]
 # Environment (flags win): KEDRO_SFN_IMAGES_DIR (default <repo>/target/kedro-sfn-images),
 #   IMAGE_ROOT (default $KEDRO_SFN_IMAGES_DIR/root), IMAGE_RUNROOT
-#   (default $KEDRO_SFN_IMAGES_DIR/runroot), IMAGE_STORAGE_DRIVER (default vfs: works
+#   (default /tmp/ksfn-run-<8 hex of the root path>), IMAGE_STORAGE_DRIVER (default vfs: works
 #   everywhere; overlay is much faster and smaller where the kernel lets root mount it, but a
 #   storage root keeps the driver it was made with), BASE_IMAGE (default
 #   localhost/kedro-sfn-lambda-python:3.11), DEBIAN_MIRROR (default: the first
@@ -31,7 +31,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGES_DIR="${KEDRO_SFN_IMAGES_DIR:-$REPO/target/kedro-sfn-images}"
 STORAGE_ROOT="${IMAGE_ROOT:-$IMAGES_DIR/root}"
-STORAGE_RUNROOT="${IMAGE_RUNROOT:-$IMAGES_DIR/runroot}"
+# podman refuses run roots longer than 50 characters, so the default is short:
+# /tmp/ksfn-run-<8 hex of the storage root's path> (the tests derive the same).
+STORAGE_RUNROOT="${IMAGE_RUNROOT:-/tmp/ksfn-run-$(printf '%s' "$STORAGE_ROOT" | sha256sum | cut -c1-8)}"
 NAME="${BASE_IMAGE:-localhost/kedro-sfn-lambda-python:3.11}"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 MIRROR="${DEBIAN_MIRROR:-}"

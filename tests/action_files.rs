@@ -116,6 +116,19 @@ fn the_readme_tables_are_action_yml() {
     );
 }
 
+/// A deploy target with no roles, the default alias and no logging.
+fn target(image_uri: Option<&str>) -> Target {
+    Target {
+        image_uri: image_uri.map(str::to_string),
+        lambda_role_arn: None,
+        machine_role_arn: None,
+        alias: "live".into(),
+        extra_tags: Default::default(),
+        logging: serde_json::json!({"level": "OFF"}),
+        tracing: false,
+    }
+}
+
 /// The text outside code spans and code blocks (what GitHub interprets).
 fn outside_code(markdown: &str) -> String {
     let mut out = String::new();
@@ -171,15 +184,7 @@ fn hostile_names_cannot_inject_markup_mentions_or_diagram_syntax() {
     let mut config = Config::default();
     config.file.group_by = Some(GroupBy::None);
     let planned = plan(&doc, &config).expect("plans");
-    let target = Target {
-        image_uri: None,
-        lambda_role_arn: None,
-        machine_role_arn: None,
-        alias: "live".into(),
-        extra_tags: Default::default(),
-        logging: serde_json::json!({"level": "OFF"}),
-        tracing: false,
-    };
+    let target = target(None);
     let change_set = changes(&planned, &Deployment::default(), &target);
     let diff = definition_diff(None, &change_set.definition);
     let body = render_comment(&CommentInput {
@@ -247,15 +252,7 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
     let config =
         Config::load(None, Some(&support::example_project()), &Default::default()).expect("config");
     let planned = plan(&doc, &config).expect("plans");
-    let target = Target {
-        image_uri: Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5".into()),
-        lambda_role_arn: None,
-        machine_role_arn: None,
-        alias: "live".into(),
-        extra_tags: Default::default(),
-        logging: serde_json::json!({"level": "OFF"}),
-        tracing: false,
-    };
+    let target = target(Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5"));
     let change_set = changes(&planned, &Deployment::default(), &target);
     let diff = definition_diff(None, &change_set.definition);
     let body = render_comment(&CommentInput {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{bail, Context as _};
 
 use crate::action::{self, annotation, end_group, group, resolve_mode, Context, Inputs, Mode};
 use crate::config::Config;
@@ -16,8 +16,7 @@ use crate::report::comment::{marker, render_comment, render_refusal_comment, Com
 use crate::report::summary;
 
 use super::deploy::{
-    apply_prepared, prepare_plan, run_execution, write_plan_outputs, ExecutionRequest, Prepared,
-    TargetArgs,
+    apply_prepared, execute_deployed, prepare_plan, write_plan_outputs, Prepared, TargetArgs,
 };
 use super::plan::{PLAN_FILE, SUMMARY_FILE};
 use super::{load_pipeline, write_atomically, SettingsArgs, SourceArgs};
@@ -186,7 +185,7 @@ async fn run_mode(
             // No credentials (a fork) or no access: the plan still helps the review.
             let note = format!("Not compared with AWS: {error:#}");
             println!("{}", annotation("warning", None, "kedro-sfn plan", &note));
-            return offline_plan(inputs, context, &plan, &note, outputs).await;
+            return offline_plan(inputs, context, &plan, &note).await;
         }
         Err(error) => return Err(error),
     };
@@ -243,20 +242,7 @@ async fn run_mode(
             }
             if inputs.start_execution {
                 group("kedro-sfn: execution");
-                let machine = applied
-                    .state_machine_arn
-                    .clone()
-                    .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
-                let alias = format!("{machine}:{}", prepared.target.alias);
-                let request = ExecutionRequest {
-                    target: &alias,
-                    fallback: Some(&machine),
-                    region: &prepared.region,
-                    input: "{}",
-                    name: None,
-                    wait: inputs.wait,
-                };
-                let result = run_execution(&prepared.clients.sfn, &request).await;
+                let result = execute_deployed(&prepared, &applied, "{}", None, inputs.wait).await;
                 end_group();
                 result?;
             }
@@ -301,7 +287,6 @@ async fn offline_plan(
     context: &Context,
     plan: &plan::Plan,
     note: &str,
-    _outputs: &mut BTreeMap<&'static str, String>,
 ) -> anyhow::Result<()> {
     let out = Path::new(PLAN_DIR);
     let baseline = summary::Baseline::Empty {

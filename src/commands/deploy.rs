@@ -350,6 +350,25 @@ fn version_description(project: &Path, changes: &ChangeSet) -> String {
 }
 
 async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> anyhow::Result<()> {
+    execute_deployed(
+        prepared,
+        applied,
+        &args.input,
+        args.execution_name.clone(),
+        args.wait,
+    )
+    .await
+}
+
+/// Starts (and with `wait` follows) an execution of what was just deployed, through its
+/// alias.
+pub async fn execute_deployed(
+    prepared: &Prepared,
+    applied: &Applied,
+    input: &str,
+    name: Option<String>,
+    wait: bool,
+) -> anyhow::Result<()> {
     let machine = applied
         .state_machine_arn
         .clone()
@@ -359,9 +378,9 @@ async fn execute(args: &DeployArgs, prepared: &Prepared, applied: &Applied) -> a
         target: &alias,
         fallback: Some(&machine),
         region: &prepared.region,
-        input: &args.input,
-        name: args.execution_name.clone(),
-        wait: args.wait,
+        input,
+        name,
+        wait,
     };
     run_execution(&prepared.clients.sfn, &request).await
 }

@@ -10,7 +10,7 @@ use crate::plan::Plan;
 
 use super::diff::{headline, render as render_changes};
 use super::escape::{code, mermaid_label, text};
-use super::mermaid::{flowchart, MAX_TASKS_DRAWN};
+use super::mermaid::{flowchart, task_labels, MAX_TASKS_DRAWN};
 use super::summary::render_findings;
 
 /// GitHub refuses comment bodies longer than this (characters).
@@ -119,14 +119,7 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
         let _ = writeln!(out, "_{} tasks are too many to draw._\n", plan.tasks.len());
         return out;
     }
-    let labels: Vec<String> = plan
-        .tasks
-        .iter()
-        .map(|t| match t.nodes.len() {
-            1 => t.state.clone(),
-            n => format!("{} ({n} nodes)", t.state),
-        })
-        .collect();
+    let labels = task_labels(plan);
     let mut chart = flowchart(&plan.tree, &labels);
     if let Some(changes) = changes {
         let s = &changes.structure;

@@ -10,6 +10,17 @@ use super::escape::mermaid_label;
 /// Past this many tasks the picture stops being readable (and GitHub stops rendering it).
 pub const MAX_TASKS_DRAWN: usize = 150;
 
+/// The text of each task's box: its state name, and how many nodes it runs when several.
+pub fn task_labels(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.tasks
+        .iter()
+        .map(|t| match t.nodes.len() {
+            1 => t.state.clone(),
+            n => format!("{} ({n} nodes)", t.state),
+        })
+        .collect()
+}
+
 /// Draws the tree; `labels[task]` is the text of each task's box.
 pub fn flowchart(tree: &SpTree, labels: &[String]) -> String {
     let mut drawing = Drawing {

@@ -7,7 +7,7 @@ use crate::pipeline::check::{Findings, Problem, Severity};
 use crate::plan::Plan;
 
 use super::escape::{code, text};
-use super::mermaid::{flowchart, MAX_TASKS_DRAWN};
+use super::mermaid::{flowchart, task_labels, MAX_TASKS_DRAWN};
 
 /// What the plan was compared against, said at the top so nobody mistakes an offline plan
 /// for a diff against production.
@@ -100,14 +100,7 @@ pub fn render(plan: &Plan, baseline: &Baseline) -> String {
 
     out.push_str("### State machine\n\n");
     if plan.tasks.len() <= MAX_TASKS_DRAWN {
-        let labels: Vec<String> = plan
-            .tasks
-            .iter()
-            .map(|t| match t.nodes.len() {
-                1 => t.state.clone(),
-                n => format!("{} ({n} nodes)", t.state),
-            })
-            .collect();
+        let labels = task_labels(plan);
         let _ = writeln!(out, "```mermaid\n{}```\n", flowchart(&plan.tree, &labels));
     } else {
         let _ = writeln!(

@@ -22,6 +22,17 @@ fn require_program(name: &str) {
     );
 }
 
+/// A short run root (locks and transient state) for the storage at `root`:
+/// `/tmp/ksfn-run-<8 hex of root's path>`; scripts/demo.sh derives the same.
+pub fn short_runroot(root: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let hash = format!(
+        "{:x}",
+        Sha256::digest(root.display().to_string().as_bytes())
+    );
+    PathBuf::from(format!("/tmp/ksfn-run-{}", &hash[..8]))
+}
+
 /// A containers storage (overlay, under target/) holding the base image.
 pub struct ImageStore {
     pub dir: PathBuf,
@@ -35,7 +46,9 @@ impl ImageStore {
             require_program(program);
         }
         let dir = repo_root().join("target/kedro-sfn-images/overlay");
-        let (root, runroot) = (dir.join("root"), dir.join("runroot"));
+        let root = dir.join("root");
+        // podman refuses run roots longer than 50 characters; a checkout's path can be longer.
+        let runroot = short_runroot(&root);
         let status = Command::new("bash")
             .arg(repo_root().join("scripts/local-base-image.sh"))
             .args(["--driver", "overlay", "--name", BASE_IMAGE])
