@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use support::images::{read_json, ImageStore, Registry, BASE_IMAGE};
+use support::images::{read_json, ImageStore, Registry};
 use support::moto::MotoServer;
-use support::{example_project, kedro_sfn, python};
+use support::{example_project, kedro_sfn};
 
 fn run(command: &mut Command, what: &str) -> f64 {
     let started = Instant::now();
@@ -87,27 +87,7 @@ fn main() {
     }
     store.buildah(&["rmi", "--prune"], &[]);
 
-    let build = |label: &str| {
-        run(
-            kedro_sfn()
-                .args([
-                    "image",
-                    "build",
-                    "--builder",
-                    "buildah",
-                    "--base-image",
-                    BASE_IMAGE,
-                ])
-                .arg("--project")
-                .arg(&project)
-                .arg("--python")
-                .arg(python())
-                .arg("--out")
-                .arg(&out)
-                .envs(store.env()),
-            label,
-        )
-    };
+    let build = |label: &str| run(&mut store.build_command(&project, &out), label);
     let push = |label: &str| {
         run(
             kedro_sfn()

@@ -129,6 +129,24 @@ fn target(image_uri: Option<&str>) -> Target {
     }
 }
 
+/// The comment for a plan compared with an empty deployment.
+fn first_deploy_comment(
+    planned: &kedro_sfn::plan::Plan,
+    image_uri: Option<&str>,
+    commit: &str,
+    notes: &[String],
+) -> String {
+    let change_set = changes(planned, &Deployment::default(), &target(image_uri));
+    let diff = definition_diff(None, &change_set.definition);
+    render_comment(&CommentInput {
+        plan: planned,
+        changes: Some(&change_set),
+        text_diff: &diff,
+        commit,
+        notes,
+    })
+}
+
 /// The text outside code spans and code blocks (what GitHub interprets).
 fn outside_code(markdown: &str) -> String {
     let mut out = String::new();
@@ -184,16 +202,12 @@ fn hostile_names_cannot_inject_markup_mentions_or_diagram_syntax() {
     let mut config = Config::default();
     config.file.group_by = Some(GroupBy::None);
     let planned = plan(&doc, &config).expect("plans");
-    let target = target(None);
-    let change_set = changes(&planned, &Deployment::default(), &target);
-    let diff = definition_diff(None, &change_set.definition);
-    let body = render_comment(&CommentInput {
-        plan: &planned,
-        changes: Some(&change_set),
-        text_diff: &diff,
-        commit: "abc",
-        notes: &["note with <script>@someone</script>".to_string()],
-    });
+    let body = first_deploy_comment(
+        &planned,
+        None,
+        "abc",
+        &["note with <script>@someone</script>".to_string()],
+    );
 
     let visible = outside_code(&body);
     for tag in visible.match_indices('<').map(|(i, _)| &visible[i..]) {
@@ -252,16 +266,12 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
     let config =
         Config::load(None, Some(&support::example_project()), &Default::default()).expect("config");
     let planned = plan(&doc, &config).expect("plans");
-    let target = target(Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5"));
-    let change_set = changes(&planned, &Deployment::default(), &target);
-    let diff = definition_diff(None, &change_set.definition);
-    let body = render_comment(&CommentInput {
-        plan: &planned,
-        changes: Some(&change_set),
-        text_diff: &diff,
-        commit: "3f2a9c1d0b7e",
-        notes: &[],
-    });
+    let body = first_deploy_comment(
+        &planned,
+        Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5"),
+        "3f2a9c1d0b7e",
+        &[],
+    );
     let path = repo_root().join("docs/example-comment.md");
     if std::env::var_os("KEDRO_SFN_UPDATE_DOCS").is_some() {
         std::fs::write(&path, &body).expect("write docs/example-comment.md");

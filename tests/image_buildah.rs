@@ -6,9 +6,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::images::{read_json, ImageStore, Registry, BASE_IMAGE};
+use support::images::{read_json, ImageStore, Registry};
 use support::moto::MotoServer;
-use support::{example_doc_path, example_project, kedro_sfn, python, EXAMPLE_BUCKET};
+use support::{example_doc_path, example_project, kedro_sfn, EXAMPLE_BUCKET};
 
 #[test]
 fn build_push_and_run_the_example_image() {
@@ -22,22 +22,8 @@ fn build_push_and_run_the_example_image() {
     let registry = Registry::start(user, password);
     let out = tempfile::tempdir().expect("tempdir");
 
-    let built = kedro_sfn()
-        .args([
-            "image",
-            "build",
-            "--builder",
-            "buildah",
-            "--base-image",
-            BASE_IMAGE,
-        ])
-        .arg("--project")
-        .arg(example_project())
-        .arg("--python")
-        .arg(python())
-        .arg("--out")
-        .arg(out.path())
-        .envs(store.env())
+    let built = store
+        .build_command(&example_project(), out.path())
         .output()
         .expect("kedro-sfn runs");
     assert!(

@@ -83,6 +83,28 @@ impl ImageStore {
         ]
     }
 
+    /// `kedro-sfn image build` of `project` with buildah FROM the local base, into `out`.
+    pub fn build_command(&self, project: &Path, out: &Path) -> Command {
+        let mut command = super::kedro_sfn();
+        command
+            .args([
+                "image",
+                "build",
+                "--builder",
+                "buildah",
+                "--base-image",
+                BASE_IMAGE,
+            ])
+            .arg("--project")
+            .arg(project)
+            .arg("--python")
+            .arg(super::python())
+            .arg("--out")
+            .arg(out)
+            .envs(self.env());
+        command
+    }
+
     /// `buildah ARGS` in this storage; panics with its stderr on failure, returns stdout.
     pub fn buildah(&self, args: &[&str], env: &[(String, String)]) -> String {
         let output = Command::new("buildah")
