@@ -87,6 +87,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Kedro env whose catalog to resolve (default: Kedro's own default)",
     )
     parser.add_argument("--pipeline", default="__default__", help="registered pipeline name")
+    parser.add_argument(
+        "--with-catalog",
+        action="store_true",
+        help="add each dataset's catalog entry as written (credentials by name only), "
+        "under the key 'catalog' (what `kedro-sfn init` copies into the new env)",
+    )
     return parser.parse_args(argv)
 
 
@@ -104,7 +110,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     project = Path(args.project).expanduser().resolve()
     try:
-        document = export(project, args.env, args.pipeline)
+        document = export(project, args.env, args.pipeline, args.with_catalog)
     except Exception as exc:  # noqa: BLE001 - any failure here is the project's
         report_load_failure(project, exc)
         return EXIT_PROJECT
@@ -153,7 +159,9 @@ def render(document: dict) -> str:
 # ------------------------------------------------------------------- the export
 
 
-def export(project: Path, env: Optional[str], pipeline_name: str) -> dict:
+def export(
+    project: Path, env: Optional[str], pipeline_name: str, with_catalog: bool = False
+) -> dict:
     """Load the project with Kedro and build the document."""
     import kedro
     from kedro.framework.session import KedroSession
@@ -169,10 +177,13 @@ def export(project: Path, env: Optional[str], pipeline_name: str) -> dict:
         lookup = catalog_lookup(context)
         nodes: list = []
         datasets: dict = {}
+        entries: dict = {}
         if pipeline is not None:
             nodes = [describe_node(node) for node in pipeline.nodes]
             datasets = describe_datasets(lookup, dataset_names(pipeline.nodes), project)
-        return {
+            if with_catalog:
+                entries = catalog_entries(context, dataset_names(pipeline.nodes))
+        document = {
             "format": FORMAT,
             "project": {
                 "name": metadata.project_name,
@@ -187,6 +198,9 @@ def export(project: Path, env: Optional[str], pipeline_name: str) -> dict:
             "nodes": nodes,
             "datasets": datasets,
         }
+        if with_catalog:
+            document["catalog"] = entries
+        return document
 
 
 def load_pipelines() -> dict:
@@ -332,6 +346,53 @@ def legacy_catalog_lookup(context: Any, catalog: Any) -> Callable[[str], Optiona
         return None
 
     return lookup
+
+
+def catalog_entries(context: Any, names: set) -> dict:
+    """Each dataset's catalog entry as the env's config files write it, by name.
+
+    ``None`` for a name no entry or pattern matches (a MemoryDataset). A name a
+    factory pattern matches gets the pattern's entry with the placeholders
+    filled in, by Kedro's own resolver. Credentials stay *names*: the resolver
+    is given a credentials table that maps every name to itself, so no secret
+    is read, and the entry can be written into another env's catalog as is.
+    """
+    try:
+        from kedro.io.catalog_config_resolver import CatalogConfigResolver
+    except ImportError as exc:
+        raise RuntimeError("reading catalog entries (kedro-sfn init) needs Kedro >= 1.0") from exc
+
+    raw = {
+        name: config
+        for name, config in context.config_loader["catalog"].items()
+        if not name.startswith("_") and isinstance(config, dict)
+    }
+    referenced = credential_names(raw)
+    resolver = CatalogConfigResolver(config=raw, credentials={n: n for n in referenced})
+    entries = {}
+    for name in sorted(names):
+        if name in resolver.config:
+            entries[name] = resolver.config[name]
+        elif resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name):
+            entries[name] = resolver.resolve_pattern(name)
+        else:
+            entries[name] = None
+    return entries
+
+
+def credential_names(value: Any) -> set:
+    """Every ``credentials: <name>`` in a catalog config, at any depth."""
+    found = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "credentials" and isinstance(inner, str):
+                found.add(inner)
+            else:
+                found |= credential_names(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= credential_names(inner)
+    return found
 
 
 def registered_names(catalog: Any) -> set:

@@ -34,7 +34,9 @@ What it does, per invocation:
   and versions sort by start time. A versioned dataset that a node of the
   pipeline produces is *loaded* at that version too (``load_versions``), not at
   Kedro's "latest", so a task never reads what an overlapping, later execution
-  saved. A versioned free input (produced by no node) loads Kedro's latest.
+  saved. "Produces" follows Kedro's transcoding: ``x@json`` is produced when
+  some node writes ``x@pandas`` (or ``x``), since both name the dataset ``x``.
+  A versioned free input (produced by no node) loads Kedro's latest.
 - An exception in a node fails the invocation with ``NodeFailed`` ("node 'x'
   failed: ValueError: ..."), chained to the original: Lambda reports errorType
   ``NodeFailed`` and that message, which Step Functions shows.
@@ -52,6 +54,31 @@ directory is not writable (``/var/task`` on Lambda) the process moves to the
 temp directory first, so that anything relative — a ``logging.yml`` file
 handler (``info.log``), code writing to ``./`` — lands in ``/tmp``.
 
+Kedro puts a relative local filepath (``data/02_intermediate/x.parquet``) under
+the project directory, which on Lambda is read-only. So when the project
+directory is not writable, the session runs the project from a writable copy
+in the temp directory (``/tmp/kedro-sfn-project-XXXX/kedro_project``); one
+line on stderr says where the project runs from. The copy costs next to no
+space: every directory of the project is a real directory there, every file a
+symbolic link to the original; the config directory (read straight from the
+project: the session's ``conf_source``), the source directory and version
+control, virtual environment and cache directories are one link each. Before
+the run, a link at the local path a node of the task saves to is replaced (a
+file: removed; a directory: its linked files copied), so the save writes into
+the copy instead of following the link into the read-only project. Absolute
+local paths are the user's choice and stay as they are, as do links the project
+itself holds. The copy is made once per process and rebuilt at the start of
+every invocation: what a warm process's previous invocation wrote locally is
+deleted, so every invocation sees the project as a cold start does, whatever
+ran before (a local dataset is never a way to hand data from one task to
+another: each task may run in another sandbox) and ``/tmp`` holds one
+invocation's local data at a time. Its size is Lambda's ephemeral storage (512
+MB unless ``ephemeral_storage_mb`` says more); a node that fills it fails with
+a ``NodeFailed`` that says so. A copy left by a process that is gone (a Lambda
+runtime restarted after a timeout, an earlier local run) is deleted when the
+next copy is made (each copy holds a lock while its process lives). When no
+temp directory is writable either, the task fails with ``NoWritableDirectory``.
+
 Command line (local runs, and ``kedro-sfn run-task``, which runs this source
 with ``python -c``)::
 
@@ -67,7 +94,8 @@ a missing or invalid key, unknown pipeline or nodes), explained on stderr.
 Kedro internals touched, on purpose and nowhere else: the session's store
 (``session._store``) gets the env and the params, because the constructor —
 the only way to choose the session id — takes neither. To know which inputs
-are versioned, the session's context is loaded once before the run (so the
+are versioned, and where the task's local outputs go when the project runs from
+a copy, the session's context is loaded once before the run (so the
 ``after_context_created`` and ``after_catalog_created`` hooks run twice then).
 Which node failed is read from the traceback (Kedro re-raises a node's error
 as is, without naming the node).
@@ -82,9 +110,11 @@ One self-contained file, standard library plus Kedro only. Kedro 1.x.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -99,6 +129,21 @@ EXIT_BAD_EVENT = 2
 PROJECT_DIR_ENV = "KEDRO_SFN_PROJECT_DIR"
 IMAGE_PROJECT_SUBDIR = "kedro_project"
 PARAMS_KEY = "params"
+TRANSCODING_SEPARATOR = "@"  # Kedro's: "x@pandas" and "x@json" are the dataset "x"
+# The writable copy of a read-only project: <temp dir>/kedro-sfn-project-XXXX/<project dir name>,
+# beside a lock file its process holds while it lives.
+TEMP_COPY_PREFIX = "kedro-sfn-project-"
+TEMP_COPY_LOCK = ".lock"
+# Directories that the copy links whole instead of rebuilding: no dataset writes there.
+LINKED_WHOLE = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__",
+    ".ipynb_checkpoints", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox",
+})
+NO_SPACE_HINT = (
+    "no space left on the local disk: on Lambda only the temp directory (/tmp) is "
+    "writable, it holds the local datasets of the task, and it has 512 MB unless the "
+    "function's ephemeral_storage_mb (kedro-sfn.yml) says more; keep big datasets on S3"
+)
 
 # $$.Execution.StartTime: ISO 8601 with 0-9 fractional digits and Z or an offset.
 START_TIME = re.compile(
@@ -117,8 +162,26 @@ class NodeFailed(Exception):
     """A node raised (or failed loading or saving its data); chained to the original."""
 
     def __init__(self, node: str, error: BaseException) -> None:
-        super().__init__(f"node '{node}' failed: {type(error).__name__}: {error}")
+        message = f"node '{node}' failed: {type(error).__name__}: {error}"
+        if _is_no_space(error):
+            message += f" ({NO_SPACE_HINT})"
+        super().__init__(message)
         self.node = node
+
+
+class NoWritableDirectory(RuntimeError):
+    """The project directory is read-only, and no temp directory is writable for its copy."""
+
+
+def _is_no_space(error: Optional[BaseException]) -> bool:
+    """``error`` or one it was raised from is a full disk (ENOSPC)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 # ------------------------------------------------------------------ the event
@@ -298,6 +361,8 @@ def prepare_process(project: Path) -> None:
       one and nothing else is set: Kedro looks for ``conf/logging.yml`` relative to
       the working directory, which is the project only under ``kedro run``.
     - An unwritable working directory is left for the temp directory (``/tmp``).
+
+    The project itself is handled by ``run_from`` (a writable copy when needed).
     """
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     if not os.environ.get("KEDRO_LOGGING_CONFIG"):
@@ -307,11 +372,27 @@ def prepare_process(project: Path) -> None:
                 os.environ["KEDRO_LOGGING_CONFIG"] = str(candidate)
                 break
     try:
-        writable = os.access(os.getcwd(), os.W_OK)
+        cwd = os.getcwd()
+        writable = os.access(cwd, os.W_OK)
     except OSError:  # the working directory was removed
-        writable = False
+        cwd, writable = None, False
     if not writable:
-        os.chdir(tempfile.gettempdir())
+        os.chdir(temp_dir(
+            f"the working directory {cwd} is not writable" if cwd
+            else "the working directory is gone"
+        ))
+
+
+def temp_dir(why: str) -> Path:
+    """The temp directory (``$TMPDIR``, else ``/tmp``, ...), or ``NoWritableDirectory``."""
+    try:
+        path = Path(tempfile.gettempdir())
+    except OSError as exc:  # FileNotFoundError: "No usable temporary directory found in ..."
+        raise NoWritableDirectory(
+            f"{why}, and no temp directory is writable either ({exc.strerror or exc}); "
+            f"set TMPDIR to a writable directory"
+        ) from exc
+    return path
 
 
 _BOOTSTRAPPED: dict = {}  # project path -> Kedro's ProjectMetadata, per process
@@ -339,6 +420,208 @@ def bootstrap(project: Path) -> Any:
     _BOOTSTRAPPED.clear()
     _BOOTSTRAPPED[project] = metadata
     return metadata
+
+
+class TempCopy:
+    """A writable stand-in for a read-only project, in the temp directory.
+
+    ``root`` (``<temp>/kedro-sfn-project-XXXX``) holds the lock file, held while
+    this process lives, and ``path``, the copy itself, named as the project's
+    directory. ``refresh`` rebuilds ``path`` from the project.
+    """
+
+    def __init__(self, project: Path, root: Path, lock: Any) -> None:
+        self.project = project
+        self.root = root
+        self.path = root / (project.name or "project")
+        self.lock = lock  # the open lock file: closing it would release the lock
+        self.linked: frozenset = frozenset()
+
+    def refresh(self) -> None:
+        """Delete what the previous invocation wrote; mirror the project again."""
+        try:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.path.mkdir()
+            _mirror(self.project, self.path, self.linked)
+        except OSError as exc:
+            raise NoWritableDirectory(
+                f"the project directory {self.project} is not writable, and its copy in "
+                f"{self.root} could not be made: {exc}"
+            ) from exc
+
+
+_RUN_FROM: dict = {}  # project -> its TempCopy, or None: the project is writable
+
+
+def run_from(project: Path, metadata: Any) -> Optional[TempCopy]:
+    """The writable copy this invocation runs ``project`` from, fresh; ``None``:
+    the project directory is writable and runs as it is.
+
+    Decided once per process; the copy is made then too, and rebuilt at every
+    call (see the module's docstring).
+    """
+    if project not in _RUN_FROM:
+        copy = None
+        if not os.access(project, os.W_OK):
+            copy = _new_temp_copy(project.resolve())
+            copy.linked = _linked_whole(copy.project, metadata)
+        for old in _RUN_FROM.values():  # another project before, in this process
+            if old is not None:
+                shutil.rmtree(old.root, ignore_errors=True)
+                old.lock.close()
+        _RUN_FROM.clear()
+        _RUN_FROM[project] = copy
+    copy = _RUN_FROM[project]
+    if copy is not None:
+        copy.refresh()
+    return copy
+
+
+def _new_temp_copy(project: Path) -> TempCopy:
+    why = (
+        f"the project directory {project} is not writable (as Lambda's task root is "
+        f"not), so kedro-sfn runs it from a copy in the temp directory"
+    )
+    base = temp_dir(why)
+    _remove_stale_copies(base)
+    try:
+        # Resolved: Kedro resolves the session's project path, and so the paths
+        # make_outputs_writable() compares with this one.
+        root = Path(tempfile.mkdtemp(prefix=TEMP_COPY_PREFIX, dir=base)).resolve()
+        lock = _hold_lock(root)
+    except OSError as exc:
+        raise NoWritableDirectory(
+            f"{why}, but {base} is not writable either ({exc}); "
+            f"set TMPDIR to a writable directory"
+        ) from exc
+    return TempCopy(project, root, lock)
+
+
+def _hold_lock(root: Path) -> Any:
+    """Lock ``root`` for this process's lifetime: an exclusive ``flock`` on its lock file.
+
+    The file is locked under another name, then renamed, so another process
+    never finds an unlocked lock file in a live copy.
+    """
+    pending = root / (TEMP_COPY_LOCK + ".new")
+    handle = open(pending, "w")  # noqa: SIM115 - held open on purpose
+    try:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # not on Linux: no cleanup of others' stale copies
+        pass
+    pending.rename(root / TEMP_COPY_LOCK)
+    return handle
+
+
+def _remove_stale_copies(base: Path) -> None:
+    """Delete the copies whose process is gone: their lock file can be locked.
+
+    A copy without a lock file yet (being made) or whose lock cannot be opened
+    (another user's) is left alone.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return
+    try:
+        candidates = [p for p in base.glob(TEMP_COPY_PREFIX + "*") if not p.is_symlink()]
+    except OSError:
+        return
+    for root in candidates:
+        try:
+            handle = open(root / TEMP_COPY_LOCK, "r+")  # noqa: SIM115
+        except OSError:
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live process holds it
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _linked_whole(project: Path, metadata: Any) -> frozenset:
+    """Directories of the project the copy links whole: config and source."""
+    from kedro.framework.project import settings
+
+    linked = set()
+    for path in (project / str(settings.CONF_SOURCE), getattr(metadata, "source_dir", None)):
+        if path is None:
+            continue
+        path = Path(path)
+        if path != project and project in path.parents:
+            linked.add(path)
+    return frozenset(linked)
+
+
+def _mirror(source: Path, target: Path, linked: frozenset) -> None:
+    """Rebuild ``source`` under ``target``: directories as directories, anything
+    else (files, links, directories in ``linked`` or ``LINKED_WHOLE``, unreadable
+    ones) as a symbolic link to the original."""
+    with os.scandir(source) as entries:
+        for entry in entries:
+            original = Path(entry.path)
+            copy = target / entry.name
+            if (
+                entry.is_dir(follow_symlinks=False)
+                and entry.name not in LINKED_WHOLE
+                and original not in linked
+                and os.access(original, os.R_OK | os.X_OK)
+            ):
+                copy.mkdir()
+                _mirror(original, copy, linked)
+            else:
+                copy.symlink_to(original)
+
+
+def make_outputs_writable(catalog: Any, names: list, copy: TempCopy) -> None:
+    """Replace the links in the copy at the local paths that ``names`` save to.
+
+    A link there points into the read-only project: a save would follow it and
+    fail. A linked file is removed (the save writes a new one); in a directory
+    (a partitioned dataset, say), the linked files are copied, so a save that
+    adds to the directory keeps what is there. A versioned dataset saves into a
+    new version directory: nothing to do. Paths outside the copy (absolute
+    ones, URLs) and links that the project itself holds (to elsewhere) are left
+    alone.
+    """
+    project = str(copy.project)
+    for name in names:
+        config = dataset_config(catalog.config_resolver, name)
+        if not isinstance(config, dict) or config.get("versioned"):
+            continue
+        path = config.get("filepath", config.get("path"))
+        if not isinstance(path, str) or "://" in path:
+            continue
+        path = Path(path)
+        if not path.is_absolute() or copy.path not in path.parents:
+            continue
+        for link in _links_at(path):
+            original = os.path.realpath(link)
+            if os.path.commonpath([original, project]) != project:
+                continue  # the project's own link, to elsewhere
+            link.unlink()
+            if link != path:
+                shutil.copyfile(original, link)
+
+
+def _links_at(path: Path) -> list:
+    """``path`` when it is a link to a file; the links to files under it when it is
+    a directory."""
+    if path.is_symlink():
+        return [path] if path.is_file() else []
+    if not path.is_dir():
+        return []
+    found = []
+    for parent, dirs, files in os.walk(path):
+        for name in files:
+            candidate = Path(parent, name)
+            if candidate.is_symlink() and candidate.is_file():
+                found.append(candidate)
+    return found
 
 
 def registered_pipeline(name: str) -> Any:
@@ -394,7 +677,7 @@ def handler(event: Any, context: Any = None) -> dict:
     request = parse_event(event)
     project = project_dir()
     prepare_process(project)
-    bootstrap(project)
+    metadata = bootstrap(project)
 
     pipeline = registered_pipeline(request["pipeline"])
     known = {node.name for node in pipeline.nodes}
@@ -403,21 +686,31 @@ def handler(event: Any, context: Any = None) -> dict:
         raise InvalidEvent(unknown_nodes_message(request["pipeline"], unknown, known))
     wanted = set(request["nodes"])
     to_run = [node for node in pipeline.nodes if node.name in wanted]  # Kedro's order
-    # Inputs of these nodes that some node of the pipeline produces: the ones
-    # whose load version must be this execution's when they are versioned.
-    produced = pipeline.all_outputs()
-    pinnable = sorted({name for node in to_run for name in node.inputs} & produced)
+    pinnable = pinnable_inputs(pipeline, to_run)
 
     version = request["save_version"]
     _log(
         f"execution {request['execution_name']}, task {request['task']}: "
         f"nodes {', '.join(n.name for n in to_run)}; save version {version}"
     )
-    with open_session(project, version, request["env"], request["runtime_params"]) as session:
+    copy = run_from(project, metadata)
+    if copy is None:
+        _log(f"project runs from {project}")
+    else:
+        _log(
+            f"project runs from {copy.path}: a writable copy of {copy.project}, which is "
+            f"read-only; relative local paths of the catalog are in the copy"
+        )
+    with open_session(
+        project, version, request["env"], request["runtime_params"],
+        run_path=copy.path if copy is not None else None,
+    ) as session:
         load_versions = {}
-        if pinnable:
-            versioned = versioned_datasets(session.load_context().catalog, pinnable)
-            load_versions = {name: version for name in versioned}
+        if pinnable or copy is not None:
+            catalog = session.load_context().catalog
+            if copy is not None:
+                make_outputs_writable(catalog, saved_names(to_run), copy)
+            load_versions = {name: version for name in versioned_datasets(catalog, pinnable)}
         try:
             session.run(
                 pipeline_names=[request["pipeline"]],
@@ -430,19 +723,57 @@ def handler(event: Any, context: Any = None) -> dict:
                 raise
             raise NodeFailed(failed, exc) from exc
 
-    saved: list = []
-    for node in to_run:
-        saved.extend(name for name in node.outputs if name not in saved)
     return {
         "task": request["task"],
         "nodes": [node.name for node in to_run],
-        "datasets_saved": saved,
+        "datasets_saved": saved_names(to_run),
         "save_version": version,
         "seconds": round(time.monotonic() - started, 3),
     }
 
 
-def open_session(project: Path, version: str, env: Optional[str], params: dict) -> Any:
+def saved_names(nodes: list) -> list:
+    """The outputs of ``nodes``, in order, each once."""
+    saved: list = []
+    for node in nodes:
+        saved.extend(name for name in node.outputs if name not in saved)
+    return saved
+
+
+def strip_transcoding(name: str) -> str:
+    """The dataset a node input or output names: ``x@pandas`` -> ``x``.
+
+    Kedro's rule (``kedro.pipeline.transcoding``): the part before the one
+    ``@``; Kedro refuses a name with more than one.
+    """
+    parts = name.split(TRANSCODING_SEPARATOR)
+    if len(parts) > 2:
+        raise ValueError(
+            f"Expected maximum 1 transcoding separator, found {len(parts) - 1} "
+            f"instead: '{name}'."
+        )
+    return parts[0]
+
+
+def pinnable_inputs(pipeline: Any, nodes: list) -> list:
+    """Inputs of ``nodes`` that some node of ``pipeline`` produces, sorted: the ones
+    whose load version must be the execution's when they are versioned.
+
+    Compared without the transcoding suffix, as Kedro links them: a node
+    writing ``x@pandas`` produces the ``x@json`` another one reads. The names
+    returned are the inputs' own (``x@json``): that is the catalog entry a
+    load version is given to.
+    """
+    produced = {strip_transcoding(name) for name in pipeline.all_outputs()}
+    return sorted(
+        {name for node in nodes for name in node.inputs if strip_transcoding(name) in produced}
+    )
+
+
+def open_session(
+    project: Path, version: str, env: Optional[str], params: dict,
+    run_path: Optional[Path] = None,
+) -> Any:
     """A ``KedroSession`` whose id — hence save version — is ``version``.
 
     ``KedroSession.create`` (Kedro 1.7) always makes a fresh timestamp id, so the
@@ -450,13 +781,22 @@ def open_session(project: Path, version: str, env: Optional[str], params: dict) 
     store gets what ``create`` would put there for the env and the params
     (``load_context`` reads both from it). No git call, no username: nothing
     else uses them, and the store is never saved.
+
+    ``run_path``: the writable copy to run from (Kedro puts relative local
+    filepaths under the session's project path); the config is still read from
+    ``project``.
     """
-    from kedro.framework.project import validate_settings
+    from kedro.framework.project import settings, validate_settings
     from kedro.framework.session import KedroSession
 
     validate_settings()
-    session = KedroSession(session_id=version, project_path=project, save_on_close=False)
-    data: dict = {"project_path": project.resolve(), "session_id": version}
+    session = KedroSession(
+        session_id=version,
+        project_path=run_path or project,
+        save_on_close=False,
+        conf_source=str(project / str(settings.CONF_SOURCE)) if run_path else None,
+    )
+    data: dict = {"project_path": (run_path or project).resolve(), "session_id": version}
     env = env or os.environ.get("KEDRO_ENV")
     if env:
         data["env"] = env
@@ -476,23 +816,29 @@ def versioned_datasets(catalog: Any, names: list) -> list:
     resolver = catalog.config_resolver
     versioned = []
     for name in names:
-        if name in resolver.config:
-            config = resolver.config[name]
-        elif resolver.match_dataset_pattern(name):
-            config = resolver.resolve_pattern(name)
-        elif resolver.match_user_catch_all_pattern(name):
-            if resolver.resolve_pattern(name).get("versioned"):
-                raise ValueError(
-                    f"dataset '{name}' is versioned through the catch-all pattern, and "
-                    f"Kedro cannot pin a load version for it: give it a catalog entry "
-                    f"or a more specific pattern"
-                )
-            continue
-        else:
-            continue  # not in the catalog: a MemoryDataset, never versioned
+        if name not in resolver.config and not resolver.match_dataset_pattern(name):
+            if resolver.match_user_catch_all_pattern(name):
+                if resolver.resolve_pattern(name).get("versioned"):
+                    raise ValueError(
+                        f"dataset '{name}' is versioned through the catch-all pattern, "
+                        f"and Kedro cannot pin a load version for it: give it a catalog "
+                        f"entry or a more specific pattern"
+                    )
+            continue  # else not in the catalog: a MemoryDataset, never versioned
+        config = dataset_config(resolver, name)
         if isinstance(config, dict) and config.get("versioned"):
             versioned.append(name)
     return versioned
+
+
+def dataset_config(resolver: Any, name: str) -> Optional[dict]:
+    """The catalog's config of dataset ``name`` (an entry or a pattern, the catch-all
+    included, with Kedro's relative paths already made absolute), or ``None``."""
+    if name in resolver.config:
+        return resolver.config[name]
+    if resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name):
+        return resolver.resolve_pattern(name)
+    return None
 
 
 def failed_node(error: BaseException, nodes: list) -> Optional[str]:

@@ -111,6 +111,9 @@ pub struct ImageConfig {
     pub repository: Option<String>,
     /// Optional dependency groups of the project installed into the image (e.g. `[aws]`).
     pub extras: Option<Vec<String>>,
+    /// More pip requirements for the image, beside the project's own (e.g. `s3fs` for a
+    /// catalog on S3 when the project does not depend on it).
+    pub requirements: Option<Vec<String>>,
 }
 
 /// The tools that can build and push images.

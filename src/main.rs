@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Print the pipeline document of a Kedro project (runs Kedro with --python).
     Export(commands::export::ExportArgs),
+    /// Write the AWS env: conf/<env>/catalog.yml with every dataset on S3, kedro-sfn.yml and
+    /// the GitHub workflow.
+    Init(commands::init::InitArgs),
     /// Check that the pipeline can run on Lambda; lists every problem at once.
     Check(commands::check::CheckArgs),
     /// Plan the state machine and functions; writes the definition, plan.json and summary.md.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     kedro_sfn::init_tls();
     let result = match &cli.command {
         Command::Export(args) => commands::export::run(args),
+        Command::Init(args) => commands::init::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Image(command) => commands::image::run(command),

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{example_doc_path, example_project, kedro_sfn, python};
+use support::{copy_project, example_doc_path, example_project, kedro_sfn, python};
 
 #[test]
 fn export_of_the_example_matches_the_committed_fixture() {
@@ -71,8 +71,7 @@ fn the_base_env_has_local_paths_and_check_refuses_them_all_at_once() {
 
 #[test]
 fn a_project_that_fails_to_import_gives_the_python_error_and_a_hint() {
-    let project = tempfile::tempdir().expect("tempdir");
-    copy_dir(&example_project(), project.path());
+    let project = copy_project(&example_project());
     let nodes = project
         .path()
         .join("src/spaceflights/pipelines/data_processing/nodes.py");
@@ -106,21 +105,4 @@ fn a_missing_python_is_named_with_what_to_do() {
         "{stderr}"
     );
     assert!(stderr.contains("--python"), "{stderr}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("readable") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        if name == "data" || name.to_string_lossy().ends_with(".egg-info") {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

@@ -7,55 +7,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use serde_json::Value;
+use support::interpreter::run_on_interpreter;
 use support::moto::MotoServer;
-use support::{example_doc_path, example_project, plan_example, python, repo_root, EXAMPLE_BUCKET};
-
-struct Run {
-    result: Value,
-    stderr: String,
-}
-
-fn run_on_interpreter(
-    moto: &MotoServer,
-    definition: &std::path::Path,
-    input: &str,
-    name: &str,
-) -> Run {
-    let root = repo_root();
-    let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
-    let output = Command::new(&node)
-        .arg("--import")
-        .arg(root.join("tests/support/promise_with_resolvers.mjs"))
-        .arg(root.join("tests/support/local_sfn.mjs"))
-        .arg("--definition")
-        .arg(definition)
-        .args(["--input", input, "--execution-name", name])
-        .args(["--task-timeout-seconds", "300"])
-        .arg("--")
-        .arg(python())
-        .arg(root.join("python/kedro_sfn_handler.py"))
-        .envs(moto.aws_env())
-        .env("KEDRO_SFN_PROJECT_DIR", example_project())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {node} (install Node.js >= 20): {e}"));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "the interpreter driver failed (exit {:?}):\n{stderr}",
-        output.status.code()
-    );
-    let result = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the driver printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    });
-    Run { result, stderr }
-}
+use support::{example_doc_path, example_project, plan_example, EXAMPLE_BUCKET};
 
 /// Task state -> its nodes, from plan.json.
 fn tasks(plan_dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
@@ -100,6 +56,7 @@ fn the_interpreter_runs_the_example_through_the_real_handler() {
 
     let run = run_on_interpreter(
         &moto,
+        &example_project(),
         &out.path().join("state-machine.asl.json"),
         "{}",
         "exec-a",
@@ -187,6 +144,7 @@ fn a_failing_node_fails_the_execution_and_names_itself() {
     let input = r#"{"params": {"model_options.test_size": 5}}"#;
     let run = run_on_interpreter(
         &moto,
+        &example_project(),
         &out.path().join("state-machine.asl.json"),
         input,
         "exec-bad",

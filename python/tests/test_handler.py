@@ -6,7 +6,9 @@ Every task runs in its own Python process, as Lambda runs it: the handler's CLI
 (``KEDRO_SFN_PROJECT_DIR``) in env ``aws``, and S3 served by a real
 ``moto_server`` from this Python's environment on a free loopback port. The
 order of the tasks, one node each, is a topological order of the committed
-pipeline document (tests/fixtures/spaceflights.aws.pipeline.json).
+pipeline document (tests/fixtures/spaceflights.aws.pipeline.json). Transcoding
+(``x@pandas`` written, ``x@json`` read) is tested on a temp copy of the fixture
+project tests/fixtures/transcoding. A read-only project: test_handler_readonly.py.
 
 Run: .venv/bin/python -m pytest python/tests (after ``bash scripts/setup.sh``).
 """
@@ -19,12 +21,9 @@ import os
 import pickle
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -59,12 +58,6 @@ def need(condition: bool, what: str) -> None:
 
 
 # ------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def topological_order(doc: dict) -> list[str]:
@@ -158,36 +151,9 @@ def project_before() -> dict:
 
 
 @pytest.fixture(scope="session")
-def moto(project_before) -> str:
-    """One moto S3 server for the whole session, on a free loopback port."""
-    server = Path(sys.executable).parent / "moto_server"
-    need(server.exists(), f"moto_server (PyPI moto[server]) next to {sys.executable}")
-    log = tempfile.TemporaryFile()
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"moto_server did not start:\n{log.read().decode()[-2000:]}")
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def moto(project_before, moto_endpoint) -> str:
+    """The session's moto S3 server (conftest.py), after the example's snapshot."""
+    return moto_endpoint
 
 
 @pytest.fixture(scope="session")
@@ -437,13 +403,15 @@ def read_only_prefix(paths: list[Path]) -> list[str] | None:
 
 
 def test_warm_process_runs_several_invocations_from_a_read_only_task_root(
-    executions, aws_env, lambda_root
+    executions, aws_env, lambda_root, tmp_path
 ):
     # As on Lambda: the handler imported once and called again and again; the
     # project found at $LAMBDA_TASK_ROOT/kedro_project; the working directory
     # (the task root) and, for root, the project itself read-only.
+    temp = tmp_path / "tmp"  # the temp directory, as /tmp on Lambda
+    temp.mkdir()
     env = {k: v for k, v in aws_env.items() if k != "KEDRO_SFN_PROJECT_DIR"}
-    env.update(LAMBDA_TASK_ROOT=str(lambda_root), HOME=str(lambda_root))
+    env.update(LAMBDA_TASK_ROOT=str(lambda_root), HOME=str(lambda_root), TMPDIR=str(temp))
     report = "summarize_passenger_capacity_node"
     events = [
         make_event(report, "2026-11-28T09:00:00.001Z", "warm-1"),
@@ -468,7 +436,11 @@ def test_warm_process_runs_several_invocations_from_a_read_only_task_root(
 
     assert out["cwd_writable_at_start"] is not read_only
     # Moved to /tmp when the task root is read-only, else left alone.
-    assert out["cwd_at_end"] == (tempfile.gettempdir() if read_only else str(lambda_root))
+    assert out["cwd_at_end"] == (str(temp) if read_only else str(lambda_root))
+    # A read-only project (root, in the mount namespace) runs from one writable
+    # copy in the temp directory for the whole process.
+    copies = sorted(temp.glob(handler_module.TEMP_COPY_PREFIX + "*"))
+    assert len(copies) == (1 if prefix is not None else 0), copies
     first, second, after_failures = out["results"]
     assert first["save_version"] == "2026-11-28T09.00.00.001Z"
     assert second["save_version"] == "2026-11-28T09.00.00.002Z"
@@ -516,6 +488,163 @@ def test_nothing_is_written_to_the_project_or_the_working_directory(
     assert snapshot(EXAMPLE) == project_before
     for cwd in executions["cwds"]:
         assert list(cwd.iterdir()) == []
+
+
+# ------------------------------------- transcoding (tests/fixtures/transcoding)
+
+RELAY = REPO / "tests" / "fixtures" / "transcoding"
+RELAY_BUCKET = "kedro-sfn-relay"  # the fixture's conf/aws
+# A variant of the fixture (written into a temp copy): the transcoded dataset
+# versioned, locally, and ranking kept between tasks.
+RELAY_VERSIONED_CATALOG = """\
+scores@pandas:
+  type: pandas.JSONDataset
+  filepath: data/02_intermediate/versioned/scores.json
+  versioned: true
+  save_args:
+    orient: records
+
+scores@json:
+  type: json.JSONDataset
+  filepath: data/02_intermediate/versioned/scores.json
+  versioned: true
+
+ranking:
+  type: json.JSONDataset
+  filepath: data/03_primary/versioned/ranking.json
+  versioned: true
+
+report:
+  type: json.JSONDataset
+  filepath: data/08_reporting/versioned/report.json
+  versioned: true
+"""
+RELAY_REPORT = {"winner": "barbara", "players": 4}  # of conf/base/parameters.yml
+
+
+@pytest.fixture(scope="module")
+def relay_project(tmp_path_factory) -> Path:
+    """A copy of the fixture (never written to in place), with env `versioned`."""
+    need(RELAY.is_dir(), f"the fixture project {RELAY}")
+    project = tmp_path_factory.mktemp("relay") / "relay"
+    shutil.copytree(RELAY, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "conf" / "versioned").mkdir()
+    (project / "conf" / "versioned" / "catalog.yml").write_text(RELAY_VERSIONED_CATALOG)
+    return project
+
+
+@pytest.fixture(scope="module")
+def relay_pipeline(relay_project):
+    """The fixture's registered pipeline, built by its own code."""
+    sys.path.insert(0, str(relay_project / "src"))
+    try:
+        from relay.pipeline_registry import register_pipelines
+    finally:
+        sys.path.remove(str(relay_project / "src"))
+    return register_pipelines()["__default__"]
+
+
+def relay_nodes(pipeline, *names: str) -> list:
+    by_name = {node.name: node for node in pipeline.nodes}
+    return [by_name[name] for name in names]
+
+
+def test_transcoded_nodes_run_one_task_each_on_s3(relay_project, aws_env, moto, tmp_path):
+    # make_scores writes scores@pandas, rank_scores reads scores@json: one S3
+    # object, two dataset types. One process per node, in Kedro's order.
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="eu-west-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(
+        Bucket=RELAY_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    env = dict(aws_env, KEDRO_SFN_PROJECT_DIR=str(relay_project))
+    saved = {}
+    for node in ("make_scores", "rank_scores", "report"):
+        saved[node] = run_ok(make_event(node, START_A, "relay-s3"), env, tmp_path)["datasets_saved"]
+
+    assert saved == {"make_scores": ["scores@pandas"], "rank_scores": ["ranking"],
+                     "report": ["report"]}
+    listed = s3.list_objects_v2(Bucket=RELAY_BUCKET).get("Contents", [])
+    assert sorted(obj["Key"] for obj in listed) == ["ranking.json", "report.json", "scores.json"]
+    report = json.loads(s3.get_object(Bucket=RELAY_BUCKET, Key="report.json")["Body"].read())
+    assert report == RELAY_REPORT
+
+
+def test_strip_transcoding_is_kedros_rule():
+    from kedro.pipeline.transcoding import _strip_transcoding
+
+    for name in ("scores@pandas", "scores@json", "scores", "ns.scores@spark", "params:x", "@x"):
+        assert handler_module.strip_transcoding(name) == _strip_transcoding(name)
+    with pytest.raises(ValueError, match="maximum 1 transcoding separator"):
+        handler_module.strip_transcoding("a@b@c")
+
+
+def test_transcoded_input_is_pinnable(relay_pipeline):
+    make, rank, report = relay_nodes(relay_pipeline, "make_scores", "rank_scores", "report")
+    # Exact names never match: the writer's output is scores@pandas.
+    assert set(rank.inputs) & relay_pipeline.all_outputs() == set()
+    assert handler_module.pinnable_inputs(relay_pipeline, [rank]) == ["scores@json"]
+    assert handler_module.pinnable_inputs(relay_pipeline, [report]) == ["ranking"]
+    assert handler_module.pinnable_inputs(relay_pipeline, [make]) == []  # params only
+    assert handler_module.pinnable_inputs(relay_pipeline, [make, rank, report]) == [
+        "ranking", "scores@json",
+    ]
+
+
+def test_transcoded_versioned_input_loads_the_executions_version(relay_pipeline, relay_project, tmp_path):
+    # The catalog of the versioned variant (its paths made absolute, as Kedro's
+    # context makes them): the reader's entry scores@json is what gets pinned,
+    # and pinned it loads what the writer saved in the same execution, not the
+    # later execution's "latest".
+    import yaml
+    from kedro.io import DataCatalog
+
+    config = yaml.safe_load((relay_project / "conf" / "versioned" / "catalog.yml").read_text())
+    for entry in config.values():
+        entry["filepath"] = str(tmp_path / entry["filepath"])
+    [rank] = relay_nodes(relay_pipeline, "rank_scores")
+    pinnable = handler_module.pinnable_inputs(relay_pipeline, [rank])
+    versioned = handler_module.versioned_datasets(DataCatalog.from_config(config), pinnable)
+    assert versioned == ["scores@json"]
+    load_versions = {name: VERSION_A for name in versioned}
+
+    import pandas as pd
+
+    for version, players in ((VERSION_A, ["ada", "grace"]), (VERSION_B, ["edsger"])):
+        DataCatalog.from_config(config, save_version=version).save(
+            "scores@pandas", pd.DataFrame({"player": players, "score": [len(p) for p in players]})
+        )
+    pinned = DataCatalog.from_config(config, load_versions=load_versions, save_version=VERSION_A)
+    assert pinned.load("scores@json") == [
+        {"player": "ada", "score": 3}, {"player": "grace", "score": 5},
+    ]
+    assert DataCatalog.from_config(config).load("scores@json") == [{"player": "edsger", "score": 6}]
+
+
+def test_overlapping_executions_read_their_own_transcoded_version(relay_project, aws_env, tmp_path):
+    # Env `versioned`, one process per task. B starts later and writes its scores
+    # (five players) before A's rank_scores runs: A's reader must still load A's
+    # scores@pandas version through scores@json.
+    env = dict(aws_env, KEDRO_SFN_PROJECT_DIR=str(relay_project))
+    players_b = ["ada", "grace", "barbara", "edsger", "margaret"]
+
+    def run(node, start, execution, params=None):
+        return run_ok(make_event(node, start, execution, params, env="versioned"), env, tmp_path)
+
+    run("make_scores", START_A, "relay-A")
+    run("make_scores", START_B, "relay-B", {"players": players_b})
+    for node in ("rank_scores", "report"):
+        run(node, START_A, "relay-A")
+        run(node, START_B, "relay-B", {"players": players_b})
+
+    def report(version):
+        path = relay_project / "data" / "08_reporting" / "versioned" / "report.json"
+        return json.loads((path / version / "report.json").read_text())
+
+    assert report(VERSION_A) == RELAY_REPORT
+    assert report(VERSION_B) == {"winner": "margaret", "players": 5}
 
 
 # ------------------------------------------------- start time -> save version

@@ -55,6 +55,7 @@ fn source(inputs: &Inputs, python: PathBuf) -> SourceArgs {
         project: inputs.project_dir.clone(),
         pipeline_json: None,
         python,
+        no_cache: false,
     }
 }
 

@@ -6,9 +6,9 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, FlagOverrides};
-use crate::pipeline::export::{export, exporter_args, ExportRequest};
+use crate::pipeline::export::{exporter_args, ExportRequest};
 
-use super::write_atomically;
+use super::{export_cached, write_atomically};
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
@@ -32,6 +32,9 @@ pub struct ExportArgs {
     /// The config file (default: kedro-sfn.yml in the project directory, if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Export again even when the cached document of an unchanged project could be used.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Write the document to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -61,7 +64,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         pipeline: config.pipeline().to_string(),
     };
     let doc = match &args.image {
-        None => export(&request).with_context(|| {
+        None => export_cached(&request, args.no_cache).with_context(|| {
             format!(
                 "cannot export the Kedro project at {}",
                 args.project.display()

@@ -124,6 +124,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<ImageRecord> {
             python: args.python.clone(),
             env: config.file.env.clone(),
             extras: image.extras.clone().unwrap_or_default(),
+            requirements: image.requirements.clone().unwrap_or_default(),
             base_image: base_image.clone(),
             out: args.out.join("context"),
         })

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod execute;
 pub mod export;
 pub mod image;
+pub mod init;
 pub mod plan;
 pub mod rollback;
 pub mod run_task;
@@ -16,7 +17,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::config::{Config, FlagOverrides, GroupBy};
-use crate::pipeline::export::{export, ExportRequest};
+use crate::pipeline::cache::{cache_key, ExportCache};
+use crate::pipeline::export::{export, ExportError, ExportRequest};
 use crate::pipeline::PipelineDoc;
 
 /// Where the pipeline comes from: a Kedro project (run through the exporter) or a pipeline
@@ -37,6 +39,9 @@ pub struct SourceArgs {
         default_value = "python3"
     )]
     pub python: PathBuf,
+    /// Export again even when the cached document of an unchanged project could be used.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Settings that change per run; each beats `kedro-sfn.yml`.
@@ -120,7 +125,7 @@ pub fn load_pipeline(source: &SourceArgs, config: &Config) -> anyhow::Result<Pip
                 env: config.file.env.clone(),
                 pipeline: config.pipeline().to_string(),
             };
-            export(&request).with_context(|| {
+            export_cached(&request, source.no_cache).with_context(|| {
                 format!(
                     "cannot read the Kedro project at {} (or pass --pipeline-json FILE)",
                     source.project.display()
@@ -128,6 +133,39 @@ pub fn load_pipeline(source: &SourceArgs, config: &Config) -> anyhow::Result<Pip
             })
         }
     }
+}
+
+/// Exports through the cache of pipeline documents (see [`crate::pipeline::cache`]), unless
+/// `no_cache` or no cache directory can be found: `KEDRO_SFN_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/kedro-sfn`, else `~/.cache/kedro-sfn`.
+pub fn export_cached(request: &ExportRequest, no_cache: bool) -> Result<PipelineDoc, ExportError> {
+    let Some(cache) = (!no_cache).then(cache_dir).flatten().map(ExportCache::new) else {
+        return export(request);
+    };
+    let kedro_env = std::env::var("KEDRO_ENV").ok();
+    let key = cache_key(request, &request.python, kedro_env.as_deref());
+    if let Some(doc) = cache.get(&key) {
+        tracing::info!(
+            project = %request.project.display(),
+            key,
+            "pipeline document from the cache: the project, its Python and the request are unchanged (--no-cache exports again)"
+        );
+        return Ok(doc);
+    }
+    let doc = export(request)?;
+    cache.put(&key, &doc);
+    Ok(doc)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("KEDRO_SFN_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("kedro-sfn")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/kedro-sfn")))
 }
 
 /// Writes a file whole or not at all: a temporary file in the same directory, then a rename.

@@ -6,8 +6,9 @@ use clap::Args;
 use serde_json::{Map, Value};
 
 use crate::image::context::HANDLER_PROGRAM;
+use crate::pipeline::export::python_program;
 use crate::plan;
-use crate::process::{Progress, Tool};
+use crate::process::{Progress, Tool, ToolError};
 
 use super::plan::refusal;
 use super::{load_pipeline, SettingsArgs, SourceArgs};
@@ -88,21 +89,46 @@ pub fn run(args: &RunTaskArgs) -> anyhow::Result<()> {
             args.source.project.display()
         )
     })?;
-    let mut tool = Tool::new(format!("task {}", task.state), &args.source.python)
+    let python = python_program(&args.source.python);
+    let mut tool = Tool::new(format!("task {}", task.state), &python)
         .arg("-c")
         .arg(HANDLER_PROGRAM)
         .env("KEDRO_SFN_PROJECT_DIR", project.as_os_str())
         .env("KEDRO_DISABLE_TELEMETRY", "true")
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .hint("hint: the handler's error is above; the node named there is the one that failed");
+        .hint("hint: pass the Python that has Kedro and the project's dependencies with --python (or KEDRO_SFN_PYTHON)");
     tool.stdin = Some(serde_json::to_vec(&payload)?);
     tool.current_dir = Some(std::env::temp_dir());
-    let output = tool.run(Progress::PassStderr)?;
+    let output = tool.run(Progress::PassStderr).map_err(task_failure_hint)?;
     let text = String::from_utf8_lossy(&output.stdout);
     let result: Value = serde_json::from_str(text.trim())
         .with_context(|| format!("the handler printed something that is not JSON: {text}"))?;
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
+}
+
+/// A failure's hint says what the handler's own words show: a node that failed (the
+/// handler's `NodeFailed`), or a task that never reached its nodes (an import error, a bad
+/// setting), where naming a node would send the user to the wrong place.
+fn task_failure_hint(error: ToolError) -> ToolError {
+    match error {
+        ToolError::Failed {
+            label, code, tail, ..
+        } => {
+            let hint = if tail.contains("NodeFailed") {
+                "hint: the node named in `NodeFailed: node '...' failed` is the one that failed; its error follows the name"
+            } else {
+                "hint: the handler stopped before any node ran: the lines above say why (often a package missing from --python, or the project's settings for this env)"
+            };
+            ToolError::Failed {
+                label,
+                code,
+                tail,
+                hint: hint.into(),
+            }
+        }
+        spawn => spawn,
+    }
 }
 
 /// What `$$.Execution` holds for the payload's context paths.

@@ -32,6 +32,8 @@ pub struct ContextRequest {
     pub env: Option<String>,
     /// Optional dependency groups installed too.
     pub extras: Vec<String>,
+    /// pip requirements installed beside the project's own (`image.requirements`).
+    pub requirements: Vec<String>,
     /// The base image, tag included.
     pub base_image: String,
     /// The directory the context is written to; replaced whole.
@@ -129,7 +131,13 @@ impl BuildContext {
             requirements = packaged.requirements.len(),
             "built the project's wheel"
         );
-        let mut requirements = packaged.requirements.join("\n");
+        let mut requirements = packaged
+            .requirements
+            .iter()
+            .chain(&request.requirements)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
         requirements.push('\n');
         write(&out.join("requirements.txt"), requirements.as_bytes())?;
 

@@ -11,8 +11,8 @@ use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings};
 /// Step Functions' maximum execution time (one year), in seconds.
 pub const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;
 
-use super::graph::NodeGraph;
-use super::model::{is_parameter, PipelineDoc};
+use super::graph::{DataEdge, NodeGraph};
+use super::model::{dataset_of, is_parameter, PipelineDoc};
 use super::storage::{classify, Storage};
 
 /// Errors stop the plan; warnings are shown and the plan goes on.
@@ -149,28 +149,39 @@ fn env_catalog(doc: &PipelineDoc) -> String {
 
 fn check_shared_datasets(context: &CheckContext, findings: &mut Findings) {
     let doc = context.doc;
-    let mut readers: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    // Per catalog name that is not shared: the edges that carry it across tasks.
+    let mut crossing: BTreeMap<&str, Vec<&DataEdge>> = BTreeMap::new();
     for edge in &context.graph.edges {
-        if context.task_of[edge.from] != context.task_of[edge.to] {
-            readers
-                .entry(edge.dataset.as_str())
-                .or_default()
-                .insert(edge.to);
+        if context.task_of[edge.from] == context.task_of[edge.to] {
+            continue;
+        }
+        for name in edge.names() {
+            if !classify(doc, name).is_shared() {
+                crossing.entry(name).or_default().push(edge);
+            }
         }
     }
     let group_by = context.config.group_by();
-    for (dataset, reading_nodes) in readers {
-        let storage = classify(doc, dataset);
-        if storage.is_shared() {
-            continue;
-        }
-        let Some(&writer) = context.graph.writer.get(dataset) else {
-            continue;
-        };
-        let reader_names: Vec<String> = reading_nodes
+    for (dataset, edges) in crossing {
+        let writer = edges[0].from;
+        let readers: BTreeSet<usize> = edges.iter().map(|e| e.to).collect();
+        let reader_names: Vec<String> = readers
             .iter()
             .map(|&n| format!("`{}`", doc.nodes[n].name))
             .collect();
+        let transcoded: BTreeSet<&str> = edges.iter().flat_map(|e| e.names()).collect();
+        let views = if transcoded.len() > 1 {
+            format!(
+                " (one dataset, transcoded as {})",
+                transcoded
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        } else {
+            String::new()
+        };
         let regroup = if group_by == GroupBy::Memory {
             String::new()
         } else {
@@ -181,13 +192,17 @@ fn check_shared_datasets(context: &CheckContext, findings: &mut Findings) {
             rule: "dataset-not-shared",
             subject: dataset.to_string(),
             message: format!(
-                "dataset `{dataset}` is {} but is written by `{}` (task `{}`) and read by {} in other tasks; each Lambda function has its own memory and disk, so they would never see it",
-                storage.describe(),
+                "dataset `{dataset}`{views} is {} but is written by `{}` (task `{}`) and read by {} in other tasks; each Lambda function has its own memory and disk, so they would never see it",
+                classify(doc, dataset).describe(),
                 doc.nodes[writer].name,
                 context.task_labels[context.task_of[writer]],
                 reader_names.join(", "),
             ),
-            hint: format!("put `{dataset}` on shared storage (s3://...) in {}{regroup}", env_catalog(doc)),
+            hint: format!(
+                "put `{dataset}` on shared storage (s3://...) in {}{regroup}{}",
+                env_catalog(doc),
+                type_hint(doc, dataset)
+            ),
         });
     }
 }
@@ -197,7 +212,7 @@ fn check_free_inputs(context: &CheckContext, findings: &mut Findings) {
     let mut free: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for node in &doc.nodes {
         for input in &node.inputs {
-            if !is_parameter(input) && !context.graph.writer.contains_key(input) {
+            if !is_parameter(input) && context.graph.writer_of(input).is_none() {
                 free.entry(input.as_str())
                     .or_default()
                     .push(node.name.as_str());
@@ -229,11 +244,27 @@ fn check_free_inputs(context: &CheckContext, findings: &mut Findings) {
                 storage.describe()
             ),
             hint: format!(
-                "put `{dataset}` on remote storage (s3://...) in {}",
-                env_catalog(doc)
+                "put `{dataset}` on remote storage (s3://...) in {}{}",
+                env_catalog(doc),
+                type_hint(doc, dataset)
             ),
         });
     }
+}
+
+/// What to write in the catalog: users otherwise guess a dataset type, or miss that
+/// `kedro-sfn init` writes the whole overlay.
+fn type_hint(doc: &PipelineDoc, dataset: &str) -> String {
+    let what = match classify(doc, dataset) {
+        Storage::NotInCatalog | Storage::Memory { .. } => {
+            " with a type that can store it: `pickle.PickleDataset` takes any Python object (a pandas Series, a scikit-learn model), `pandas.ParquetDataset` a DataFrame"
+        }
+        Storage::LocalPath { .. } => ": keep its type and options, and change its `filepath` to an s3:// URL",
+        _ => "",
+    };
+    format!(
+        "{what}; `kedro-sfn init --bucket s3://BUCKET/PREFIX` writes such an env for every dataset"
+    )
 }
 
 fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
@@ -241,12 +272,12 @@ fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
     let read: BTreeSet<&str> = doc
         .nodes
         .iter()
-        .flat_map(|n| n.inputs.iter().map(String::as_str))
+        .flat_map(|n| n.inputs.iter().map(|input| dataset_of(input)))
         .collect();
     for node in &doc.nodes {
         for output in &node.outputs {
             let storage = classify(doc, output);
-            if !read.contains(output.as_str()) && !storage.is_shared() {
+            if !read.contains(dataset_of(output)) && !storage.is_shared() {
                 findings.push(Problem {
                     severity: Severity::Warning,
                     rule: "output-discarded",
@@ -411,7 +442,11 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
                     "task `{label}` ({}) is expected to take {duration} s, more than Lambda's limit of {limit} s",
                     summarize_names(&nodes)
                 ),
-                hint: "persist the datasets inside the group so its nodes can run as separate tasks (--group-by none), or lower duration_s if it is wrong".into(),
+                hint: if nodes.len() > 1 {
+                    "persist the datasets inside the group so its nodes can run as separate tasks (--group-by none), or lower duration_s if it is wrong".into()
+                } else {
+                    "split the node into shorter nodes, or lower duration_s if it is wrong; Lambda cannot run one invocation for longer".into()
+                },
             });
         } else if duration > f64::from(timeout) {
             findings.push(Problem {

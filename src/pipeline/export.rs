@@ -2,6 +2,7 @@
 //! project's own Python, so Kedro itself resolves the pipeline, the env's catalog, dataset
 //! factories and namespaces.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,19 +51,46 @@ pub enum ExportError {
 
 /// Runs the exporter and parses (and validates) what it prints.
 pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
+    let stdout = run_exporter(request, &[])?;
+    Ok(PipelineDoc::from_json(&stdout, "the exporter's output")?)
+}
+
+/// Each dataset's catalog entry as the project's config writes it (credentials by name
+/// only); `None` for a name no entry or pattern matches.
+pub type CatalogEntries = BTreeMap<String, Option<serde_json::Value>>;
+
+/// The document and the catalog entries of its datasets (what `kedro-sfn init` copies).
+pub fn export_with_catalog(
+    request: &ExportRequest,
+) -> Result<(PipelineDoc, CatalogEntries), ExportError> {
+    let stdout = run_exporter(request, &["--with-catalog"])?;
+    let origin = "the exporter's output";
+    let mut value: serde_json::Value =
+        serde_json::from_str(&stdout).map_err(|e| DocError::Parse {
+            path: origin.into(),
+            message: e.to_string(),
+        })?;
+    let catalog = value
+        .as_object_mut()
+        .and_then(|fields| fields.remove("catalog"))
+        .unwrap_or_default();
+    let catalog: CatalogEntries = serde_json::from_value(catalog).map_err(|e| DocError::Parse {
+        path: origin.into(),
+        message: format!("at catalog: {e}"),
+    })?;
+    let doc = PipelineDoc::from_json(&value.to_string(), origin)?;
+    Ok((doc, catalog))
+}
+
+/// Runs the exporter with the request and `extra` arguments; what it printed.
+fn run_exporter(request: &ExportRequest, extra: &[&str]) -> Result<String, ExportError> {
     if !request.project.is_dir() {
         return Err(ExportError::NoProject(
             request.project.display().to_string(),
         ));
     }
     let project = absolute(&request.project);
-    // The exporter runs inside the project; a relative path to Python means this directory.
-    let python = if request.python.components().count() > 1 && request.python.is_relative() {
-        // Not canonicalized: a venv's python is a symlink whose target is not the venv.
-        std::path::absolute(&request.python).unwrap_or_else(|_| request.python.clone())
-    } else {
-        request.python.clone()
-    };
+    let python = python_program(&request.python);
     let mut command = Command::new(&python);
     command
         .args(exporter_args(
@@ -70,6 +98,7 @@ pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
             &request.pipeline,
             request.env.as_deref(),
         ))
+        .args(extra)
         .env("KEDRO_DISABLE_TELEMETRY", "true")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(&project);
@@ -102,8 +131,7 @@ pub fn export(request: &ExportRequest) -> Result<PipelineDoc, ExportError> {
         });
     }
     tracing::debug!(stderr = %stderr, "exporter finished");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    Ok(PipelineDoc::from_json(&stdout, "the exporter's output")?)
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The exporter's arguments after the Python executable, wherever it runs (here or inside
@@ -122,6 +150,18 @@ pub fn exporter_args(project: &Path, pipeline: &str, env: Option<&str>) -> Vec<O
         args.push(env.into());
     }
     args
+}
+
+/// The Python to run, for a child that runs in another directory: a relative path such as
+/// `venv/bin/python` means this directory, so it is made absolute; a bare name (`python3`)
+/// is left to the PATH search. Not canonicalized: a venv's python is a symlink whose target
+/// is not the venv.
+pub fn python_program(python: &Path) -> PathBuf {
+    if python.components().count() > 1 && python.is_relative() {
+        std::path::absolute(python).unwrap_or_else(|_| python.to_path_buf())
+    } else {
+        python.to_path_buf()
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {

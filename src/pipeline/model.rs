@@ -100,6 +100,18 @@ impl Node {
     }
 }
 
+/// Kedro's transcoding separator: `x@pandas` and `x@spark` are two views (two catalog entries,
+/// two types) of the one dataset `x`, so a node reading `x@spark` depends on the node writing
+/// `x@pandas`.
+pub const TRANSCODING_SEPARATOR: char = '@';
+
+/// The dataset a (possibly transcoded) name refers to: `x@pandas` -> `x`, `x` -> `x`. Data
+/// dependencies are between these, never between the names as written (Kedro's own rule).
+pub fn dataset_of(name: &str) -> &str {
+    name.split_once(TRANSCODING_SEPARATOR)
+        .map_or(name, |(dataset, _)| dataset)
+}
+
 /// Names that Kedro passes to nodes but are not datasets.
 pub fn is_parameter(name: &str) -> bool {
     name == "parameters" || name.starts_with("params:")
@@ -147,7 +159,8 @@ impl PipelineDoc {
     }
 
     /// Refuses documents no Kedro pipeline could produce: duplicate node names, a dataset with
-    /// two writers, a node reading its own output.
+    /// two writers, a node reading its own output (transcoded names count as their dataset, as
+    /// Kedro counts them).
     fn validate(&self) -> Result<(), String> {
         let mut names = BTreeSet::new();
         let mut writers: BTreeMap<&str, &str> = BTreeMap::new();
@@ -159,13 +172,17 @@ impl PipelineDoc {
                 return Err(format!("node name {:?} appears twice", node.name));
             }
             for output in &node.outputs {
-                if let Some(other) = writers.insert(output.as_str(), node.name.as_str()) {
+                if let Some(other) = writers.insert(dataset_of(output), node.name.as_str()) {
                     return Err(format!(
                         "dataset {output:?} is written by both {other:?} and {:?}",
                         node.name
                     ));
                 }
-                if node.inputs.contains(output) {
+                if node
+                    .inputs
+                    .iter()
+                    .any(|input| dataset_of(input) == dataset_of(output))
+                {
                     return Err(format!(
                         "node {:?} reads its own output {output:?}",
                         node.name

@@ -43,7 +43,7 @@ pub fn group(
     match group_by {
         GroupBy::None => {}
         GroupBy::Memory => {
-            for edge in graph.edges.iter().filter(|e| !is_shared(&e.dataset)) {
+            for edge in graph.edges.iter().filter(|e| !e.names().all(is_shared)) {
                 sets.union(edge.from, edge.to);
             }
         }

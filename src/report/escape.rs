@@ -49,6 +49,32 @@ pub fn text(text: &str) -> String {
     out
 }
 
+/// A message that marks names as `code` (check messages do): each backtick-quoted part
+/// becomes a code span, the rest plain [`text`]. An unpaired backtick stays literal text.
+///
+/// ```
+/// use kedro_sfn::report::escape::prose;
+/// assert_eq!(prose("dataset `x_y` is local"), "dataset `x_y` is local");
+/// assert_eq!(prose("a `b"), "a \\`b");
+/// ```
+pub fn prose(message: &str) -> String {
+    let (paired, unpaired) = if message.matches('`').count() % 2 == 1 {
+        message.split_at(message.rfind('`').unwrap_or(message.len()))
+    } else {
+        (message, "")
+    };
+    let mut out = String::with_capacity(message.len() + 8);
+    for (index, part) in paired.split('`').enumerate() {
+        out.push_str(&if index % 2 == 1 {
+            code(part)
+        } else {
+            text(part)
+        });
+    }
+    out.push_str(&text(unpaired));
+    out
+}
+
 /// The text of a Mermaid node label written as `id["..."]`: quotes, angle brackets,
 /// ampersands, hashes and backticks become Mermaid entity codes.
 pub fn mermaid_label(text: &str) -> String {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::pipeline::check::{Findings, Problem, Severity};
 use crate::plan::Plan;
 
-use super::escape::{code, text};
+use super::escape::{code, prose, text};
 use super::mermaid::{flowchart, task_labels, MAX_TASKS_DRAWN};
 
 /// What the plan was compared against, said at the top so nobody mistakes an offline plan
@@ -152,8 +152,8 @@ fn render_problem(problem: &Problem) -> String {
     format!(
         "- {level} {}: {}<br>_hint:_ {}\n",
         code(problem.rule),
-        text(&problem.message),
-        text(&problem.hint)
+        prose(&problem.message),
+        prose(&problem.hint)
     )
 }
 

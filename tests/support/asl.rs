@@ -201,14 +201,15 @@ pub fn assert_runs_in_order(
     }
 }
 
-/// Node-level dependencies of a pipeline document: (writer, reader) by dataset.
+/// Node-level dependencies of a pipeline document: (writer, reader) by dataset, as Kedro
+/// links them (a transcoded `x@a` written and `x@b` read are the one dataset `x`).
 pub fn dependencies(doc: &serde_json::Value) -> Vec<(String, String)> {
     let nodes = doc["nodes"].as_array().expect("nodes");
     let mut writer = BTreeMap::new();
     for node in nodes {
         for output in node["outputs"].as_array().expect("outputs") {
             writer.insert(
-                output.as_str().unwrap_or_default().to_string(),
+                untranscoded(output.as_str().unwrap_or_default()).to_string(),
                 node["name"].clone(),
             );
         }
@@ -216,7 +217,7 @@ pub fn dependencies(doc: &serde_json::Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for node in nodes {
         for input in node["inputs"].as_array().expect("inputs") {
-            if let Some(w) = writer.get(input.as_str().unwrap_or_default()) {
+            if let Some(w) = writer.get(untranscoded(input.as_str().unwrap_or_default())) {
                 out.push((
                     w.as_str().unwrap_or_default().to_string(),
                     node["name"].as_str().unwrap_or_default().to_string(),
@@ -225,4 +226,9 @@ pub fn dependencies(doc: &serde_json::Value) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Kedro's `_strip_transcoding`: the part before the one `@`.
+fn untranscoded(name: &str) -> &str {
+    name.split('@').next().unwrap_or(name)
 }

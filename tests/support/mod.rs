@@ -5,6 +5,7 @@
 pub mod asl;
 pub mod github;
 pub mod images;
+pub mod interpreter;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
@@ -62,7 +63,15 @@ pub const EXAMPLE_BUCKET: &str = "kedro-sfn-spaceflights";
 /// The kedro-sfn binary under test.
 pub fn kedro_sfn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kedro-sfn"));
-    command.env("RUST_BACKTRACE", "0").env_remove("RUST_LOG");
+    command
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_LOG")
+        .env_remove("KEDRO_ENV")
+        // The tests' own cache of exported documents, shared by the tests of one build.
+        .env(
+            "KEDRO_SFN_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("kedro-sfn-cache"),
+        );
     command
 }
 
@@ -187,4 +196,33 @@ pub fn plan_example(out: &Path, extra: &[&str]) -> std::process::Output {
         .arg(out)
         .output()
         .expect("kedro-sfn runs")
+}
+
+/// A copy of a Kedro project in a temporary directory, for a test that writes into it or
+/// must not depend on what earlier runs left: its source and conf, without `data/`, build
+/// metadata (`*.egg-info`) or bytecode.
+pub fn copy_project(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(from, dir.path());
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name();
+        let shown = name.to_string_lossy();
+        if name == "data" || name == "__pycache__" || shown.ends_with(".egg-info") {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("a file type").is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
