@@ -158,6 +158,26 @@ fn a_group_expected_to_outlast_lambdas_limit_is_refused() {
 }
 
 #[test]
+fn a_single_node_too_long_for_lambda_is_not_told_to_regroup() {
+    let pipeline = doc(
+        &[("a", &["raw"], &["out"])],
+        &[
+            ("raw", CSV, Some("s3://b/raw.csv")),
+            ("out", CSV, Some("s3://b/out.csv")),
+        ],
+    );
+    let config = "nodes:\n  a: {duration_s: 1200}\n";
+    let (ok, _, stderr, _) = run_on_doc("check", &pipeline, Some(config), &["--group-by", "none"]);
+    assert!(!ok);
+    assert!(stderr.contains("error[task-too-long]"), "{stderr}");
+    assert!(stderr.contains("split the node"), "{stderr}");
+    assert!(
+        !stderr.contains("--group-by none"),
+        "regrouping cannot shorten one node:\n{stderr}"
+    );
+}
+
+#[test]
 fn mixed_architectures_are_refused() {
     let pipeline = doc(
         &[("a", &["raw"], &["out"]), ("b", &["out"], &["out2"])],

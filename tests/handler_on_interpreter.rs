@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use support::interpreter::run_on_interpreter;
+use support::interpreter::{kedro_version, run_on_interpreter};
 use support::moto::MotoServer;
 use support::{example_doc_path, example_project, plan_example, EXAMPLE_BUCKET};
 
@@ -162,13 +162,4 @@ fn a_failing_node_fails_the_execution_and_names_itself() {
         "the handler's message must name the node and the original error:\n{}",
         run.stderr
     );
-}
-
-/// `2026-11-27T19:08:38.123Z` -> Kedro's `2026-11-27T19.08.38.123Z`.
-fn kedro_version(start_time: &str) -> String {
-    let (date, time) = start_time.split_once('T').expect("ISO time");
-    let time = time.trim_end_matches('Z');
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let millis: String = format!("{fraction:0<3}").chars().take(3).collect();
-    format!("{date}T{}.{millis}Z", hms.replace(':', "."))
 }

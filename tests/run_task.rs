@@ -57,7 +57,8 @@ fn run_task_runs_one_task_through_the_handler_and_names_a_failing_node() {
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success());
     assert!(
-        stderr.contains("active_modelling_pipeline.evaluate_model_node"),
+        stderr.contains("active_modelling_pipeline.evaluate_model_node")
+            && stderr.contains("is the one that failed"),
         "{stderr}"
     );
 
@@ -67,6 +68,64 @@ fn run_task_runs_one_task_through_the_handler_and_names_a_failing_node() {
     assert!(
         stderr.contains("no task or node named \"no_such_node\"")
             && stderr.contains("preprocess_shuttles_node"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_relative_python_is_found_from_here_and_a_task_that_never_started_is_not_blamed_on_a_node() {
+    let moto = MotoServer::start();
+    moto.upload_example_data();
+    // `--python .venv/bin/python`, relative to the working directory, as `export` takes it.
+    let root = support::repo_root();
+    let relative = python()
+        .strip_prefix(&root)
+        .map(std::path::Path::to_path_buf)
+        .expect("the test Python is under the repository (.venv), or set KEDRO_SFN_TEST_PYTHON inside it");
+    let output = kedro_sfn()
+        .current_dir(&root)
+        .arg("run-task")
+        .arg("--project")
+        .arg(example_project())
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--python")
+        .arg(&relative)
+        .args(["--task", "preprocess_shuttles_node"])
+        .envs(moto.aws_env())
+        .output()
+        .expect("kedro-sfn runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The project cannot be loaded: the handler stops before any node, and says so.
+    let broken = support::copy_project(&example_project());
+    std::fs::write(
+        broken.path().join("src/spaceflights/settings.py"),
+        "import no_such_module_here\n",
+    )
+    .expect("breaks the settings");
+    let failed = kedro_sfn()
+        .arg("run-task")
+        .arg("--project")
+        .arg(broken.path())
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--python")
+        .arg(python())
+        .args(["--task", "preprocess_shuttles_node"])
+        .envs(moto.aws_env())
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(stderr.contains("no_such_module_here"), "{stderr}");
+    assert!(
+        stderr.contains("the handler stopped before any node ran")
+            && !stderr.contains("NodeFailed: node"),
         "{stderr}"
     );
 }

@@ -118,10 +118,11 @@ pub struct RemoteEnv {
 /// - a local file keeps its entry (type, options, `versioned`) and moves under `target`
 ///   at the same relative path;
 /// - an in-memory dataset (a MemoryDataset, or a name no entry matches) that a node writes
-///   and another reads becomes a pickle under `target/data/kedro-sfn/`; transcoded names
-///   of one dataset share the one file;
-/// - everything already shared (S3, a database), parameters, and an in-memory output that
-///   nobody reads are left alone.
+///   becomes a pickle under `target/data/kedro-sfn/`: between tasks it must be, and an
+///   output nobody reads would otherwise be lost when its function ends (every node's data
+///   is kept); transcoded names of one dataset share the one file;
+/// - everything already shared (S3, a database) and parameters are left alone; so is an
+///   in-memory input nothing writes, which no location can fix.
 ///
 /// `catalog` holds each dataset's entry as the project's config writes it (the exporter's
 /// `--with-catalog`), `None` for a name no entry matches.
@@ -131,11 +132,6 @@ pub fn remote_env(
     target: &S3Prefix,
 ) -> Result<RemoteEnv, CycleError> {
     let graph = NodeGraph::build(doc)?;
-    let read: std::collections::BTreeSet<&str> = graph
-        .edges
-        .iter()
-        .map(|edge| dataset_of(&edge.dataset))
-        .collect();
     let mut env = RemoteEnv::default();
     for name in doc.datasets.keys() {
         let written = graph.writer_of(name).is_some();
@@ -173,7 +169,7 @@ pub fn remote_env(
                     env.left.push(left(
                         "it is in memory and no node writes it: give it a catalog entry with its data",
                     ));
-                } else if read.contains(dataset_of(name)) {
+                } else {
                     let file = format!("{PICKLE_DIR}/{}.pickle", dataset_of(name));
                     let mut entry = Map::new();
                     entry.insert("type".into(), PICKLE_TYPE.into());

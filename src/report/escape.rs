@@ -106,6 +106,17 @@ mod tests {
     }
 
     #[test]
+    fn prose_renders_quoted_names_as_code_and_the_rest_as_text() {
+        assert_eq!(
+            prose("dataset `a|b` is *local*"),
+            "dataset `a\\|b` is \\*local\\*"
+        );
+        assert_eq!(prose("`x` and `y`"), "`x` and `y`");
+        assert_eq!(prose("odd ` tick"), "odd \\` tick");
+        assert!(!prose("`<b>@me</b>`").contains("\\`"));
+    }
+
+    #[test]
     fn text_neutralizes_html_and_mentions() {
         let escaped = text("<img src=x onerror=alert(1)> @octocat **bold**");
         assert!(!escaped.contains('<'));

@@ -56,3 +56,13 @@ pub fn run_on_interpreter(
     });
     Run { result, stderr }
 }
+
+/// The save version Kedro gives an execution's start time:
+/// `2026-11-27T19:08:38.123Z` -> Kedro's `2026-11-27T19.08.38.123Z`.
+pub fn kedro_version(start_time: &str) -> String {
+    let (date, time) = start_time.split_once('T').expect("ISO time");
+    let time = time.trim_end_matches('Z');
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let millis: String = format!("{fraction:0<3}").chars().take(3).collect();
+    format!("{date}T{}.{millis}Z", hms.replace(':', "."))
+}

@@ -7,6 +7,7 @@ pub mod github;
 pub mod images;
 pub mod interpreter;
 pub mod moto;
+pub mod mount;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -222,7 +223,27 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::create_dir_all(&target).expect("mkdir");
             copy_tree(&entry.path(), &target);
         } else {
+            use std::os::unix::fs::PermissionsExt;
             std::fs::copy(entry.path(), &target).expect("copy");
+            // The shared projects may be read-only files: the copy is the test's to write.
+            let mut permissions = std::fs::metadata(&target).expect("stat").permissions();
+            permissions.set_mode(permissions.mode() | 0o200);
+            std::fs::set_permissions(&target, permissions).expect("chmod");
         }
     }
+}
+
+/// A public Kedro project we did not write (`../shared/real-projects/<name>`, or under
+/// `KEDRO_SFN_REAL_PROJECTS`), copied: tests never write into the shared one.
+pub fn real_project(name: &str) -> tempfile::TempDir {
+    let root = std::env::var_os("KEDRO_SFN_REAL_PROJECTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/real-projects"));
+    let source = root.join(name);
+    assert!(
+        source.is_dir(),
+        "the real project {} is missing: it is rendered from kedro-org/kedro-starters (see shared/real-projects/README.md); set KEDRO_SFN_REAL_PROJECTS to the directory that holds it",
+        source.display()
+    );
+    copy_project(&source)
 }
