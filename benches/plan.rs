@@ -11,7 +11,7 @@ use std::time::Instant;
 use kedro_sfn::config::Config;
 use kedro_sfn::plan::dag::Dag;
 use kedro_sfn::plan::sp_tree::decompose;
-use kedro_sfn::plan::{document::plan_document, draft, DEFINITION_MAX_BYTES};
+use kedro_sfn::plan::{document::PlanDocument, draft, DEFINITION_MAX_BYTES};
 use kedro_sfn::report::summary::{render, Baseline};
 use kedro_sfn::synthetic::{doc_from_dag, modular_dag, random_dag, series_parallel_dag, Rng};
 
@@ -156,8 +156,7 @@ fn plan_once(size: usize, shape: &str) {
         let start = Instant::now();
         let plan = draft(&doc, &config).expect("the synthetic pipeline plans");
         let definition = serde_json::to_string_pretty(&plan.definition).expect("serializes");
-        let document =
-            serde_json::to_string_pretty(&plan_document(&plan, "empty")).expect("serializes");
+        let document = PlanDocument::new(&plan, "empty").to_json();
         let summary = render(
             &plan,
             &Baseline::Empty {

@@ -47,7 +47,7 @@ from typing import Any, Callable, Optional
 FORMAT = "kedro-sfn/pipeline@1"
 EXIT_PROJECT = 3
 EXIT_NO_KEDRO = 4
-# The Rust side shows the last 20 non-empty lines of stderr: summary, traceback
+# The Rust side shows the last 25 non-empty lines of stderr: summary, traceback
 # tail and hint together stay within that.
 TRACEBACK_LINES = 17
 # Catalog keys that hold a dataset's location, in the order they are looked for.

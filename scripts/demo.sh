@@ -8,7 +8,7 @@
 #   3. two IAM roles and an image in moto's ECR (tests/support/moto_fixtures.py). moto
 #      runs no containers, so the image is a placeholder manifest; on a machine with
 #      buildah, `--with-image` builds and pushes the real one instead (a few minutes the
-#      first time; see the README's "Image")
+#      first time; see docs/image.md)
 #   4. kedro-sfn plan            against the (empty) deployment: out/spaceflights-plan/
 #   5. kedro-sfn deploy --start-execution --wait
 #                                functions, state machine, version, alias; one execution

@@ -10,15 +10,19 @@
 //!                                            Plan --render--> summary.md (report/)
 //! ```
 //!
-//! The pure core (`pipeline`, `plan`, `report`, `config`) knows nothing of AWS or GitHub;
-//! `commands` are thin shells that read files, run the core and write results. The edges:
-//! `aws` (the only code that calls AWS), `image` (build contexts, builders, registries) and
-//! `process` (external tools, streamed).
+//! The pure core (`pipeline`, `plan`, `report`, `config`) knows nothing of AWS or GitHub.
+//! `flow` is the application layer: plan or refuse, compare with the deployment, apply,
+//! follow, roll back, build images, write a project's env; it takes plain requests and one
+//! reporter. `commands` are thin shells: flags -> request -> flow -> printed result; the
+//! GitHub Action (`commands::action`) is one more front end of the same flows. The edges:
+//! `aws` (the only code that calls AWS), `github` (the only code that calls GitHub), `image`
+//! (build contexts, builders, registries) and `process` (external tools, streamed).
 
 pub mod action;
 pub mod aws;
 pub mod commands;
 pub mod config;
+pub mod flow;
 pub mod github;
 pub mod image;
 pub mod pipeline;

@@ -61,6 +61,9 @@ pub enum Progress {
     Stream,
     /// stdout is captured for the caller; stderr lines are passed through as they come.
     PassStderr,
+    /// stdout is captured for the caller; stderr is kept for a failure's message only (a
+    /// quick tool whose chatter would bury the result: git, the exporter).
+    Quiet,
 }
 
 impl Tool {
@@ -149,7 +152,7 @@ impl Tool {
             .map(|pipe| spawn_line_reader(pipe, lines_tx.clone()));
         let stdout_reader = child.stdout.take().map(|mut pipe| {
             let tx = lines_tx.clone();
-            let capture_only = progress == Progress::PassStderr;
+            let capture_only = progress != Progress::Stream;
             std::thread::spawn(move || {
                 let mut captured = Vec::new();
                 if capture_only {
@@ -228,6 +231,19 @@ fn spawn_line_reader(
     })
 }
 
+/// The commit checked out in `dir`, abbreviated to 12 hex digits; `None` outside a git
+/// work tree or without git. Names image tags and state machine versions.
+pub fn git_commit(dir: &std::path::Path) -> Option<String> {
+    Tool::new("git rev-parse", "git")
+        .arg("-C")
+        .arg(dir.as_os_str())
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .run(Progress::Quiet)
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_hexdigit()))
+}
+
 /// One line on a terminal that shows the tool's latest output and the elapsed time; on
 /// anything else (CI logs) every line is printed, indented under the label.
 struct StatusLine {
@@ -248,6 +264,9 @@ impl StatusLine {
     }
 
     fn show(&mut self, line: &str, started: Instant) {
+        if self.progress == Progress::Quiet {
+            return;
+        }
         let mut err = std::io::stderr().lock();
         if self.progress == Progress::PassStderr {
             let _ = writeln!(err, "{line}");

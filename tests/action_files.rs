@@ -1,7 +1,8 @@
 //! What GitHub runs and shows: action.yml, the workflows and the Dockerfile pass the linters
-//! GitHub's ecosystem uses; the README's tables are action.yml's inputs and outputs; the
-//! pull-request comment escapes whatever the pipeline's names hold; the example comment in
-//! docs/ is what the code renders.
+//! GitHub's ecosystem uses; the action guide's (docs/action.md) tables are action.yml's
+//! inputs and outputs; the pull-request comment escapes whatever the pipeline's names hold;
+//! the example comment in docs/ is what the code renders, and the docs link to it instead of
+//! pasting a copy.
 
 mod support;
 
@@ -73,12 +74,13 @@ fn table(markdown: &str, header: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_readme_tables_are_action_yml() {
+fn the_action_guide_tables_are_action_yml() {
     let action: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
     )
     .expect("YAML");
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/action.md")).expect("docs/action.md");
     let inputs: Vec<(String, String)> = action["inputs"]
         .as_mapping()
         .expect("inputs")
@@ -96,9 +98,9 @@ fn the_readme_tables_are_action_yml() {
         })
         .collect();
     assert_eq!(
-        table(&readme, "| Input |"),
+        table(&guide, "| Input |"),
         inputs,
-        "README's inputs table differs from action.yml"
+        "docs/action.md's inputs table differs from action.yml"
     );
     let outputs: Vec<String> = action["outputs"]
         .as_mapping()
@@ -106,13 +108,13 @@ fn the_readme_tables_are_action_yml() {
         .keys()
         .map(|k| k.as_str().unwrap_or_default().to_string())
         .collect();
-    let documented: Vec<String> = table(&readme, "| Output |")
+    let documented: Vec<String> = table(&guide, "| Output |")
         .into_iter()
         .map(|(n, _)| n)
         .collect();
     assert_eq!(
         documented, outputs,
-        "README's outputs table differs from action.yml"
+        "docs/action.md's outputs table differs from action.yml"
     );
 }
 
@@ -281,9 +283,31 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
         committed == body,
         "docs/example-comment.md is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test action_files"
     );
+    // The docs link to the generated file, and no page pastes a copy that could go stale.
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/action.md")).expect("docs/action.md");
     assert!(
-        readme.contains(&committed),
-        "the README's example comment differs from docs/example-comment.md: paste it again"
+        readme.contains("](docs/example-comment.md)") && guide.contains("](example-comment.md)"),
+        "README.md and docs/action.md must link to docs/example-comment.md"
     );
+    let marker = body
+        .lines()
+        .next()
+        .expect("the comment starts with its marker");
+    let mut pages = vec![repo_root().join("README.md")];
+    pages.extend(
+        std::fs::read_dir(repo_root().join("docs"))
+            .expect("docs/")
+            .map(|entry| entry.expect("an entry of docs/").path())
+            .filter(|page| page.extension().is_some_and(|ext| ext == "md") && *page != path),
+    );
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("a Markdown page");
+        assert!(
+            !text.contains(marker),
+            "{} pastes the example comment; link to docs/example-comment.md instead",
+            page.display()
+        );
+    }
 }

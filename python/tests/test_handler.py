@@ -81,7 +81,7 @@ def topological_order(doc: dict) -> list[str]:
 
 
 def make_event(node: str, start: str, execution: str, params: dict | None = None, **extra) -> dict:
-    """The event a Task state sends (see the README's Task Parameters)."""
+    """The event a Task state sends (see docs/state-machine.md, Task states)."""
     event = {
         "task": node,
         "nodes": [node],

@@ -4,22 +4,25 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 
 use crate::action::{self, annotation, end_group, group, resolve_mode, Context, Inputs, Mode};
 use crate::config::Config;
+use crate::flow::apply::apply_prepared;
+use crate::flow::execution::{execute_deployed, ExecutionRequest};
+use crate::flow::image::{build, push, BuildRequest, ImageRecord, PushRequest};
+use crate::flow::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
+use crate::flow::planning::{plan_or_refuse, Refused};
+use crate::flow::prepare::{prepare, Prepared, TargetRequest};
+use crate::flow::source::{load_pipeline, Source};
+use crate::flow::{block_on, Reporter};
 use crate::github::{CommentOutcome, GitHub, GitHubError};
-use crate::pipeline::check::Findings;
+use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
-use crate::plan::{self, PlanError};
 use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
 use crate::report::summary;
 
-use super::deploy::{
-    apply_prepared, execute_deployed, prepare_plan, write_plan_outputs, Prepared, TargetArgs,
-};
-use super::plan::{PLAN_FILE, SUMMARY_FILE};
-use super::{load_pipeline, write_atomically, SettingsArgs, SourceArgs};
+use super::SettingsArgs;
 
 /// Where the action writes, relative to the workspace (outputs name these paths).
 const PLAN_DIR: &str = "kedro-sfn-plan";
@@ -30,14 +33,13 @@ pub fn run() -> anyhow::Result<()> {
     let inputs = Inputs::from_env(get)?;
     let context = Context::from_env(get)?;
     let mode = resolve_mode(&inputs.mode, &context.event_name);
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let mut outputs: BTreeMap<&str, String> = BTreeMap::from([
         ("has-changes", "false".to_string()),
         ("changes-count", "0".to_string()),
         ("plan-json", format!("{PLAN_DIR}/{PLAN_FILE}")),
         ("summary-markdown", format!("{PLAN_DIR}/{SUMMARY_FILE}")),
     ]);
-    let result = runtime.block_on(run_mode(&inputs, &context, mode, &mut outputs));
+    let result = block_on(run_mode(&inputs, &context, mode, &mut outputs));
     if let Some(path) = &context.output {
         action::write_outputs(path, &outputs)?;
     }
@@ -50,12 +52,68 @@ pub fn run() -> anyhow::Result<()> {
     result
 }
 
-fn source(inputs: &Inputs, python: PathBuf) -> SourceArgs {
-    SourceArgs {
+fn source(inputs: &Inputs, python: PathBuf) -> Source {
+    Source {
         project: inputs.project_dir.clone(),
         pipeline_json: None,
         python,
         no_cache: false,
+    }
+}
+
+/// The job log: findings and warnings as annotations on the file that fixes them, the
+/// rest as plain lines.
+struct JobLog {
+    /// The env's catalog, where dataset problems are fixed.
+    catalog: PathBuf,
+    /// kedro-sfn.yml, when there is one.
+    config: Option<PathBuf>,
+}
+
+impl JobLog {
+    fn new(inputs: &Inputs, config: &Config) -> Self {
+        let conf = inputs.project_dir.join("conf");
+        let env_catalog = config
+            .file
+            .env
+            .as_ref()
+            .map(|env| conf.join(env).join("catalog.yml"))
+            .filter(|p| p.is_file());
+        JobLog {
+            catalog: env_catalog.unwrap_or_else(|| conf.join("base/catalog.yml")),
+            config: config.source.clone(),
+        }
+    }
+}
+
+impl Reporter for JobLog {
+    fn finding(&self, problem: &Problem) {
+        let level = match problem.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let file = match problem.rule.fixed_in() {
+            FixedIn::Catalog => Some(self.catalog.as_path()),
+            FixedIn::Config => self.config.as_deref(),
+            FixedIn::Project => None,
+        };
+        let message = format!(
+            "{}: {} (hint: {})",
+            problem.subject, problem.message, problem.hint
+        );
+        println!("{}", annotation(level, file, problem.rule.id(), &message));
+    }
+
+    fn progress(&self, line: &str) {
+        println!("  {line}");
+    }
+
+    fn warning(&self, message: &str) {
+        println!("{}", annotation("warning", None, "kedro-sfn", message));
+    }
+
+    fn result(&self, line: &str) {
+        println!("{line}");
     }
 }
 
@@ -123,44 +181,32 @@ async fn run_mode(
 
     group("kedro-sfn: export and check the pipeline");
     let config = settings.load(&inputs.project_dir)?;
+    let log = JobLog::new(inputs, &config);
     let source = source(inputs, project_python(inputs, &config)?);
     let doc = load_pipeline(&source, &config);
     end_group();
     let doc = doc?;
-    let plan = match plan::plan(&doc, &config) {
+    let plan = match plan_or_refuse(&doc, &config, Some(out), &log) {
         Ok(plan) => plan,
-        Err(PlanError::Check(findings)) => {
-            annotate(&findings, inputs, &config);
-            let name = config
-                .file
-                .state_machine
-                .name
-                .clone()
-                .unwrap_or_else(|| doc.project.package.clone());
-            let text = summary::render_refusal(&doc.project.name, &doc.pipeline, &findings);
-            write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
-            publish(context, &text)?;
-            if let Some(pr) = &pull_request {
-                let body = render_refusal_comment(&name, &findings, &commit);
-                comment(inputs, context, pr.number, &marker(&name), &body).await;
+        Err(error) => {
+            if let Some(refused) = error.downcast_ref::<Refused>() {
+                let name = config
+                    .file
+                    .state_machine
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| doc.project.package.clone());
+                publish(context, &refused.summary)?;
+                if let Some(pr) = &pull_request {
+                    let body = render_refusal_comment(&name, &refused.findings, &commit);
+                    comment(inputs, context, pr.number, &marker(&name), &body).await;
+                }
             }
-            return Err(super::plan::refusal(&findings));
+            return Err(error);
         }
-        Err(other) => return Err(other.into()),
     };
-    for warning in plan.findings.warnings() {
-        println!(
-            "{}",
-            annotation(
-                "warning",
-                problem_file(warning.rule, inputs, &config).as_deref(),
-                warning.rule,
-                &warning.message
-            )
-        );
-    }
 
-    let mut target_args = TargetArgs {
+    let mut target_args = TargetRequest {
         image_uri: inputs.image_uri.clone(),
         image_dir: PathBuf::from(IMAGE_DIR),
         lambda_role_arn: inputs.lambda_role_arn.clone(),
@@ -169,7 +215,7 @@ async fn run_mode(
     };
     if mode == Mode::Deploy && target_args.image_uri.is_none() {
         group("kedro-sfn: build and push the Lambda image");
-        let image = build_and_push(inputs, &source, &settings, &config);
+        let image = build_and_push(inputs, &source, &config, &log).await;
         end_group();
         let record = image?;
         outputs.insert("image-uri", record.uri.clone().unwrap_or_default());
@@ -178,7 +224,7 @@ async fn run_mode(
     }
 
     group("kedro-sfn: compare with what is deployed");
-    let prepared = prepare_plan(config.clone(), plan.clone(), &target_args).await;
+    let prepared = prepare(config.clone(), plan.clone(), &target_args, &log).await;
     end_group();
     let prepared = match prepared {
         Ok(prepared) => prepared,
@@ -205,7 +251,7 @@ async fn run_mode(
 
     match mode {
         Mode::Plan => {
-            write_plan_outputs(out, &prepared, &prepared.clients.calls.count())?;
+            prepared.write_outputs(out, &prepared.clients.calls.count())?;
             report_plan(inputs, context, &prepared, &[]).await?;
             if inputs.fail_on_destructive && !deletions.is_empty() {
                 bail!(
@@ -218,13 +264,19 @@ async fn run_mode(
         }
         Mode::Deploy => {
             if inputs.fail_on_destructive && !deletions.is_empty() {
-                write_plan_outputs(out, &prepared, &prepared.clients.calls.count())?;
+                prepared.write_outputs(out, &prepared.clients.calls.count())?;
                 report_plan(inputs, context, &prepared, &[]).await?;
                 bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
             }
             group("kedro-sfn: deploy");
-            let applied =
-                apply_prepared(&prepared, &source.project, out, &target_args.image_dir).await;
+            let applied = apply_prepared(
+                &prepared,
+                &source.project,
+                out,
+                &target_args.image_dir,
+                &log,
+            )
+            .await;
             end_group();
             let summary_text = std::fs::read_to_string(out.join(SUMMARY_FILE)).unwrap_or_default();
             publish(context, &summary_text)?;
@@ -243,7 +295,12 @@ async fn run_mode(
             }
             if inputs.start_execution {
                 group("kedro-sfn: execution");
-                let result = execute_deployed(&prepared, &applied, "{}", None, inputs.wait).await;
+                let request = ExecutionRequest {
+                    input: "{}".into(),
+                    name: None,
+                    wait: inputs.wait,
+                };
+                let result = execute_deployed(&prepared, &applied, &request, &log).await;
                 end_group();
                 result?;
             }
@@ -286,27 +343,13 @@ async fn report_plan(
 async fn offline_plan(
     inputs: &Inputs,
     context: &Context,
-    plan: &plan::Plan,
+    plan: &crate::plan::Plan,
     note: &str,
 ) -> anyhow::Result<()> {
-    let out = Path::new(PLAN_DIR);
     let baseline = summary::Baseline::Empty {
         reason: "not compared with AWS".into(),
     };
-    let mut definition = serde_json::to_string_pretty(&plan.definition)?;
-    definition.push('\n');
-    let mut document = serde_json::to_string_pretty(&crate::plan::document::plan_document(
-        plan,
-        &baseline.describe(),
-    ))?;
-    document.push('\n');
-    let summary_text = summary::render(plan, &baseline);
-    write_atomically(
-        &out.join(super::plan::DEFINITION_FILE),
-        definition.as_bytes(),
-    )?;
-    write_atomically(&out.join(PLAN_FILE), document.as_bytes())?;
-    write_atomically(&out.join(SUMMARY_FILE), summary_text.as_bytes())?;
+    let summary_text = write_plan(Path::new(PLAN_DIR), plan, &baseline, None)?;
     publish(context, &summary_text)?;
     if let Some(pr) = context.pull_request() {
         let notes = [note.lines().next().unwrap_or_default().to_string()];
@@ -379,69 +422,25 @@ async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, 
 }
 
 /// Builds and pushes the image for a deploy.
-fn build_and_push(
+async fn build_and_push(
     inputs: &Inputs,
-    source: &SourceArgs,
-    settings: &SettingsArgs,
+    source: &Source,
     config: &Config,
-) -> anyhow::Result<super::image::ImageRecord> {
-    let build = super::image::BuildArgs {
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ImageRecord> {
+    let request = BuildRequest {
         project: source.project.clone(),
         python: source.python.clone(),
-        settings: settings.clone(),
         builder: inputs.builder,
         base_image: None,
         out: PathBuf::from(IMAGE_DIR),
         repository: inputs.ecr_repository.clone(),
     };
-    super::image::build(&build)?;
-    super::image::push(&super::image::PushArgs {
+    build(config, &request, reporter)?;
+    let request = PushRequest {
         out: PathBuf::from(IMAGE_DIR),
         region: config.file.region.clone(),
         registry: std::env::var("KEDRO_SFN_REGISTRY").ok(),
-    })
-}
-
-/// The file a check problem points at: the catalog for dataset rules, the config for
-/// settings rules.
-fn problem_file(rule: &str, inputs: &Inputs, config: &Config) -> Option<PathBuf> {
-    match rule {
-        "dataset-not-shared" | "free-input-not-remote" | "output-discarded" => {
-            let conf = inputs.project_dir.join("conf");
-            let env_catalog = config
-                .file
-                .env
-                .as_ref()
-                .map(|env| conf.join(env).join("catalog.yml"))
-                .filter(|p| p.is_file());
-            Some(env_catalog.unwrap_or_else(|| conf.join("base/catalog.yml")))
-        }
-        "resource-out-of-range"
-        | "invalid-setting"
-        | "mixed-architectures"
-        | "task-too-long"
-        | "timeout-below-duration"
-        | "config-unknown-node"
-        | "config-unknown-tag" => config.source.clone(),
-        _ => None,
-    }
-}
-
-/// One annotation per check problem.
-fn annotate(findings: &Findings, inputs: &Inputs, config: &Config) {
-    for problem in &findings.problems {
-        let level = match problem.severity {
-            crate::pipeline::check::Severity::Error => "error",
-            crate::pipeline::check::Severity::Warning => "warning",
-        };
-        let file = problem_file(problem.rule, inputs, config);
-        let message = format!(
-            "{}: {} (hint: {})",
-            problem.subject, problem.message, problem.hint
-        );
-        println!(
-            "{}",
-            annotation(level, file.as_deref(), problem.rule, &message)
-        );
-    }
+    };
+    Ok(push(&request, reporter).await?.0)
 }

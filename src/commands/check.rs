@@ -2,11 +2,14 @@
 
 use clap::Args;
 
-use crate::plan::{self, PlanError};
+use crate::flow::planning::plan_or_refuse;
+use crate::flow::source::load_pipeline;
+use crate::flow::{Reporter, Terminal};
 
-use super::{load_pipeline, SettingsArgs, SourceArgs};
+use super::{SettingsArgs, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  kedro-sfn check --env aws --group-by none")]
 pub struct CheckArgs {
     #[command(flatten)]
     pub source: SourceArgs,
@@ -14,31 +17,20 @@ pub struct CheckArgs {
     pub settings: SettingsArgs,
 }
 
-/// Prints the findings; fails when there is an error among them. Runs the whole planner, so
+/// Reports the findings; fails when there is an error among them. Runs the whole planner, so
 /// that limits only a rendered definition shows (its size) are checked too.
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
+    let reporter = Terminal;
     let config = args.settings.load(&args.source.project)?;
-    let doc = load_pipeline(&args.source, &config)?;
-    let planned = match plan::plan(&doc, &config) {
-        Ok(planned) => planned,
-        Err(PlanError::Check(findings)) => {
-            for problem in &findings.problems {
-                eprintln!("{problem}");
-            }
-            return Err(super::plan::refusal(&findings));
-        }
-        Err(other) => return Err(other.into()),
-    };
-    for problem in &planned.findings.problems {
-        eprintln!("{problem}");
-    }
-    println!(
+    let doc = load_pipeline(&args.source.source(), &config)?;
+    let plan = plan_or_refuse(&doc, &config, None, &reporter)?;
+    reporter.result(&format!(
         "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}), {} warning(s)",
         doc.pipeline,
         doc.nodes.len(),
-        planned.tasks.len(),
+        plan.tasks.len(),
         config.group_by(),
-        planned.findings.warnings().count()
-    );
+        plan.findings.warnings().count()
+    ));
     Ok(())
 }

@@ -8,9 +8,11 @@ use clap::Args;
 use crate::config::{Config, FlagOverrides};
 use crate::pipeline::export::{exporter_args, ExportRequest};
 
-use super::{export_cached, write_atomically};
+use crate::flow::outputs::write_atomically;
+use crate::flow::source::export_cached;
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  kedro-sfn export --env aws -o pipeline.json")]
 pub struct ExportArgs {
     /// The Kedro project's root directory.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -1,26 +1,15 @@
-//! `kedro-sfn image build` and `kedro-sfn image push`: the Lambda container image, built
-//! from a generated context (or the project's own Dockerfile) and pushed to ECR, where it is
-//! addressed by digest from then on. Both write `image.json` in `--out`, which `push` and
-//! `deploy` read.
+//! `kedro-sfn image build` and `kedro-sfn image push`: the Lambda container image (see
+//! [`crate::flow::image`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use serde::{Deserialize, Serialize};
 
-use crate::aws::{self, ecr::Ecr};
-use crate::config::{BuilderKind, Config};
-use crate::image::context::{BuildContext, ContextRequest};
-use crate::image::registry;
-use crate::image::{Builder, ImageRef, DEFAULT_BASE_IMAGE, DEFAULT_PYTHON_VERSION};
-use crate::plan::names::state_machine_name;
-use crate::process::{Progress, Tool};
+use crate::config::BuilderKind;
+use crate::flow::image::{build, push, BuildRequest, PushRequest};
+use crate::flow::{block_on, Reporter, Terminal};
 
-use super::{write_atomically, SettingsArgs};
-
-/// The file `image build` writes and `image push` completes.
-pub const IMAGE_FILE: &str = "image.json";
+use super::SettingsArgs;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ImageCommand {
@@ -74,304 +63,52 @@ pub struct PushArgs {
     pub registry: Option<String>,
 }
 
-/// What `image build` and `image push` know about the image; `image.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImageRecord {
-    /// The image's name in the builder's local storage.
-    pub local: String,
-    pub builder: BuilderKind,
-    /// The ECR repository name.
-    pub repository: String,
-    /// `<commit>-<context digest>`: one tag per distinct build.
-    pub tag: String,
-    pub context_digest: String,
-    pub region: Option<String>,
-    pub build_seconds: f64,
-    /// After `push`: `registry/repository@sha256:…`, what functions are deployed with.
-    pub uri: Option<String>,
-    pub digest: Option<String>,
+impl BuildArgs {
+    fn request(&self) -> BuildRequest {
+        BuildRequest {
+            project: self.project.clone(),
+            python: self.python.clone(),
+            builder: self.builder,
+            base_image: self.base_image.clone(),
+            out: self.out.clone(),
+            repository: self.repository.clone(),
+        }
+    }
+}
+
+impl PushArgs {
+    fn request(&self) -> PushRequest {
+        PushRequest {
+            out: self.out.clone(),
+            region: self.region.clone(),
+            registry: self.registry.clone(),
+        }
+    }
 }
 
 pub fn run(command: &ImageCommand) -> anyhow::Result<()> {
+    let reporter = Terminal;
     match command {
-        ImageCommand::Build(args) => build(args).map(|_| ()),
-        ImageCommand::Push(args) => push(args).map(|_| ()),
-    }
-}
-
-/// Builds the image and writes `image.json`.
-pub fn build(args: &BuildArgs) -> anyhow::Result<ImageRecord> {
-    let config = args.settings.load(&args.project)?;
-    let image = &config.file.image;
-    let builder = Builder::detect(args.builder.or(image.builder))?;
-    let base_image = args.base_image.clone().unwrap_or_else(|| {
-        format!(
-            "{}:{}",
-            image.base_image.as_deref().unwrap_or(DEFAULT_BASE_IMAGE),
-            image
-                .python_version
-                .as_deref()
-                .unwrap_or(DEFAULT_PYTHON_VERSION)
-        )
-    });
-    let context = match &image.dockerfile {
-        Some(dockerfile) => {
-            tracing::info!(dockerfile = %dockerfile.display(), "using the project's own Dockerfile");
-            BuildContext::own(&args.project, dockerfile)?
+        ImageCommand::Build(args) => {
+            let config = args.settings.load(&args.project)?;
+            let record = build(&config, &args.request(), &reporter)?;
+            reporter.result(&format!(
+                "built {} in {:.1} s",
+                record.local, record.build_seconds
+            ));
         }
-        None => BuildContext::write(&ContextRequest {
-            project: args.project.clone(),
-            python: args.python.clone(),
-            env: config.file.env.clone(),
-            extras: image.extras.clone().unwrap_or_default(),
-            requirements: image.requirements.clone().unwrap_or_default(),
-            base_image: base_image.clone(),
-            out: args.out.join("context"),
-        })
-        .context("cannot write the image's build context")?,
-    };
-    let repository = args.repository.clone().unwrap_or_else(|| {
-        repository_name(&config, &args.project, context.project_name.as_deref())
-    });
-    let tag = image_tag(&args.project, &context.digest);
-    let local = format!("kedro-sfn/{repository}:{tag}");
-    let architecture = architecture(&config);
-    // The generated Dockerfile names the base already; the flag still reaches a project's own.
-    let build_args = match (&args.base_image, context.generated) {
-        (Some(base), false) => vec![("BASE_IMAGE".to_string(), base.clone())],
-        _ => Vec::new(),
-    };
-    eprintln!(
-        "building {local} with {} ({}, from {base_image})",
-        builder.kind,
-        crate::image::builder::platform(architecture)
-    );
-    let built = builder.build(&context, &local, architecture, &build_args)?;
-    let record = ImageRecord {
-        local,
-        builder: builder.kind,
-        repository,
-        tag,
-        context_digest: context.digest.clone(),
-        region: config.file.region.clone(),
-        build_seconds: built.seconds,
-        uri: None,
-        digest: None,
-    };
-    write_record(&args.out, &record)?;
-    println!("built {} in {:.1} s", record.local, built.seconds);
-    Ok(record)
-}
-
-/// Pushes the image `image build` recorded, unless ECR has its tag already.
-pub fn push(args: &PushArgs) -> anyhow::Result<ImageRecord> {
-    let mut record = read_record(&args.out)?;
-    let region = args.region.clone().or_else(|| record.region.clone());
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let pushed = runtime.block_on(push_async(
-        &record,
-        region.as_deref(),
-        args.registry.as_deref(),
-    ))?;
-    record.uri = Some(pushed.uri.clone());
-    record.digest = Some(pushed.digest.clone());
-    write_record(&args.out, &record)?;
-    if pushed.pushed {
-        println!("pushed {}", pushed.uri);
-    } else {
-        println!(
-            "ECR has {}:{} already: {}",
-            record.repository, record.tag, pushed.uri
-        );
-    }
-    Ok(record)
-}
-
-struct Pushed {
-    uri: String,
-    digest: String,
-    pushed: bool,
-}
-
-async fn push_async(
-    record: &ImageRecord,
-    region: Option<&str>,
-    registry_override: Option<&str>,
-) -> anyhow::Result<Pushed> {
-    let sdk = aws::sdk_config(region).await;
-    let ecr = Ecr::new(&sdk);
-    let tags = [("kedro-sfn:managed".to_string(), "true".to_string())].into();
-    let repository = ecr.ensure_repository(&record.repository, &tags).await?;
-    let pinned = |digest: &str| format!("{}@{digest}", repository.uri);
-    if let Some(digest) = ecr.digest_of_tag(&record.repository, &record.tag).await? {
-        // Tags are immutable and name a build's content: nothing to push.
-        return Ok(Pushed {
-            uri: pinned(&digest),
-            digest,
-            pushed: false,
-        });
-    }
-    let login = ecr.login().await?;
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        // The builder never prints it, but a verbose tool might: hide it in the job log.
-        crate::action::mask(&login.credentials.password);
-    }
-    let push_registry = registry_override
-        .unwrap_or(repository.registry())
-        .to_string();
-    let target = ImageRef {
-        registry: push_registry.clone(),
-        repository: record.repository.clone(),
-        tag: Some(record.tag.clone()),
-        digest: None,
-    };
-    let builder = Builder::detect(Some(record.builder))?;
-    eprintln!("pushing {} to {target}", record.local);
-    let builder_digest = {
-        let builder = builder.clone();
-        let local = record.local.clone();
-        let target = target.clone();
-        let credentials = login.credentials.clone();
-        tokio::task::spawn_blocking(move || builder.push(&local, &target, Some(&credentials)))
-            .await
-            .context("the push was interrupted")??
-    };
-    let manifest = registry::manifest(
-        &push_registry,
-        &record.repository,
-        &record.tag,
-        Some(&login.credentials),
-    )
-    .await?;
-    if manifest.digest != builder_digest {
-        bail!(
-            "{} reported digest {builder_digest}, but the registry serves {} for {target}; re-run the push",
-            record.builder,
-            manifest.digest
-        );
-    }
-    if registry_override.is_some() {
-        // The emulator seam (see Ecr::put_image): ECR learns of the image from its manifest.
-        ecr.put_image(
-            &record.repository,
-            &record.tag,
-            &manifest.bytes,
-            &manifest.media_type,
-            &manifest.digest,
-        )
-        .await?;
-    } else {
-        let known = ecr.digest_of_tag(&record.repository, &record.tag).await?;
-        if known.as_deref() != Some(manifest.digest.as_str()) {
-            bail!(
-                "ECR lists {:?} for {}:{}, not the pushed {}",
-                known,
-                record.repository,
-                record.tag,
-                manifest.digest
-            );
-        }
-    }
-    Ok(Pushed {
-        uri: pinned(&manifest.digest),
-        digest: manifest.digest,
-        pushed: true,
-    })
-}
-
-/// The ECR repository: image.repository, else the state machine's name (configured, else
-/// the project's, as the planner names it).
-fn repository_name(config: &Config, project: &Path, project_name: Option<&str>) -> String {
-    if let Some(name) = &config.file.image.repository {
-        return name.clone();
-    }
-    let configured = config
-        .file
-        .state_machine
-        .name
-        .clone()
-        .or_else(|| project_name.map(str::to_string));
-    let wanted = configured.unwrap_or_else(|| {
-        std::fs::canonicalize(project)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "kedro-sfn".to_string())
-    });
-    ecr_repository_name(&state_machine_name(&wanted))
-}
-
-/// ECR names: lowercase letters, digits and `._-/`, starting with a letter or digit.
-fn ecr_repository_name(wanted: &str) -> String {
-    let name: String = wanted
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
+        ImageCommand::Push(args) => {
+            let (record, pushed) = block_on(push(&args.request(), &reporter))?;
+            let uri = record.uri.unwrap_or_default();
+            reporter.result(&if pushed {
+                format!("pushed {uri}")
             } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if name.is_empty() {
-        "kedro-sfn".to_string()
-    } else {
-        name.chars().take(200).collect()
+                format!(
+                    "ECR has {}:{} already: {uri}",
+                    record.repository, record.tag
+                )
+            });
+        }
     }
-}
-
-fn architecture(config: &Config) -> crate::config::Architecture {
-    config.file.lambda.architecture.unwrap_or_default()
-}
-
-/// `<commit>-<first 12 of the context digest>`: the commit says where the code came from, the
-/// digest tells two builds of one commit apart (a dirty tree, another config), so an
-/// immutable tag is never asked to move.
-pub fn image_tag(project: &Path, context_digest: &str) -> String {
-    let commit = Tool::new("git rev-parse", "git")
-        .arg("-C")
-        .arg(project.as_os_str())
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .run(Progress::PassStderr)
-        .ok()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_hexdigit()))
-        .unwrap_or_else(|| "nogit".to_string());
-    format!(
-        "{commit}-{}",
-        &context_digest[..12.min(context_digest.len())]
-    )
-}
-
-fn write_record(out: &Path, record: &ImageRecord) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(record)?;
-    text.push('\n');
-    write_atomically(&out.join(IMAGE_FILE), text.as_bytes())
-}
-
-/// Reads `image.json` from the directory `image build` wrote.
-pub fn read_record(out: &Path) -> anyhow::Result<ImageRecord> {
-    let path = out.join(IMAGE_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}; run `kedro-sfn image build --out {}` first",
-            path.display(),
-            out.display()
-        )
-    })?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an image record", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_names_are_legal_for_ecr() {
-        assert_eq!(ecr_repository_name("Space Flights!"), "space-flights");
-        assert_eq!(ecr_repository_name("__x__"), "x");
-        assert_eq!(ecr_repository_name("***"), "kedro-sfn");
-    }
+    Ok(())
 }

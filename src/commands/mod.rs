@@ -1,4 +1,5 @@
-//! The subcommands: thin shells that read inputs, call the core and write results.
+//! The subcommands: thin shells that parse flags into a request, call a flow
+//! ([`crate::flow`]) and print its result. No command imports another.
 
 pub mod action;
 pub mod check;
@@ -13,13 +14,11 @@ pub mod run_task;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::config::{Config, FlagOverrides, GroupBy};
-use crate::pipeline::cache::{cache_key, ExportCache};
-use crate::pipeline::export::{export, ExportError, ExportRequest};
-use crate::pipeline::PipelineDoc;
+use crate::flow::prepare::TargetRequest;
+use crate::flow::source::Source;
 
 /// Where the pipeline comes from: a Kedro project (run through the exporter) or a pipeline
 /// document written earlier by `kedro-sfn export`.
@@ -92,114 +91,81 @@ impl SettingsArgs {
     }
 }
 
-/// Reads the pipeline document, or exports it from the project, for the configured env and
-/// pipeline. A document exported for another env or pipeline is refused, not silently used.
-pub fn load_pipeline(source: &SourceArgs, config: &Config) -> anyhow::Result<PipelineDoc> {
-    match &source.pipeline_json {
-        Some(path) => {
-            let doc = PipelineDoc::from_file(path)?;
-            if let Some(env) = &config.file.env {
-                if doc.env.as_deref() != Some(env.as_str()) {
-                    bail!(
-                        "{} was exported for env {}, but env {env} is configured; re-run `kedro-sfn export --env {env}`",
-                        path.display(),
-                        doc.env.as_deref().unwrap_or("<Kedro's default>")
-                    );
-                }
-            }
-            if let Some(pipeline) = &config.file.pipeline {
-                if &doc.pipeline != pipeline {
-                    bail!(
-                        "{} holds pipeline {}, but pipeline {pipeline} is configured; re-run `kedro-sfn export --pipeline {pipeline}`",
-                        path.display(),
-                        doc.pipeline
-                    );
-                }
-            }
-            Ok(doc)
+/// The settings of commands that act on what is deployed (execute, rollback): which state
+/// machine, where.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployedArgs {
+    /// The config file that names the state machine (default: kedro-sfn.yml in --project).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The directory whose kedro-sfn.yml names the state machine.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// The deployed state machine's name (default: state_machine.name in kedro-sfn.yml).
+    #[arg(long, value_name = "NAME")]
+    pub state_machine_name: Option<String>,
+    /// The AWS region (default: region in kedro-sfn.yml, else AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+impl DeployedArgs {
+    /// Loads the config file and applies the flags.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let flags = FlagOverrides {
+            state_machine_name: self.state_machine_name.clone(),
+            region: self.region.clone(),
+            ..FlagOverrides::default()
+        };
+        Ok(Config::load(
+            self.config.as_deref(),
+            Some(&self.project),
+            &flags,
+        )?)
+    }
+}
+
+/// What a deploy targets besides the plan (also what a live plan compares).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Deploy this image (REGISTRY/REPO@sha256:…) instead of the one `image push` recorded.
+    #[arg(long, value_name = "URI")]
+    pub image_uri: Option<String>,
+    /// Where `image build` / `image push` wrote image.json.
+    #[arg(long, value_name = "DIR", default_value = "kedro-sfn-image")]
+    pub image_dir: PathBuf,
+    /// The functions' execution role (default: lambda.role_arn).
+    #[arg(long, value_name = "ARN")]
+    pub lambda_role_arn: Option<String>,
+    /// The role Step Functions assumes (default: state_machine.role_arn).
+    #[arg(long, value_name = "ARN")]
+    pub state_machine_role_arn: Option<String>,
+    /// Functions created or updated at once (default: deploy.concurrency, else 8).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+impl TargetArgs {
+    /// The flows' plain request.
+    pub fn request(&self) -> TargetRequest {
+        TargetRequest {
+            image_uri: self.image_uri.clone(),
+            image_dir: self.image_dir.clone(),
+            lambda_role_arn: self.lambda_role_arn.clone(),
+            state_machine_role_arn: self.state_machine_role_arn.clone(),
+            concurrency: self.concurrency,
         }
-        None => {
-            let request = ExportRequest {
-                python: source.python.clone(),
-                project: source.project.clone(),
-                env: config.file.env.clone(),
-                pipeline: config.pipeline().to_string(),
-            };
-            export_cached(&request, source.no_cache).with_context(|| {
-                format!(
-                    "cannot read the Kedro project at {} (or pass --pipeline-json FILE)",
-                    source.project.display()
-                )
-            })
+    }
+}
+
+impl SourceArgs {
+    /// The flows' plain request.
+    pub fn source(&self) -> Source {
+        Source {
+            project: self.project.clone(),
+            pipeline_json: self.pipeline_json.clone(),
+            python: self.python.clone(),
+            no_cache: self.no_cache,
         }
     }
-}
-
-/// Exports through the cache of pipeline documents (see [`crate::pipeline::cache`]), unless
-/// `no_cache` or no cache directory can be found: `KEDRO_SFN_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/kedro-sfn`, else `~/.cache/kedro-sfn`.
-pub fn export_cached(request: &ExportRequest, no_cache: bool) -> Result<PipelineDoc, ExportError> {
-    let Some(cache) = (!no_cache).then(cache_dir).flatten().map(ExportCache::new) else {
-        return export(request);
-    };
-    let kedro_env = std::env::var("KEDRO_ENV").ok();
-    let key = cache_key(request, &request.python, kedro_env.as_deref());
-    if let Some(doc) = cache.get(&key) {
-        tracing::info!(
-            project = %request.project.display(),
-            key,
-            "pipeline document from the cache: the project, its Python and the request are unchanged (--no-cache exports again)"
-        );
-        return Ok(doc);
-    }
-    let doc = export(request)?;
-    cache.put(&key, &doc);
-    Ok(doc)
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("KEDRO_SFN_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("kedro-sfn")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/kedro-sfn")))
-}
-
-/// Writes a file whole or not at all: a temporary file in the same directory, then a rename.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    file.write_all(contents)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // Temporary files are private (0600); results are for everyone who may read the folder.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    file.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// The state machine named in the config or by flag, as deploy names it; for commands that
-/// act on a deployed machine without planning (rollback, execute).
-pub fn configured_machine_name(config: &Config) -> anyhow::Result<String> {
-    let name = config.file.state_machine.name.clone().ok_or_else(|| {
-        anyhow::anyhow!(
-            "which state machine? set state_machine.name in kedro-sfn.yml or pass --state-machine-name"
-        )
-    })?;
-    Ok(crate::plan::names::state_machine_name(&name))
 }

@@ -1,19 +1,17 @@
-//! `kedro-sfn run-task`: runs one task of the planned state machine on this machine, through
-//! the real handler with the payload the Task state would send, for debugging and tests.
+//! `kedro-sfn run-task`: runs one task of the planned state machine on this machine (see
+//! [`crate::flow::run_task`]); prints the handler's result.
 
-use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use serde_json::{Map, Value};
 
-use crate::image::context::HANDLER_PROGRAM;
-use crate::pipeline::export::python_program;
-use crate::plan;
-use crate::process::{Progress, Tool, ToolError};
+use crate::flow::run_task::{run_task, RunTaskRequest};
+use crate::flow::{Reporter, Terminal};
 
-use super::plan::refusal;
-use super::{load_pipeline, SettingsArgs, SourceArgs};
+use super::{SettingsArgs, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Example:\n  kedro-sfn run-task --env aws --task preprocess_companies_node --start-time 2026-11-27T10:00:00Z"
+)]
 pub struct RunTaskArgs {
     #[command(flatten)]
     pub source: SourceArgs,
@@ -35,220 +33,15 @@ pub struct RunTaskArgs {
 }
 
 pub fn run(args: &RunTaskArgs) -> anyhow::Result<()> {
-    let input: Value = serde_json::from_str(&args.input)
-        .with_context(|| format!("--input is not JSON: {}", args.input))?;
+    let reporter = Terminal;
     let config = args.settings.load(&args.source.project)?;
-    let doc = load_pipeline(&args.source, &config)?;
-    let plan = match plan::plan(&doc, &config) {
-        Ok(plan) => plan,
-        Err(plan::PlanError::Check(findings)) => {
-            for problem in &findings.problems {
-                eprintln!("{problem}");
-            }
-            return Err(refusal(&findings));
-        }
-        Err(other) => return Err(other.into()),
+    let request = RunTaskRequest {
+        task: args.task.clone(),
+        input: args.input.clone(),
+        execution_name: args.execution_name.clone(),
+        start_time: args.start_time.clone(),
     };
-    let task = plan
-        .tasks
-        .iter()
-        .find(|t| t.state == args.task)
-        .or_else(|| plan.tasks.iter().find(|t| t.nodes.contains(&args.task)))
-        .ok_or_else(|| {
-            anyhow!(
-                "no task or node named {:?}; the tasks are: {}",
-                args.task,
-                plan.tasks
-                    .iter()
-                    .map(|t| t.state.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-    let state = find_task_state(&plan.definition, &task.state)
-        .ok_or_else(|| anyhow!("the definition has no Task state {:?}", task.state))?;
-    let start_time = args.start_time.clone().unwrap_or_else(now_iso8601);
-    let context = ExecutionContext {
-        name: args
-            .execution_name
-            .clone()
-            .unwrap_or_else(|| format!("local-{}", start_time.replace([':', '.'], "-"))),
-        start_time,
-        input,
-    };
-    let payload = resolve_payload(state, &context)?;
-    eprintln!(
-        "running task {} ({} node(s)) with the handler",
-        task.state,
-        task.nodes.len()
-    );
-
-    let project = std::fs::canonicalize(&args.source.project).with_context(|| {
-        format!(
-            "the project directory {} does not exist",
-            args.source.project.display()
-        )
-    })?;
-    let python = python_program(&args.source.python);
-    let mut tool = Tool::new(format!("task {}", task.state), &python)
-        .arg("-c")
-        .arg(HANDLER_PROGRAM)
-        .env("KEDRO_SFN_PROJECT_DIR", project.as_os_str())
-        .env("KEDRO_DISABLE_TELEMETRY", "true")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .hint("hint: pass the Python that has Kedro and the project's dependencies with --python (or KEDRO_SFN_PYTHON)");
-    tool.stdin = Some(serde_json::to_vec(&payload)?);
-    tool.current_dir = Some(std::env::temp_dir());
-    let output = tool.run(Progress::PassStderr).map_err(task_failure_hint)?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let result: Value = serde_json::from_str(text.trim())
-        .with_context(|| format!("the handler printed something that is not JSON: {text}"))?;
-    println!("{}", serde_json::to_string_pretty(&result)?);
+    let result = run_task(&args.source.source(), &config, &request, &reporter)?;
+    reporter.result(&serde_json::to_string_pretty(&result)?);
     Ok(())
-}
-
-/// A failure's hint says what the handler's own words show: a node that failed (the
-/// handler's `NodeFailed`), or a task that never reached its nodes (an import error, a bad
-/// setting), where naming a node would send the user to the wrong place.
-fn task_failure_hint(error: ToolError) -> ToolError {
-    match error {
-        ToolError::Failed {
-            label, code, tail, ..
-        } => {
-            let hint = if tail.contains("NodeFailed") {
-                "hint: the node named in `NodeFailed: node '...' failed` is the one that failed; its error follows the name"
-            } else {
-                "hint: the handler stopped before any node ran: the lines above say why (often a package missing from --python, or the project's settings for this env)"
-            };
-            ToolError::Failed {
-                label,
-                code,
-                tail,
-                hint: hint.into(),
-            }
-        }
-        spawn => spawn,
-    }
-}
-
-/// What `$$.Execution` holds for the payload's context paths.
-#[derive(Debug, Clone)]
-pub struct ExecutionContext {
-    pub name: String,
-    pub start_time: String,
-    pub input: Value,
-}
-
-/// The Task state `name`, wherever it sits (inside Parallel branches too).
-pub fn find_task_state<'a>(definition: &'a Value, name: &str) -> Option<&'a Value> {
-    let states = definition.get("States")?.as_object()?;
-    if let Some(state) = states.get(name) {
-        if state.get("Type").and_then(Value::as_str) == Some("Task") {
-            return Some(state);
-        }
-    }
-    states.values().find_map(|state| {
-        state
-            .get("Branches")?
-            .as_array()?
-            .iter()
-            .find_map(|branch| find_task_state(branch, name))
-    })
-}
-
-/// The Task's `Parameters.Payload` with its `.$` paths resolved as Step Functions does for
-/// the context object paths our definitions use.
-pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Result<Value> {
-    let payload = state
-        .pointer("/Parameters/Payload")
-        .and_then(Value::as_object)
-        .ok_or_else(|| anyhow!("the Task state has no Parameters.Payload"))?;
-    let mut resolved = Map::new();
-    for (key, value) in payload {
-        match key.strip_suffix(".$") {
-            None => {
-                resolved.insert(key.clone(), value.clone());
-            }
-            Some(field) => {
-                let path = value.as_str().unwrap_or_default();
-                let value = match path {
-                    "$$.Execution.Name" => Value::String(context.name.clone()),
-                    "$$.Execution.StartTime" => Value::String(context.start_time.clone()),
-                    "$$.Execution.Input" => context.input.clone(),
-                    other => bail!("run-task cannot resolve the path {other} of {key}"),
-                };
-                resolved.insert(field.to_string(), value);
-            }
-        }
-    }
-    Ok(Value::Object(resolved))
-}
-
-/// Now, as Step Functions writes `$$.Execution.StartTime` (UTC, milliseconds).
-fn now_iso8601() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = now.as_millis() as i64;
-    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
-    let (year, month, day) = civil_from_days(days);
-    let seconds = ms_of_day / 1000;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        ms_of_day % 1000
-    )
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn dates_convert_like_the_calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        let now = now_iso8601();
-        assert_eq!(now.len(), "2026-11-27T19:08:38.123Z".len(), "{now}");
-    }
-
-    #[test]
-    fn payload_paths_resolve_from_the_context_and_tasks_are_found_in_branches() {
-        let definition = json!({"States": {"P": {"Type": "Parallel", "Branches": [
-            {"States": {"a": {"Type": "Task", "Parameters": {"Payload": {
-                "task": "a", "nodes": ["n"], "execution_name.$": "$$.Execution.Name",
-                "execution_start_time.$": "$$.Execution.StartTime",
-                "input.$": "$$.Execution.Input"}}}}}]}}});
-        let state = find_task_state(&definition, "a").unwrap();
-        let context = ExecutionContext {
-            name: "run-1".into(),
-            start_time: "2026-11-27T19:08:38.123Z".into(),
-            input: json!({"params": {"x": 1}}),
-        };
-        assert_eq!(
-            resolve_payload(state, &context).unwrap(),
-            json!({"task": "a", "nodes": ["n"], "execution_name": "run-1",
-                   "execution_start_time": "2026-11-27T19:08:38.123Z",
-                   "input": {"params": {"x": 1}}})
-        );
-        assert!(find_task_state(&definition, "P").is_none());
-    }
 }

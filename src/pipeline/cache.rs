@@ -4,10 +4,10 @@
 //!
 //! A document is stored under a key that hashes everything the export depends on:
 //! - the project's files: every file under the project directory except the data, build and
-//!   tool directories Kedro never reads code or config from (`data/`, `.git/`, hidden
-//!   directories, virtual environments, `node_modules/`, `target/`, `notebooks/`, `logs/`,
-//!   `__pycache__/`, `*.egg-info/`); each file's path and bytes (files over 1 MiB: path,
-//!   size and modification time);
+//!   tool directories Kedro never reads code or config from (at the root: `data/`,
+//!   `venv/`, `env/`, `node_modules/`, `target/`, `notebooks/`, `logs/`, `out/`; anywhere:
+//!   hidden directories, `__pycache__/`, `*.egg-info/`); each file's path and bytes (files
+//!   over 1 MiB: path, size and modification time);
 //! - the request: env, pipeline, and `KEDRO_ENV` (which picks the env when none is given);
 //! - the Python: its path as given and as resolved, and the modification time of its
 //!   `site-packages` directories (installing, removing or upgrading a package, Kedro
@@ -31,14 +31,14 @@ use super::model::PipelineDoc;
 /// Files larger than this are keyed by size and modification time, not read.
 const READ_LIMIT: u64 = 1 << 20;
 
-/// Directory names never walked: data, version control, builds, environments, notebooks.
+/// Directories of the project's root that are never walked: data, builds, environments,
+/// notebooks, logs (deeper down, a package may well be called `data`).
 const SKIPPED_DIRS: &[&str] = &[
     "data",
     "node_modules",
     "target",
     "notebooks",
     "logs",
-    "__pycache__",
     "venv",
     "env",
     "out",
@@ -149,7 +149,8 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
         if kind.is_dir() {
             let skipped = name.starts_with('.')
                 || name.ends_with(".egg-info")
-                || SKIPPED_DIRS.contains(&name.as_ref());
+                || name == "__pycache__"
+                || (dir == root && SKIPPED_DIRS.contains(&name.as_ref()));
             if !skipped {
                 walk(root, &entry.path(), files);
             }

@@ -23,12 +23,88 @@ pub enum Severity {
     Warning,
 }
 
+/// The rules of the check, each with a stable id for scripts and annotations. Declared in
+/// the alphabetical order of their ids, so findings sort as their ids do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    ConfigUnknownNode,
+    ConfigUnknownTag,
+    DatasetNotShared,
+    DefinitionTooLarge,
+    EmptyPipeline,
+    FreeInputNotRemote,
+    InvalidSetting,
+    MixedArchitectures,
+    OutputDiscarded,
+    ResourceOutOfRange,
+    TaskTooLong,
+    TimeoutBelowDuration,
+    UnknownPipeline,
+}
+
+/// Where a problem is fixed, for an annotation that points at the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixedIn {
+    /// The env's data catalog (`conf/<env>/catalog.yml`).
+    Catalog,
+    /// `kedro-sfn.yml`.
+    Config,
+    /// The project's code (its pipelines), or nothing one file holds.
+    Project,
+}
+
+impl Rule {
+    /// The stable id: `dataset-not-shared`, ...
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::ConfigUnknownNode => "config-unknown-node",
+            Rule::ConfigUnknownTag => "config-unknown-tag",
+            Rule::DatasetNotShared => "dataset-not-shared",
+            Rule::DefinitionTooLarge => "definition-too-large",
+            Rule::EmptyPipeline => "empty-pipeline",
+            Rule::FreeInputNotRemote => "free-input-not-remote",
+            Rule::InvalidSetting => "invalid-setting",
+            Rule::MixedArchitectures => "mixed-architectures",
+            Rule::OutputDiscarded => "output-discarded",
+            Rule::ResourceOutOfRange => "resource-out-of-range",
+            Rule::TaskTooLong => "task-too-long",
+            Rule::TimeoutBelowDuration => "timeout-below-duration",
+            Rule::UnknownPipeline => "unknown-pipeline",
+        }
+    }
+
+    /// The file a problem of this rule is fixed in.
+    pub fn fixed_in(self) -> FixedIn {
+        match self {
+            Rule::DatasetNotShared | Rule::FreeInputNotRemote | Rule::OutputDiscarded => {
+                FixedIn::Catalog
+            }
+            Rule::ConfigUnknownNode
+            | Rule::ConfigUnknownTag
+            | Rule::InvalidSetting
+            | Rule::MixedArchitectures
+            | Rule::ResourceOutOfRange
+            | Rule::TaskTooLong
+            | Rule::TimeoutBelowDuration => FixedIn::Config,
+            Rule::DefinitionTooLarge | Rule::EmptyPipeline | Rule::UnknownPipeline => {
+                FixedIn::Project
+            }
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Problem {
     pub severity: Severity,
-    /// A stable identifier of the rule, for scripts and annotations.
-    pub rule: &'static str,
+    pub rule: Rule,
     /// The dataset, node, config key or pipeline at fault.
     pub subject: String,
     pub message: String,
@@ -91,7 +167,7 @@ pub fn check_pipeline_exists(doc: &PipelineDoc) -> Findings {
     if !registered {
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "unknown-pipeline",
+            rule: Rule::UnknownPipeline,
             subject: doc.pipeline.clone(),
             message: format!(
                 "the project {} has no pipeline named `{}`; it registers: {}",
@@ -104,7 +180,7 @@ pub fn check_pipeline_exists(doc: &PipelineDoc) -> Findings {
     } else if doc.nodes.is_empty() {
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "empty-pipeline",
+            rule: Rule::EmptyPipeline,
             subject: doc.pipeline.clone(),
             message: format!("the pipeline `{}` has no nodes", doc.pipeline),
             hint: "check pipeline_registry.py, or choose another pipeline with --pipeline".into(),
@@ -189,7 +265,7 @@ fn check_shared_datasets(context: &CheckContext, findings: &mut Findings) {
         };
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "dataset-not-shared",
+            rule: Rule::DatasetNotShared,
             subject: dataset.to_string(),
             message: format!(
                 "dataset `{dataset}`{views} is {} but is written by `{}` (task `{}`) and read by {} in other tasks; each Lambda function has its own memory and disk, so they would never see it",
@@ -232,7 +308,7 @@ fn check_free_inputs(context: &CheckContext, findings: &mut Findings) {
         };
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "free-input-not-remote",
+            rule: Rule::FreeInputNotRemote,
             subject: dataset.to_string(),
             message: format!(
                 "input `{dataset}` of {} is {}; {why}",
@@ -280,7 +356,7 @@ fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
             if !read.contains(dataset_of(output)) && !storage.is_shared() {
                 findings.push(Problem {
                     severity: Severity::Warning,
-                    rule: "output-discarded",
+                    rule: Rule::OutputDiscarded,
                     subject: output.clone(),
                     message: format!(
                         "output `{output}` of `{}` is {} and no node reads it: it is lost when the function ends",
@@ -320,7 +396,7 @@ fn check_resources(context: &CheckContext, findings: &mut Findings) {
         let beyond_timeout = (low, high) == limits::TIMEOUT_S && value > high;
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "resource-out-of-range",
+            rule: Rule::ResourceOutOfRange,
             subject: origin.clone(),
             message: format!(
                 "{} asks for {value} {unit} (for {}); Lambda allows {low}-{high}",
@@ -343,7 +419,7 @@ fn check_setting_values(context: &CheckContext, findings: &mut Findings) {
         if !(1..=MACHINE_TIMEOUT_MAX_S).contains(&timeout) {
             findings.push(Problem {
                 severity: Severity::Error,
-                rule: "invalid-setting",
+                rule: Rule::InvalidSetting,
                 subject: "state_machine.timeout_s".into(),
                 message: format!(
                     "{} is {timeout}; Step Functions allows 1-{MACHINE_TIMEOUT_MAX_S} seconds",
@@ -361,7 +437,7 @@ fn check_setting_values(context: &CheckContext, findings: &mut Findings) {
             let key = format!("{key}.role_arn");
             findings.push(Problem {
                 severity: Severity::Error,
-                rule: "invalid-setting",
+                rule: Rule::InvalidSetting,
                 subject: key.clone(),
                 message: format!(
                     "{} is set, but every function shares one role",
@@ -375,7 +451,7 @@ fn check_setting_values(context: &CheckContext, findings: &mut Findings) {
                 let key = format!("{key}.duration_s");
                 findings.push(Problem {
                     severity: Severity::Error,
-                    rule: "invalid-setting",
+                    rule: Rule::InvalidSetting,
                     subject: key.clone(),
                     message: format!(
                         "{} is {duration}; an expected duration is a number of seconds, 0 or more",
@@ -406,7 +482,7 @@ fn check_architectures(context: &CheckContext, findings: &mut Findings) {
             .collect();
         findings.push(Problem {
             severity: Severity::Error,
-            rule: "mixed-architectures",
+            rule: Rule::MixedArchitectures,
             subject: "architecture".into(),
             message: format!(
                 "nodes ask for different architectures ({}), but every function runs the same image, built for one platform",
@@ -436,7 +512,7 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
         if duration > f64::from(limit) {
             findings.push(Problem {
                 severity: Severity::Error,
-                rule: "task-too-long",
+                rule: Rule::TaskTooLong,
                 subject: label.clone(),
                 message: format!(
                     "task `{label}` ({}) is expected to take {duration} s, more than Lambda's limit of {limit} s",
@@ -451,7 +527,7 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
         } else if duration > f64::from(timeout) {
             findings.push(Problem {
                 severity: Severity::Warning,
-                rule: "timeout-below-duration",
+                rule: Rule::TimeoutBelowDuration,
                 subject: label.clone(),
                 message: format!(
                     "task `{label}` is expected to take {duration} s but its timeout is {timeout} s"
@@ -474,7 +550,7 @@ fn check_config_names(context: &CheckContext, findings: &mut Findings) {
         if !names.contains(name.as_str()) {
             findings.push(Problem {
                 severity: Severity::Error,
-                rule: "config-unknown-node",
+                rule: Rule::ConfigUnknownNode,
                 subject: format!("nodes.{name}"),
                 message: format!(
                     "{} names a node that pipeline `{}` does not have",
@@ -494,7 +570,7 @@ fn check_config_names(context: &CheckContext, findings: &mut Findings) {
         if !tags.contains(tag.as_str()) {
             findings.push(Problem {
                 severity: Severity::Warning,
-                rule: "config-unknown-tag",
+                rule: Rule::ConfigUnknownTag,
                 subject: format!("tags.{tag}"),
                 message: format!(
                     "{} names a tag no node of pipeline `{}` has",

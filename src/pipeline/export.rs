@@ -5,15 +5,12 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::model::{DocError, PipelineDoc};
+use crate::process::{Progress, Tool, ToolError};
 
 /// The exporter's source, shipped inside the binary.
 pub const EXPORT_PROGRAM: &str = include_str!("../../python/kedro_sfn_export.py");
-
-/// How many lines of the exporter's stderr a failure shows.
-const ERROR_TAIL_LINES: usize = 20;
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -91,8 +88,7 @@ fn run_exporter(request: &ExportRequest, extra: &[&str]) -> Result<String, Expor
     }
     let project = absolute(&request.project);
     let python = python_program(&request.python);
-    let mut command = Command::new(&python);
-    command
+    let mut tool = Tool::new("the exporter", &python)
         .args(exporter_args(
             &project,
             &request.pipeline,
@@ -100,38 +96,34 @@ fn run_exporter(request: &ExportRequest, extra: &[&str]) -> Result<String, Expor
         ))
         .args(extra)
         .env("KEDRO_DISABLE_TELEMETRY", "true")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .current_dir(&project);
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    tool.current_dir = Some(project.clone());
     tracing::info!(
         python = %request.python.display(),
         project = %project.display(),
         "exporting the Kedro pipeline"
     );
-    let output = command.output().map_err(|source| ExportError::Spawn {
-        python: request.python.display().to_string(),
-        source,
-    })?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        let code = output
-            .status
-            .code()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "none: killed by a signal".into());
-        let hint = match output.status.code() {
-            Some(4) => "hint: install kedro into that Python, or pass another with --python",
-            Some(3) => "hint: the project must import in the Python given with --python: install its requirements there (pip install -e .), then retry",
-            _ => "hint: run the project with `kedro run` in the same Python to see the full error",
-        };
-        return Err(ExportError::Failed {
-            project: project.display().to_string(),
-            code,
-            tail: tail_lines(&stderr, ERROR_TAIL_LINES),
-            hint,
-        });
+    match tool.run(Progress::Quiet) {
+        Ok(output) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Err(ToolError::Spawn { source, .. }) => Err(ExportError::Spawn {
+            python: request.python.display().to_string(),
+            source,
+        }),
+        Err(ToolError::Failed { code, tail, .. }) => {
+            // The exporter's exit codes (see its docstring) say what to do.
+            let hint = match code.as_str() {
+                "4" => "hint: install kedro into that Python, or pass another with --python",
+                "3" => "hint: the project must import in the Python given with --python: install its requirements there (pip install -e .), then retry",
+                _ => "hint: run the project with `kedro run` in the same Python to see the full error",
+            };
+            Err(ExportError::Failed {
+                project: project.display().to_string(),
+                code,
+                tail,
+                hint,
+            })
+        }
     }
-    tracing::debug!(stderr = %stderr, "exporter finished");
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The exporter's arguments after the Python executable, wherever it runs (here or inside
@@ -166,15 +158,4 @@ pub fn python_program(python: &Path) -> PathBuf {
 
 fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// The last `count` non-empty lines of `text`, indented.
-pub fn tail_lines(text: &str, count: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let start = lines.len().saturating_sub(count);
-    lines[start..]
-        .iter()
-        .map(|l| format!("  | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

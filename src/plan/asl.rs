@@ -235,6 +235,20 @@ fn retry_policy() -> Value {
     ])
 }
 
+/// The suffix of the error a task's Fail state ends an execution with.
+const FAILED_SUFFIX: &str = ".Failed";
+
+/// The error name a failed task ends its execution with: `<task state>.Failed`. Shared
+/// with [`failed_task`], which reads it back from an execution's status.
+pub fn failed_error(task_state: &str) -> String {
+    format!("{task_state}{FAILED_SUFFIX}")
+}
+
+/// The task state that an execution's error names, if a task's Fail state ended it.
+pub fn failed_task(error: &str) -> Option<&str> {
+    error.strip_suffix(FAILED_SUFFIX)
+}
+
 fn fail_state(task: &TaskState) -> Value {
     let mut cause = format!(
         "Task {} failed running the Kedro nodes: {}. The node's own error is in this execution's TaskFailed event and in the function's CloudWatch logs.",
@@ -246,7 +260,7 @@ fn fail_state(task: &TaskState) -> Value {
     }
     json!({
         "Type": "Fail",
-        "Error": format!("{}.Failed", task.state),
+        "Error": failed_error(task.state),
         "Cause": cause
     })
 }

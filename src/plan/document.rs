@@ -1,36 +1,105 @@
-//! `plan.json`: the plan for scripts and for later commands (deploy reads it).
+//! `plan.json`: the plan for scripts, the action's outputs and reviewers' tools. One typed
+//! document, serialized here only; a live plan adds the change set against the deployment.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::Plan;
+use super::changes::ChangeSet;
+use super::functions::FunctionSpec;
+use super::{Plan, PlannedTask, Schedule, StateMachineSpec};
+use crate::config::GroupBy;
+use crate::pipeline::check::Problem;
 
 /// The format tag of `plan.json`.
 pub const PLAN_FORMAT: &str = "kedro-sfn/plan@1";
 
-/// The plan as JSON; `baseline` says what it was compared against.
-pub fn plan_document(plan: &Plan, baseline: &str) -> Value {
-    let task_names: Vec<&str> = plan.tasks.iter().map(|t| t.state.as_str()).collect();
-    json!({
-        "format": PLAN_FORMAT,
-        "project": plan.project,
-        "pipeline": plan.pipeline,
-        "env": plan.env,
-        "group_by": plan.group_by,
-        "compared_against": baseline,
-        "state_machine": plan.state_machine,
-        "counts": {
-            "nodes": plan.node_count,
-            "tasks": plan.tasks.len(),
-            "dependencies": plan.dependencies.len(),
-        },
-        "schedule": plan.schedule,
-        "tasks": plan.tasks,
-        "functions": plan.functions,
-        "dependencies": plan
-            .dependencies
-            .iter()
-            .map(|&(from, to)| json!({"from": task_names[from], "to": task_names[to]}))
-            .collect::<Vec<_>>(),
-        "warnings": plan.findings.problems,
-    })
+/// `plan.json`, field for field in the order it is written.
+#[derive(Debug, Serialize)]
+pub struct PlanDocument<'a> {
+    pub format: &'static str,
+    pub project: &'a str,
+    pub pipeline: &'a str,
+    pub env: Option<&'a str>,
+    pub group_by: GroupBy,
+    /// What the plan was compared against: "empty deployment (--offline)", a live region.
+    pub compared_against: &'a str,
+    pub state_machine: &'a StateMachineSpec,
+    pub counts: Counts,
+    pub schedule: &'a Schedule,
+    pub tasks: &'a [PlannedTask],
+    pub functions: &'a [FunctionSpec],
+    pub dependencies: Vec<Dependency<'a>>,
+    pub warnings: &'a [Problem],
+    /// Only when compared with a live deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Comparison<'a>>,
+}
+
+/// Sizes, for a glance.
+#[derive(Debug, Serialize)]
+pub struct Counts {
+    pub nodes: usize,
+    pub tasks: usize,
+    pub dependencies: usize,
+}
+
+/// One task that must end before another starts, by Task state name.
+#[derive(Debug, Serialize)]
+pub struct Dependency<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+}
+
+/// What a plan against the live deployment changes.
+#[derive(Debug, Serialize)]
+pub struct Comparison<'a> {
+    pub headline: String,
+    pub count: usize,
+    pub set: &'a ChangeSet,
+    pub definition_diff: &'a str,
+    pub image_uri: Option<&'a str>,
+    /// The AWS calls made to compare, by operation (the edge's own count, as JSON).
+    pub calls: Value,
+}
+
+impl<'a> PlanDocument<'a> {
+    /// The document of `plan`; `compared_against` says what it was compared with.
+    pub fn new(plan: &'a Plan, compared_against: &'a str) -> Self {
+        let task_names: Vec<&str> = plan.tasks.iter().map(|t| t.state.as_str()).collect();
+        PlanDocument {
+            format: PLAN_FORMAT,
+            project: &plan.project,
+            pipeline: &plan.pipeline,
+            env: plan.env.as_deref(),
+            group_by: plan.group_by,
+            compared_against,
+            state_machine: &plan.state_machine,
+            counts: Counts {
+                nodes: plan.node_count,
+                tasks: plan.tasks.len(),
+                dependencies: plan.dependencies.len(),
+            },
+            schedule: &plan.schedule,
+            tasks: &plan.tasks,
+            functions: &plan.functions,
+            dependencies: plan
+                .dependencies
+                .iter()
+                .map(|&(from, to)| Dependency {
+                    from: task_names[from],
+                    to: task_names[to],
+                })
+                .collect(),
+            warnings: &plan.findings.problems,
+            changes: None,
+        }
+    }
+
+    /// Pretty JSON with one trailing newline, as every kedro-sfn file is written.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .expect("a plan document has string keys only, so it always serializes");
+        text.push('\n');
+        text
+    }
 }

@@ -148,7 +148,7 @@ pub fn plan(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
             0,
             Problem {
                 severity: Severity::Error,
-                rule: "definition-too-large",
+                rule: crate::pipeline::check::Rule::DefinitionTooLarge,
                 subject: plan.state_machine.name.clone(),
                 message: format!(
                     "the state machine definition for {} tasks is {size} bytes; Step Functions accepts at most {DEFINITION_MAX_BYTES}",

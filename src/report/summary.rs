@@ -151,7 +151,7 @@ fn render_problem(problem: &Problem) -> String {
     };
     format!(
         "- {level} {}: {}<br>_hint:_ {}\n",
-        code(problem.rule),
+        code(problem.rule.id()),
         prose(&problem.message),
         prose(&problem.hint)
     )

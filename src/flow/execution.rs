@@ -1,0 +1,169 @@
+//! Start an execution of what is deployed, through its alias, and follow it: each task as it
+//! starts and ends, and on failure the task, its error and cause, and a console link.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+
+use crate::aws::deploy::{Applied, Clients};
+use crate::aws::sfn::{ExecutionEvent, StepFunctions};
+use crate::config::Config;
+use crate::plan::asl::failed_task;
+
+use super::prepare::{alias, Prepared};
+use super::Reporter;
+
+/// One execution to start (and maybe follow).
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionRequest {
+    /// The execution's input, JSON text (runtime params under "params").
+    pub input: String,
+    /// Default: `kedro-sfn-<time>`.
+    pub name: Option<String>,
+    /// Follow it to its end; fail when it fails.
+    pub wait: bool,
+}
+
+/// Starts an execution of what a deploy just applied.
+pub async fn execute_deployed(
+    prepared: &Prepared,
+    applied: &Applied,
+    request: &ExecutionRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let machine = applied
+        .state_machine_arn
+        .clone()
+        .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
+    let target = format!("{machine}:{}", prepared.target.alias);
+    let sfn = &prepared.clients.sfn;
+    run_execution(sfn, &target, &machine, &prepared.region, request, reporter).await
+}
+
+/// Starts an execution of the deployed state machine named by the config (`execute`).
+pub async fn execute_configured(
+    config: &Config,
+    machine_name: &str,
+    request: &ExecutionRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let sdk = crate::aws::sdk_config(config.file.region.as_deref()).await;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let clients = Clients::new(&sdk);
+    let machine = clients
+        .sfn
+        .find(machine_name)
+        .await?
+        .ok_or_else(|| anyhow!("there is no state machine {machine_name}; deploy first"))?;
+    let target = format!("{machine}:{}", alias(config));
+    run_execution(&clients.sfn, &target, &machine, &region, request, reporter).await
+}
+
+/// Starts a named execution of `target` (an alias ARN, so the version it serves runs);
+/// where the endpoint cannot start an alias (an emulator), starts `machine` instead and
+/// says so. With `wait`, follows it.
+async fn run_execution(
+    sfn: &StepFunctions,
+    target: &str,
+    machine: &str,
+    region: &str,
+    request: &ExecutionRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let input: Value = serde_json::from_str(&request.input)
+        .with_context(|| format!("--input is not JSON: {}", request.input))?;
+    let name = request.name.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        format!("kedro-sfn-{}-{:03}", now.as_secs(), now.subsec_millis())
+    });
+    let execution = match sfn.start(target, &name, &input.to_string()).await {
+        Ok(execution) => execution,
+        // Emulators (moto) cannot start an alias (no code, or "does not exist" for an alias
+        // that was just moved): run the machine's latest revision there, and say so.
+        Err(error)
+            if matches!(
+                error.code.as_deref(),
+                None | Some("StateMachineDoesNotExist")
+            ) =>
+        {
+            reporter.warning(&format!(
+                "cannot start {target} here ({}); starting {machine} (its latest revision) instead",
+                error.detail
+            ));
+            sfn.start(machine, &name, &input.to_string()).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    reporter.result(&format!("started {execution}"));
+    let console = format!(
+        "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution}"
+    );
+    if !request.wait {
+        reporter.result(&format!("  console: {console}"));
+        return Ok(());
+    }
+    follow(sfn, &execution, &name, &console, reporter).await
+}
+
+/// Polls an execution to its end (backing off to every 5 s), reporting each task.
+async fn follow(
+    sfn: &StepFunctions,
+    execution: &str,
+    name: &str,
+    console: &str,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let mut shown = 0;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let status = sfn.status(execution).await?;
+        let events = sfn.task_events(execution).await?;
+        // On stdout with the result: a followed execution's tasks are what the user asked for.
+        for event in events.iter().skip(shown) {
+            reporter.result(&match event {
+                ExecutionEvent::TaskStarted(state) => format!("  started   {state}"),
+                ExecutionEvent::TaskSucceeded(state) => format!("  succeeded {state}"),
+                ExecutionEvent::TaskFailed { state, error, .. } => {
+                    format!("  failed    {state}: {error}")
+                }
+            });
+        }
+        shown = events.len();
+        if status.status != "RUNNING" {
+            if status.status == "SUCCEEDED" {
+                reporter.result(&format!("execution {name} SUCCEEDED"));
+                return Ok(());
+            }
+            let failed = events.iter().rev().find_map(|e| match e {
+                ExecutionEvent::TaskFailed {
+                    state,
+                    error,
+                    cause,
+                } => Some((state.clone(), error.clone(), cause.clone())),
+                _ => None,
+            });
+            let (task, error, cause) = failed.unwrap_or_else(|| {
+                (
+                    status
+                        .error
+                        .as_deref()
+                        .and_then(failed_task)
+                        .unwrap_or("?")
+                        .to_string(),
+                    status.error.clone().unwrap_or_default(),
+                    status.cause.clone().unwrap_or_default(),
+                )
+            });
+            bail!(
+                "execution {name} {}: task {task} failed with {error}: {cause}\n  error: {}\n  console: {console}",
+                status.status,
+                status.error.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,336 @@
+//! The Lambda container image: built from a generated context (or the project's own
+//! Dockerfile), pushed to ECR, and from then on addressed by digest. `image.json` records
+//! what was built and pushed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{self, ecr::Ecr};
+use crate::config::{BuilderKind, Config};
+use crate::image::context::{BuildContext, ContextRequest};
+use crate::image::registry;
+use crate::image::{Builder, ImageRef, DEFAULT_BASE_IMAGE, DEFAULT_PYTHON_VERSION};
+use crate::plan::names::state_machine_name;
+use crate::process::git_commit;
+
+use super::outputs::write_atomically;
+use super::Reporter;
+
+/// The file `image build` writes and `image push` completes.
+pub const IMAGE_FILE: &str = "image.json";
+
+/// What to build, beside the config's `image:` section (each field beats it).
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub project: PathBuf,
+    /// The Python that builds the project's wheel.
+    pub python: PathBuf,
+    pub builder: Option<BuilderKind>,
+    /// The base image, tag included.
+    pub base_image: Option<String>,
+    /// Where the build context and image.json are written.
+    pub out: PathBuf,
+    pub repository: Option<String>,
+}
+
+/// What to push.
+#[derive(Debug, Clone)]
+pub struct PushRequest {
+    /// The directory `build` wrote.
+    pub out: PathBuf,
+    /// The AWS region of the ECR repository (default: image.json's).
+    pub region: Option<String>,
+    /// Push the layers to this registry (HOST:PORT) instead of ECR's, then record the image
+    /// in ECR with PutImage: for emulators that have no registry.
+    pub registry: Option<String>,
+}
+
+/// What `image build` and `image push` know about the image; `image.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The image's name in the builder's local storage.
+    pub local: String,
+    pub builder: BuilderKind,
+    /// The ECR repository name.
+    pub repository: String,
+    /// `<commit>-<context digest>`: one tag per distinct build.
+    pub tag: String,
+    pub context_digest: String,
+    pub region: Option<String>,
+    pub build_seconds: f64,
+    /// After `push`: `registry/repository@sha256:…`, what functions are deployed with.
+    pub uri: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// Builds the image and writes `image.json`.
+pub fn build(
+    config: &Config,
+    args: &BuildRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ImageRecord> {
+    let image = &config.file.image;
+    let builder = Builder::detect(args.builder.or(image.builder))?;
+    let base_image = args.base_image.clone().unwrap_or_else(|| {
+        format!(
+            "{}:{}",
+            image.base_image.as_deref().unwrap_or(DEFAULT_BASE_IMAGE),
+            image
+                .python_version
+                .as_deref()
+                .unwrap_or(DEFAULT_PYTHON_VERSION)
+        )
+    });
+    let context = match &image.dockerfile {
+        Some(dockerfile) => {
+            tracing::info!(dockerfile = %dockerfile.display(), "using the project's own Dockerfile");
+            BuildContext::own(&args.project, dockerfile)?
+        }
+        None => BuildContext::write(&ContextRequest {
+            project: args.project.clone(),
+            python: args.python.clone(),
+            env: config.file.env.clone(),
+            extras: image.extras.clone().unwrap_or_default(),
+            requirements: image.requirements.clone().unwrap_or_default(),
+            base_image: base_image.clone(),
+            out: args.out.join("context"),
+        })
+        .context("cannot write the image's build context")?,
+    };
+    let repository = args
+        .repository
+        .clone()
+        .unwrap_or_else(|| repository_name(config, &args.project, context.project_name.as_deref()));
+    let tag = image_tag(&args.project, &context.digest);
+    let local = format!("kedro-sfn/{repository}:{tag}");
+    let architecture = architecture(config);
+    // The generated Dockerfile names the base already; the flag still reaches a project's own.
+    let build_args = match (&args.base_image, context.generated) {
+        (Some(base), false) => vec![("BASE_IMAGE".to_string(), base.clone())],
+        _ => Vec::new(),
+    };
+    reporter.progress(&format!(
+        "building {local} with {} ({}, from {base_image})",
+        builder.kind,
+        crate::image::builder::platform(architecture)
+    ));
+    let built = builder.build(&context, &local, architecture, &build_args)?;
+    let record = ImageRecord {
+        local,
+        builder: builder.kind,
+        repository,
+        tag,
+        context_digest: context.digest.clone(),
+        region: config.file.region.clone(),
+        build_seconds: built.seconds,
+        uri: None,
+        digest: None,
+    };
+    write_record(&args.out, &record)?;
+    Ok(record)
+}
+
+/// Pushes the image `image build` recorded, unless ECR has its tag already; completes
+/// `image.json` with the pinned URI. `pushed` is false when ECR had the tag.
+pub async fn push(
+    args: &PushRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<(ImageRecord, bool)> {
+    let mut record = read_record(&args.out)?;
+    let region = args.region.clone().or_else(|| record.region.clone());
+    let pushed = push_to_ecr(
+        &record,
+        region.as_deref(),
+        args.registry.as_deref(),
+        reporter,
+    )
+    .await?;
+    record.uri = Some(pushed.uri.clone());
+    record.digest = Some(pushed.digest.clone());
+    write_record(&args.out, &record)?;
+    Ok((record, pushed.pushed))
+}
+
+struct Pushed {
+    uri: String,
+    digest: String,
+    pushed: bool,
+}
+
+async fn push_to_ecr(
+    record: &ImageRecord,
+    region: Option<&str>,
+    registry_override: Option<&str>,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Pushed> {
+    let sdk = aws::sdk_config(region).await;
+    let ecr = Ecr::new(&sdk);
+    let tags = [("kedro-sfn:managed".to_string(), "true".to_string())].into();
+    let repository = ecr.ensure_repository(&record.repository, &tags).await?;
+    let pinned = |digest: &str| format!("{}@{digest}", repository.uri);
+    if let Some(digest) = ecr.digest_of_tag(&record.repository, &record.tag).await? {
+        // Tags are immutable and name a build's content: nothing to push.
+        return Ok(Pushed {
+            uri: pinned(&digest),
+            digest,
+            pushed: false,
+        });
+    }
+    let login = ecr.login().await?;
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        // The builder never prints it, but a verbose tool might: hide it in the job log.
+        crate::action::mask(&login.credentials.password);
+    }
+    let push_registry = registry_override
+        .unwrap_or(repository.registry())
+        .to_string();
+    let target = ImageRef {
+        registry: push_registry.clone(),
+        repository: record.repository.clone(),
+        tag: Some(record.tag.clone()),
+        digest: None,
+    };
+    let builder = Builder::detect(Some(record.builder))?;
+    reporter.progress(&format!("pushing {} to {target}", record.local));
+    let builder_digest = {
+        let builder = builder.clone();
+        let local = record.local.clone();
+        let target = target.clone();
+        let credentials = login.credentials.clone();
+        tokio::task::spawn_blocking(move || builder.push(&local, &target, Some(&credentials)))
+            .await
+            .context("the push was interrupted")??
+    };
+    let manifest = registry::manifest(
+        &push_registry,
+        &record.repository,
+        &record.tag,
+        Some(&login.credentials),
+    )
+    .await?;
+    if manifest.digest != builder_digest {
+        bail!(
+            "{} reported digest {builder_digest}, but the registry serves {} for {target}; re-run the push",
+            record.builder,
+            manifest.digest
+        );
+    }
+    if registry_override.is_some() {
+        // The emulator seam (see Ecr::put_image): ECR learns of the image from its manifest.
+        ecr.put_image(
+            &record.repository,
+            &record.tag,
+            &manifest.bytes,
+            &manifest.media_type,
+            &manifest.digest,
+        )
+        .await?;
+    } else {
+        let known = ecr.digest_of_tag(&record.repository, &record.tag).await?;
+        if known.as_deref() != Some(manifest.digest.as_str()) {
+            bail!(
+                "ECR lists {:?} for {}:{}, not the pushed {}",
+                known,
+                record.repository,
+                record.tag,
+                manifest.digest
+            );
+        }
+    }
+    Ok(Pushed {
+        uri: pinned(&manifest.digest),
+        digest: manifest.digest,
+        pushed: true,
+    })
+}
+
+/// The ECR repository: image.repository, else the state machine's name (configured, else
+/// the project's, as the planner names it).
+fn repository_name(config: &Config, project: &Path, project_name: Option<&str>) -> String {
+    if let Some(name) = &config.file.image.repository {
+        return name.clone();
+    }
+    let configured = config
+        .file
+        .state_machine
+        .name
+        .clone()
+        .or_else(|| project_name.map(str::to_string));
+    let wanted = configured.unwrap_or_else(|| {
+        std::fs::canonicalize(project)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "kedro-sfn".to_string())
+    });
+    ecr_repository_name(&state_machine_name(&wanted))
+}
+
+/// ECR names: lowercase letters, digits and `._-/`, starting with a letter or digit.
+fn ecr_repository_name(wanted: &str) -> String {
+    let name: String = wanted
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if name.is_empty() {
+        "kedro-sfn".to_string()
+    } else {
+        name.chars().take(200).collect()
+    }
+}
+
+fn architecture(config: &Config) -> crate::config::Architecture {
+    config.file.lambda.architecture.unwrap_or_default()
+}
+
+/// `<commit>-<first 12 of the context digest>`: the commit says where the code came from, the
+/// digest tells two builds of one commit apart (a dirty tree, another config), so an
+/// immutable tag is never asked to move.
+pub fn image_tag(project: &Path, context_digest: &str) -> String {
+    let commit = git_commit(project).unwrap_or_else(|| "nogit".to_string());
+    format!(
+        "{commit}-{}",
+        &context_digest[..12.min(context_digest.len())]
+    )
+}
+
+fn write_record(out: &Path, record: &ImageRecord) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(record)?;
+    text.push('\n');
+    write_atomically(&out.join(IMAGE_FILE), text.as_bytes())
+}
+
+/// Reads `image.json` from the directory `image build` wrote.
+pub fn read_record(out: &Path) -> anyhow::Result<ImageRecord> {
+    let path = out.join(IMAGE_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}; run `kedro-sfn image build --out {}` first",
+            path.display(),
+            out.display()
+        )
+    })?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an image record", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_are_legal_for_ecr() {
+        assert_eq!(ecr_repository_name("Space Flights!"), "space-flights");
+        assert_eq!(ecr_repository_name("__x__"), "x");
+        assert_eq!(ecr_repository_name("***"), "kedro-sfn");
+    }
+}

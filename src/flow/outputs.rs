@@ -1,0 +1,108 @@
+//! The files a plan leaves for people and scripts: the definition, `plan.json` and
+//! `summary.md`, written in one place whatever made the plan (offline, live, the action,
+//! a deploy), and a refusal's `summary.md`.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::aws::CallCount;
+use crate::pipeline::check::Findings;
+use crate::plan::changes::ChangeSet;
+use crate::plan::document::{Comparison, PlanDocument};
+use crate::plan::Plan;
+use crate::report::diff::{headline, render as render_changes};
+use crate::report::summary::{self, Baseline};
+
+/// The files `plan` (and `deploy`) write into their output directory.
+pub const DEFINITION_FILE: &str = "state-machine.asl.json";
+pub const PLAN_FILE: &str = "plan.json";
+pub const SUMMARY_FILE: &str = "summary.md";
+/// What a deploy did, beside the plan.
+pub const DEPLOY_FILE: &str = "deploy.json";
+
+/// A plan compared with the live deployment.
+pub struct Compared<'a> {
+    pub changes: &'a ChangeSet,
+    pub text_diff: &'a str,
+    pub image_uri: Option<&'a str>,
+    pub calls: &'a CallCount,
+}
+
+/// Writes the definition (the change set's, when compared), `plan.json` and `summary.md`;
+/// returns the summary's text.
+pub fn write_plan(
+    out: &Path,
+    plan: &Plan,
+    baseline: &Baseline,
+    compared: Option<&Compared>,
+) -> anyhow::Result<String> {
+    let definition = compared.map_or(&plan.definition, |c| &c.changes.definition);
+    let mut definition = serde_json::to_string_pretty(definition)?;
+    definition.push('\n');
+    let described = baseline.describe();
+    let mut document = PlanDocument::new(plan, &described);
+    let mut summary_md = summary::render(plan, baseline);
+    if let Some(compared) = compared {
+        document.changes = Some(Comparison {
+            headline: headline(compared.changes),
+            count: compared.changes.count(),
+            set: compared.changes,
+            definition_diff: compared.text_diff,
+            image_uri: compared.image_uri,
+            calls: serde_json::to_value(compared.calls)?,
+        });
+        summary_md.push('\n');
+        summary_md.push_str(&render_changes(compared.changes, compared.text_diff));
+    }
+    write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
+    write_atomically(&out.join(PLAN_FILE), document.to_json().as_bytes())?;
+    write_atomically(&out.join(SUMMARY_FILE), summary_md.as_bytes())?;
+    Ok(summary_md)
+}
+
+/// A refusal is a result too: people (and the pull-request comment) read why. Writes its
+/// `summary.md` and removes a previous plan's definition and `plan.json`, which no longer
+/// describe this pipeline; returns the summary's text.
+pub fn write_refusal(
+    out: &Path,
+    project: &str,
+    pipeline: &str,
+    findings: &Findings,
+) -> anyhow::Result<String> {
+    for stale in [DEFINITION_FILE, PLAN_FILE] {
+        let path = out.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+        }
+    }
+    let text = summary::render_refusal(project, pipeline, findings);
+    write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
+    Ok(text)
+}
+
+/// Writes a file whole or not at all: a temporary file in the same directory, then a rename.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temporary files are private (0600); results are for everyone who may read the folder.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Read what is deployed and compute the change set: everything a live plan shows and a
+//! deploy applies, computed before anything is changed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use serde_json::{json, Value};
+
+use crate::aws::deploy::{read_deployment, Clients};
+use crate::aws::{self, CallCount};
+use crate::config::Config;
+use crate::image::ImageRef;
+use crate::plan::changes::{changes, ChangeSet, Deployment, Target};
+use crate::plan::Plan;
+use crate::report::diff::definition_diff;
+use crate::report::summary::Baseline;
+
+use super::image::read_record;
+use super::outputs::{write_plan, Compared};
+use super::Reporter;
+
+/// The alias when the config names none.
+pub const DEFAULT_ALIAS: &str = "live";
+
+/// How many functions change at once when the config says nothing.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// What a deploy targets besides the plan: the image and the roles, each beating the config.
+#[derive(Debug, Clone, Default)]
+pub struct TargetRequest {
+    /// A pinned image (REGISTRY/REPO@sha256:…); else the one `image push` recorded.
+    pub image_uri: Option<String>,
+    /// Where `image build` / `image push` wrote image.json.
+    pub image_dir: PathBuf,
+    pub lambda_role_arn: Option<String>,
+    pub state_machine_role_arn: Option<String>,
+    /// Functions created or updated at once.
+    pub concurrency: Option<usize>,
+}
+
+/// Everything computed before anything is changed.
+pub struct Prepared {
+    pub config: Config,
+    pub plan: Plan,
+    pub target: Target,
+    pub deployment: Deployment,
+    pub changes: ChangeSet,
+    pub text_diff: String,
+    pub clients: Clients,
+    pub region: String,
+    pub concurrency: usize,
+}
+
+impl Prepared {
+    /// Writes the plan files of this comparison (see [`super::outputs::write_plan`]).
+    pub fn write_outputs(&self, out: &Path, calls: &CallCount) -> anyhow::Result<String> {
+        let baseline = Baseline::Live {
+            region: self.region.clone(),
+            state_machine_arn: self.deployment.machine.as_ref().map(|m| m.arn.clone()),
+        };
+        let compared = Compared {
+            changes: &self.changes,
+            text_diff: &self.text_diff,
+            image_uri: self.target.image_uri.as_deref(),
+            calls,
+        };
+        write_plan(out, &self.plan, &baseline, Some(&compared))
+    }
+}
+
+/// The alias the state machine's executions go through.
+pub fn alias(config: &Config) -> String {
+    config
+        .file
+        .state_machine
+        .alias
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ALIAS.into())
+}
+
+/// The state machine named in the config or by flag, as deploy names it; for the flows that
+/// act on a deployed machine without planning (rollback, execute).
+pub fn configured_machine_name(config: &Config) -> anyhow::Result<String> {
+    let name = config.file.state_machine.name.clone().ok_or_else(|| {
+        anyhow!(
+            "which state machine? set state_machine.name in kedro-sfn.yml or pass --state-machine-name"
+        )
+    })?;
+    Ok(crate::plan::names::state_machine_name(&name))
+}
+
+fn logging_target(config: &Config) -> Value {
+    match &config.file.state_machine.logging {
+        None => json!({"level": "OFF"}),
+        Some(logging) => {
+            let level = logging.level.clone().unwrap_or_else(|| "ERROR".into());
+            if level == "OFF" {
+                return json!({"level": "OFF"});
+            }
+            json!({
+                "level": level,
+                "include_execution_data": logging.include_execution_data.unwrap_or(false),
+                "log_group_arn": logging.log_group_arn,
+            })
+        }
+    }
+}
+
+/// The image to deploy: the request's, else the one `image push` recorded; always by digest.
+fn image_uri(request: &TargetRequest) -> anyhow::Result<Option<String>> {
+    let uri = match &request.image_uri {
+        Some(uri) => Some(uri.clone()),
+        None if request.image_dir.join(super::image::IMAGE_FILE).is_file() => {
+            read_record(&request.image_dir)?.uri
+        }
+        None => None,
+    };
+    match uri {
+        None => Ok(None),
+        Some(uri) => {
+            let parsed = ImageRef::parse(&uri)?;
+            let pinned = parsed.pinned().ok_or_else(|| {
+                anyhow!("{uri} names no digest; functions are deployed by digest only (REPO@sha256:…) so that a moving tag never leaves one on old code")
+            })?;
+            Ok(Some(pinned))
+        }
+    }
+}
+
+/// Reads the deployment for a plan and computes the change set; changes nothing.
+pub async fn prepare(
+    config: Config,
+    plan: Plan,
+    request: &TargetRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Prepared> {
+    let sdk = aws::sdk_config(config.file.region.as_deref()).await;
+    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+        anyhow!("no AWS region: set region in kedro-sfn.yml, pass --region, or set AWS_REGION")
+    })?;
+    let state = &config.file.state_machine;
+    let target = Target {
+        image_uri: image_uri(request)?,
+        lambda_role_arn: request
+            .lambda_role_arn
+            .clone()
+            .or_else(|| config.file.lambda.role_arn.clone()),
+        machine_role_arn: request
+            .state_machine_role_arn
+            .clone()
+            .or_else(|| state.role_arn.clone()),
+        alias: alias(&config),
+        extra_tags: config.file.deploy.tags.clone(),
+        logging: logging_target(&config),
+        tracing: state.tracing.unwrap_or(false),
+    };
+    let concurrency = request
+        .concurrency
+        .or(config.file.deploy.concurrency)
+        .unwrap_or(DEFAULT_CONCURRENCY)
+        .max(1);
+    let clients = Clients::new(&sdk);
+    reporter.progress(&format!(
+        "reading the deployment of {} in {region}",
+        plan.state_machine.name
+    ));
+    let deployment = read_deployment(&clients, &plan, &target.alias, concurrency)
+        .await
+        .context("cannot read what is deployed (the caller needs read access to Lambda and Step Functions)")?;
+    let changes = changes(&plan, &deployment, &target);
+    let text_diff = definition_diff(
+        deployment.machine.as_ref().map(|m| &m.definition),
+        &changes.definition,
+    );
+    Ok(Prepared {
+        config,
+        plan,
+        target,
+        deployment,
+        changes,
+        text_diff,
+        clients,
+        region,
+        concurrency,
+    })
+}

@@ -1,0 +1,39 @@
+//! How flows tell the user what happens, whoever the user is: a terminal, or a GitHub job
+//! log with annotations. One handle is passed down, so a flow never chooses between
+//! `println!` and `eprintln!` itself.
+
+use crate::pipeline::check::Problem;
+
+/// Receives what a flow has to say.
+pub trait Reporter: Sync {
+    /// A finding of the checks (errors before a refusal, warnings of a plan).
+    fn finding(&self, problem: &Problem);
+    /// A step of long work: a function created, a task of an execution started.
+    fn progress(&self, line: &str);
+    /// Something that did not stop the flow but that the user should know.
+    fn warning(&self, message: &str);
+    /// A result line: what was planned, deployed or started.
+    fn result(&self, line: &str);
+}
+
+/// The terminal: results on stdout (for scripts), the rest on stderr.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Terminal;
+
+impl Reporter for Terminal {
+    fn finding(&self, problem: &Problem) {
+        eprintln!("{problem}");
+    }
+
+    fn progress(&self, line: &str) {
+        eprintln!("  {line}");
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
+    fn result(&self, line: &str) {
+        println!("{line}");
+    }
+}
