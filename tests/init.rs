@@ -3,32 +3,13 @@
 
 mod support;
 
-use std::path::Path;
-
-use support::{copy_project, example_project, kedro_sfn, python};
-
-/// `kedro-sfn ARGS --python <test python> --project <project>`: (success, stdout, stderr).
-fn run(project: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = kedro_sfn()
-        .args(args)
-        .arg("--python")
-        .arg(python())
-        .arg("--project")
-        .arg(project)
-        .output()
-        .expect("kedro-sfn runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use support::{copy_project, example_project, run_in_project};
 
 #[test]
 fn init_writes_an_env_that_passes_check_for_every_grouping() {
     let project = copy_project(&example_project());
     let dir = project.path();
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = run_in_project(
         dir,
         &[
             "init",
@@ -81,7 +62,8 @@ fn init_writes_an_env_that_passes_check_for_every_grouping() {
     assert!(workflow.contains("options: [cloud]") && workflow.contains("AWS_REGION: eu-central-1"));
 
     for group_by in ["none", "namespace", "memory"] {
-        let (ok, stdout, stderr) = run(dir, &["check", "--env", "cloud", "--group-by", group_by]);
+        let (ok, stdout, stderr) =
+            run_in_project(dir, &["check", "--env", "cloud", "--group-by", group_by]);
         assert!(
             ok,
             "check --group-by {group_by} after init:\n{stdout}\n{stderr}"
@@ -94,7 +76,7 @@ fn init_writes_an_env_that_passes_check_for_every_grouping() {
 
     // A second init refuses to replace the catalog, and writes nothing.
     std::fs::write(dir.join("conf/cloud/catalog.yml"), "# mine\n").expect("write");
-    let (ok, _, stderr) = run(
+    let (ok, _, stderr) = run_in_project(
         dir,
         &["init", "--bucket", "s3://team-data/x", "--env", "cloud"],
     );
@@ -105,7 +87,7 @@ fn init_writes_an_env_that_passes_check_for_every_grouping() {
     );
     let kept = std::fs::read_to_string(dir.join("conf/cloud/catalog.yml")).expect("kept");
     assert_eq!(kept, "# mine\n");
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = run_in_project(
         dir,
         &[
             "init",
@@ -126,13 +108,13 @@ fn init_writes_an_env_that_passes_check_for_every_grouping() {
 #[test]
 fn init_refuses_a_bad_bucket_and_the_base_env_before_reading_the_project() {
     let project = tempfile::tempdir().expect("tempdir");
-    let (ok, _, stderr) = run(project.path(), &["init", "--bucket", "team-data"]);
+    let (ok, _, stderr) = run_in_project(project.path(), &["init", "--bucket", "team-data"]);
     assert!(!ok);
     assert!(
         stderr.contains("is not an s3:// URL") && stderr.contains("s3://BUCKET/PREFIX"),
         "{stderr}"
     );
-    let (ok, _, stderr) = run(
+    let (ok, _, stderr) = run_in_project(
         project.path(),
         &["init", "--bucket", "s3://team-data", "--env", "base"],
     );

@@ -13,32 +13,10 @@ use serde_json::Value;
 use support::interpreter::{kedro_version, run_on_interpreter};
 use support::moto::MotoServer;
 use support::mount::ReadOnlyMount;
-use support::{assert_valid_asl, kedro_sfn, python, real_project, repo_root};
+use support::{assert_valid_asl, plan_offline, python, real_project, repo_root, run_in_project};
 
 const GROUPINGS: [&str; 3] = ["none", "namespace", "memory"];
 const BUCKET: &str = "kedro-sfn-real";
-
-/// `kedro-sfn ARGS --python <test python> --project <project>`: (success, stdout, stderr).
-fn run(project: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = kedro_sfn()
-        .args(args)
-        .arg("--python")
-        .arg(python())
-        .arg("--project")
-        .arg(project)
-        .output()
-        .expect("kedro-sfn runs");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "kedro-sfn panicked:\n{stderr}"
-    );
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr,
-    )
-}
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
@@ -62,7 +40,7 @@ fn refusals(stderr: &str) -> Vec<(String, String)> {
 /// definitions all go through the independent validator. Returns the pipelines.
 fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
     let bucket = format!("s3://{BUCKET}/{name}");
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = run_in_project(
         project,
         &["init", "--bucket", &bucket, "--region", "eu-west-1"],
     );
@@ -78,7 +56,7 @@ fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
         );
     }
     let doc: Value = {
-        let (ok, stdout, stderr) = run(project, &["export", "--env", "aws"]);
+        let (ok, stdout, stderr) = run_export(project);
         assert!(ok, "{stderr}");
         serde_json::from_str(&stdout).expect("a document")
     };
@@ -96,7 +74,7 @@ fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
     let mut definitions = Vec::new();
     for pipeline in &pipelines {
         for group_by in GROUPINGS {
-            let (ok, stdout, stderr) = run(
+            let (ok, stdout, stderr) = run_in_project(
                 project,
                 &[
                     "check",
@@ -114,24 +92,15 @@ fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
                 "init leaves no dataset behind:\n{stderr}"
             );
             let dir = out.path().join(format!("{pipeline}-{group_by}"));
-            let dir_arg = dir.to_string_lossy().into_owned();
             let args = [
-                "plan",
-                "--offline",
                 "--env",
                 "aws",
                 "--pipeline",
                 pipeline,
                 "--group-by",
                 group_by,
-                "--out",
-                &dir_arg,
             ];
-            let (ok, stdout, stderr) = run(project, &args);
-            assert!(
-                ok,
-                "{name}: plan --pipeline {pipeline} --group-by {group_by}:\n{stdout}\n{stderr}"
-            );
+            plan_offline(project, &dir, &args);
             definitions.push((
                 format!("{name} {pipeline} {group_by}"),
                 read_json(&dir.join("state-machine.asl.json")),
@@ -147,7 +116,7 @@ fn spaceflights_pandas_base_env_is_refused_then_init_makes_every_plan_pass() {
     let project = real_project("spaceflights-pandas");
     let dir = project.path();
 
-    let (ok, _, stderr) = run(dir, &["check", "--env", "base", "--group-by", "none"]);
+    let (ok, _, stderr) = run_in_project(dir, &["check", "--env", "base", "--group-by", "none"]);
     assert!(!ok, "local files between Lambda tasks must be refused");
     let found = refusals(&stderr);
     for raw in ["companies", "reviews", "shuttles"] {
@@ -186,7 +155,7 @@ fn spaceflights_pandas_base_env_is_refused_then_init_makes_every_plan_pass() {
 fn astro_airflow_iris_base_env_is_refused_then_init_makes_every_plan_pass() {
     let project = real_project("astro-airflow-iris");
     let dir = project.path();
-    let (ok, _, stderr) = run(dir, &["check", "--env", "base", "--group-by", "none"]);
+    let (ok, _, stderr) = run_in_project(dir, &["check", "--env", "base", "--group-by", "none"]);
     assert!(!ok);
     let found = refusals(&stderr);
     assert!(
@@ -209,24 +178,10 @@ fn spaceflights_pandas_runs_every_task_from_a_read_only_task_root_on_s3() {
     let project = real_project("spaceflights-pandas");
     let dir = project.path();
     let bucket = format!("s3://{BUCKET}/spaceflights-pandas");
-    let (ok, stdout, stderr) = run(dir, &["init", "--bucket", &bucket]);
+    let (ok, stdout, stderr) = run_in_project(dir, &["init", "--bucket", &bucket]);
     assert!(ok, "{stdout}\n{stderr}");
     let out = tempfile::tempdir().expect("tempdir");
-    let out_arg = out.path().to_string_lossy().into_owned();
-    let (ok, stdout, stderr) = run(
-        dir,
-        &[
-            "plan",
-            "--offline",
-            "--env",
-            "aws",
-            "--group-by",
-            "none",
-            "--out",
-            &out_arg,
-        ],
-    );
-    assert!(ok, "{stdout}\n{stderr}");
+    plan_offline(dir, out.path(), &["--env", "aws", "--group-by", "none"]);
 
     let moto = MotoServer::start();
     let uploaded = std::process::Command::new(python())
@@ -305,5 +260,5 @@ fn spaceflights_pandas_runs_every_task_from_a_read_only_task_root_on_s3() {
 }
 
 fn run_export(project: &Path) -> (bool, String, String) {
-    run(project, &["export", "--env", "aws"])
+    run_in_project(project, &["export", "--env", "aws"])
 }

@@ -4,12 +4,10 @@
 
 mod support;
 
-use std::path::Path;
-
 use serde_json::Value;
 use support::interpreter::run_on_interpreter;
 use support::moto::MotoServer;
-use support::{copy_project, kedro_sfn, python, repo_root};
+use support::{copy_project, plan_offline, repo_root, run_in_project};
 
 const BUCKET: &str = "kedro-sfn-relay";
 
@@ -17,50 +15,15 @@ fn fixture() -> tempfile::TempDir {
     copy_project(&repo_root().join("tests/fixtures/transcoding"))
 }
 
-/// `kedro-sfn ARGS --python <test python> --project <project>`: (success, stdout, stderr).
-fn run(project: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = kedro_sfn()
-        .args(args)
-        .arg("--python")
-        .arg(python())
-        .arg("--project")
-        .arg(project)
-        .output()
-        .expect("kedro-sfn runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
-}
-
 #[test]
 fn the_reader_of_a_transcoded_dataset_runs_after_its_writer() {
     let project = fixture();
     let out = project.path().join("out");
-    let out_arg = out.to_string_lossy().into_owned();
-    let args = [
-        "plan",
-        "--offline",
-        "--env",
-        "aws",
-        "--group-by",
-        "none",
-        "--out",
-        &out_arg,
-    ];
-    let (ok, stdout, stderr) = run(project.path(), &args);
-    assert!(ok, "plan failed:\n{stdout}\n{stderr}");
-    assert!(
-        !stderr.contains("free-input-not-remote") && !stderr.contains("output-discarded"),
-        "a transcoded pair is one dataset, neither free nor discarded:\n{stderr}"
+    let plan = plan_offline(
+        project.path(),
+        &out,
+        &["--env", "aws", "--group-by", "none"],
     );
-
-    let plan = read_json(&out.join("plan.json"));
     let dependencies: Vec<(String, String)> = plan["dependencies"]
         .as_array()
         .expect("dependencies")
@@ -79,16 +42,7 @@ fn the_reader_of_a_transcoded_dataset_runs_after_its_writer() {
     // the reader finds the file its writer made (it would fail reading a missing file if the
     // two ran side by side).
     let moto = MotoServer::start();
-    let created = std::process::Command::new(python())
-        .args(["-c", "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1], CreateBucketConfiguration={'LocationConstraint': 'eu-west-1'})", BUCKET])
-        .envs(moto.aws_env())
-        .output()
-        .expect("python runs");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    moto.create_bucket(BUCKET);
     let run = run_on_interpreter(
         &moto,
         project.path(),
@@ -110,17 +64,8 @@ fn the_reader_of_a_transcoded_dataset_runs_after_its_writer() {
             .unwrap_or_else(|| panic!("no {phase} event for {state}: {events:?}"))
     };
     assert!(seq("make_scores", "end") < seq("rank_scores", "start"));
-    let report = std::process::Command::new(python())
-        .args(["-c", "import boto3, sys; print(boto3.client('s3').get_object(Bucket=sys.argv[1], Key='report.json')['Body'].read().decode())", BUCKET])
-        .envs(moto.aws_env())
-        .output()
-        .expect("python runs");
-    let report: Value = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no report in the bucket ({e}): {}",
-            String::from_utf8_lossy(&report.stderr)
-        )
-    });
+    let report: Value =
+        serde_json::from_str(&moto.s3_text(BUCKET, "report.json")).expect("the report is JSON");
     assert_eq!(
         report,
         serde_json::json!({"winner": "barbara", "players": 4})
@@ -130,7 +75,7 @@ fn the_reader_of_a_transcoded_dataset_runs_after_its_writer() {
 #[test]
 fn a_local_transcoded_dataset_between_tasks_is_refused_under_both_its_names() {
     let project = fixture();
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = run_in_project(
         project.path(),
         &["check", "--env", "base", "--group-by", "none"],
     );
@@ -156,7 +101,7 @@ fn a_local_transcoded_dataset_between_tasks_is_refused_under_both_its_names() {
     assert!(!stderr.contains("output `scores@pandas`"), "{stderr}");
 
     // In one task (--group-by memory), the same file stays on the function's disk: allowed.
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = run_in_project(
         project.path(),
         &["check", "--env", "base", "--group-by", "memory"],
     );

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import aws_environment
+
 REPO = Path(__file__).resolve().parents[2]
 HANDLER = REPO / "python" / "kedro_sfn_handler.py"
 EXAMPLE = REPO / "examples" / "spaceflights"
@@ -159,20 +161,7 @@ def moto(project_before, moto_endpoint) -> str:
 @pytest.fixture(scope="session")
 def aws_env(moto) -> dict:
     """The environment of every task process: moto, telemetry off, the example."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "KEDRO_")) and k != "LAMBDA_TASK_ROOT"
-    }
-    env.update(
-        AWS_ENDPOINT_URL=moto,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_REGION="eu-west-1",
-        KEDRO_DISABLE_TELEMETRY="true",
-        KEDRO_SFN_PROJECT_DIR=str(EXAMPLE),
-    )
-    return env
+    return aws_environment(moto, KEDRO_SFN_PROJECT_DIR=str(EXAMPLE))
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ pub struct CheckArgs {
 /// that limits only a rendered definition shows (its size) are checked too.
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
-    let config = args.settings.load(&args.source.project)?;
+    let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config)?;
     let plan = plan_or_refuse(&doc, &config, None, &reporter)?;
     reporter.result(&format!(

@@ -47,14 +47,14 @@ pub struct DeployArgs {
 
 pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
-    let config = args.settings.load(&args.source.project)?;
+    let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config)?;
     let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
     block_on(async {
         let prepared = prepare(config, plan, &args.target.request(), &reporter).await?;
         let applied = apply_prepared(
             &prepared,
-            &args.source.project,
+            &args.source.kedro.project,
             &args.out,
             &args.target.image_dir,
             &reporter,

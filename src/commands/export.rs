@@ -6,31 +6,23 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, FlagOverrides};
-use crate::pipeline::export::{exporter_args, ExportRequest};
-
 use crate::flow::outputs::write_atomically;
 use crate::flow::source::export_cached;
+use crate::pipeline::export::{exporter_args, ExportRequest};
+
+use super::ProjectArgs;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Example:\n  kedro-sfn export --env aws -o pipeline.json")]
 pub struct ExportArgs {
-    /// The Kedro project's root directory.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub project: PathBuf,
+    #[command(flatten)]
+    pub kedro: ProjectArgs,
     /// The Kedro env whose catalog is resolved (default: from kedro-sfn.yml, else Kedro's).
     #[arg(long)]
     pub env: Option<String>,
     /// The registered pipeline (default: from kedro-sfn.yml, else __default__).
     #[arg(long, value_name = "NAME")]
     pub pipeline: Option<String>,
-    /// The Python that has Kedro and the project's dependencies.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "KEDRO_SFN_PYTHON",
-        default_value = "python3"
-    )]
-    pub python: PathBuf,
     /// The config file (default: kedro-sfn.yml in the project directory, if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -52,7 +44,7 @@ pub struct ExportArgs {
 pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let config = Config::load(
         args.config.as_deref(),
-        Some(&args.project),
+        Some(&args.kedro.project),
         &FlagOverrides {
             env: args.env.clone(),
             pipeline: args.pipeline.clone(),
@@ -60,8 +52,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         },
     )?;
     let request = ExportRequest {
-        python: args.python.clone(),
-        project: args.project.clone(),
+        python: args.kedro.python.clone(),
+        project: args.kedro.project.clone(),
         env: config.file.env.clone(),
         pipeline: config.pipeline().to_string(),
     };
@@ -69,7 +61,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         None => export_cached(&request, args.no_cache).with_context(|| {
             format!(
                 "cannot export the Kedro project at {}",
-                args.project.display()
+                args.kedro.project.display()
             )
         })?,
         Some(image) => export_in_image(image, args.builder, &request)?,

@@ -9,7 +9,7 @@ use crate::config::BuilderKind;
 use crate::flow::image::{build, push, BuildRequest, PushRequest};
 use crate::flow::{block_on, Reporter, Terminal};
 
-use super::SettingsArgs;
+use super::{ProjectArgs, SettingsArgs};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ImageCommand {
@@ -21,17 +21,8 @@ pub enum ImageCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
-    /// The Kedro project's root directory.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub project: PathBuf,
-    /// The Python that builds the project's wheel.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "KEDRO_SFN_PYTHON",
-        default_value = "python3"
-    )]
-    pub python: PathBuf,
+    #[command(flatten)]
+    pub kedro: ProjectArgs,
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// The image builder (default: image.builder in kedro-sfn.yml, else docker when its engine
@@ -66,8 +57,8 @@ pub struct PushArgs {
 impl BuildArgs {
     fn request(&self) -> BuildRequest {
         BuildRequest {
-            project: self.project.clone(),
-            python: self.python.clone(),
+            project: self.kedro.project.clone(),
+            python: self.kedro.python.clone(),
             builder: self.builder,
             base_image: self.base_image.clone(),
             out: self.out.clone(),
@@ -90,7 +81,7 @@ pub fn run(command: &ImageCommand) -> anyhow::Result<()> {
     let reporter = Terminal;
     match command {
         ImageCommand::Build(args) => {
-            let config = args.settings.load(&args.project)?;
+            let config = args.settings.load(&args.kedro.project)?;
             let record = build(&config, &args.request(), &reporter)?;
             reporter.result(&format!(
                 "built {} in {:.1} s",

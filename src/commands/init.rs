@@ -1,28 +1,21 @@
 //! `kedro-sfn init`: the AWS env of a project in one command (see [`crate::flow::init`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 
 use crate::flow::init::{init, FileOutcome, InitReport, InitRequest};
 use crate::flow::{Reporter, Terminal};
 
+use super::ProjectArgs;
+
 #[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Example:\n  kedro-sfn init --bucket s3://my-team-data/spaceflights --region eu-west-1"
 )]
 pub struct InitArgs {
-    /// The Kedro project's root directory.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub project: PathBuf,
-    /// The Python that has Kedro and the project's dependencies.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "KEDRO_SFN_PYTHON",
-        default_value = "python3"
-    )]
-    pub python: PathBuf,
+    #[command(flatten)]
+    pub kedro: ProjectArgs,
     /// Where the data goes: every moved dataset keeps its relative path under this prefix.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub bucket: String,
@@ -45,8 +38,8 @@ pub struct InitArgs {
 
 pub fn run(args: &InitArgs) -> anyhow::Result<()> {
     let report = init(&InitRequest {
-        project: args.project.clone(),
-        python: args.python.clone(),
+        project: args.kedro.project.clone(),
+        python: args.kedro.python.clone(),
         bucket: args.bucket.clone(),
         env: args.env.clone(),
         from_env: args.from_env.clone(),
@@ -54,7 +47,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         force: args.force,
     })?;
-    print_report(&args.project, &report, &Terminal);
+    print_report(&args.kedro.project, &report, &Terminal);
     Ok(())
 }
 

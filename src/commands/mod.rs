@@ -20,16 +20,12 @@ use crate::config::{Config, FlagOverrides, GroupBy};
 use crate::flow::prepare::TargetRequest;
 use crate::flow::source::Source;
 
-/// Where the pipeline comes from: a Kedro project (run through the exporter) or a pipeline
-/// document written earlier by `kedro-sfn export`.
+/// The Kedro project and the Python that runs it.
 #[derive(Debug, Clone, Args)]
-pub struct SourceArgs {
+pub struct ProjectArgs {
     /// The Kedro project's root directory.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub project: PathBuf,
-    /// Read this pipeline document (from `kedro-sfn export`) instead of exporting the project.
-    #[arg(long, value_name = "FILE")]
-    pub pipeline_json: Option<PathBuf>,
     /// The Python that has Kedro and the project's dependencies.
     #[arg(
         long,
@@ -38,6 +34,17 @@ pub struct SourceArgs {
         default_value = "python3"
     )]
     pub python: PathBuf,
+}
+
+/// Where the pipeline comes from: a Kedro project (run through the exporter) or a pipeline
+/// document written earlier by `kedro-sfn export`.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub kedro: ProjectArgs,
+    /// Read this pipeline document (from `kedro-sfn export`) instead of exporting the project.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline_json: Option<PathBuf>,
     /// Export again even when the cached document of an unchanged project could be used.
     #[arg(long)]
     pub no_cache: bool,
@@ -162,9 +169,9 @@ impl SourceArgs {
     /// The flows' plain request.
     pub fn source(&self) -> Source {
         Source {
-            project: self.project.clone(),
+            project: self.kedro.project.clone(),
             pipeline_json: self.pipeline_json.clone(),
-            python: self.python.clone(),
+            python: self.kedro.python.clone(),
             no_cache: self.no_cache,
         }
     }

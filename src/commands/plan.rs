@@ -35,7 +35,7 @@ pub struct PlanArgs {
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
-    let config = args.settings.load(&args.source.project)?;
+    let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config)?;
     let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
     let written = format!(

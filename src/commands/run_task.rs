@@ -34,7 +34,7 @@ pub struct RunTaskArgs {
 
 pub fn run(args: &RunTaskArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
-    let config = args.settings.load(&args.source.project)?;
+    let config = args.settings.load(&args.source.kedro.project)?;
     let request = RunTaskRequest {
         task: args.task.clone(),
         input: args.input.clone(),

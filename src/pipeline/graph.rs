@@ -126,7 +126,7 @@ pub fn topological_order(count: usize, edges: &[DataEdge]) -> Result<Vec<usize>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::model::{Node, ProjectInfo, PIPELINE_FORMAT};
+    use crate::pipeline::model::Node;
 
     fn node(name: &str, inputs: &[&str], outputs: &[&str]) -> Node {
         Node {
@@ -141,23 +141,11 @@ mod tests {
 
     #[test]
     fn a_transcoded_dataset_links_its_writer_to_its_reader() {
-        let doc = PipelineDoc {
-            format: PIPELINE_FORMAT.into(),
-            project: ProjectInfo {
-                name: "p".into(),
-                package: "p".into(),
-                kedro_version: "1.7.0".into(),
-            },
-            env: None,
-            pipeline: "__default__".into(),
-            pipelines: vec![],
-            // The reader first: only the edge can put the writer before it.
-            nodes: vec![
-                node("read", &["x@spark", "params:a"], &["y"]),
-                node("write", &["raw"], &["x@pandas"]),
-            ],
-            datasets: Default::default(),
-        };
+        // The reader first: only the edge can put the writer before it.
+        let doc = PipelineDoc::for_tests(vec![
+            node("read", &["x@spark", "params:a"], &["y"]),
+            node("write", &["raw"], &["x@pandas"]),
+        ]);
         let graph = NodeGraph::build(&doc).expect("no cycle");
         assert_eq!(graph.order, vec![1, 0]);
         assert_eq!(graph.edges.len(), 1);

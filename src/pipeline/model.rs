@@ -117,6 +117,26 @@ pub fn is_parameter(name: &str) -> bool {
     name == "parameters" || name.starts_with("params:")
 }
 
+#[cfg(test)]
+impl PipelineDoc {
+    /// An empty document of project `p`, for unit tests to fill in.
+    pub(crate) fn for_tests(nodes: Vec<Node>) -> Self {
+        PipelineDoc {
+            format: PIPELINE_FORMAT.into(),
+            project: ProjectInfo {
+                name: "p".into(),
+                package: "p".into(),
+                kedro_version: "1.7.0".into(),
+            },
+            env: None,
+            pipeline: "__default__".into(),
+            pipelines: vec![],
+            nodes,
+            datasets: Default::default(),
+        }
+    }
+}
+
 impl PipelineDoc {
     /// Reads and validates a document written by `kedro-sfn export` (or by hand, in tests and
     /// benchmarks).

@@ -89,22 +89,10 @@ fn url_scheme(path: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::model::{Dataset, ProjectInfo};
+    use crate::pipeline::model::Dataset;
 
     fn doc_with(name: &str, kind: &str, filepath: Option<&str>) -> PipelineDoc {
-        let mut doc = PipelineDoc {
-            format: super::super::model::PIPELINE_FORMAT.into(),
-            project: ProjectInfo {
-                name: "p".into(),
-                package: "p".into(),
-                kedro_version: "1.7.0".into(),
-            },
-            env: None,
-            pipeline: "__default__".into(),
-            pipelines: vec![],
-            nodes: vec![],
-            datasets: Default::default(),
-        };
+        let mut doc = PipelineDoc::for_tests(vec![]);
         doc.datasets.insert(
             name.into(),
             Dataset {

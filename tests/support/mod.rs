@@ -169,7 +169,38 @@ pub fn run_on_doc(
             .arg(dir.path().join("out"));
     }
     cmd.args(extra);
-    let output = cmd.output().expect("kedro-sfn runs");
+    let (ok, stdout, stderr) = outcome(&mut cmd);
+    (ok, stdout, stderr, dir)
+}
+
+/// `kedro-sfn ARGS --python <test python> --project <project>`, on a real Kedro project:
+/// (success, stdout, stderr).
+pub fn run_in_project(project: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = kedro_sfn();
+    command
+        .args(args)
+        .arg("--python")
+        .arg(python())
+        .arg("--project")
+        .arg(project);
+    outcome(&mut command)
+}
+
+/// `kedro-sfn plan --offline --out OUT ARGS` on a real project; fails the test when the
+/// plan fails. Returns plan.json.
+pub fn plan_offline(project: &Path, out: &Path, args: &[&str]) -> serde_json::Value {
+    let out_arg = out.to_string_lossy().into_owned();
+    let mut all = vec!["plan", "--offline", "--out", &out_arg];
+    all.extend_from_slice(args);
+    let (ok, stdout, stderr) = run_in_project(project, &all);
+    assert!(ok, "kedro-sfn {all:?} failed:\n{stdout}\n{stderr}");
+    let plan = std::fs::read(out.join("plan.json")).expect("plan.json");
+    serde_json::from_slice(&plan).expect("plan.json is JSON")
+}
+
+/// Runs a kedro-sfn command: (success, stdout, stderr); a panic fails the test.
+fn outcome(command: &mut Command) -> (bool, String, String) {
+    let output = command.output().expect("kedro-sfn runs");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         !stderr.contains("panicked"),
@@ -179,7 +210,6 @@ pub fn run_on_doc(
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr,
-        dir,
     )
 }
 

@@ -107,23 +107,47 @@ impl MotoServer {
         serde_json::from_slice(&output.stdout).expect("moto_fixtures.py prints JSON")
     }
 
+    /// Creates an empty bucket in the server's region.
+    pub fn create_bucket(&self, bucket: &str) {
+        let program = "import boto3, sys\n\
+boto3.client('s3').create_bucket(Bucket=sys.argv[1], CreateBucketConfiguration={'LocationConstraint': 'eu-west-1'})";
+        self.python(program, &[bucket], &format!("creating s3://{bucket}"));
+    }
+
+    /// An object's bytes as text.
+    pub fn s3_text(&self, bucket: &str, key: &str) -> String {
+        let program = "import boto3, sys\n\
+print(boto3.client('s3').get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode(), end='')";
+        self.python(
+            program,
+            &[bucket, key],
+            &format!("reading s3://{bucket}/{key}"),
+        )
+    }
+
+    /// Runs a Python program against this server; its stdout.
+    fn python(&self, program: &str, args: &[&str], what: &str) -> String {
+        let output = std::process::Command::new(super::python())
+            .args(["-c", program])
+            .args(args)
+            .envs(self.aws_env())
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "{what} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Every key in `bucket`, sorted.
     pub fn s3_keys(&self, bucket: &str) -> Vec<String> {
         let program = "import boto3, sys\n\
 s3 = boto3.client('s3')\n\
 pages = s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[1])\n\
 print('\\n'.join(sorted(o['Key'] for p in pages for o in p.get('Contents', []))))";
-        let output = std::process::Command::new(super::python())
-            .args(["-c", program, bucket])
-            .envs(self.aws_env())
-            .output()
-            .expect("python lists the bucket");
-        assert!(
-            output.status.success(),
-            "listing s3://{bucket} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
+        self.python(program, &[bucket], &format!("listing s3://{bucket}"))
             .lines()
             .filter(|l| !l.is_empty())
             .map(str::to_string)
