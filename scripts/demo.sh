@@ -39,8 +39,8 @@ export KEDRO_DISABLE_TELEMETRY="${KEDRO_DISABLE_TELEMETRY:-true}"
 step "bash scripts/setup.sh"
 bash scripts/setup.sh
 
-step "cargo build"
-cargo build --quiet
+step "cargo build (the first build compiles the AWS SDK: a few minutes)"
+cargo build
 KEDRO_SFN="$ROOT/target/debug/kedro-sfn"
 
 mkdir -p out
@@ -102,18 +102,24 @@ else
     IMAGE_ARGS=(--image-uri "$IMAGE_URI")
 fi
 
-COMMON=(--project "$EXAMPLE" --python .venv/bin/python --out "$OUT"
+COMMON=(--project "$EXAMPLE" --python .venv/bin/python
     --lambda-role-arn "$LAMBDA_ROLE" --state-machine-role-arn "$STATES_ROLE" "${IMAGE_ARGS[@]}")
 
 step "kedro-sfn plan (against the empty deployment in moto)"
-"$KEDRO_SFN" plan "${COMMON[@]}"
+"$KEDRO_SFN" plan "${COMMON[@]}" --out "$OUT"
 
 step "kedro-sfn deploy --start-execution --wait"
-"$KEDRO_SFN" deploy "${COMMON[@]}" --start-execution --wait --execution-name demo-run
+"$KEDRO_SFN" deploy "${COMMON[@]}" --out "$OUT" --start-execution --wait --execution-name demo-run
 
 step "kedro-sfn deploy (again: nothing to change)"
-"$KEDRO_SFN" deploy "${COMMON[@]}"
+"$KEDRO_SFN" deploy "${COMMON[@]}" --out "$OUT-again"
 
-step "$OUT/summary.md"
+step "$OUT/summary.md (what the first deploy changed; the pull-request comment shows the same)"
 cat "$OUT/summary.md"
 step "done: the example is deployed to moto and ran to SUCCEEDED; files in $ROOT/$OUT"
+cat >&2 <<NEXT
+
+Next, for your own Kedro project and a real AWS account (README, "Your own project"):
+  kedro-sfn init --bucket s3://YOUR-BUCKET/PREFIX    # in the project: conf/aws, kedro-sfn.yml, workflow
+  kedro-sfn check --env aws && kedro-sfn plan         # then image build, image push, deploy
+NEXT

@@ -1,5 +1,6 @@
 //! The user's settings: `kedro-sfn.yml` at the project root (or `--config`), merged with flags
-//! in this one place and passed down as plain data. Commands never read the environment.
+//! in this one place and passed down as plain data. Reading the environment is left to the
+//! edges that need it (the AWS SDK, the action's INPUT_*, the export cache's directory).
 
 use std::collections::BTreeMap;
 use std::fmt;

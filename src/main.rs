@@ -39,6 +39,7 @@ enum Command {
     /// Start an execution of the deployed state machine; --wait follows it.
     Execute(commands::execute::ExecuteArgs),
     /// The GitHub Action: plan and comment on pull requests, deploy on pushes (reads INPUT_*).
+    #[command(after_help = commands::action::inputs_help())]
     Action,
     /// Move the alias back to the previous (or a given) state machine version.
     Rollback(commands::rollback::RollbackArgs),

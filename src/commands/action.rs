@@ -24,6 +24,35 @@ use crate::report::summary;
 
 use super::SettingsArgs;
 
+/// The action's own description of its inputs, shown by `kedro-sfn action --help`.
+const ACTION_YML: &str = include_str!("../../action.yml");
+
+/// `action --help`'s list of inputs, read from action.yml so that it cannot drift from it.
+pub fn inputs_help() -> String {
+    let mut help = String::from(
+        "GitHub runs this in the action's container with the step's inputs as INPUT_<NAME> \
+         variables (dashes kept) and the event in GITHUB_* variables. Inputs:\n",
+    );
+    let parsed: serde_yaml::Value = serde_yaml::from_str(ACTION_YML).unwrap_or_default();
+    if let Some(inputs) = parsed.get("inputs").and_then(|i| i.as_mapping()) {
+        for (name, input) in inputs {
+            let name = name.as_str().unwrap_or_default();
+            let text = |key: &str| input.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+            let default = match text("default") {
+                "" => String::new(),
+                value => format!(" [default: {value}]"),
+            };
+            help.push_str(&format!(
+                "  INPUT_{}\n      {}{default}\n",
+                name.to_ascii_uppercase(),
+                text("description")
+            ));
+        }
+    }
+    help.push_str("\nExample (a workflow step):\n  - uses: owner/kedro-sfn@v1\n    with: {env: aws, aws-region: eu-west-1}\n");
+    help
+}
+
 /// Where the action writes, relative to the workspace (outputs name these paths).
 const PLAN_DIR: &str = "kedro-sfn-plan";
 const IMAGE_DIR: &str = "kedro-sfn-image";
@@ -108,10 +137,6 @@ impl Reporter for JobLog {
         println!("  {line}");
     }
 
-    fn warning(&self, message: &str) {
-        println!("{}", annotation("warning", None, "kedro-sfn", message));
-    }
-
     fn result(&self, line: &str) {
         println!("{line}");
     }
@@ -183,7 +208,7 @@ async fn run_mode(
     let config = settings.load(&inputs.project_dir)?;
     let log = JobLog::new(inputs, &config);
     let source = source(inputs, project_python(inputs, &config)?);
-    let doc = load_pipeline(&source, &config);
+    let doc = load_pipeline(&source, &config, &log);
     end_group();
     let doc = doc?;
     let plan = match plan_or_refuse(&doc, &config, Some(out), &log) {
@@ -443,4 +468,21 @@ async fn build_and_push(
         registry: std::env::var("KEDRO_SFN_REGISTRY").ok(),
     };
     Ok(push(&request, reporter).await?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_lists_every_input_of_action_yml() {
+        let help = inputs_help();
+        for input in ["PROJECT-DIR", "ENV", "MODE", "GITHUB-TOKEN", "IMAGE-URI"] {
+            assert!(
+                help.contains(&format!("INPUT_{input}\n")),
+                "{input}:\n{help}"
+            );
+        }
+        assert!(help.contains("[default: .]"), "{help}");
+    }
 }

@@ -22,7 +22,7 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config)?;
+    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
     let plan = plan_or_refuse(&doc, &config, None, &reporter)?;
     reporter.result(&format!(
         "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}), {} warning(s)",

@@ -48,7 +48,7 @@ pub struct DeployArgs {
 pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config)?;
+    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
     let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
     block_on(async {
         let prepared = prepare(config, plan, &args.target.request(), &reporter).await?;

@@ -8,6 +8,7 @@ use clap::Args;
 use crate::config::{Config, FlagOverrides};
 use crate::flow::outputs::write_atomically;
 use crate::flow::source::export_cached;
+use crate::flow::Terminal;
 use crate::pipeline::export::{exporter_args, ExportRequest};
 
 use super::ProjectArgs;
@@ -58,7 +59,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         pipeline: config.pipeline().to_string(),
     };
     let doc = match &args.image {
-        None => export_cached(&request, args.no_cache).with_context(|| {
+        None => export_cached(&request, args.no_cache, &Terminal).with_context(|| {
             format!(
                 "cannot export the Kedro project at {}",
                 args.kedro.project.display()

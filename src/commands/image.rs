@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::config::BuilderKind;
+use crate::config::{BuilderKind, Config, FlagOverrides};
 use crate::flow::image::{build, push, BuildRequest, PushRequest};
 use crate::flow::{block_on, Reporter, Terminal};
 
-use super::{ProjectArgs, SettingsArgs};
+use super::ProjectArgs;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ImageCommand {
@@ -20,11 +20,12 @@ pub enum ImageCommand {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  kedro-sfn image build --env aws && kedro-sfn image push")]
 pub struct BuildArgs {
     #[command(flatten)]
     pub kedro: ProjectArgs,
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: ImageSettingsArgs,
     /// The image builder (default: image.builder in kedro-sfn.yml, else docker when its engine
     /// runs, else buildah).
     #[arg(long, value_enum, env = "KEDRO_SFN_BUILDER")]
@@ -52,6 +53,35 @@ pub struct PushArgs {
     /// the image in ECR with PutImage: for emulators such as moto that have no registry.
     #[arg(long, value_name = "HOST:PORT", env = "KEDRO_SFN_REGISTRY")]
     pub registry: Option<String>,
+}
+
+/// The settings an image build uses, each beating `kedro-sfn.yml`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageSettingsArgs {
+    /// The config file (default: kedro-sfn.yml in the project directory, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The Kedro env whose conf/<env> goes into the image beside conf/base.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// The state machine's name, which names the ECR repository unless --repository does.
+    #[arg(long, value_name = "NAME")]
+    pub state_machine_name: Option<String>,
+    /// The AWS region recorded in image.json for `image push`.
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+impl ImageSettingsArgs {
+    fn load(&self, project: &std::path::Path) -> anyhow::Result<Config> {
+        let flags = FlagOverrides {
+            env: self.env.clone(),
+            state_machine_name: self.state_machine_name.clone(),
+            region: self.region.clone(),
+            ..FlagOverrides::default()
+        };
+        Ok(Config::load(self.config.as_deref(), Some(project), &flags)?)
+    }
 }
 
 impl BuildArgs {

@@ -56,10 +56,11 @@ pub struct SettingsArgs {
     /// The config file (default: kedro-sfn.yml in the project directory, if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The Kedro env whose catalog is deployed (e.g. aws).
+    /// The Kedro env whose catalog the tasks use, conf/<env> (default: env in kedro-sfn.yml,
+    /// else Kedro's default).
     #[arg(long)]
     pub env: Option<String>,
-    /// The registered pipeline to deploy.
+    /// The registered pipeline (default: pipeline in kedro-sfn.yml, else __default__).
     #[arg(long, value_name = "NAME")]
     pub pipeline: Option<String>,
     /// How nodes are packed into Lambda tasks.

@@ -36,7 +36,7 @@ pub struct PlanArgs {
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config)?;
+    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
     let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
     let written = format!(
         "  wrote {}/{{{DEFINITION_FILE}, {PLAN_FILE}, {SUMMARY_FILE}}}",

@@ -89,8 +89,9 @@ async fn run_execution(
                 None | Some("StateMachineDoesNotExist")
             ) =>
         {
-            reporter.warning(&format!(
-                "cannot start {target} here ({}); starting {machine} (its latest revision) instead",
+            // An emulator's limit, not the user's problem: a note, not a warning.
+            reporter.progress(&format!(
+                "note: cannot start {target} here ({}); starting {machine} (its latest revision) instead",
                 error.detail
             ));
             sfn.start(machine, &name, &input.to_string()).await?

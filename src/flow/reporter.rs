@@ -10,8 +10,6 @@ pub trait Reporter: Sync {
     fn finding(&self, problem: &Problem);
     /// A step of long work: a function created, a task of an execution started.
     fn progress(&self, line: &str);
-    /// Something that did not stop the flow but that the user should know.
-    fn warning(&self, message: &str);
     /// A result line: what was planned, deployed or started.
     fn result(&self, line: &str);
 }
@@ -27,10 +25,6 @@ impl Reporter for Terminal {
 
     fn progress(&self, line: &str) {
         eprintln!("  {line}");
-    }
-
-    fn warning(&self, message: &str) {
-        eprintln!("warning: {message}");
     }
 
     fn result(&self, line: &str) {

@@ -35,7 +35,7 @@ pub fn run_task(
     let args = request;
     let input: Value = serde_json::from_str(&args.input)
         .with_context(|| format!("--input is not JSON: {}", args.input))?;
-    let doc = load_pipeline(source, config)?;
+    let doc = load_pipeline(source, config, reporter)?;
     let plan = plan_or_refuse(&doc, config, None, reporter)?;
     let task = plan
         .tasks

@@ -10,6 +10,8 @@ use crate::pipeline::cache::{cache_key, ExportCache};
 use crate::pipeline::export::{export, ExportError, ExportRequest};
 use crate::pipeline::PipelineDoc;
 
+use super::Reporter;
+
 /// The project and how to read its pipeline.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -25,7 +27,11 @@ pub struct Source {
 
 /// Reads the pipeline document, or exports it from the project, for the configured env and
 /// pipeline. A document exported for another env or pipeline is refused, not silently used.
-pub fn load_pipeline(source: &Source, config: &Config) -> anyhow::Result<PipelineDoc> {
+pub fn load_pipeline(
+    source: &Source,
+    config: &Config,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<PipelineDoc> {
     let Some(path) = &source.pipeline_json else {
         let request = ExportRequest {
             python: source.python.clone(),
@@ -33,7 +39,7 @@ pub fn load_pipeline(source: &Source, config: &Config) -> anyhow::Result<Pipelin
             env: config.file.env.clone(),
             pipeline: config.pipeline().to_string(),
         };
-        return export_cached(&request, source.no_cache).with_context(|| {
+        return export_cached(&request, source.no_cache, reporter).with_context(|| {
             format!(
                 "cannot read the Kedro project at {} (or pass --pipeline-json FILE)",
                 source.project.display()
@@ -65,21 +71,32 @@ pub fn load_pipeline(source: &Source, config: &Config) -> anyhow::Result<Pipelin
 /// Exports through the cache of pipeline documents (see [`crate::pipeline::cache`]), unless
 /// `no_cache` or no cache directory can be found: `KEDRO_SFN_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/kedro-sfn`, else `~/.cache/kedro-sfn`.
-pub fn export_cached(request: &ExportRequest, no_cache: bool) -> Result<PipelineDoc, ExportError> {
+pub fn export_cached(
+    request: &ExportRequest,
+    no_cache: bool,
+    reporter: &dyn Reporter,
+) -> Result<PipelineDoc, ExportError> {
+    let exporting = || {
+        reporter.progress(&format!(
+            "exporting the Kedro pipeline of {} with {}",
+            request.project.display(),
+            request.python.display()
+        ));
+        export(request)
+    };
     let Some(cache) = (!no_cache).then(cache_dir).flatten().map(ExportCache::new) else {
-        return export(request);
+        return exporting();
     };
     let kedro_env = std::env::var("KEDRO_ENV").ok();
     let key = cache_key(request, &request.python, kedro_env.as_deref());
     if let Some(doc) = cache.get(&key) {
-        tracing::info!(
-            project = %request.project.display(),
-            key,
-            "pipeline document from the cache: the project, its Python and the request are unchanged (--no-cache exports again)"
+        tracing::debug!(key, "cache hit");
+        reporter.progress(
+            "pipeline document from the cache: the project, its Python and the request are unchanged (--no-cache exports again)",
         );
         return Ok(doc);
     }
-    let doc = export(request)?;
+    let doc = exporting()?;
     cache.put(&key, &doc);
     Ok(doc)
 }

@@ -98,10 +98,10 @@ fn run_exporter(request: &ExportRequest, extra: &[&str]) -> Result<String, Expor
         .env("KEDRO_DISABLE_TELEMETRY", "true")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     tool.current_dir = Some(project.clone());
-    tracing::info!(
+    tracing::debug!(
         python = %request.python.display(),
         project = %project.display(),
-        "exporting the Kedro pipeline"
+        "running the exporter"
     );
     match tool.run(Progress::Quiet) {
         Ok(output) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
