@@ -73,4 +73,11 @@ fn an_unchanged_project_is_read_from_the_cache_and_any_change_exports_again() {
     std::fs::write(dir.join("data/02_intermediate/scores.json"), "[]").expect("write");
     let (data, _) = check(dir, cache.path(), &["--env", "base"]);
     assert!(data.contains(CACHED), "{data}");
+    // Nor is what runs write: a log file (Kedro's logging.yml may write info.log into the
+    // project) and kedro-sfn's own plan directory.
+    std::fs::write(dir.join("info.log"), "a run\n").expect("write");
+    std::fs::create_dir_all(dir.join("kedro-sfn-plan")).expect("mkdir");
+    std::fs::write(dir.join("kedro-sfn-plan/plan.json"), "{}").expect("write");
+    let (written, _) = check(dir, cache.path(), &["--env", "base"]);
+    assert!(written.contains(CACHED), "{written}");
 }

@@ -5,9 +5,10 @@
 //! A document is stored under a key that hashes everything the export depends on:
 //! - the project's files: every file under the project directory except the data, build and
 //!   tool directories Kedro never reads code or config from (at the root: `data/`,
-//!   `venv/`, `env/`, `node_modules/`, `target/`, `notebooks/`, `logs/`, `out/`; anywhere:
-//!   hidden directories, `__pycache__/`, `*.egg-info/`); each file's path and bytes (files
-//!   over 1 MiB: path, size and modification time);
+//!   `venv/`, `env/`, `node_modules/`, `target/`, `notebooks/`, `logs/`, `out/`, and
+//!   kedro-sfn's `kedro-sfn-plan/` and `kedro-sfn-image/`; anywhere: hidden directories,
+//!   `__pycache__/`, `*.egg-info/`) and log files (`*.log`, which runs write); each file's
+//!   path and bytes (files over 1 MiB: path, size and modification time);
 //! - the request: env, pipeline, and `KEDRO_ENV` (which picks the env when none is given);
 //! - the Python: its path as given and as resolved, and the modification time of its
 //!   `site-packages` directories (installing, removing or upgrading a package, Kedro
@@ -42,7 +43,16 @@ const SKIPPED_DIRS: &[&str] = &[
     "venv",
     "env",
     "out",
+    // kedro-sfn's own default outputs.
+    "kedro-sfn-plan",
+    "kedro-sfn-image",
 ];
+
+/// File names that a run writes and no run reads: Kedro's log files (a project's
+/// logging.yml may write `info.log` into the working directory on every run).
+fn written_by_runs(name: &str) -> bool {
+    name.ends_with(".log")
+}
 
 /// Where documents are kept.
 #[derive(Debug, Clone)]
@@ -154,6 +164,8 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
             if !skipped {
                 walk(root, &entry.path(), files);
             }
+        } else if written_by_runs(&name) {
+            continue;
         } else if let Ok(relative) = entry.path().strip_prefix(root) {
             files.push(relative.to_path_buf());
         }
