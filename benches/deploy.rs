@@ -166,6 +166,7 @@ fn main() {
             let clients = Clients::new(&sdk);
             let mut target = Target {
                 image_uri: Some(image(1)),
+                source_digest: None,
                 lambda_role_arn: Some(lambda_role.clone()),
                 machine_role_arn: Some(states_role.clone()),
                 alias: "live".into(),

@@ -122,6 +122,7 @@ fn the_action_guide_tables_are_action_yml() {
 fn target(image_uri: Option<&str>) -> Target {
     Target {
         image_uri: image_uri.map(str::to_string),
+        source_digest: None,
         lambda_role_arn: None,
         machine_role_arn: None,
         alias: "live".into(),

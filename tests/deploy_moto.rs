@@ -431,3 +431,80 @@ fn executions_are_followed_and_a_failure_names_its_task() {
     );
     assert!(stderr.contains("console.aws.amazon.com"), "{stderr}");
 }
+
+#[test]
+fn a_code_only_change_is_new_code_in_a_plan_that_builds_no_image() {
+    let world = World::new();
+    let project = support::copy_project(&example_project());
+    let run = |command: &str, extra: &[&str]| {
+        let output = kedro_sfn()
+            .arg(command)
+            .arg("--project")
+            .arg(project.path())
+            .arg("--pipeline-json")
+            .arg(example_doc_path())
+            .args([
+                "--lambda-role-arn",
+                world.roles["lambda"].as_str().expect("role"),
+            ])
+            .args([
+                "--state-machine-role-arn",
+                world.roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(world.out())
+            .args(extra)
+            .envs(world.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    ok(run("deploy", &["--image-uri", &world.image("v1")]));
+    let deployed = world.deployed();
+    let source_of = |deployed: &Value| {
+        deployed["functions"]["spaceflights-preprocess_companies_node"]["tags"]["kedro-sfn:source"]
+            .clone()
+    };
+    let digest = source_of(&deployed)
+        .as_str()
+        .expect("the function records what its image is built from")
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    // The same checkout, no image: nothing to do.
+    let stdout = ok(run("plan", &[]));
+    assert!(stdout.contains("no changes"), "{stdout}");
+
+    // Node code changes; the plan builds no image and still sees it, for every function.
+    let nodes = project
+        .path()
+        .join("src/spaceflights/pipelines/data_science/nodes.py");
+    let code = std::fs::read_to_string(&nodes).expect("nodes.py") + "\n# a changed node\n";
+    std::fs::write(&nodes, code).expect("write");
+    let stdout = ok(run("plan", &[]));
+    assert!(stdout.contains("7 to update (7 with new code)"), "{stdout}");
+    let functions = world.plan()["changes"]["set"]["functions"].clone();
+    for function in functions.as_array().expect("functions") {
+        assert_eq!(function["action"], "update", "{function}");
+        assert_eq!(function["code"], true, "{function}");
+    }
+    let summary = std::fs::read_to_string(world.out().join("summary.md")).expect("summary");
+    assert!(summary.contains("update: new code"), "{summary}");
+
+    // Deploying new code needs its image; with one, the next plan is empty again.
+    let (deployed_without_image, _, stderr) = run("deploy", &[]);
+    assert!(!deployed_without_image);
+    assert!(stderr.contains("deploy needs an image"), "{stderr}");
+    ok(run("deploy", &["--image-uri", &world.image("v2")]));
+    let stdout = ok(run("plan", &[]));
+    assert!(stdout.contains("no changes"), "{stdout}");
+    let recorded = source_of(&world.deployed());
+    assert!(
+        recorded.is_string() && recorded != json!(digest),
+        "{recorded}"
+    );
+}

@@ -244,7 +244,8 @@ impl Lambda {
                 .map_err(|e| AwsError::new(&action, e))?;
             self.settle(&spec.name).await?;
         }
-        if configuration.iter().any(|c| c == "tags") {
+        // New code comes with a new source digest tag; a setting may be a tag too.
+        if (code || configuration.iter().any(|c| c == "tags")) && input.tags != current_tags {
             self.retag(&spec.name, input.tags, current_tags).await?;
         }
         self.publish(&spec.name).await

@@ -237,6 +237,7 @@ async fn run_mode(
         lambda_role_arn: inputs.lambda_role_arn.clone(),
         state_machine_role_arn: inputs.state_machine_role_arn.clone(),
         concurrency: None,
+        project: Some(inputs.project_dir.clone()),
     };
     if mode == Mode::Deploy && target_args.image_uri.is_none() {
         group("kedro-sfn: build and push the Lambda image");

@@ -51,7 +51,13 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
     let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
     block_on(async {
-        let prepared = prepare(config, plan, &args.target.request(), &reporter).await?;
+        let prepared = prepare(
+            config,
+            plan,
+            &args.target.request(&args.source.kedro.project),
+            &reporter,
+        )
+        .await?;
         let applied = apply_prepared(
             &prepared,
             &args.source.kedro.project,

@@ -154,9 +154,10 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// The flows' plain request.
-    pub fn request(&self) -> TargetRequest {
+    /// The flows' plain request; `project` is the checkout the image is built from.
+    pub fn request(&self, project: &Path) -> TargetRequest {
         TargetRequest {
+            project: Some(project.to_path_buf()),
             image_uri: self.image_uri.clone(),
             image_dir: self.image_dir.clone(),
             lambda_role_arn: self.lambda_role_arn.clone(),

@@ -43,9 +43,13 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     if !args.offline {
-        let prepared = block_on(prepare(config, plan, &args.target.request(), &reporter)).context(
-            "cannot plan against the live deployment (pass --offline to plan without AWS)",
-        )?;
+        let prepared = block_on(prepare(
+            config,
+            plan,
+            &args.target.request(&args.source.kedro.project),
+            &reporter,
+        ))
+        .context("cannot plan against the live deployment (pass --offline to plan without AWS)")?;
         let calls = prepared.clients.calls.count();
         prepared.write_outputs(&args.out, &calls)?;
         reporter.result(&format!(
@@ -55,7 +59,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         ));
         if prepared.target.image_uri.is_none() {
             reporter.result(
-                "  no image given (--image-uri or image.json): function code was not compared",
+                "  no image given (--image-uri or image.json): code compared by the checkout's source digest",
             );
         }
         if !prepared.changes.clashes.is_empty() {

@@ -58,6 +58,10 @@ pub struct ImageRecord {
     /// `<commit>-<context digest>`: one tag per distinct build.
     pub tag: String,
     pub context_digest: String,
+    /// What the image is built from (see [`crate::image::source`]); absent in records of
+    /// older kedro-sfn versions.
+    #[serde(default)]
+    pub source_digest: Option<String>,
     pub region: Option<String>,
     pub build_seconds: f64,
     /// After `push`: `registry/repository@sha256:…`, what functions are deployed with.
@@ -123,6 +127,11 @@ pub fn build(
         repository,
         tag,
         context_digest: context.digest.clone(),
+        source_digest: Some(crate::image::source::source_digest(
+            &args.project,
+            config.file.env.as_deref(),
+            image,
+        )),
         region: config.file.region.clone(),
         build_seconds: built.seconds,
         uri: None,

@@ -36,6 +36,9 @@ pub struct TargetRequest {
     pub state_machine_role_arn: Option<String>,
     /// Functions created or updated at once.
     pub concurrency: Option<usize>,
+    /// The checkout the image is (or would be) built from: its source digest is compared
+    /// with the one each function records. `None`: code is compared by image only.
+    pub project: Option<PathBuf>,
 }
 
 /// Everything computed before anything is changed.
@@ -106,6 +109,32 @@ fn logging_target(config: &Config) -> Value {
     }
 }
 
+/// What the deployed image is built from: the digest `image build` recorded for the image
+/// being deployed, else the checkout's (an image given by URI is taken to be built from the
+/// checked-out project).
+fn source_digest(
+    request: &TargetRequest,
+    config: &Config,
+    image_uri: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let Some(project) = &request.project else {
+        return Ok(None);
+    };
+    if request.image_dir.join(super::image::IMAGE_FILE).is_file() {
+        let record = read_record(&request.image_dir)?;
+        if record.uri.is_some() && record.uri.as_deref() == image_uri {
+            if let Some(recorded) = record.source_digest {
+                return Ok(Some(recorded));
+            }
+        }
+    }
+    Ok(Some(crate::image::source::source_digest(
+        project,
+        config.file.env.as_deref(),
+        &config.file.image,
+    )))
+}
+
 /// The image to deploy: the request's, else the one `image push` recorded; always by digest.
 fn image_uri(request: &TargetRequest) -> anyhow::Result<Option<String>> {
     let uri = match &request.image_uri {
@@ -139,8 +168,11 @@ pub async fn prepare(
         anyhow!("no AWS region: set region in kedro-sfn.yml, pass --region, or set AWS_REGION")
     })?;
     let state = &config.file.state_machine;
+    let image_uri = image_uri(request)?;
+    let source_digest = source_digest(request, &config, image_uri.as_deref())?;
     let target = Target {
-        image_uri: image_uri(request)?,
+        image_uri,
+        source_digest,
         lambda_role_arn: request
             .lambda_role_arn
             .clone()

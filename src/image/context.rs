@@ -17,7 +17,7 @@ pub const PACKAGE_PROGRAM: &str = include_str!("../../python/kedro_sfn_package.p
 pub const HANDLER_PROGRAM: &str = include_str!("../../python/kedro_sfn_handler.py");
 
 /// The generated Dockerfile, before its placeholders are filled.
-const DOCKERFILE_TEMPLATE: &str = include_str!("Dockerfile.in");
+pub(crate) const DOCKERFILE_TEMPLATE: &str = include_str!("Dockerfile.in");
 
 /// The handler's file name in the context and in the image.
 pub const HANDLER_FILE: &str = "kedro_sfn_handler.py";

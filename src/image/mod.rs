@@ -6,6 +6,7 @@ pub mod builder;
 pub mod context;
 pub mod reference;
 pub mod registry;
+pub mod source;
 
 pub use builder::{Builder, BuiltImage};
 pub use context::{BuildContext, ContextRequest};

@@ -127,11 +127,29 @@ pub fn cache_key(request: &ExportRequest, python: &Path, kedro_env: Option<&str>
         field("site-packages", site.as_os_str().as_encoded_bytes());
         field("site-packages-mtime", &modified_nanos(&site).to_le_bytes());
     }
+    hash_files(
+        &request.project,
+        &project_files(&request.project),
+        &mut field,
+    );
+    let digest = hasher.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every file of a project that can hold code or config (see the module's documentation),
+/// relative to the project, sorted.
+pub fn project_files(project: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    walk(&request.project, &request.project, &mut files);
+    walk(project, project, &mut files);
     files.sort();
+    files
+}
+
+/// Feeds each file's relative path and bytes (files over 1 MiB: size and modification
+/// time) to `field`.
+pub fn hash_files(project: &Path, files: &[PathBuf], field: &mut impl FnMut(&str, &[u8])) {
     for relative in files {
-        let path = request.project.join(&relative);
+        let path = project.join(relative);
         field("file", relative.as_os_str().as_encoded_bytes());
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if size > READ_LIMIT {
@@ -141,8 +159,6 @@ pub fn cache_key(request: &ExportRequest, python: &Path, kedro_env: Option<&str>
             field("bytes", &std::fs::read(&path).unwrap_or_default());
         }
     }
-    let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every file under `dir` that can hold code or config, relative to `root`.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::functions::{FunctionSpec, OWNER_TAG};
+use super::functions::{FunctionSpec, OWNER_TAG, SOURCE_TAG};
 use super::Plan;
 
 /// A function as Lambda reports it.
@@ -51,8 +51,11 @@ pub struct Deployment {
 /// What the deploy adds to the plan: the image, roles, tags and machine options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
-    /// `repo@sha256:…`; `None` when planning without an image (code is then not compared).
+    /// `repo@sha256:…`; `None` when planning without an image.
     pub image_uri: Option<String>,
+    /// What the image is (or would be) built from, computed from the checkout without a
+    /// build: a function whose recorded source differs gets new code. `None`: not compared.
+    pub source_digest: Option<String>,
     pub lambda_role_arn: Option<String>,
     pub machine_role_arn: Option<String>,
     pub alias: String,
@@ -67,7 +70,8 @@ pub struct Target {
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum FunctionAction {
     Create,
-    /// `code`: a new image; `configuration`: the settings that differ.
+    /// `code`: new code (another image, or another source digest); `configuration`: the
+    /// settings that differ.
     Update {
         code: bool,
         configuration: Vec<String>,
@@ -173,11 +177,20 @@ impl ChangeSet {
     }
 }
 
-/// The tags a planned function carries: kedro-sfn's and the configured ones.
+/// The tags a planned function carries: kedro-sfn's (with the source digest, when known)
+/// and the configured ones.
 pub fn function_tags(spec: &FunctionSpec, target: &Target) -> BTreeMap<String, String> {
     let mut tags = target.extra_tags.clone();
     tags.extend(spec.tags.clone());
+    if let Some(digest) = &target.source_digest {
+        tags.insert(SOURCE_TAG.to_string(), digest.clone());
+    }
     tags
+}
+
+/// Tags without the source digest, which is compared as code, not as a setting.
+fn settings_tags(tags: &BTreeMap<String, String>) -> BTreeMap<&String, &String> {
+    tags.iter().filter(|(key, _)| *key != SOURCE_TAG).collect()
 }
 
 /// Compares the plan with the deployment.
@@ -299,11 +312,15 @@ fn function_differences(
     current: &DeployedFunction,
     target: &Target,
 ) -> (bool, Vec<String>) {
-    let code = target
+    let new_image = target
         .image_uri
         .as_ref()
-        .is_some_and(|uri| current.image_uri.as_ref() != Some(uri))
-        || current.architecture != spec.architecture.to_string();
+        .is_some_and(|uri| current.image_uri.as_ref() != Some(uri));
+    let new_source = target
+        .source_digest
+        .as_ref()
+        .is_some_and(|digest| current.tags.get(SOURCE_TAG) != Some(digest));
+    let code = new_image || new_source || current.architecture != spec.architecture.to_string();
     let mut configuration = Vec::new();
     if current.memory_mb != spec.memory_mb {
         configuration.push(format!(
@@ -331,7 +348,7 @@ fn function_differences(
             configuration.push("role".to_string());
         }
     }
-    if current.tags != function_tags(spec, target) {
+    if settings_tags(&current.tags) != settings_tags(&function_tags(spec, target)) {
         configuration.push("tags".to_string());
     }
     (code, configuration)

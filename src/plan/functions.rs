@@ -8,6 +8,9 @@ use crate::config::{Architecture, NodeSettings};
 
 /// The tag that marks a function as owned by a state machine: deploy prunes only functions
 /// that carry it.
+/// The tag on each function that records what its image was built from (the source digest
+/// of `image::source`), so a plan sees new node code without building an image.
+pub const SOURCE_TAG: &str = "kedro-sfn:source";
 pub const OWNER_TAG: &str = "kedro-sfn:state-machine";
 /// The tag naming the task a function runs.
 pub const TASK_TAG: &str = "kedro-sfn:task";

@@ -41,10 +41,21 @@ pub fn headline(changes: &ChangeSet) -> String {
         }
         MachineAction::Keep => "state machine: unchanged".to_string(),
     };
+    let new_code = changes
+        .functions
+        .iter()
+        .filter(|f| matches!(f.action, FunctionAction::Update { code: true, .. }))
+        .count();
+    let updates = match new_code {
+        0 => format!("{} to update", tally.get("update").unwrap_or(&0)),
+        n => format!(
+            "{} to update ({n} with new code)",
+            tally.get("update").unwrap_or(&0)
+        ),
+    };
     format!(
-        "functions: {} to create, {} to update, {} to delete, {} unchanged; {machine}",
+        "functions: {} to create, {updates}, {} to delete, {} unchanged; {machine}",
         tally.get("create").unwrap_or(&0),
-        tally.get("update").unwrap_or(&0),
         tally.get("delete").unwrap_or(&0),
         tally.get("keep").unwrap_or(&0),
     )
@@ -120,7 +131,7 @@ pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
                 } => {
                     let mut parts = Vec::new();
                     if *new_code {
-                        parts.push("new image".to_string());
+                        parts.push("new code".to_string());
                     }
                     parts.extend(configuration.iter().map(|c| text(c)));
                     if parts.is_empty() {
