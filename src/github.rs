@@ -85,16 +85,16 @@ impl GitHub {
         })
     }
 
-    /// Creates the pull request's comment that carries `marker`, or updates it in place
-    /// (found across every page of comments), or leaves it alone when `body` is unchanged.
-    pub async fn upsert_comment(
+    /// The pull request's comment that carries `marker` (found across every page): its id
+    /// and body.
+    pub async fn find_comment(
         &self,
         number: u64,
         marker: &str,
-        body: &str,
-    ) -> Result<CommentOutcome, GitHubError> {
-        let issues = self.client.issues(&self.owner, &self.repo);
-        let first = issues
+    ) -> Result<Option<(CommentId, String)>, GitHubError> {
+        let first = self
+            .client
+            .issues(&self.owner, &self.repo)
             .list_comments(number)
             .per_page(100)
             .send()
@@ -105,15 +105,26 @@ impl GitHub {
             .all_pages(first)
             .await
             .map_err(|e| api_error("listing the pull request's comments", e))?;
-        let ours = comments
-            .iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
-        match ours {
-            Some(comment) if comment.body.as_deref() == Some(body) => {
-                Ok(CommentOutcome::Unchanged(comment.id.into_inner()))
+        Ok(comments.into_iter().find_map(|c| {
+            let body = c.body?;
+            body.contains(marker).then_some((c.id, body))
+        }))
+    }
+
+    /// Creates the pull request's comment that carries `marker`, or updates it in place,
+    /// or leaves it alone when `body` is unchanged.
+    pub async fn upsert_comment(
+        &self,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<CommentOutcome, GitHubError> {
+        let issues = self.client.issues(&self.owner, &self.repo);
+        match self.find_comment(number, marker).await? {
+            Some((id, current)) if current == body => {
+                Ok(CommentOutcome::Unchanged(id.into_inner()))
             }
-            Some(comment) => {
-                let id: CommentId = comment.id;
+            Some((id, _)) => {
                 issues
                     .update_comment(id, body)
                     .await
@@ -128,5 +139,21 @@ impl GitHub {
                 Ok(CommentOutcome::Created(created.id.into_inner()))
             }
         }
+    }
+
+    /// The pull requests a commit belongs to (GitHub's "list pull requests associated with a
+    /// commit": the merged one for a push to the default branch), by number.
+    pub async fn pulls_for_commit(&self, sha: &str) -> Result<Vec<u64>, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Pull {
+            number: u64,
+        }
+        let route = format!("/repos/{}/{}/commits/{sha}/pulls", self.owner, self.repo);
+        let pulls: Vec<Pull> = self
+            .client
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| api_error("listing the pull requests of the commit", e))?;
+        Ok(pulls.into_iter().map(|p| p.number).collect())
     }
 }

@@ -203,22 +203,52 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
         github.comments().len()
     );
 
-    // A push deploys (with a prebuilt image) and comments nowhere.
+    // A push deploys (with a prebuilt image); the merged pull request's comment becomes the
+    // deployment record, with the plan that was reviewed kept below it.
     let image = moto.fixture(&["image", "spaceflights", "v1"])["uri"]
         .as_str()
         .expect("uri")
         .to_string();
-    let before = github.requests().await.len();
+    let reviewed = ours(&github)[0].1.clone();
     let run = action.run(
         "push",
         &json!({"ref": "refs/heads/main"}),
         &[("image-uri", &image)],
     );
     ok(&run);
-    assert_eq!(
-        github.requests().await.len(),
-        before,
-        "a push must not comment"
+    let requests = github.requests().await;
+    assert!(
+        requests
+            .iter()
+            .any(|(verb, path)| verb == "GET" && path.ends_with("/pulls")),
+        "{requests:?}"
+    );
+    let mine = ours(&github);
+    assert_eq!(mine.len(), 1, "one comment, updated in place");
+    let record = &mine[0].1;
+    assert!(record.contains("🚀 deployed"), "{record}");
+    assert!(record.contains("`spaceflights:1`"), "{record}");
+    assert!(
+        record.contains("7 created, 0 updated, 0 deleted"),
+        "{record}"
+    );
+    let digest = image.split_once('@').map(|(_, d)| d).expect("a digest");
+    assert!(record.contains(digest), "{record}");
+    assert!(
+        record.contains("<summary>The plan that was reviewed</summary>"),
+        "{record}"
+    );
+    let plan_heading = reviewed
+        .lines()
+        .find(|l| l.starts_with("## kedro-sfn"))
+        .expect("the plan's heading");
+    assert!(
+        record.contains(plan_heading),
+        "the reviewed plan is kept:\n{record}"
+    );
+    assert!(
+        record.contains("Deployed commit `0123456789abcdef"),
+        "{record}"
     );
     let version = run
         .outputs
@@ -235,6 +265,8 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
         run.outputs.get("image-digest").map(String::as_str),
         image.split_once('@').map(|(_, d)| d)
     );
+    // The job summary says what was deployed, with the plan it applied.
+    assert!(run.summary.contains("🚀 deployed"), "{}", run.summary);
     assert!(run.summary.contains("kedro-sfn plan"), "{}", run.summary);
 
     // After the deploy, the pull request's comment says there is nothing to change.

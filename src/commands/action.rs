@@ -9,17 +9,20 @@ use anyhow::bail;
 use crate::action::{self, annotation, end_group, group, resolve_mode, Context, Inputs, Mode};
 use crate::config::Config;
 use crate::flow::apply::apply_prepared;
-use crate::flow::execution::{execute_deployed, ExecutionRequest};
+use crate::flow::execution::{execute_deployed, ExecutionRequest, Started};
 use crate::flow::image::{build, push, BuildRequest, ImageRecord, PushRequest};
 use crate::flow::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
 use crate::flow::planning::{plan_or_refuse, Refused};
 use crate::flow::prepare::{prepare, Prepared, TargetRequest};
 use crate::flow::source::{load_pipeline, Source};
 use crate::flow::{block_on, Reporter};
-use crate::github::{CommentOutcome, GitHub, GitHubError};
+use crate::github::{CommentOutcome, GitHub};
 use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
 use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
+use crate::report::deployment::{
+    render_deployment, reviewed_plan, DeploymentRecord, ExecutionLine,
+};
 use crate::report::summary;
 
 use super::SettingsArgs;
@@ -295,6 +298,7 @@ async fn run_mode(
                 bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
             }
             group("kedro-sfn: deploy");
+            let started_at = std::time::Instant::now();
             let applied = apply_prepared(
                 &prepared,
                 &source.project,
@@ -304,14 +308,13 @@ async fn run_mode(
             )
             .await;
             end_group();
-            let summary_text = std::fs::read_to_string(out.join(SUMMARY_FILE)).unwrap_or_default();
-            publish(context, &summary_text)?;
-            let applied = applied?;
-            if let Some(arn) = &applied.state_machine_arn {
-                outputs.insert("state-machine-arn", arn.clone());
-            }
-            if let Some(version) = &applied.version_arn {
-                outputs.insert("state-machine-version-arn", version.clone());
+            if let Ok(applied) = &applied {
+                if let Some(arn) = &applied.state_machine_arn {
+                    outputs.insert("state-machine-arn", arn.clone());
+                }
+                if let Some(version) = &applied.version_arn {
+                    outputs.insert("state-machine-version-arn", version.clone());
+                }
             }
             if let Some(uri) = &prepared.target.image_uri {
                 outputs.insert("image-uri", uri.clone());
@@ -319,20 +322,122 @@ async fn run_mode(
                     outputs.insert("image-digest", digest.to_string());
                 }
             }
-            if inputs.start_execution {
-                group("kedro-sfn: execution");
-                let request = ExecutionRequest {
-                    input: "{}".into(),
-                    name: None,
-                    wait: inputs.wait,
-                };
-                let result = execute_deployed(&prepared, &applied, &request, &log).await;
-                end_group();
-                result?;
+            let execution = match (&applied, inputs.start_execution) {
+                (Ok(applied), true) => {
+                    group("kedro-sfn: execution");
+                    let request = ExecutionRequest {
+                        input: "{}".into(),
+                        name: None,
+                        wait: inputs.wait,
+                    };
+                    let started = execute_deployed(&prepared, applied, &request, &log).await;
+                    end_group();
+                    Some(started)
+                }
+                _ => None,
+            };
+            let failure = applied.as_ref().err().map(|e| format!("{e:#}"));
+            let record = DeploymentRecord {
+                state_machine: &prepared.plan.state_machine.name,
+                alias: &prepared.target.alias,
+                commit: &commit,
+                changes: &prepared.changes,
+                failure: failure.as_deref(),
+                version_before: prepared
+                    .deployment
+                    .machine
+                    .as_ref()
+                    .and_then(|m| m.alias_version_arn.as_deref()),
+                version_after: applied.as_ref().ok().and_then(|a| a.version_arn.as_deref()),
+                image_uri: prepared.target.image_uri.as_deref(),
+                seconds: started_at.elapsed().as_secs_f64(),
+                execution: execution.as_ref().map(execution_line),
+            };
+            report_deployment(inputs, context, &record).await?;
+            applied?;
+            if let Some(started) = execution {
+                started?.succeeded()?;
             }
             Ok(())
         }
     }
+}
+
+/// The line of the record for an execution: how it ended, or why it did not start.
+fn execution_line(started: &anyhow::Result<Started>) -> ExecutionLine {
+    match started {
+        Ok(started) => ExecutionLine {
+            name: started.name.clone(),
+            status: match (&started.status, &started.failure) {
+                (_, Some(failure)) => {
+                    format!("FAILED: {}", failure.lines().next().unwrap_or_default())
+                }
+                (Some(status), None) => status.clone(),
+                (None, None) => "started".into(),
+            },
+            console: started.console.clone(),
+        },
+        Err(error) => ExecutionLine {
+            name: "-".into(),
+            status: format!("not started: {error:#}"),
+            console: String::new(),
+        },
+    }
+}
+
+/// The deployment record in the job summary (with the plan it applied) and on the pull
+/// requests the deploy belongs to: the event's own, else (a push) those of the commit, each
+/// comment turned from the reviewed plan into the record of what was deployed.
+async fn report_deployment(
+    inputs: &Inputs,
+    context: &Context,
+    record: &DeploymentRecord<'_>,
+) -> anyhow::Result<()> {
+    let plan_summary =
+        std::fs::read_to_string(Path::new(PLAN_DIR).join(SUMMARY_FILE)).unwrap_or_default();
+    publish(context, &render_deployment(record, Some(&plan_summary)))?;
+    let Some(token) = inputs.github_token.as_deref().filter(|_| inputs.comment) else {
+        return Ok(());
+    };
+    let github = match GitHub::new(&context.api_url, token, &context.repository) {
+        Ok(github) => github,
+        Err(error) => {
+            warn_comment(&error.to_string());
+            return Ok(());
+        }
+    };
+    let pulls = match context.pull_request() {
+        Some(pr) => vec![pr.number],
+        None if context.event_name == "push" => match github.pulls_for_commit(&context.sha).await {
+            Ok(pulls) => pulls,
+            Err(error) => {
+                warn_comment(&error.to_string());
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let marker = marker(record.state_machine);
+    for number in pulls {
+        let reviewed = match github.find_comment(number, &marker).await {
+            Ok(found) => found.map(|(_, body)| reviewed_plan(&body)),
+            Err(error) => {
+                warn_comment(&error.to_string());
+                continue;
+            }
+        };
+        let body = render_deployment(record, reviewed.as_deref());
+        comment(inputs, context, number, &marker, &body).await;
+    }
+    Ok(())
+}
+
+/// A comment that could not be written: a warning on the job, never a failure.
+fn warn_comment(message: &str) {
+    println!(
+        "{}",
+        annotation("warning", None, "kedro-sfn comment", message)
+    );
 }
 
 /// The job summary and the comment of a plan compared with AWS.
@@ -407,21 +512,13 @@ fn publish(context: &Context, markdown: &str) -> anyhow::Result<()> {
 }
 
 /// Posts or updates the comment; a read-only token (a fork) or an API failure is a warning,
-/// never a failed plan.
+/// never a failed plan or deploy.
 async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, body: &str) {
     if !inputs.comment {
         return;
     }
     let Some(token) = &inputs.github_token else {
-        println!(
-            "{}",
-            annotation(
-                "warning",
-                None,
-                "kedro-sfn comment",
-                "no github-token: the plan is in the job summary only"
-            )
-        );
+        warn_comment("no github-token: the plan is in the job summary only");
         return;
     };
     let result = match GitHub::new(&context.api_url, token, &context.repository) {
@@ -438,12 +535,7 @@ async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, 
         Ok(CommentOutcome::Unchanged(id)) => {
             println!("comment {id} on pull request #{number} is up to date")
         }
-        Err(error @ GitHubError::ReadOnly { .. }) | Err(error) => {
-            println!(
-                "{}",
-                annotation("warning", None, "kedro-sfn comment", &error.to_string())
-            );
-        }
+        Err(error) => warn_comment(&error.to_string()),
     }
 }
 

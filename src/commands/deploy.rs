@@ -72,7 +72,9 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
                 name: args.execution_name.clone(),
                 wait: args.wait,
             };
-            execute_deployed(&prepared, &applied, &request, &reporter).await?;
+            execute_deployed(&prepared, &applied, &request, &reporter)
+                .await?
+                .succeeded()?;
         }
         Ok(())
     })

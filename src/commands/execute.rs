@@ -35,5 +35,6 @@ pub fn run(args: &ExecuteArgs) -> anyhow::Result<()> {
         name: args.execution_name.clone(),
         wait: args.wait,
     };
-    block_on(execute_configured(&config, &name, &request, &Terminal))
+    block_on(execute_configured(&config, &name, &request, &Terminal))?.succeeded()?;
+    Ok(())
 }

@@ -25,13 +25,36 @@ pub struct ExecutionRequest {
     pub wait: bool,
 }
 
+/// An execution that was started, and how it ended when it was followed.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub name: String,
+    pub arn: String,
+    /// The execution in the Step Functions console.
+    pub console: String,
+    /// The final status, when followed to its end.
+    pub status: Option<String>,
+    /// When followed and it did not succeed: the failing task, its error and cause.
+    pub failure: Option<String>,
+}
+
+impl Started {
+    /// The execution as a result: an error when it was followed and failed.
+    pub fn succeeded(self) -> anyhow::Result<Started> {
+        match &self.failure {
+            Some(failure) => bail!("{failure}"),
+            None => Ok(self),
+        }
+    }
+}
+
 /// Starts an execution of what a deploy just applied.
 pub async fn execute_deployed(
     prepared: &Prepared,
     applied: &Applied,
     request: &ExecutionRequest,
     reporter: &dyn Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Started> {
     let machine = applied
         .state_machine_arn
         .clone()
@@ -47,7 +70,7 @@ pub async fn execute_configured(
     machine_name: &str,
     request: &ExecutionRequest,
     reporter: &dyn Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Started> {
     let sdk = crate::aws::sdk_config(config.file.region.as_deref()).await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let clients = Clients::new(&sdk);
@@ -70,7 +93,7 @@ async fn run_execution(
     region: &str,
     request: &ExecutionRequest,
     reporter: &dyn Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Started> {
     let input: Value = serde_json::from_str(&request.input)
         .with_context(|| format!("--input is not JSON: {}", request.input))?;
     let name = request.name.clone().unwrap_or_else(|| {
@@ -102,21 +125,31 @@ async fn run_execution(
     let console = format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution}"
     );
+    let mut started = Started {
+        name,
+        arn: execution,
+        console,
+        status: None,
+        failure: None,
+    };
     if !request.wait {
-        reporter.result(&format!("  console: {console}"));
-        return Ok(());
+        reporter.result(&format!("  console: {}", started.console));
+        return Ok(started);
     }
-    follow(sfn, &execution, &name, &console, reporter).await
+    let (status, failure) = follow(sfn, &started, reporter).await?;
+    started.status = Some(status);
+    started.failure = failure;
+    Ok(started)
 }
 
-/// Polls an execution to its end (backing off to every 5 s), reporting each task.
+/// Polls an execution to its end (backing off to every 5 s), reporting each task; its
+/// final status, and what failed when it did not succeed.
 async fn follow(
     sfn: &StepFunctions,
-    execution: &str,
-    name: &str,
-    console: &str,
+    started: &Started,
     reporter: &dyn Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(String, Option<String>)> {
+    let (execution, name, console) = (&started.arn, &started.name, &started.console);
     let mut shown = 0;
     let mut delay = Duration::from_millis(500);
     loop {
@@ -136,7 +169,7 @@ async fn follow(
         if status.status != "RUNNING" {
             if status.status == "SUCCEEDED" {
                 reporter.result(&format!("execution {name} SUCCEEDED"));
-                return Ok(());
+                return Ok((status.status, None));
             }
             let failed = events.iter().rev().find_map(|e| match e {
                 ExecutionEvent::TaskFailed {
@@ -158,11 +191,12 @@ async fn follow(
                     status.cause.clone().unwrap_or_default(),
                 )
             });
-            bail!(
+            let failure = format!(
                 "execution {name} {}: task {task} failed with {error}: {cause}\n  error: {}\n  console: {console}",
                 status.status,
-                status.error.unwrap_or_default()
+                status.error.clone().unwrap_or_default()
             );
+            return Ok((status.status, Some(failure)));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));

@@ -5,6 +5,7 @@ use anyhow::{anyhow, bail};
 
 use crate::aws::deploy::Clients;
 use crate::config::Config;
+use crate::plan::arns::version_number;
 
 use super::prepare::alias;
 
@@ -18,11 +19,6 @@ pub enum RolledBack {
         from: String,
         to: String,
     },
-}
-
-/// The number at the end of a version ARN (`…:stateMachine:name:12`).
-fn version_number(arn: &str) -> Option<u64> {
-    arn.rsplit(':').next()?.parse().ok()
 }
 
 /// Points the alias of `machine_name` at version `to`, else at the newest version older
@@ -78,21 +74,4 @@ pub async fn rollback(
         from: current,
         to: target,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_numbers_come_from_the_arn() {
-        assert_eq!(
-            version_number("arn:aws:states:eu-west-1:1:stateMachine:m:12"),
-            Some(12)
-        );
-        assert_eq!(
-            version_number("arn:aws:states:eu-west-1:1:stateMachine:m"),
-            None
-        );
-    }
 }

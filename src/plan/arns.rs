@@ -1,4 +1,4 @@
-//! The one place that builds ARNs.
+//! The one place that builds and reads ARNs.
 
 /// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn partition(region: &str) -> &'static str {
@@ -9,6 +9,11 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
+}
+
+/// The number at the end of a version ARN (`…:stateMachine:name:12`).
+pub fn version_number(arn: &str) -> Option<u64> {
+    arn.rsplit(':').next()?.parse().ok()
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
@@ -33,6 +38,18 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_numbers_come_from_the_arn() {
+        assert_eq!(
+            version_number("arn:aws:states:eu-west-1:1:stateMachine:m:12"),
+            Some(12)
+        );
+        assert_eq!(
+            version_number("arn:aws:states:eu-west-1:1:stateMachine:m"),
+            None
+        );
+    }
 
     #[test]
     fn china_and_govcloud_have_their_own_partitions() {

@@ -1,6 +1,8 @@
-//! What people read: the plan summary in Markdown, the Mermaid picture, escaping.
+//! What people read: the plan summary in Markdown, the pull-request comment and the
+//! deployment record, the Mermaid picture, escaping.
 
 pub mod comment;
+pub mod deployment;
 pub mod diff;
 pub mod escape;
 pub mod mermaid;

@@ -54,6 +54,21 @@ fn comment_json(base: &str, id: u64, body: &str) -> Value {
     })
 }
 
+/// A merged pull request as GitHub's pulls API shows it (the fields a client reads).
+fn pull_json(base: &str) -> Value {
+    json!({
+        "url": format!("{base}/repos/{OWNER}/{REPO}/pulls/{PR}"), "id": 1_000_000 + PR,
+        "node_id": format!("PR_{PR}"), "number": PR, "state": "closed", "locked": false,
+        "title": "Train on more data", "body": null, "draft": false,
+        "html_url": format!("https://github.com/{OWNER}/{REPO}/pull/{PR}"),
+        "merged_at": "2026-11-27T11:00:00Z", "merge_commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "created_at": "2026-11-27T09:00:00Z", "updated_at": "2026-11-27T11:00:00Z",
+        "closed_at": "2026-11-27T11:00:00Z", "author_association": "MEMBER",
+        "head": {"ref": "more-data", "sha": "def5678def5678def5678def5678def5678def5"},
+        "base": {"ref": "main", "sha": "abc1234abc1234abc1234abc1234abc1234abc12"}
+    })
+}
+
 struct List(Arc<Mutex<State>>);
 struct Create(Arc<Mutex<State>>);
 struct Update(Arc<Mutex<State>>);
@@ -170,6 +185,16 @@ impl FakeGitHub {
                 .mount(&server)
                 .await;
         }
+        // "List pull requests associated with a commit": every commit belongs to PR (the
+        // pull request that was merged), as GitHub answers for a push to the default branch.
+        let pulls = format!("/repos/{OWNER}/{REPO}/commits/[0-9a-f]+/pulls");
+        Mock::given(method("GET"))
+            .and(path_regex(format!("^{pulls}$")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!([pull_json(&server.uri())])),
+            )
+            .mount(&server)
+            .await;
         FakeGitHub { server, state }
     }
 

@@ -1,0 +1,287 @@
+//! The deployment record: what a deploy did, where reviewers look (the pull request's sticky
+//! comment, which it turns from a plan into a record, and the job summary). Pure: the change
+//! set and what the deploy reported in, Markdown out.
+
+use std::fmt::Write;
+
+use crate::plan::arns::version_number;
+use crate::plan::changes::{ChangeSet, FunctionAction};
+
+use super::comment::{marker, truncate, COMMENT_MAX_CHARS};
+use super::escape::{code, prose, text};
+
+/// An execution started after the deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionLine {
+    pub name: String,
+    /// `SUCCEEDED`, `FAILED: ...`, or `started` when not followed.
+    pub status: String,
+    pub console: String,
+}
+
+/// What one deploy did.
+#[derive(Debug, Clone)]
+pub struct DeploymentRecord<'a> {
+    pub state_machine: &'a str,
+    pub alias: &'a str,
+    pub commit: &'a str,
+    pub changes: &'a ChangeSet,
+    /// `None` when the deploy succeeded; else its error, which names the failing resource.
+    pub failure: Option<&'a str>,
+    /// The version the alias served before the deploy, and after it.
+    pub version_before: Option<&'a str>,
+    pub version_after: Option<&'a str>,
+    pub image_uri: Option<&'a str>,
+    pub seconds: f64,
+    pub execution: Option<ExecutionLine>,
+}
+
+/// The summary line under which the reviewed plan is kept.
+const REVIEWED: &str = "<summary>The plan that was reviewed</summary>";
+
+/// The record, with the plan that was reviewed (a comment's body, or summary.md) kept below
+/// it, collapsed.
+pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>) -> String {
+    let mut out = marker(record.state_machine);
+    out.push('\n');
+    let status = match record.failure {
+        None if record.changes.is_empty() => "✅ deployed: nothing changed",
+        None => "🚀 deployed",
+        Some(_) => "❌ deploy failed",
+    };
+    let _ = writeln!(
+        out,
+        "## kedro-sfn: {} — {status}\n",
+        code(record.state_machine)
+    );
+    if let Some(error) = record.failure {
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> The deploy stopped: {}\n>\n> The alias kept serving what it served before; what was created or updated is listed in the job's log.\n",
+            prose(&error.replace('\n', " "))
+        );
+    }
+    out.push_str("| Deployment | |\n|---|---|\n");
+    let serves = match (record.version_after, record.version_before) {
+        (Some(after), Some(before)) if after != before => {
+            format!("{} (before: {})", code(short(after)), code(short(before)))
+        }
+        (Some(after), _) => code(short(after)),
+        (None, Some(before)) => format!("{} (unchanged)", code(short(before))),
+        (None, None) => "nothing".into(),
+    };
+    let _ = writeln!(out, "| Alias {} serves | {serves} |", code(record.alias));
+    if let Some(uri) = record.image_uri {
+        let digest = uri.split_once('@').map_or(uri, |(_, digest)| digest);
+        let _ = writeln!(out, "| Image | {} |", code(digest));
+    }
+    let _ = writeln!(out, "| Functions | {} |", function_counts(record.changes));
+    let _ = writeln!(out, "| Took | {:.1} s |", record.seconds);
+    if let Some(execution) = &record.execution {
+        let _ = writeln!(
+            out,
+            "| Execution | {}: {} ([console]({})) |",
+            code(&execution.name),
+            text(&execution.status),
+            execution.console
+        );
+    }
+    out.push('\n');
+    let changed = changed_functions(record.changes);
+    if !changed.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>Functions changed</summary>\n\n{}\n</details>\n",
+            changed
+        );
+    }
+    if let Some(before) = record.version_before.and_then(version_number) {
+        if record.failure.is_none() && record.version_after != record.version_before {
+            let _ = writeln!(
+                out,
+                "To go back: `kedro-sfn rollback --state-machine-name {} --to {before}`\n",
+                record.state_machine
+            );
+        }
+    }
+    if let Some(plan) = reviewed_plan {
+        let _ = writeln!(
+            out,
+            "<details>{REVIEWED}\n\n{}\n\n</details>\n",
+            plan.trim()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<sub>Deployed commit {} by kedro-sfn.</sub>",
+        code(record.commit)
+    );
+    truncate(&out, COMMENT_MAX_CHARS)
+}
+
+/// The plan part of an existing comment: a plan comment without its marker, or the plan a
+/// record already keeps (a second deploy of the same pull request keeps the first plan, not
+/// a record inside a record).
+pub fn reviewed_plan(comment: &str) -> String {
+    if let Some(start) = comment.find(REVIEWED) {
+        let inner = &comment[start + REVIEWED.len()..];
+        let end = inner.rfind("</details>").unwrap_or(inner.len());
+        return inner[..end].trim().to_string();
+    }
+    comment
+        .lines()
+        .filter(|line| !line.starts_with("<!-- kedro-sfn:comment"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
+/// `arn:…:stateMachine:NAME:3` -> `NAME:3`: what a reviewer compares.
+fn short(version_arn: &str) -> &str {
+    version_arn
+        .split_once(":stateMachine:")
+        .map_or(version_arn, |(_, name)| name)
+}
+
+fn function_counts(changes: &ChangeSet) -> String {
+    let tally = changes.tally();
+    let count = |key: &str| tally.get(key).copied().unwrap_or(0);
+    format!(
+        "{} created, {} updated, {} deleted, {} unchanged",
+        count("create"),
+        count("update"),
+        count("delete"),
+        count("keep")
+    )
+}
+
+fn changed_functions(changes: &ChangeSet) -> String {
+    changes
+        .functions
+        .iter()
+        .filter_map(|f| {
+            let what = match &f.action {
+                FunctionAction::Create => "created",
+                FunctionAction::Update { code: true, .. } => "new code",
+                FunctionAction::Update { .. } => "updated",
+                FunctionAction::Delete => "deleted",
+                FunctionAction::Keep => return None,
+            };
+            Some(format!("- {} ({}): {what}", code(&f.name), code(&f.state)))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_keeps_the_first_reviewed_plan_and_only_that() {
+        let plan = "<!-- kedro-sfn:comment state-machine=m -->\n## kedro-sfn: `m` — 📝 2 change(s)\n\nthe plan";
+        assert_eq!(
+            reviewed_plan(plan),
+            "## kedro-sfn: `m` — 📝 2 change(s)\n\nthe plan"
+        );
+        let record = format!(
+            "<!-- x -->\n## deployed\n<details>{REVIEWED}\n\nthe plan\n\n</details>\n<sub>x</sub>"
+        );
+        assert_eq!(reviewed_plan(&record), "the plan");
+    }
+}
+
+#[cfg(test)]
+mod rendering {
+    use super::*;
+    use crate::plan::changes::{FunctionChange, MachineAction, StructuralDiff};
+
+    fn changes() -> ChangeSet {
+        let function = |name: &str, action| FunctionChange {
+            name: format!("m-{name}"),
+            state: name.into(),
+            action,
+            version: Some(2),
+        };
+        ChangeSet {
+            functions: vec![
+                function(
+                    "train",
+                    FunctionAction::Update {
+                        code: true,
+                        configuration: vec![],
+                    },
+                ),
+                function("split", FunctionAction::Create),
+                function("report", FunctionAction::Keep),
+            ],
+            machine: MachineAction::Update {
+                reasons: vec!["definition".into()],
+            },
+            clashes: vec![],
+            definition: serde_json::json!({}),
+            structure: StructuralDiff::default(),
+        }
+    }
+
+    fn record<'a>(changes: &'a ChangeSet, failure: Option<&'a str>) -> DeploymentRecord<'a> {
+        DeploymentRecord {
+            state_machine: "m",
+            alias: "live",
+            commit: "0123abc",
+            changes,
+            failure,
+            version_before: Some("arn:aws:states:eu-west-1:1:stateMachine:m:2"),
+            version_after: failure
+                .is_none()
+                .then_some("arn:aws:states:eu-west-1:1:stateMachine:m:3"),
+            image_uri: Some("1.dkr.ecr.eu-west-1.amazonaws.com/m@sha256:abc"),
+            seconds: 12.34,
+            execution: Some(ExecutionLine {
+                name: "run-1".into(),
+                status: "SUCCEEDED".into(),
+                console: "https://console.aws.amazon.com/x".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_deployed_record_names_versions_image_functions_and_the_way_back() {
+        let changes = changes();
+        let body = render_deployment(&record(&changes, None), Some("## the plan"));
+        assert!(body.starts_with("<!-- kedro-sfn:comment state-machine=m -->"));
+        assert!(body.contains("🚀 deployed"));
+        assert!(body.contains("`m:3` (before: `m:2`)"), "{body}");
+        assert!(body.contains("| Image | `sha256:abc` |"), "{body}");
+        assert!(
+            body.contains("1 created, 1 updated, 0 deleted, 1 unchanged"),
+            "{body}"
+        );
+        assert!(body.contains("`m-train` (`train`): new code"), "{body}");
+        assert!(
+            body.contains("`kedro-sfn rollback --state-machine-name m --to 2`"),
+            "{body}"
+        );
+        assert!(body.contains("`run-1`: SUCCEEDED"), "{body}");
+        assert_eq!(
+            body.matches("<details>").count(),
+            body.matches("</details>").count()
+        );
+        assert!(body
+            .trim_end()
+            .ends_with("<sub>Deployed commit `0123abc` by kedro-sfn.</sub>"));
+    }
+
+    #[test]
+    fn a_failed_record_says_so_and_offers_no_rollback() {
+        let changes = changes();
+        let error =
+            "updating function m-train: ResourceConflictException: an update is in progress";
+        let body = render_deployment(&record(&changes, Some(error)), None);
+        assert!(body.contains("❌ deploy failed"), "{body}");
+        assert!(body.contains("ResourceConflictException"), "{body}");
+        assert!(body.contains("(unchanged)"), "{body}");
+        assert!(!body.contains("kedro-sfn rollback"), "{body}");
+    }
+}
