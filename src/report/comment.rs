@@ -179,30 +179,45 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
 }
 
 /// Cuts `body` to at most `max` characters, keeping its head (with the marker and the
-/// status) and its tail (the commit line), with a note saying what was cut. An open code
-/// fence in the head is closed so the tail renders.
+/// status) and its tail (the footer), with a note saying what was cut. The result is still
+/// valid Markdown: the head's open code fence and `<details>` are closed, and the tail
+/// starts where no fence or `<details>` is open, so it renders as written.
 pub fn truncate(body: &str, max: usize) -> String {
     let length = body.chars().count();
     if length <= max {
         return body.to_string();
     }
     let tail_chars = max / 5;
-    let note_reserve = 200;
-    let head_chars = max.saturating_sub(tail_chars + note_reserve);
-    let head: String = body.chars().take(head_chars).collect();
-    let tail: String = body.chars().skip(length - tail_chars).collect();
-    // Cut at line ends so no line is half shown.
-    let head = head.rfind('\n').map_or(head.as_str(), |i| &head[..=i]);
-    let tail = tail.find('\n').map_or(tail.as_str(), |i| &tail[i + 1..]);
-    let open_fence = head
-        .lines()
-        .filter(|l| l.trim_start().starts_with("```"))
-        .count()
-        % 2
-        == 1;
+    let note_reserve = 300;
+    let head_budget = max.saturating_sub(tail_chars + note_reserve);
+    let lines = scan(body);
+    // The head: whole lines within the budget; then what closes what is open there.
+    let head_end = lines
+        .iter()
+        .take_while(|line| line.end_chars <= head_budget)
+        .last()
+        .map_or(0, |line| line.end_byte);
+    let head = &body[..head_end];
+    let open = lines
+        .iter()
+        .take_while(|line| line.end_byte <= head_end)
+        .last()
+        .map(|line| line.after.clone())
+        .unwrap_or_default();
+    // The tail: from the first line at top level within its budget.
+    let tail_start = lines
+        .iter()
+        .filter(|line| line.start_chars >= length - tail_chars && line.before.is_top_level())
+        .map(|line| line.start_byte)
+        .next()
+        .unwrap_or(body.len());
+    let tail = &body[tail_start..];
     let mut out = head.to_string();
-    if open_fence {
-        out.push_str("```\n");
+    if let Some(fence) = &open.fence {
+        let _ = writeln!(out, "{fence}");
+    }
+    for _ in 0..open.details {
+        out.push_str("</details>\n");
     }
     let cut = length - head.chars().count() - tail.chars().count();
     let _ = write!(
@@ -211,6 +226,66 @@ pub fn truncate(body: &str, max: usize) -> String {
     );
     out.push_str(tail);
     out
+}
+
+/// What is open at a point of a Markdown body.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Open {
+    /// The backticks that opened the current code fence.
+    fence: Option<String>,
+    /// How many `<details>` are open (outside fences).
+    details: usize,
+}
+
+impl Open {
+    fn is_top_level(&self) -> bool {
+        self.fence.is_none() && self.details == 0
+    }
+}
+
+/// One line of the body with its place (bytes and characters) and what is open before
+/// and after it.
+struct Line {
+    start_byte: usize,
+    end_byte: usize,
+    start_chars: usize,
+    end_chars: usize,
+    before: Open,
+    after: Open,
+}
+
+fn scan(body: &str) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut open = Open::default();
+    let (mut byte, mut chars) = (0, 0);
+    for text in body.split_inclusive('\n') {
+        let before = open.clone();
+        let trimmed = text.trim();
+        let ticks = trimmed.chars().take_while(|&c| c == '`').count();
+        match &open.fence {
+            Some(fence) if ticks >= fence.len() && trimmed.len() == ticks => open.fence = None,
+            Some(_) => {}
+            None if ticks >= 3 => open.fence = Some("`".repeat(ticks)),
+            None => {
+                open.details += trimmed.matches("<details>").count();
+                open.details = open
+                    .details
+                    .saturating_sub(trimmed.matches("</details>").count());
+            }
+        }
+        let count = text.chars().count();
+        lines.push(Line {
+            start_byte: byte,
+            end_byte: byte + text.len(),
+            start_chars: chars,
+            end_chars: chars + count,
+            before,
+            after: open.clone(),
+        });
+        byte += text.len();
+        chars += count;
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -242,10 +317,91 @@ mod tests {
         assert!(cut.starts_with("<!-- marker -->\nstatus\n"));
         assert!(cut.ends_with("<sub>commit abc</sub>\n"));
         assert!(cut.contains("characters were cut here"));
-        // The head's open diff fence is closed before the note.
+        // The head's open diff fence is closed before the note, and the tail does not
+        // start inside the fence (its closing line would open a new one).
         let before_note = &cut[..cut.find("> [!NOTE]").expect("note")];
         assert_eq!(before_note.matches("```").count() % 2, 0);
+        assert_eq!(
+            cut.matches("```").count() % 2,
+            0,
+            "{}",
+            &cut[cut.len() - 300..]
+        );
         let short = "short body\n";
+        assert_eq!(truncate(short, 100), short);
         assert_eq!(truncate(short, COMMENT_MAX_CHARS), short);
+    }
+}
+
+#[cfg(test)]
+mod truncation {
+    use super::*;
+
+    /// Checks what GitHub would render: fences balanced (by their own backtick runs),
+    /// `<details>` closed, the footer last.
+    fn assert_valid(cut: &str) {
+        let lines = scan(cut);
+        let end = lines.last().map(|l| l.after.clone()).unwrap_or_default();
+        assert!(end.is_top_level(), "left open: {end:?}\n{cut}");
+        assert!(cut.trim_end().ends_with("<sub>footer</sub>"), "{cut}");
+    }
+
+    #[test]
+    fn a_cut_inside_details_and_a_long_fence_stays_valid_markdown() {
+        let mut body =
+            String::from("<!-- m -->\n## status\n\n<details><summary>diff</summary>\n\n````diff\n");
+        for i in 0..5_000 {
+            body.push_str(&format!("+ \"a\": \"```{i}```\"\n"));
+        }
+        body.push_str("````\n\n</details>\n\n<sub>footer</sub>\n");
+        for max in [2_000, 10_000, 65_536] {
+            let cut = truncate(&body, max);
+            assert!(cut.chars().count() <= max, "{max}: {}", cut.chars().count());
+            assert!(cut.contains("characters were cut here"));
+            assert_valid(&cut);
+        }
+    }
+
+    #[test]
+    fn a_thousand_task_change_set_truncates_to_valid_markdown() {
+        let dag = crate::synthetic::random_dag(1_000, 4, 0.5, &mut crate::synthetic::Rng::new(7));
+        let doc = crate::synthetic::doc_from_dag(&dag, &|i| format!("node_{i:04}"));
+        let config = crate::config::Config::default();
+        let plan = crate::plan::draft(&doc, &config).expect("plans");
+        let target = crate::plan::changes::Target {
+            image_uri: None,
+            source_digest: None,
+            lambda_role_arn: None,
+            machine_role_arn: None,
+            alias: "live".into(),
+            extra_tags: Default::default(),
+            logging: serde_json::json!({"level": "OFF"}),
+            tracing: false,
+        };
+        let changes = crate::plan::changes::changes(&plan, &Default::default(), &target);
+        let diff = crate::report::diff::definition_diff(None, &changes.definition);
+        let body = render_comment(&CommentInput {
+            plan: &plan,
+            changes: Some(&changes),
+            text_diff: &diff,
+            commit: "abc",
+            notes: &[],
+        });
+        assert!(
+            body.contains("characters were cut here"),
+            "not cut: {}",
+            body.len()
+        );
+        assert!(body.chars().count() <= COMMENT_MAX_CHARS);
+        let end = scan(&body)
+            .last()
+            .map(|l| l.after.clone())
+            .unwrap_or_default();
+        assert!(end.is_top_level(), "left open: {end:?}");
+        assert!(
+            body.trim_end().ends_with("by kedro-sfn.</sub>"),
+            "{}",
+            &body[body.len() - 500..]
+        );
     }
 }
