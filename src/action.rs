@@ -259,12 +259,31 @@ pub fn annotation(level: &str, file: Option<&Path>, title: &str, message: &str) 
 }
 
 /// Opens a collapsible group in the log; closed by [`end_group`].
-pub fn group(title: &str) {
-    println!("::group::{}", escape_data(title));
+/// One phase of a run: a collapsible group in the job log, closed with the time it took,
+/// so a slow run shows where its time went.
+pub struct Phase {
+    title: String,
+    started: std::time::Instant,
 }
 
-pub fn end_group() {
-    println!("::endgroup::");
+impl Phase {
+    pub fn start(title: &str) -> Phase {
+        println!("::group::{}", escape_data(title));
+        Phase {
+            title: title.to_string(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Closes the group and prints the phase's time.
+    pub fn end(self) {
+        println!("::endgroup::");
+        println!(
+            "{}: {:.1} s",
+            self.title,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// Hides `secret` in every later log line.

@@ -304,3 +304,38 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
     );
     assert!(github.comments().len() >= comments_before.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_stops_before_planning_names_no_plan_files_and_leaves_the_workspace_alone() {
+    let github = FakeGitHub::start().await;
+    let moto = MotoServer::start();
+    let action = Action {
+        moto: &moto,
+        api_url: github.server.uri(),
+        roles: moto.fixture(&["roles"]),
+        workspace: tempfile::tempdir().expect("tempdir"),
+    };
+    let run = action.run(
+        "pull_request",
+        &pull_request("abc1234", "acme/flights"),
+        &[("config", "no-such-kedro-sfn.yml")],
+    );
+    assert!(!run.success, "a missing config file must fail the step");
+    assert!(run.stdout.contains("::error"), "{}", run.stdout);
+    assert!(
+        !run.outputs.contains_key("plan-json") && !run.outputs.contains_key("summary-markdown"),
+        "outputs name files that do not exist: {:?}",
+        run.outputs
+    );
+    assert_eq!(
+        run.outputs.get("has-changes").map(String::as_str),
+        Some("false")
+    );
+    // Nothing but the runner's own files (the event, outputs, summary) in the workspace.
+    let mut left: Vec<String> = std::fs::read_dir(action.workspace.path())
+        .expect("workspace")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    left.sort();
+    assert_eq!(left, ["event.json", "output.txt"], "{left:?}");
+}

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 
-use crate::action::{self, annotation, end_group, group, resolve_mode, Context, Inputs, Mode};
+use crate::action::{self, annotation, resolve_mode, Context, Inputs, Mode, Phase};
 use crate::config::Config;
 use crate::flow::apply::apply_prepared;
 use crate::flow::execution::{execute_deployed, ExecutionRequest, Started};
@@ -72,6 +72,12 @@ pub fn run() -> anyhow::Result<()> {
         ("summary-markdown", format!("{PLAN_DIR}/{SUMMARY_FILE}")),
     ]);
     let result = block_on(run_mode(&inputs, &context, mode, &mut outputs));
+    // A run that stopped early wrote no plan: name only files that exist.
+    for (output, file) in [("plan-json", PLAN_FILE), ("summary-markdown", SUMMARY_FILE)] {
+        if !Path::new(PLAN_DIR).join(file).is_file() {
+            outputs.remove(output);
+        }
+    }
     if let Some(path) = &context.output {
         action::write_outputs(path, &outputs)?;
     }
@@ -145,6 +151,26 @@ impl Reporter for JobLog {
     }
 }
 
+/// The project's code and config (what the export cache walks: no data, no builds) in a
+/// fresh directory under the temp dir, for pip to build in.
+fn copy_for_install(project: &Path) -> anyhow::Result<PathBuf> {
+    let copy = std::env::temp_dir().join("kedro-sfn-install");
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .with_context(|| format!("cannot clear {}", copy.display()))?;
+    }
+    for file in crate::pipeline::cache::project_files(project) {
+        let target = copy.join(&file);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(project.join(&file), &target)
+            .with_context(|| format!("cannot copy {} to install it", file.display()))?;
+    }
+    Ok(copy)
+}
+
 /// The Python that runs Kedro: KEDRO_SFN_PYTHON when set; else, inside the action's
 /// container, a virtual environment with the project installed (Debian's Python refuses
 /// system-wide installs); else `python3`.
@@ -164,11 +190,14 @@ fn project_python(inputs: &Inputs, config: &Config) -> anyhow::Result<PathBuf> {
             .hint("hint: the action's image has python3-venv; a custom image needs it too")
             .run(crate::process::Progress::Stream)?;
     }
+    // pip builds in the source tree (setuptools leaves build/ and *.egg-info there, owned by
+    // the container's root, which the runner cannot remove): install from a copy.
+    let copy = copy_for_install(&inputs.project_dir)?;
     let extras = config.file.image.extras.clone().unwrap_or_default();
     let target = if extras.is_empty() {
-        inputs.project_dir.display().to_string()
+        copy.display().to_string()
     } else {
-        format!("{}[{}]", inputs.project_dir.display(), extras.join(","))
+        format!("{}[{}]", copy.display(), extras.join(","))
     };
     crate::process::Tool::new("pip install (the project)", &python)
         .args([
@@ -177,6 +206,8 @@ fn project_python(inputs: &Inputs, config: &Config) -> anyhow::Result<PathBuf> {
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            // The runner's HOME is not the container user's: pip could not use a cache there.
+            "--no-cache-dir",
         ])
         .arg(target)
         .hint("hint: the project must install with pip (pyproject.toml with its dependencies)")
@@ -207,12 +238,12 @@ async fn run_mode(
     let pull_request = context.pull_request();
     let commit = context.commit();
 
-    group("kedro-sfn: export and check the pipeline");
+    let phase = Phase::start("kedro-sfn: export and check the pipeline");
     let config = settings.load(&inputs.project_dir)?;
     let log = JobLog::new(inputs, &config);
     let source = source(inputs, project_python(inputs, &config)?);
     let doc = load_pipeline(&source, &config, &log);
-    end_group();
+    phase.end();
     let doc = doc?;
     let plan = match plan_or_refuse(&doc, &config, Some(out), &log) {
         Ok(plan) => plan,
@@ -243,18 +274,18 @@ async fn run_mode(
         project: Some(inputs.project_dir.clone()),
     };
     if mode == Mode::Deploy && target_args.image_uri.is_none() {
-        group("kedro-sfn: build and push the Lambda image");
+        let phase = Phase::start("kedro-sfn: build and push the Lambda image");
         let image = build_and_push(inputs, &source, &config, &log).await;
-        end_group();
+        phase.end();
         let record = image?;
         outputs.insert("image-uri", record.uri.clone().unwrap_or_default());
         outputs.insert("image-digest", record.digest.clone().unwrap_or_default());
         target_args.image_uri = record.uri;
     }
 
-    group("kedro-sfn: compare with what is deployed");
+    let phase = Phase::start("kedro-sfn: compare with what is deployed");
     let prepared = prepare(config.clone(), plan.clone(), &target_args, &log).await;
-    end_group();
+    phase.end();
     let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(error) if mode == Mode::Plan => {
@@ -297,7 +328,7 @@ async fn run_mode(
                 report_plan(inputs, context, &prepared, &[]).await?;
                 bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
             }
-            group("kedro-sfn: deploy");
+            let phase = Phase::start("kedro-sfn: deploy");
             let started_at = std::time::Instant::now();
             let applied = apply_prepared(
                 &prepared,
@@ -307,7 +338,7 @@ async fn run_mode(
                 &log,
             )
             .await;
-            end_group();
+            phase.end();
             if let Ok(applied) = &applied {
                 if let Some(arn) = &applied.state_machine_arn {
                     outputs.insert("state-machine-arn", arn.clone());
@@ -324,14 +355,14 @@ async fn run_mode(
             }
             let execution = match (&applied, inputs.start_execution) {
                 (Ok(applied), true) => {
-                    group("kedro-sfn: execution");
+                    let phase = Phase::start("kedro-sfn: execution");
                     let request = ExecutionRequest {
                         input: "{}".into(),
                         name: None,
                         wait: inputs.wait,
                     };
                     let started = execute_deployed(&prepared, applied, &request, &log).await;
-                    end_group();
+                    phase.end();
                     Some(started)
                 }
                 _ => None,
@@ -554,7 +585,18 @@ async fn build_and_push(
         out: PathBuf::from(IMAGE_DIR),
         repository: inputs.ecr_repository.clone(),
     };
-    build(config, &request, reporter)?;
+    build(config, &request, reporter).map_err(|error| {
+        match error.downcast_ref::<crate::image::builder::BuilderError>() {
+            // The CLI's hint (install buildah, --builder) does not fit a runner.
+            Some(
+                crate::image::builder::BuilderError::DockerEngineDown
+                | crate::image::builder::BuilderError::NoneInstalled,
+            ) => anyhow::anyhow!(
+                "no Docker engine answers on this runner, and the action builds the image with it: run on a runner with Docker (GitHub's ubuntu runners have it), or build and push the image in an earlier step and pass its URI as image-uri"
+            ),
+            _ => error,
+        }
+    })?;
     let request = PushRequest {
         out: PathBuf::from(IMAGE_DIR),
         region: config.file.region.clone(),
