@@ -53,7 +53,7 @@ pub fn write_plan(
             calls: serde_json::to_value(compared.calls)?,
         });
         summary_md.push('\n');
-        summary_md.push_str(&render_changes(compared.changes, compared.text_diff));
+        summary_md.push_str(&render_changes(plan, compared.changes, compared.text_diff));
     }
     write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
     write_atomically(&out.join(PLAN_FILE), document.to_json().as_bytes())?;

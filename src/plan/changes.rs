@@ -111,7 +111,7 @@ pub struct StructuralDiff {
     pub renamed: Vec<(String, String)>,
     /// Tasks whose nodes changed.
     pub nodes_changed: Vec<String>,
-    /// Tasks that now wait for other tasks than before.
+    /// Tasks that now directly wait for other tasks than before.
     pub order_changed: Vec<String>,
     /// Tasks whose function changes (code or settings).
     pub function_changed: Vec<String>,
@@ -389,14 +389,18 @@ fn qualify_in(machine: &mut Value, versions: &BTreeMap<&str, u64>) {
     }
 }
 
-/// Task state -> (nodes, the tasks that must end before it starts), read from a definition.
+/// Task state -> (nodes, the tasks it directly waits for), read from a definition: the
+/// tasks that end last before it starts (in a sequence, the previous element's last tasks;
+/// after a Parallel state, every branch's). A task's order changed when these change, not
+/// when a task far upstream moved.
 pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<String>)> {
+    /// Walks one machine (or branch) entered after `frontier`; returns the tasks that end it.
     fn walk(
         machine: &Value,
-        before: &BTreeSet<String>,
+        frontier: &BTreeSet<String>,
         out: &mut BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
     ) -> BTreeSet<String> {
-        let mut done = before.clone();
+        let mut last = frontier.clone();
         let states = machine.get("States").and_then(Value::as_object);
         let mut current = machine
             .get("StartAt")
@@ -422,20 +426,20 @@ pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<S
                                 .collect()
                         })
                         .unwrap_or_default();
-                    out.insert(name.clone(), (nodes, done.clone()));
-                    done.insert(name.clone());
+                    out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
+                    last.insert(name.clone());
                 }
                 Some("Parallel") => {
-                    let mut after = done.clone();
+                    let mut after = BTreeSet::new();
                     for branch in state
                         .get("Branches")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
                     {
-                        after.extend(walk(branch, &done, out));
+                        after.extend(walk(branch, &last, out));
                     }
-                    done = after;
+                    last = after;
                 }
                 _ => {}
             }
@@ -444,7 +448,7 @@ pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<S
                 .and_then(Value::as_str)
                 .map(str::to_string);
         }
-        done
+        last
     }
     let mut out = BTreeMap::new();
     walk(definition, &BTreeSet::new(), &mut out);
@@ -531,6 +535,20 @@ mod tests {
             ["a", "b"].iter().map(|s| s.to_string()).collect()
         );
         assert_eq!(tasks["c"].0, vec!["n3".to_string()]);
+    }
+
+    #[test]
+    fn a_task_added_upstream_changes_the_order_of_its_successor_only() {
+        // a -> b -> c -> d becomes x -> a -> b -> c -> d: only a waits for something new.
+        let old = json!({"StartAt": "a", "States": {
+            "a": task(&["n1"], Some("b")), "b": task(&["n2"], Some("c")),
+            "c": task(&["n3"], Some("d")), "d": task(&["n4"], None)}});
+        let mut new = old.clone();
+        new["StartAt"] = json!("x");
+        new["States"]["x"] = task(&["n0"], Some("a"));
+        let diff = structural_diff(Some(&old), &new, &[]);
+        assert_eq!(diff.added, vec!["x".to_string()]);
+        assert_eq!(diff.order_changed, vec!["a".to_string()]);
     }
 
     #[test]

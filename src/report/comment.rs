@@ -80,7 +80,7 @@ pub fn render_comment(input: &CommentInput) -> String {
     }
     out.push_str(&marked_flowchart(plan, input.changes));
     if let Some(changes) = input.changes {
-        out.push_str(&render_changes(changes, input.text_diff));
+        out.push_str(&render_changes(plan, changes, input.text_diff));
     }
     if !plan.findings.problems.is_empty() {
         out.push_str(&render_findings(&plan.findings));
@@ -145,9 +145,17 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
                 .map(|(i, _)| format!("t{i}"))
                 .collect()
         };
-        chart.push_str("  classDef added fill:#dafbe1,stroke:#1a7f37,stroke-width:2px\n");
-        chart.push_str("  classDef changed fill:#fff8c5,stroke:#9a6700,stroke-width:2px\n");
-        chart.push_str("  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray:4\n");
+        // Strong fills with white text: readable in light and dark mode, and unlike the
+        // pale clusters Mermaid draws for Parallel states.
+        chart.push_str(
+            "  classDef added fill:#1a7f37,stroke:#0f5323,color:#ffffff,stroke-width:2px\n",
+        );
+        chart.push_str(
+            "  classDef changed fill:#9a6700,stroke:#633c01,color:#ffffff,stroke-width:2px\n",
+        );
+        chart.push_str(
+            "  classDef removed fill:#cf222e,stroke:#82071e,color:#ffffff,stroke-dasharray:4\n",
+        );
         for (class, list) in [("added", ids(&added)), ("changed", ids(&changed))] {
             if !list.is_empty() {
                 let _ = writeln!(chart, "  class {} {class}", list.join(","));
@@ -173,7 +181,7 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
     }
     let _ = writeln!(out, "```mermaid\n{chart}```\n");
     if changes.is_some() {
-        out.push_str("<sub>green: added · yellow: changed · red: removed</sub>\n\n");
+        out.push_str("<sub>green: added · amber: changed · red: removed</sub>\n\n");
     }
     out
 }

@@ -1,11 +1,13 @@
 //! The change set for people: a table of what changes, the structural difference, and a
 //! unified diff of the definition, collapsed.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::Value;
 
 use crate::plan::changes::{ChangeSet, FunctionAction, MachineAction};
+use crate::plan::Plan;
 
 use super::escape::{code, text};
 
@@ -61,8 +63,8 @@ pub fn headline(changes: &ChangeSet) -> String {
     )
 }
 
-/// The Markdown section of the change set.
-pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
+/// The Markdown section of the change set; `plan` names the Kedro nodes of each task.
+pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
     let mut out = String::from("### Changes\n\n");
     let _ = writeln!(out, "{}.\n", text(&headline(changes)));
     if !changes.clashes.is_empty() {
@@ -89,12 +91,11 @@ pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
     }
     let s = &changes.structure;
     let mut lines = Vec::new();
+    // Added tasks and changed functions are rows of the table below: not listed twice.
     for (label, names) in [
-        ("added", &s.added),
         ("removed", &s.removed),
         ("nodes changed", &s.nodes_changed),
-        ("runs after other tasks", &s.order_changed),
-        ("function changed", &s.function_changed),
+        ("wait for other tasks", &s.order_changed),
     ] {
         if !names.is_empty() {
             let list: Vec<String> = names.iter().map(|n| code(n)).collect();
@@ -119,7 +120,12 @@ pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
         .filter(|f| f.action != FunctionAction::Keep)
         .collect();
     if !changed.is_empty() {
-        out.push_str("| Function | Task | Change |\n|---|---|---|\n");
+        let nodes_of: BTreeMap<&str, &[String]> = plan
+            .tasks
+            .iter()
+            .map(|t| (t.state.as_str(), t.nodes.as_slice()))
+            .collect();
+        out.push_str("| Task (Kedro nodes) | Change |\n|---|---|\n");
         for change in changed {
             let what = match &change.action {
                 FunctionAction::Create => "create".to_string(),
@@ -140,12 +146,16 @@ pub fn render(changes: &ChangeSet, text_diff: &str) -> String {
                     format!("update: {}", parts.join(", "))
                 }
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {what} |",
-                code(&change.name),
-                code(&change.state)
-            );
+            let task = match nodes_of.get(change.state.as_str()) {
+                // The cleaned state name alone says nothing the node's name does not.
+                Some([node]) if node == &change.state => code(node),
+                Some(nodes) if !nodes.is_empty() => {
+                    let names: Vec<String> = nodes.iter().map(|n| code(n)).collect();
+                    format!("{} ({})", code(&change.state), names.join(", "))
+                }
+                _ => code(&change.state),
+            };
+            let _ = writeln!(out, "| {task} | {what} |");
         }
         out.push('\n');
     }
