@@ -312,3 +312,51 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
         );
     }
 }
+
+#[test]
+fn the_released_action_yml_is_a_valid_action_that_runs_the_prebuilt_image() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let released = dir.path().join("action.yml");
+    let image = format!("ghcr.io/acme/kedro-sfn@sha256:{}", "ab".repeat(32));
+    let script = repo_root().join("scripts/release-action.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(&image)
+        .arg(&released)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let released_text = std::fs::read_to_string(&released).expect("written");
+    let action: serde_yaml::Value = serde_yaml::from_str(&released_text).expect("YAML");
+    assert_eq!(action["runs"]["using"].as_str(), Some("docker"));
+    assert_eq!(
+        action["runs"]["image"].as_str(),
+        Some(format!("docker://{image}").as_str())
+    );
+    // Everything else is the repository's action.yml.
+    let source: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
+    )
+    .expect("YAML");
+    assert_eq!(action["inputs"], source["inputs"]);
+    assert_eq!(action["outputs"], source["outputs"]);
+    assert_eq!(action["runs"]["args"], source["runs"]["args"]);
+    let shown = released.to_string_lossy().into_owned();
+    lint(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.github-actions", &shown],
+    );
+    // A moving tag is refused: a release names its image by digest.
+    let refused = Command::new("bash")
+        .arg(&script)
+        .arg("ghcr.io/acme/kedro-sfn:v1")
+        .arg(dir.path().join("other.yml"))
+        .output()
+        .expect("bash runs");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("@sha256:"));
+}
