@@ -26,7 +26,16 @@ struct Action<'a> {
     workspace: tempfile::TempDir,
 }
 
-impl Action<'_> {
+impl<'a> Action<'a> {
+    fn new(moto: &'a MotoServer, github: &FakeGitHub) -> Action<'a> {
+        Action {
+            moto,
+            api_url: github.server.uri(),
+            roles: moto.fixture(&["roles"]),
+            workspace: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     fn run(&self, event_name: &str, event: &Value, inputs: &[(&str, &str)]) -> Run {
         let dir = self.workspace.path();
         let event_path = dir.join("event.json");
@@ -109,12 +118,7 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
     // Five comments by people first: ours lands on the third page of two.
     github.add_foreign_comments(5);
     let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
-    let action = Action {
-        moto: &moto,
-        api_url: github.server.uri(),
-        roles: moto.fixture(&["roles"]),
-        workspace: tempfile::tempdir().expect("tempdir"),
-    };
+    let action = Action::new(&moto, &github);
 
     // A pull request: a plan against the (empty) deployment, one comment.
     let run = action.run(
@@ -309,12 +313,7 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
 async fn a_run_that_stops_before_planning_names_no_plan_files_and_leaves_the_workspace_alone() {
     let github = FakeGitHub::start().await;
     let moto = MotoServer::start();
-    let action = Action {
-        moto: &moto,
-        api_url: github.server.uri(),
-        roles: moto.fixture(&["roles"]),
-        workspace: tempfile::tempdir().expect("tempdir"),
-    };
+    let action = Action::new(&moto, &github);
     let run = action.run(
         "pull_request",
         &pull_request("abc1234", "acme/flights"),

@@ -120,16 +120,7 @@ fn the_action_guide_tables_are_action_yml() {
 
 /// A deploy target with no roles, the default alias and no logging.
 fn target(image_uri: Option<&str>) -> Target {
-    Target {
-        image_uri: image_uri.map(str::to_string),
-        source_digest: None,
-        lambda_role_arn: None,
-        machine_role_arn: None,
-        alias: "live".into(),
-        extra_tags: Default::default(),
-        logging: serde_json::json!({"level": "OFF"}),
-        tracing: false,
-    }
+    Target::with_image(image_uri.map(str::to_string))
 }
 
 /// The comment for a plan compared with an empty deployment.

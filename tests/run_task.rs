@@ -7,14 +7,26 @@ use support::moto::MotoServer;
 use support::{example_doc_path, example_project, kedro_sfn, python, EXAMPLE_BUCKET};
 
 fn run_task(moto: &MotoServer, extra: &[&str]) -> std::process::Output {
+    run_task_with(moto, &example_project(), &python(), extra)
+}
+
+/// `kedro-sfn run-task` on `project` (with the example's document) with `python`, from the
+/// repository's root.
+fn run_task_with(
+    moto: &MotoServer,
+    project: &std::path::Path,
+    python: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
     kedro_sfn()
+        .current_dir(support::repo_root())
         .arg("run-task")
         .arg("--project")
-        .arg(example_project())
+        .arg(project)
         .arg("--pipeline-json")
         .arg(example_doc_path())
         .arg("--python")
-        .arg(python())
+        .arg(python)
         .args(extra)
         .envs(moto.aws_env())
         .output()
@@ -82,19 +94,12 @@ fn a_relative_python_is_found_from_here_and_a_task_that_never_started_is_not_bla
         .strip_prefix(&root)
         .map(std::path::Path::to_path_buf)
         .expect("the test Python is under the repository (.venv), or set KEDRO_SFN_TEST_PYTHON inside it");
-    let output = kedro_sfn()
-        .current_dir(&root)
-        .arg("run-task")
-        .arg("--project")
-        .arg(example_project())
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .arg("--python")
-        .arg(&relative)
-        .args(["--task", "preprocess_shuttles_node"])
-        .envs(moto.aws_env())
-        .output()
-        .expect("kedro-sfn runs");
+    let output = run_task_with(
+        &moto,
+        &example_project(),
+        &relative,
+        &["--task", "preprocess_shuttles_node"],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -108,18 +113,12 @@ fn a_relative_python_is_found_from_here_and_a_task_that_never_started_is_not_bla
         "import no_such_module_here\n",
     )
     .expect("breaks the settings");
-    let failed = kedro_sfn()
-        .arg("run-task")
-        .arg("--project")
-        .arg(broken.path())
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .arg("--python")
-        .arg(python())
-        .args(["--task", "preprocess_shuttles_node"])
-        .envs(moto.aws_env())
-        .output()
-        .expect("kedro-sfn runs");
+    let failed = run_task_with(
+        &moto,
+        broken.path(),
+        &python(),
+        &["--task", "preprocess_shuttles_node"],
+    );
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success());
     assert!(stderr.contains("no_such_module_here"), "{stderr}");

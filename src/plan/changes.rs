@@ -65,6 +65,23 @@ pub struct Target {
     pub tracing: bool,
 }
 
+impl Target {
+    /// A target with only an image (or none): no roles, no extra tags, the alias `live`,
+    /// logging and tracing off, code compared by image only. For tests and benchmarks.
+    pub fn with_image(image_uri: Option<String>) -> Target {
+        Target {
+            image_uri,
+            source_digest: None,
+            lambda_role_arn: None,
+            machine_role_arn: None,
+            alias: "live".into(),
+            extra_tags: BTreeMap::new(),
+            logging: serde_json::json!({"level": "OFF"}),
+            tracing: false,
+        }
+    }
+}
+
 /// What happens to one function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]

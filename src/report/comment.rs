@@ -376,16 +376,7 @@ mod truncation {
         let doc = crate::synthetic::doc_from_dag(&dag, &|i| format!("node_{i:04}"));
         let config = crate::config::Config::default();
         let plan = crate::plan::draft(&doc, &config).expect("plans");
-        let target = crate::plan::changes::Target {
-            image_uri: None,
-            source_digest: None,
-            lambda_role_arn: None,
-            machine_role_arn: None,
-            alias: "live".into(),
-            extra_tags: Default::default(),
-            logging: serde_json::json!({"level": "OFF"}),
-            tracing: false,
-        };
+        let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &Default::default(), &target);
         let diff = crate::report::diff::definition_diff(None, &changes.definition);
         let body = render_comment(&CommentInput {
