@@ -10,7 +10,7 @@ use crate::plan::Plan;
 
 use super::diff::{headline, render as render_changes};
 use super::escape::{code, mermaid_label, text};
-use super::mermaid::{flowchart, task_labels, MAX_TASKS_DRAWN};
+use super::mermaid::{flowchart, summary_flowchart, task_labels, Mark, SUMMARY_ABOVE};
 use super::summary::render_findings;
 
 /// GitHub refuses comment bodies longer than this (characters).
@@ -112,72 +112,116 @@ pub fn render_refusal_comment(state_machine: &str, findings: &Findings, commit: 
     truncate(&out, COMMENT_MAX_CHARS)
 }
 
+/// Mermaid classes for added, changed and removed boxes: strong fills with white text,
+/// readable in light and dark mode, and unlike the pale clusters Mermaid draws for Parallel
+/// states.
+const MARK_CLASSES: &str =
+    "  classDef added fill:#1a7f37,stroke:#0f5323,color:#ffffff,stroke-width:2px
+  classDef changed fill:#9a6700,stroke:#633c01,color:#ffffff,stroke-width:2px
+  classDef removed fill:#cf222e,stroke:#82071e,color:#ffffff,stroke-dasharray:4
+";
+
 /// The state machine drawn with added and changed tasks marked, and removed ones beside it.
+/// Above [`SUMMARY_ABOVE`] tasks, one box per group of tasks (the job summary keeps the full
+/// picture).
 pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
     let mut out = String::from("### State machine\n\n");
-    if plan.tasks.len() > MAX_TASKS_DRAWN {
-        let _ = writeln!(out, "_{} tasks are too many to draw._\n", plan.tasks.len());
-        return out;
-    }
-    let labels = task_labels(plan);
-    let mut chart = flowchart(&plan.tree, &labels);
-    if let Some(changes) = changes {
-        let s = &changes.structure;
-        let added: BTreeSet<&str> = s
-            .added
-            .iter()
-            .map(String::as_str)
-            .chain(s.renamed.iter().map(|(_, new)| new.as_str()))
-            .collect();
-        let changed: BTreeSet<&str> = s
-            .nodes_changed
-            .iter()
-            .chain(&s.order_changed)
-            .chain(&s.function_changed)
-            .map(String::as_str)
-            .filter(|name| !added.contains(name))
-            .collect();
-        let ids = |names: &BTreeSet<&str>| -> Vec<String> {
-            plan.tasks
+    let structure = changes.map(|c| &c.structure);
+    let added: BTreeSet<&str> = structure
+        .map(|s| {
+            s.added
                 .iter()
-                .enumerate()
-                .filter(|(_, t)| names.contains(t.state.as_str()))
-                .map(|(i, _)| format!("t{i}"))
+                .map(String::as_str)
+                .chain(s.renamed.iter().map(|(_, new)| new.as_str()))
                 .collect()
-        };
-        // Strong fills with white text: readable in light and dark mode, and unlike the
-        // pale clusters Mermaid draws for Parallel states.
-        chart.push_str(
-            "  classDef added fill:#1a7f37,stroke:#0f5323,color:#ffffff,stroke-width:2px\n",
-        );
-        chart.push_str(
-            "  classDef changed fill:#9a6700,stroke:#633c01,color:#ffffff,stroke-width:2px\n",
-        );
-        chart.push_str(
-            "  classDef removed fill:#cf222e,stroke:#82071e,color:#ffffff,stroke-dasharray:4\n",
-        );
-        for (class, list) in [("added", ids(&added)), ("changed", ids(&changed))] {
-            if !list.is_empty() {
-                let _ = writeln!(chart, "  class {} {class}", list.join(","));
-            }
-        }
-        let removed: Vec<&String> = s
-            .removed
+        })
+        .unwrap_or_default();
+    let changed: BTreeSet<&str> = structure
+        .map(|s| {
+            s.nodes_changed
+                .iter()
+                .chain(&s.order_changed)
+                .chain(&s.function_changed)
+                .map(String::as_str)
+                .filter(|name| !added.contains(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let removed: Vec<&String> = structure
+        .map(|s| {
+            s.removed
+                .iter()
+                .chain(s.renamed.iter().map(|(old, _)| old))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut chart;
+    if plan.tasks.len() > SUMMARY_ABOVE {
+        let marks: Vec<Mark> = plan
+            .tasks
             .iter()
-            .chain(s.renamed.iter().map(|(old, _)| old))
+            .map(|t| {
+                if added.contains(t.state.as_str()) {
+                    Mark::Added
+                } else if changed.contains(t.state.as_str()) {
+                    Mark::Changed
+                } else {
+                    Mark::Same
+                }
+            })
             .collect();
-        if !removed.is_empty() {
-            chart.push_str("  subgraph gone[\"removed\"]\n");
-            for (i, name) in removed.iter().enumerate() {
-                let _ = writeln!(chart, "    r{i}[\"{}\"]", mermaid_label(name));
+        let (summary, marked) = summary_flowchart(plan, &marks);
+        chart = summary;
+        if changes.is_some() {
+            chart.push_str(MARK_CLASSES);
+            for (class, mark) in [("added", Mark::Added), ("changed", Mark::Changed)] {
+                let ids: Vec<&str> = marked
+                    .iter()
+                    .filter(|(_, m)| *m == mark)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                if !ids.is_empty() {
+                    let _ = writeln!(chart, "  class {} {class}", ids.join(","));
+                }
             }
-            chart.push_str("  end\n");
-            let ids: Vec<String> = (0..removed.len()).map(|i| format!("r{i}")).collect();
-            let _ = writeln!(chart, "  class {} removed", ids.join(","));
         }
-        if matches!(changes.machine, MachineAction::Create) {
-            chart.push_str("  %% a new state machine\n");
+        let _ = writeln!(
+            out,
+            "_{} tasks, drawn one box per group; the job summary has the full picture._\n",
+            plan.tasks.len()
+        );
+    } else {
+        let labels = task_labels(plan);
+        chart = flowchart(&plan.tree, &labels);
+        if changes.is_some() {
+            let ids = |names: &BTreeSet<&str>| -> Vec<String> {
+                plan.tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| names.contains(t.state.as_str()))
+                    .map(|(i, _)| format!("t{i}"))
+                    .collect()
+            };
+            chart.push_str(MARK_CLASSES);
+            for (class, list) in [("added", ids(&added)), ("changed", ids(&changed))] {
+                if !list.is_empty() {
+                    let _ = writeln!(chart, "  class {} {class}", list.join(","));
+                }
+            }
         }
+    }
+    if !removed.is_empty() {
+        chart.push_str("  subgraph gone[\"removed\"]\n");
+        for (i, name) in removed.iter().take(SUMMARY_ABOVE).enumerate() {
+            let _ = writeln!(chart, "    r{i}[\"{}\"]", mermaid_label(name));
+        }
+        chart.push_str("  end\n");
+        let shown = removed.len().min(SUMMARY_ABOVE);
+        let ids: Vec<String> = (0..shown).map(|i| format!("r{i}")).collect();
+        let _ = writeln!(chart, "  class {} removed", ids.join(","));
+    }
+    if changes.is_some_and(|c| matches!(c.machine, MachineAction::Create)) {
+        chart.push_str("  %% a new state machine\n");
     }
     let _ = writeln!(out, "```mermaid\n{chart}```\n");
     if changes.is_some() {

@@ -10,6 +10,136 @@ use super::escape::mermaid_label;
 /// Past this many tasks the picture stops being readable (and GitHub stops rendering it).
 pub const MAX_TASKS_DRAWN: usize = 150;
 
+/// Past this many tasks, a comment's picture is drawn one box per group of tasks: at a
+/// comment's width (about 880 px) a flowchart of 60 tasks already shrinks its text to a few
+/// pixels (measured with mermaid-cli 11).
+pub const SUMMARY_ABOVE: usize = 60;
+
+/// Up to this many tasks outside any namespace are drawn one box each in a summary.
+const LOOSE_TASKS_DRAWN: usize = 5;
+
+/// What a summary box says of the tasks in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Added,
+    Changed,
+    Same,
+}
+
+/// The state machine drawn one box per group of tasks, for a pipeline too large to draw
+/// task by task: per top-level namespace of the tasks' nodes, else per element of the
+/// machine's outermost sequence. Each box says how many tasks it holds and which of them
+/// are added or changed (up to three named); arrows follow the dependencies between groups.
+/// Returns the flowchart and the box id of each group that has added or changed tasks, by
+/// whether all of them are added.
+pub fn summary_flowchart(
+    plan: &crate::plan::Plan,
+    marks: &[Mark],
+) -> (String, Vec<(String, Mark)>) {
+    let (group_of, names) = groups(plan);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (task, &group) in group_of.iter().enumerate() {
+        members[group].push(task);
+    }
+    let mut out = String::from("flowchart TD\n");
+    let mut marked = Vec::new();
+    for (group, tasks) in members.iter().enumerate() {
+        let of = |mark: Mark| -> Vec<&str> {
+            tasks
+                .iter()
+                .filter(|&&t| marks.get(t) == Some(&mark))
+                .map(|&t| plan.tasks[t].state.as_str())
+                .collect()
+        };
+        let (added, changed) = (of(Mark::Added), of(Mark::Changed));
+        let mut label = format!("{}: {} task(s)", names[group], tasks.len());
+        for (word, list) in [("added", &added), ("changed", &changed)] {
+            if !list.is_empty() {
+                let shown: Vec<&str> = list.iter().take(3).copied().collect();
+                let more = list.len().saturating_sub(3);
+                let _ = write!(label, " · {} {word}: {}", list.len(), shown.join(", "));
+                if more > 0 {
+                    let _ = write!(label, " +{more}");
+                }
+            }
+        }
+        let _ = writeln!(out, "  g{group}[\"{}\"]", mermaid_label(&label));
+        if added.len() == tasks.len() {
+            marked.push((format!("g{group}"), Mark::Added));
+        } else if !added.is_empty() || !changed.is_empty() {
+            marked.push((format!("g{group}"), Mark::Changed));
+        }
+    }
+    let mut edges = std::collections::BTreeSet::new();
+    for &(from, to) in &plan.dependencies {
+        let (a, b) = (group_of[from], group_of[to]);
+        if a != b {
+            edges.insert((a, b));
+        }
+    }
+    for (a, b) in edges {
+        let _ = writeln!(out, "  g{a} --> g{b}");
+    }
+    (out, marked)
+}
+
+/// The group of each task, and the groups' names: the top-level namespace of the task's
+/// first node when the tasks have more than one, else the element of the outermost
+/// sequence it runs in.
+fn groups(plan: &crate::plan::Plan) -> (Vec<usize>, Vec<String>) {
+    let namespace = |task: &crate::plan::PlannedTask| -> String {
+        task.nodes
+            .first()
+            .and_then(|n| n.split_once('.'))
+            .map_or_else(String::new, |(ns, _)| ns.to_string())
+    };
+    let spaces: std::collections::BTreeSet<String> = plan.tasks.iter().map(namespace).collect();
+    if spaces.len() > 1 {
+        // A few tasks outside any namespace (an ingest, a report) get a box each, so the
+        // arrows still say what runs first and last.
+        let loose = plan
+            .tasks
+            .iter()
+            .filter(|t| namespace(t).is_empty())
+            .count();
+        let key = |task: &crate::plan::PlannedTask| match namespace(task) {
+            ns if ns.is_empty() && loose <= LOOSE_TASKS_DRAWN => task.state.clone(),
+            ns if ns.is_empty() => "(no namespace)".to_string(),
+            ns => ns,
+        };
+        let keys: std::collections::BTreeSet<String> = plan.tasks.iter().map(key).collect();
+        let index: std::collections::BTreeMap<&String, usize> =
+            keys.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        let group_of = plan.tasks.iter().map(|t| index[&key(t)]).collect();
+        return (group_of, keys.into_iter().collect());
+    }
+    let mut group_of = vec![0; plan.tasks.len()];
+    let steps: Vec<&SpTree> = match &plan.tree {
+        SpTree::Sequence(children) => children.iter().collect(),
+        other => vec![other],
+    };
+    for (step, tree) in steps.iter().enumerate() {
+        for task in tasks_in(tree) {
+            if let Some(slot) = group_of.get_mut(task) {
+                *slot = step;
+            }
+        }
+    }
+    let names = (1..=steps.len())
+        .map(|step| format!("step {step}"))
+        .collect();
+    (group_of, names)
+}
+
+fn tasks_in(tree: &SpTree) -> Vec<usize> {
+    match tree {
+        SpTree::Task(task) => vec![*task],
+        SpTree::Sequence(children) | SpTree::Parallel(children) => {
+            children.iter().flat_map(tasks_in).collect()
+        }
+    }
+}
+
 /// The text of each task's box: its state name, and how many nodes it runs when several.
 pub fn task_labels(plan: &crate::plan::Plan) -> Vec<String> {
     plan.tasks
@@ -84,5 +214,54 @@ impl Drawing<'_> {
                 (id.clone(), id)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{doc_from_dag, modular_dag, Rng};
+
+    #[test]
+    fn a_large_modular_pipeline_is_drawn_one_box_per_namespace() {
+        let (namespaces, per) = (8, 20);
+        let dag = modular_dag(namespaces, per, &mut Rng::new(3));
+        let last = dag.len() - 1;
+        let doc = doc_from_dag(&dag, &|i| match i {
+            0 => "ingest".into(),
+            i if i == last => "report".into(),
+            i => format!("ns{}.node_{i}", (i - 1) / per),
+        });
+        let plan = crate::plan::draft(&doc, &crate::config::Config::default()).expect("plans");
+        assert!(plan.tasks.len() > MAX_TASKS_DRAWN);
+        let mut marks = vec![Mark::Same; plan.tasks.len()];
+        let changed = plan
+            .tasks
+            .iter()
+            .position(|t| t.state.starts_with("ns3."))
+            .expect("a task of ns3");
+        marks[changed] = Mark::Changed;
+        let (chart, marked) = summary_flowchart(&plan, &marks);
+        let boxes: Vec<&str> = chart.lines().filter(|l| l.contains("[\"")).collect();
+        // One box per namespace, and one each for the ingest and the report.
+        assert_eq!(boxes.len(), namespaces + 2, "{chart}");
+        assert!(
+            chart.contains("ns3: 20 task(s) · 1 changed: ns3."),
+            "{chart}"
+        );
+        assert_eq!(marked.len(), 1);
+        // Every arrow joins declared boxes; no box points at itself.
+        let declared: Vec<&str> = boxes
+            .iter()
+            .map(|l| l.trim().split('[').next().unwrap_or_default())
+            .collect();
+        for line in chart.lines().filter(|l| l.contains("-->")) {
+            let (a, b) = line.trim().split_once(" --> ").expect("an arrow");
+            assert!(
+                declared.contains(&a) && declared.contains(&b) && a != b,
+                "{line}"
+            );
+        }
+        assert!(chart.lines().filter(|l| l.contains("-->")).count() >= namespaces * 2);
     }
 }

@@ -7,7 +7,7 @@ use crate::pipeline::check::{Findings, Problem, Severity};
 use crate::plan::Plan;
 
 use super::escape::{code, prose, text};
-use super::mermaid::{flowchart, task_labels, MAX_TASKS_DRAWN};
+use super::mermaid::{flowchart, summary_flowchart, task_labels, MAX_TASKS_DRAWN};
 
 /// What the plan was compared against, said at the top so nobody mistakes an offline plan
 /// for a diff against production.
@@ -103,9 +103,10 @@ pub fn render(plan: &Plan, baseline: &Baseline) -> String {
         let labels = task_labels(plan);
         let _ = writeln!(out, "```mermaid\n{}```\n", flowchart(&plan.tree, &labels));
     } else {
+        let (chart, _) = summary_flowchart(plan, &[]);
         let _ = writeln!(
             out,
-            "_{} tasks are too many to draw; see state-machine.asl.json._\n",
+            "_{} tasks, drawn one box per group; every task is in state-machine.asl.json._\n\n```mermaid\n{chart}```\n",
             plan.tasks.len()
         );
     }
