@@ -290,6 +290,19 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
         Some("false")
     );
 
+    // The workspace holds the runner's files and the plan folder, nothing else (no build/,
+    // no *.egg-info).
+    let mut left: Vec<String> = std::fs::read_dir(action.workspace.path())
+        .expect("workspace")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["event.json", "kedro-sfn-plan", "output.txt", "summary.md"],
+        "{left:?}"
+    );
+
     // A fork's read-only token: the plan still succeeds, with a warning instead of a comment.
     github.make_read_only();
     let comments_before = github.comments();
