@@ -36,6 +36,16 @@ impl<'a> Action<'a> {
         }
     }
 
+    /// What is in the workspace, sorted.
+    fn workspace_entries(&self) -> Vec<String> {
+        let mut entries: Vec<String> = std::fs::read_dir(self.workspace.path())
+            .expect("workspace")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        entries.sort();
+        entries
+    }
+
     fn run(&self, event_name: &str, event: &Value, inputs: &[(&str, &str)]) -> Run {
         let dir = self.workspace.path();
         let event_path = dir.join("event.json");
@@ -292,11 +302,7 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
 
     // The workspace holds the runner's files and the plan folder, nothing else (no build/,
     // no *.egg-info).
-    let mut left: Vec<String> = std::fs::read_dir(action.workspace.path())
-        .expect("workspace")
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    left.sort();
+    let left = action.workspace_entries();
     assert_eq!(
         left,
         ["event.json", "kedro-sfn-plan", "output.txt", "summary.md"],
@@ -344,10 +350,6 @@ async fn a_run_that_stops_before_planning_names_no_plan_files_and_leaves_the_wor
         Some("false")
     );
     // Nothing but the runner's own files (the event, outputs, summary) in the workspace.
-    let mut left: Vec<String> = std::fs::read_dir(action.workspace.path())
-        .expect("workspace")
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    left.sort();
+    let left = action.workspace_entries();
     assert_eq!(left, ["event.json", "output.txt"], "{left:?}");
 }
