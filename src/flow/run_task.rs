@@ -32,20 +32,19 @@ pub fn run_task(
     request: &RunTaskRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Value> {
-    let args = request;
-    let input: Value = serde_json::from_str(&args.input)
-        .with_context(|| format!("--input is not JSON: {}", args.input))?;
+    let input: Value = serde_json::from_str(&request.input)
+        .with_context(|| format!("--input is not JSON: {}", request.input))?;
     let doc = load_pipeline(source, config, reporter)?;
     let plan = plan_or_refuse(&doc, config, None, reporter)?;
     let task = plan
         .tasks
         .iter()
-        .find(|t| t.state == args.task)
-        .or_else(|| plan.tasks.iter().find(|t| t.nodes.contains(&args.task)))
+        .find(|t| t.state == request.task)
+        .or_else(|| plan.tasks.iter().find(|t| t.nodes.contains(&request.task)))
         .ok_or_else(|| {
             anyhow!(
                 "no task or node named {:?}; the tasks are: {}",
-                args.task,
+                request.task,
                 plan.tasks
                     .iter()
                     .map(|t| t.state.as_str())
@@ -55,9 +54,9 @@ pub fn run_task(
         })?;
     let state = find_task_state(&plan.definition, &task.state)
         .ok_or_else(|| anyhow!("the definition has no Task state {:?}", task.state))?;
-    let start_time = args.start_time.clone().unwrap_or_else(now_iso8601);
+    let start_time = request.start_time.clone().unwrap_or_else(now_iso8601);
     let context = ExecutionContext {
-        name: args
+        name: request
             .execution_name
             .clone()
             .unwrap_or_else(|| format!("local-{}", start_time.replace([':', '.'], "-"))),
