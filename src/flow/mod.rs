@@ -13,8 +13,10 @@
 //! - [`rollback`]: move the alias back;
 //! - [`run_task`]: run one task here through the real handler;
 //! - [`image`]: build and push the Lambda image;
-//! - [`init`]: write a project's AWS env.
+//! - [`init`]: write a project's AWS env;
+//! - [`action`]: the GitHub Action's run, on top of the others.
 
+pub mod action;
 pub mod apply;
 pub mod execution;
 pub mod image;

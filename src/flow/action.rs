@@ -1,0 +1,574 @@
+//! The GitHub Action's run: pull requests get a plan, a sticky comment and the job summary;
+//! pushes and manual dispatches deploy (and run, if asked), and the deployment record goes
+//! to the job summary and to the pull request the deploy came from. The same flows as the
+//! commands, reported through the job log.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+
+use crate::action::{annotation, resolve_mode, Context, Inputs, Mode, Phase};
+use crate::config::{Config, FlagOverrides};
+use crate::github::{CommentOutcome, GitHub};
+use crate::pipeline::check::{FixedIn, Problem, Severity};
+use crate::plan::changes::FunctionAction;
+use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
+use crate::report::deployment::{
+    render_deployment, reviewed_plan, DeploymentRecord, ExecutionLine,
+};
+use crate::report::summary;
+
+use super::apply::apply_prepared;
+use super::execution::{execute_deployed, ExecutionRequest, Started};
+use super::image::{build, push, BuildRequest, ImageRecord, PushRequest};
+use super::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
+use super::planning::{plan_or_refuse, Refused};
+use super::prepare::{prepare, Prepared, TargetRequest};
+use super::source::{load_pipeline, Source};
+use super::{block_on, Reporter};
+
+/// Where the action writes, relative to the workspace (outputs name these paths).
+const PLAN_DIR: &str = "kedro-sfn-plan";
+const IMAGE_DIR: &str = "kedro-sfn-image";
+
+/// Runs the action for the event: plans (pull requests) or deploys (pushes, dispatches).
+/// Returns the step's outputs, naming only files that exist, beside the result.
+pub fn run_action(
+    inputs: &Inputs,
+    context: &Context,
+) -> (BTreeMap<&'static str, String>, anyhow::Result<()>) {
+    let mode = resolve_mode(&inputs.mode, &context.event_name);
+    let mut outputs: BTreeMap<&str, String> = BTreeMap::from([
+        ("has-changes", "false".to_string()),
+        ("changes-count", "0".to_string()),
+        ("plan-json", format!("{PLAN_DIR}/{PLAN_FILE}")),
+        ("summary-markdown", format!("{PLAN_DIR}/{SUMMARY_FILE}")),
+    ]);
+    let result = block_on(run_mode(inputs, context, mode, &mut outputs));
+    // A run that stopped early wrote no plan: name only files that exist.
+    for (output, file) in [("plan-json", PLAN_FILE), ("summary-markdown", SUMMARY_FILE)] {
+        if !Path::new(PLAN_DIR).join(file).is_file() {
+            outputs.remove(output);
+        }
+    }
+    (outputs, result)
+}
+
+fn source(inputs: &Inputs, python: PathBuf) -> Source {
+    Source {
+        project: inputs.project_dir.clone(),
+        pipeline_json: None,
+        python,
+        no_cache: false,
+    }
+}
+
+/// The job log: findings and warnings as annotations on the file that fixes them, the
+/// rest as plain lines.
+struct JobLog {
+    /// The env's catalog, where dataset problems are fixed.
+    catalog: PathBuf,
+    /// kedro-sfn.yml, when there is one.
+    config: Option<PathBuf>,
+}
+
+impl JobLog {
+    fn new(inputs: &Inputs, config: &Config) -> Self {
+        let conf = inputs.project_dir.join("conf");
+        let env_catalog = config
+            .file
+            .env
+            .as_ref()
+            .map(|env| conf.join(env).join("catalog.yml"))
+            .filter(|p| p.is_file());
+        JobLog {
+            catalog: env_catalog.unwrap_or_else(|| conf.join("base/catalog.yml")),
+            config: config.source.clone(),
+        }
+    }
+}
+
+impl Reporter for JobLog {
+    fn finding(&self, problem: &Problem) {
+        let level = match problem.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let file = match problem.rule.fixed_in() {
+            FixedIn::Catalog => Some(self.catalog.as_path()),
+            FixedIn::Config => self.config.as_deref(),
+            FixedIn::Project => None,
+        };
+        let message = format!(
+            "{}: {} (hint: {})",
+            problem.subject, problem.message, problem.hint
+        );
+        println!("{}", annotation(level, file, problem.rule.id(), &message));
+    }
+
+    fn progress(&self, line: &str) {
+        println!("  {line}");
+    }
+
+    fn result(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
+/// The project's code and config (what the export cache walks: no data, no builds) in a
+/// fresh directory under the temp dir, for pip to build in.
+fn copy_for_install(project: &Path) -> anyhow::Result<PathBuf> {
+    let copy = std::env::temp_dir().join("kedro-sfn-install");
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .with_context(|| format!("cannot clear {}", copy.display()))?;
+    }
+    for file in crate::pipeline::cache::project_files(project) {
+        let target = copy.join(&file);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(project.join(&file), &target)
+            .with_context(|| format!("cannot copy {} to install it", file.display()))?;
+    }
+    Ok(copy)
+}
+
+/// The Python that runs Kedro: KEDRO_SFN_PYTHON when set; else, inside the action's
+/// container, a virtual environment with the project installed (Debian's Python refuses
+/// system-wide installs); else `python3`.
+fn project_python(inputs: &Inputs, config: &Config) -> anyhow::Result<PathBuf> {
+    if let Some(python) = std::env::var_os("KEDRO_SFN_PYTHON") {
+        return Ok(PathBuf::from(python));
+    }
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return Ok(PathBuf::from("python3"));
+    }
+    let venv = std::env::temp_dir().join("kedro-sfn-venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        crate::process::Tool::new("python3 -m venv", "python3")
+            .args(["-m", "venv"])
+            .arg(venv.as_os_str())
+            .hint("hint: the action's image has python3-venv; a custom image needs it too")
+            .run(crate::process::Progress::Stream)?;
+    }
+    // pip builds in the source tree (setuptools leaves build/ and *.egg-info there, owned by
+    // the container's root, which the runner cannot remove): install from a copy.
+    let copy = copy_for_install(&inputs.project_dir)?;
+    let extras = config.file.image.extras.clone().unwrap_or_default();
+    let target = if extras.is_empty() {
+        copy.display().to_string()
+    } else {
+        format!("{}[{}]", copy.display(), extras.join(","))
+    };
+    crate::process::Tool::new("pip install (the project)", &python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            // The runner's HOME is not the container user's: pip could not use a cache there.
+            "--no-cache-dir",
+        ])
+        .arg(target)
+        .hint("hint: the project must install with pip (pyproject.toml with its dependencies)")
+        .run(crate::process::Progress::Stream)?;
+    Ok(python)
+}
+
+/// The config file named by the inputs (else the project's), with the inputs beating it.
+fn load_config(inputs: &Inputs) -> anyhow::Result<Config> {
+    let flags = FlagOverrides {
+        env: inputs.env.clone(),
+        pipeline: inputs.pipeline.clone(),
+        state_machine_name: inputs.state_machine_name.clone(),
+        region: inputs.aws_region.clone(),
+        ..FlagOverrides::default()
+    };
+    Ok(Config::load(
+        inputs.config.as_deref(),
+        Some(&inputs.project_dir),
+        &flags,
+    )?)
+}
+
+async fn run_mode(
+    inputs: &Inputs,
+    context: &Context,
+    mode: Mode,
+    outputs: &mut BTreeMap<&'static str, String>,
+) -> anyhow::Result<()> {
+    let out = Path::new(PLAN_DIR);
+    let pull_request = context.pull_request();
+    let commit = context.commit();
+
+    let phase = Phase::start("kedro-sfn: export and check the pipeline");
+    let config = load_config(inputs)?;
+    let log = JobLog::new(inputs, &config);
+    let source = source(inputs, project_python(inputs, &config)?);
+    let doc = load_pipeline(&source, &config, &log);
+    phase.end();
+    let doc = doc?;
+    let plan = match plan_or_refuse(&doc, &config, Some(out), &log) {
+        Ok(plan) => plan,
+        Err(error) => {
+            if let Some(refused) = error.downcast_ref::<Refused>() {
+                let name = config
+                    .file
+                    .state_machine
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| doc.project.package.clone());
+                publish(context, &refused.summary)?;
+                if let Some(pr) = &pull_request {
+                    let body = render_refusal_comment(&name, &refused.findings, &commit);
+                    comment(inputs, context, pr.number, &marker(&name), &body).await;
+                }
+            }
+            return Err(error);
+        }
+    };
+
+    let mut target_args = TargetRequest {
+        image_uri: inputs.image_uri.clone(),
+        image_dir: PathBuf::from(IMAGE_DIR),
+        lambda_role_arn: inputs.lambda_role_arn.clone(),
+        state_machine_role_arn: inputs.state_machine_role_arn.clone(),
+        concurrency: None,
+        project: Some(inputs.project_dir.clone()),
+    };
+    if mode == Mode::Deploy && target_args.image_uri.is_none() {
+        let phase = Phase::start("kedro-sfn: build and push the Lambda image");
+        let image = build_and_push(inputs, &source, &config, &log).await;
+        phase.end();
+        let record = image?;
+        outputs.insert("image-uri", record.uri.clone().unwrap_or_default());
+        outputs.insert("image-digest", record.digest.clone().unwrap_or_default());
+        target_args.image_uri = record.uri;
+    }
+
+    let phase = Phase::start("kedro-sfn: compare with what is deployed");
+    let prepared = prepare(config.clone(), plan.clone(), &target_args, &log).await;
+    phase.end();
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) if mode == Mode::Plan => {
+            // No credentials (a fork) or no access: the plan still helps the review.
+            let note = format!("Not compared with AWS: {error:#}");
+            println!("{}", annotation("warning", None, "kedro-sfn plan", &note));
+            return offline_plan(inputs, context, &plan, &note).await;
+        }
+        Err(error) => return Err(error),
+    };
+    let changes = &prepared.changes;
+    outputs.insert("has-changes", (!changes.is_empty()).to_string());
+    outputs.insert("changes-count", changes.count().to_string());
+    if let Some(machine) = &prepared.deployment.machine {
+        outputs.insert("state-machine-arn", machine.arn.clone());
+    }
+    let deletions: Vec<&str> = changes
+        .functions
+        .iter()
+        .filter(|f| f.action == FunctionAction::Delete)
+        .map(|f| f.name.as_str())
+        .collect();
+
+    match mode {
+        Mode::Plan => {
+            prepared.write_outputs(out, &prepared.clients.calls.count())?;
+            report_plan(inputs, context, &prepared, &[]).await?;
+            if inputs.fail_on_destructive && !deletions.is_empty() {
+                bail!(
+                    "the plan deletes {} function(s) ({}) and fail-on-destructive is true",
+                    deletions.len(),
+                    deletions.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Mode::Deploy => {
+            if inputs.fail_on_destructive && !deletions.is_empty() {
+                prepared.write_outputs(out, &prepared.clients.calls.count())?;
+                report_plan(inputs, context, &prepared, &[]).await?;
+                bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
+            }
+            let phase = Phase::start("kedro-sfn: deploy");
+            let started_at = std::time::Instant::now();
+            let applied = apply_prepared(
+                &prepared,
+                &source.project,
+                out,
+                &target_args.image_dir,
+                &log,
+            )
+            .await;
+            phase.end();
+            if let Ok(applied) = &applied {
+                if let Some(arn) = &applied.state_machine_arn {
+                    outputs.insert("state-machine-arn", arn.clone());
+                }
+                if let Some(version) = &applied.version_arn {
+                    outputs.insert("state-machine-version-arn", version.clone());
+                }
+            }
+            if let Some(uri) = &prepared.target.image_uri {
+                outputs.insert("image-uri", uri.clone());
+                if let Some((_, digest)) = uri.split_once('@') {
+                    outputs.insert("image-digest", digest.to_string());
+                }
+            }
+            let execution = match (&applied, inputs.start_execution) {
+                (Ok(applied), true) => {
+                    let phase = Phase::start("kedro-sfn: execution");
+                    let request = ExecutionRequest {
+                        input: "{}".into(),
+                        name: None,
+                        wait: inputs.wait,
+                    };
+                    let started = execute_deployed(&prepared, applied, &request, &log).await;
+                    phase.end();
+                    Some(started)
+                }
+                _ => None,
+            };
+            let failure = applied.as_ref().err().map(|e| format!("{e:#}"));
+            let record = DeploymentRecord {
+                state_machine: &prepared.plan.state_machine.name,
+                alias: &prepared.target.alias,
+                commit: &commit,
+                changes: &prepared.changes,
+                failure: failure.as_deref(),
+                version_before: prepared
+                    .deployment
+                    .machine
+                    .as_ref()
+                    .and_then(|m| m.alias_version_arn.as_deref()),
+                version_after: applied.as_ref().ok().and_then(|a| a.version_arn.as_deref()),
+                image_uri: prepared.target.image_uri.as_deref(),
+                seconds: started_at.elapsed().as_secs_f64(),
+                execution: execution.as_ref().map(execution_line),
+            };
+            report_deployment(inputs, context, &record).await?;
+            applied?;
+            if let Some(started) = execution {
+                started?.succeeded()?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The line of the record for an execution: how it ended, or why it did not start.
+fn execution_line(started: &anyhow::Result<Started>) -> ExecutionLine {
+    match started {
+        Ok(started) => ExecutionLine {
+            name: started.name.clone(),
+            status: match (&started.status, &started.failure) {
+                (_, Some(failure)) => {
+                    format!("FAILED: {}", failure.lines().next().unwrap_or_default())
+                }
+                (Some(status), None) => status.clone(),
+                (None, None) => "started".into(),
+            },
+            console: started.console.clone(),
+        },
+        Err(error) => ExecutionLine {
+            name: "-".into(),
+            status: format!("not started: {error:#}"),
+            console: String::new(),
+        },
+    }
+}
+
+/// The deployment record in the job summary (with the plan it applied) and on the pull
+/// requests the deploy belongs to: the event's own, else (a push) those of the commit, each
+/// comment turned from the reviewed plan into the record of what was deployed.
+async fn report_deployment(
+    inputs: &Inputs,
+    context: &Context,
+    record: &DeploymentRecord<'_>,
+) -> anyhow::Result<()> {
+    let plan_summary =
+        std::fs::read_to_string(Path::new(PLAN_DIR).join(SUMMARY_FILE)).unwrap_or_default();
+    publish(context, &render_deployment(record, Some(&plan_summary)))?;
+    let Some(token) = inputs.github_token.as_deref().filter(|_| inputs.comment) else {
+        return Ok(());
+    };
+    let github = match GitHub::new(&context.api_url, token, &context.repository) {
+        Ok(github) => github,
+        Err(error) => {
+            warn_comment(&error.to_string());
+            return Ok(());
+        }
+    };
+    let pulls = match context.pull_request() {
+        Some(pr) => vec![pr.number],
+        None if context.event_name == "push" => match github.pulls_for_commit(&context.sha).await {
+            Ok(pulls) => pulls,
+            Err(error) => {
+                warn_comment(&error.to_string());
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let marker = marker(record.state_machine);
+    for number in pulls {
+        let reviewed = match github.find_comment(number, &marker).await {
+            Ok(found) => found.map(|(_, body)| reviewed_plan(&body)),
+            Err(error) => {
+                warn_comment(&error.to_string());
+                continue;
+            }
+        };
+        let body = render_deployment(record, reviewed.as_deref());
+        comment(inputs, context, number, &marker, &body).await;
+    }
+    Ok(())
+}
+
+/// A comment that could not be written: a warning on the job, never a failure.
+fn warn_comment(message: &str) {
+    println!(
+        "{}",
+        annotation("warning", None, "kedro-sfn comment", message)
+    );
+}
+
+/// The job summary and the comment of a plan compared with AWS.
+async fn report_plan(
+    inputs: &Inputs,
+    context: &Context,
+    prepared: &Prepared,
+    notes: &[String],
+) -> anyhow::Result<()> {
+    let summary_text =
+        std::fs::read_to_string(Path::new(PLAN_DIR).join(SUMMARY_FILE)).unwrap_or_default();
+    publish(context, &summary_text)?;
+    if let Some(pr) = context.pull_request() {
+        let body = render_comment(&CommentInput {
+            plan: &prepared.plan,
+            changes: Some(&prepared.changes),
+            text_diff: &prepared.text_diff,
+            commit: &context.commit(),
+            notes,
+        });
+        comment(
+            inputs,
+            context,
+            pr.number,
+            &marker(&prepared.plan.state_machine.name),
+            &body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// A plan that could not be compared with AWS: written, summarized and commented anyway.
+async fn offline_plan(
+    inputs: &Inputs,
+    context: &Context,
+    plan: &crate::plan::Plan,
+    note: &str,
+) -> anyhow::Result<()> {
+    let baseline = summary::Baseline::Empty {
+        reason: "not compared with AWS".into(),
+    };
+    let summary_text = write_plan(Path::new(PLAN_DIR), plan, &baseline, None)?;
+    publish(context, &summary_text)?;
+    if let Some(pr) = context.pull_request() {
+        let notes = [note.lines().next().unwrap_or_default().to_string()];
+        let body = render_comment(&CommentInput {
+            plan,
+            changes: None,
+            text_diff: "",
+            commit: &context.commit(),
+            notes: &notes,
+        });
+        comment(
+            inputs,
+            context,
+            pr.number,
+            &marker(&plan.state_machine.name),
+            &body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Writes the job summary (when the runner gives a file for it).
+fn publish(context: &Context, markdown: &str) -> anyhow::Result<()> {
+    if let Some(path) = &context.step_summary {
+        crate::action::write_summary(path, markdown)?;
+    }
+    Ok(())
+}
+
+/// Posts or updates the comment; a read-only token (a fork) or an API failure is a warning,
+/// never a failed plan or deploy.
+async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, body: &str) {
+    if !inputs.comment {
+        return;
+    }
+    let Some(token) = &inputs.github_token else {
+        warn_comment("no github-token: the plan is in the job summary only");
+        return;
+    };
+    let result = match GitHub::new(&context.api_url, token, &context.repository) {
+        Ok(github) => github.upsert_comment(number, marker, body).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(CommentOutcome::Created(id)) => {
+            println!("created comment {id} on pull request #{number}")
+        }
+        Ok(CommentOutcome::Updated(id)) => {
+            println!("updated comment {id} on pull request #{number}")
+        }
+        Ok(CommentOutcome::Unchanged(id)) => {
+            println!("comment {id} on pull request #{number} is up to date")
+        }
+        Err(error) => warn_comment(&error.to_string()),
+    }
+}
+
+/// Builds and pushes the image for a deploy.
+async fn build_and_push(
+    inputs: &Inputs,
+    source: &Source,
+    config: &Config,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ImageRecord> {
+    let request = BuildRequest {
+        project: source.project.clone(),
+        python: source.python.clone(),
+        builder: inputs.builder,
+        base_image: None,
+        out: PathBuf::from(IMAGE_DIR),
+        repository: inputs.ecr_repository.clone(),
+    };
+    build(config, &request, reporter).map_err(|error| {
+        match error.downcast_ref::<crate::image::builder::BuilderError>() {
+            // The CLI's hint (install buildah, --builder) does not fit a runner.
+            Some(
+                crate::image::builder::BuilderError::DockerEngineDown
+                | crate::image::builder::BuilderError::NoneInstalled,
+            ) => anyhow::anyhow!(
+                "no Docker engine answers on this runner, and the action builds the image with it: run on a runner with Docker (GitHub's ubuntu runners have it), or build and push the image in an earlier step and pass its URI as image-uri"
+            ),
+            _ => error,
+        }
+    })?;
+    let request = PushRequest {
+        out: PathBuf::from(IMAGE_DIR),
+        region: config.file.region.clone(),
+        registry: std::env::var("KEDRO_SFN_REGISTRY").ok(),
+    };
+    Ok(push(&request, reporter).await?.0)
+}
