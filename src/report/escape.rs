@@ -26,19 +26,29 @@ pub fn code(text: &str) -> String {
     format!("{fence}{pad}{flat}{pad}{fence}")
 }
 
-/// Plain Markdown text: markup characters are backslash-escaped, HTML is entity-encoded and
-/// `@` cannot start a mention.
+/// Plain Markdown text, on one line: inline markup characters (`\\ ` * _ [ ] | ~ < > &`) are
+/// escaped wherever they stand, HTML is entity-encoded and `@` cannot start a mention. The
+/// characters that are markup only at the start of a line (`-`, `+`, `#`, `1.`) are escaped
+/// only there, so `eu-west-1` or `v1.2` stay readable in the raw Markdown.
 pub fn text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let leading_digits = text.chars().take_while(char::is_ascii_digit).count();
+    for (index, c) in text.chars().enumerate() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '@' => out.push_str("@\u{200b}"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' | '+' | '#' | '=' if index == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if index > 0 && index == leading_digits => {
                 out.push('\\');
                 out.push(c);
             }
@@ -114,6 +124,15 @@ mod tests {
         assert_eq!(prose("`x` and `y`"), "`x` and `y`");
         assert_eq!(prose("odd ` tick"), "odd \\` tick");
         assert!(!prose("`<b>@me</b>`").contains("\\`"));
+    }
+
+    #[test]
+    fn line_start_markup_is_escaped_only_at_the_start() {
+        assert_eq!(text("eu-west-1 v1.2 (a) {b}"), "eu-west-1 v1.2 (a) {b}");
+        assert_eq!(text("- item"), "\\- item");
+        assert_eq!(text("# title"), "\\# title");
+        assert_eq!(text("12. point"), "12\\. point");
+        assert_eq!(text("x\n- y"), "x - y");
     }
 
     #[test]
