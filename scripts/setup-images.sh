@@ -23,6 +23,9 @@ TOOLS=(
     "docker-registry:docker-registry"
     "htpasswd:apache2-utils"
     "debootstrap:debootstrap"
+    # The read-only task-root tests (bind mounts, a private mount namespace).
+    "mount:mount"
+    "unshare:util-linux"
 )
 
 missing=()

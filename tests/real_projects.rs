@@ -74,24 +74,6 @@ fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
     let mut definitions = Vec::new();
     for pipeline in &pipelines {
         for group_by in GROUPINGS {
-            let (ok, stdout, stderr) = run_in_project(
-                project,
-                &[
-                    "check",
-                    "--env",
-                    "aws",
-                    "--pipeline",
-                    pipeline,
-                    "--group-by",
-                    group_by,
-                ],
-            );
-            assert!(ok, "{name}: check --pipeline {pipeline} --group-by {group_by} after init:\n{stdout}\n{stderr}");
-            assert!(
-                !stderr.contains("warning["),
-                "init leaves no dataset behind:\n{stderr}"
-            );
-            let dir = out.path().join(format!("{pipeline}-{group_by}"));
             let args = [
                 "--env",
                 "aws",
@@ -100,6 +82,14 @@ fn init_then_plan_everything(project: &Path, name: &str) -> Vec<String> {
                 "--group-by",
                 group_by,
             ];
+            let check: Vec<&str> = std::iter::once("check").chain(args).collect();
+            let (ok, stdout, stderr) = run_in_project(project, &check);
+            assert!(ok, "{name}: check --pipeline {pipeline} --group-by {group_by} after init:\n{stdout}\n{stderr}");
+            assert!(
+                !stderr.contains("warning["),
+                "init leaves no dataset behind:\n{stderr}"
+            );
+            let dir = out.path().join(format!("{pipeline}-{group_by}"));
             plan_offline(project, &dir, &args);
             definitions.push((
                 format!("{name} {pipeline} {group_by}"),

@@ -88,7 +88,7 @@ pub fn export_cached(
         return exporting();
     };
     let kedro_env = std::env::var("KEDRO_ENV").ok();
-    let key = cache_key(request, &request.python, kedro_env.as_deref());
+    let key = cache_key(request, kedro_env.as_deref());
     if let Some(doc) = cache.get(&key) {
         tracing::debug!(key, "cache hit");
         reporter.progress(

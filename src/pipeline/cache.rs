@@ -92,7 +92,8 @@ impl ExportCache {
 }
 
 /// The key of an export: see the module's documentation for what goes in.
-pub fn cache_key(request: &ExportRequest, python: &Path, kedro_env: Option<&str>) -> String {
+pub fn cache_key(request: &ExportRequest, kedro_env: Option<&str>) -> String {
+    let python = request.python.as_path();
     let mut hasher = Sha256::new();
     let mut field = |name: &str, value: &[u8]| {
         hasher.update(name.as_bytes());
