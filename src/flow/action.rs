@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 
 use crate::action::{annotation, resolve_mode, Context, Inputs, Mode, Phase};
 use crate::config::{Config, FlagOverrides};
@@ -25,7 +25,8 @@ use super::image::{build, push, BuildRequest, ImageRecord, PushRequest};
 use super::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
 use super::planning::{plan_or_refuse, Refused};
 use super::prepare::{prepare, Prepared, TargetRequest};
-use super::source::{load_pipeline, Source};
+use super::project_env::{project_env, EnvRequest};
+use super::source::{cache_dir, load_pipeline, Source};
 use super::{block_on, Reporter};
 
 /// Where the action writes, relative to the workspace (outputs name these paths).
@@ -116,68 +117,28 @@ impl Reporter for JobLog {
     }
 }
 
-/// The project's code and config (what the export cache walks: no data, no builds) in a
-/// fresh directory under the temp dir, for pip to build in.
-fn copy_for_install(project: &Path) -> anyhow::Result<PathBuf> {
-    let copy = std::env::temp_dir().join("kedro-sfn-install");
-    if copy.exists() {
-        std::fs::remove_dir_all(&copy)
-            .with_context(|| format!("cannot clear {}", copy.display()))?;
-    }
-    for file in crate::pipeline::cache::project_files(project) {
-        let target = copy.join(&file);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::copy(project.join(&file), &target)
-            .with_context(|| format!("cannot copy {} to install it", file.display()))?;
-    }
-    Ok(copy)
-}
-
 /// The Python that runs Kedro: KEDRO_SFN_PYTHON when set; else, inside the action's
-/// container, a virtual environment with the project installed (Debian's Python refuses
-/// system-wide installs); else `python3`.
-fn project_python(inputs: &Inputs, config: &Config) -> anyhow::Result<PathBuf> {
+/// container, a cached virtual environment with the project's dependencies (Debian's Python
+/// refuses system-wide installs); else `python3`.
+fn project_python(inputs: &Inputs, config: &Config, log: &JobLog) -> anyhow::Result<PathBuf> {
     if let Some(python) = std::env::var_os("KEDRO_SFN_PYTHON") {
         return Ok(PathBuf::from(python));
     }
     if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
         return Ok(PathBuf::from("python3"));
     }
-    let venv = std::env::temp_dir().join("kedro-sfn-venv");
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        crate::process::Tool::new("python3 -m venv", "python3")
-            .args(["-m", "venv"])
-            .arg(venv.as_os_str())
-            .hint("hint: the action's image has python3-venv; a custom image needs it too")
-            .run(crate::process::Progress::Stream)?;
-    }
-    // pip builds in the source tree (setuptools leaves build/ and *.egg-info there, owned by
-    // the container's root, which the runner cannot remove): install from a copy.
-    let copy = copy_for_install(&inputs.project_dir)?;
+    let cache_dir = cache_dir().unwrap_or_else(|| std::env::temp_dir().join("kedro-sfn"));
     let extras = config.file.image.extras.clone().unwrap_or_default();
-    let target = if extras.is_empty() {
-        copy.display().to_string()
-    } else {
-        format!("{}[{}]", copy.display(), extras.join(","))
-    };
-    crate::process::Tool::new("pip install (the project)", &python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            // The runner's HOME is not the container user's: pip could not use a cache there.
-            "--no-cache-dir",
-        ])
-        .arg(target)
-        .hint("hint: the project must install with pip (pyproject.toml with its dependencies)")
-        .run(crate::process::Progress::Stream)?;
-    Ok(python)
+    let env = project_env(
+        &EnvRequest {
+            project: &inputs.project_dir,
+            extras: &extras,
+            base_python: Path::new("python3"),
+            cache_dir: &cache_dir,
+        },
+        &|line| log.progress(line),
+    )?;
+    Ok(env.python)
 }
 
 /// The config file named by the inputs (else the project's), with the inputs beating it.
@@ -209,7 +170,7 @@ async fn run_mode(
     let phase = Phase::start("kedro-sfn: export and check the pipeline");
     let config = load_config(inputs)?;
     let log = JobLog::new(inputs, &config);
-    let source = source(inputs, project_python(inputs, &config)?);
+    let source = source(inputs, project_python(inputs, &config, &log)?);
     let doc = load_pipeline(&source, &config, &log);
     phase.end();
     let doc = doc?;

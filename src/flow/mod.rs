@@ -12,6 +12,7 @@
 //! - [`execution`]: start an execution and follow it;
 //! - [`rollback`]: move the alias back;
 //! - [`run_task`]: run one task here through the real handler;
+//! - [`project_env`]: the cached Python environment the action exports with;
 //! - [`image`]: build and push the Lambda image;
 //! - [`init`]: write a project's AWS env;
 //! - [`action`]: the GitHub Action's run, on top of the others.
@@ -24,6 +25,7 @@ pub mod init;
 pub mod outputs;
 pub mod planning;
 pub mod prepare;
+pub mod project_env;
 pub mod reporter;
 pub mod rollback;
 pub mod run_task;

@@ -101,7 +101,10 @@ pub fn export_cached(
     Ok(doc)
 }
 
-fn cache_dir() -> Option<PathBuf> {
+/// kedro-sfn's cache directory: `KEDRO_SFN_CACHE_DIR`, else `$XDG_CACHE_HOME/kedro-sfn`, else
+/// `~/.cache/kedro-sfn` (in the action's container, `/github/home/.cache/kedro-sfn`, which is
+/// `${{ runner.temp }}/_github_home/.cache/kedro-sfn` on the runner).
+pub fn cache_dir() -> Option<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
