@@ -8,6 +8,8 @@
 #   docker-registry  a local OCI/Docker registry (distribution 2.8) to push to
 #   htpasswd         (apache2-utils) bcrypt users for the registry's basic auth
 #   debootstrap      makes the root file system of the local base image
+#   chromium         the headless browser mermaid-cli draws the comments' pictures in
+#                    (tests/mermaid_render.rs; npm's puppeteer download is skipped)
 #
 # Idempotent: only what is missing is installed, and `apt-get update` runs at
 # most once. Prints each tool's version at the end.
@@ -26,6 +28,8 @@ TOOLS=(
     # The read-only task-root tests (bind mounts, a private mount namespace).
     "mount:mount"
     "unshare:util-linux"
+    # Mermaid's pictures, drawn as GitHub draws them.
+    "chromium:chromium"
 )
 
 missing=()
@@ -62,4 +66,5 @@ say "podman:          $(podman --version)"
 say "docker-registry: $(docker-registry --version 2>&1 | head -n1)"
 say "htpasswd:        $(dpkg-query -W -f='apache2-utils ${Version}' apache2-utils 2>/dev/null || echo present)"
 say "debootstrap:     $(dpkg-query -W -f='debootstrap ${Version}' debootstrap 2>/dev/null || echo present)"
+say "chromium:        $(chromium --version 2>/dev/null || echo present)"
 say "done"

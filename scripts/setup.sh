@@ -3,7 +3,9 @@
 #   .venv/          Python with Kedro, kedro-datasets, moto, s3fs, pytest
 #                   (scripts/requirements-dev.txt) and the example project
 #                   examples/spaceflights installed in editable mode
-#   node_modules/   asl-validator and aws-local-stepfunctions (package.json)
+#   node_modules/   asl-validator, aws-local-stepfunctions and mermaid-cli
+#                   (package.json; puppeteer's own Chromium is not downloaded: the
+#                   tests use Debian's, from scripts/setup-images.sh)
 #
 # Idempotent and quick when nothing changed: each half writes a stamp named
 # after a hash of its inputs and is skipped while that stamp exists.
@@ -77,10 +79,11 @@ setup_node() {
     [[ -f "$ROOT/package-lock.json" ]] && lock=("$ROOT/package-lock.json")
     stamp="$stamp_dir/.kedro-sfn-setup-$(fingerprint "$("$NPM" --version)" \
         "$ROOT/package.json" "${lock[@]}")"
-    if [[ -f "$stamp" && -x "$ROOT/node_modules/.bin/asl-validator" ]]; then
+    if [[ -f "$stamp" && -x "$ROOT/node_modules/.bin/asl-validator" && -x "$ROOT/node_modules/.bin/mmdc" ]]; then
         say "node: up to date ($stamp_dir)"
         return
     fi
+    export PUPPETEER_SKIP_DOWNLOAD=1
     if [[ ${#lock[@]} -gt 0 ]]; then
         say "node: npm ci (package-lock.json)"
         (cd "$ROOT" && "$NPM" ci --no-audit --no-fund --loglevel=error)
@@ -88,14 +91,17 @@ setup_node() {
         say "node: npm install (no package-lock.json yet: writing one)"
         (cd "$ROOT" && "$NPM" install --no-audit --no-fund --loglevel=error)
     fi
-    [[ -x "$ROOT/node_modules/.bin/asl-validator" ]] \
-        || die "npm finished but node_modules/.bin/asl-validator is missing"
+    local tool
+    for tool in asl-validator mmdc; do
+        [[ -x "$ROOT/node_modules/.bin/$tool" ]] \
+            || die "npm finished but node_modules/.bin/$tool is missing"
+    done
     # Hash again: npm install may just have written the lock file.
     lock=(); [[ -f "$ROOT/package-lock.json" ]] && lock=("$ROOT/package-lock.json")
     rm -f "$stamp_dir"/.kedro-sfn-setup-*
     touch "$stamp_dir/.kedro-sfn-setup-$(fingerprint "$("$NPM" --version)" \
         "$ROOT/package.json" "${lock[@]}")"
-    say "node: ready (asl-validator, aws-local-stepfunctions)"
+    say "node: ready (asl-validator, aws-local-stepfunctions, mermaid-cli)"
 }
 
 require_tools

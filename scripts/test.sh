@@ -3,8 +3,9 @@
 #
 #   1. scripts/setup.sh                    .venv (Kedro, moto, pytest, the example project)
 #                                          and node_modules (asl-validator, ASL interpreter)
-#      scripts/setup-images.sh             buildah, podman, docker-registry, htpasswd and
-#                                          debootstrap (apt, as root) for the image tests;
+#      scripts/setup-images.sh             buildah, podman, docker-registry, htpasswd,
+#                                          debootstrap and chromium (apt, as root) for
+#                                          the image and picture tests;
 #                                          the tests build their base image once (~1.5 min)
 #   2. cargo fmt --check
 #   3. cargo clippy --all-targets -- -D warnings

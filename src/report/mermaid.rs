@@ -41,7 +41,14 @@ pub fn summary_flowchart(
     for (task, &group) in group_of.iter().enumerate() {
         members[group].push(task);
     }
-    let mut out = String::from("flowchart TD\n");
+    let mut edges = std::collections::BTreeSet::new();
+    for &(from, to) in &plan.dependencies {
+        let (a, b) = (group_of[from], group_of[to]);
+        if a != b {
+            edges.insert((a, b));
+        }
+    }
+    let mut out = format!("flowchart {}\n", direction(plan, &group_of, names.len()));
     let mut marked = Vec::new();
     for (group, tasks) in members.iter().enumerate() {
         let of = |mark: Mark| -> Vec<&str> {
@@ -52,35 +59,67 @@ pub fn summary_flowchart(
                 .collect()
         };
         let (added, changed) = (of(Mark::Added), of(Mark::Changed));
-        let mut label = format!("{}: {} task(s)", names[group], tasks.len());
+        // One fact per line keeps the boxes narrow (Mermaid does not wrap quoted labels).
+        let mut lines = vec![mermaid_label(&format!(
+            "{}: {} task(s)",
+            names[group],
+            tasks.len()
+        ))];
+        if added.len() == tasks.len() {
+            // A new group: its name says it all.
+            lines.push("all added".to_string());
+        }
         for (word, list) in [("added", &added), ("changed", &changed)] {
-            if !list.is_empty() {
-                let shown: Vec<&str> = list.iter().take(3).copied().collect();
+            let all_added = word == "added" && list.len() == tasks.len();
+            if !list.is_empty() && !all_added {
+                lines.push(format!("{} {word}:", list.len()));
+                lines.extend(list.iter().take(3).map(|name| mermaid_label(name)));
                 let more = list.len().saturating_sub(3);
-                let _ = write!(label, " · {} {word}: {}", list.len(), shown.join(", "));
                 if more > 0 {
-                    let _ = write!(label, " +{more}");
+                    lines.push(format!("+{more} more"));
                 }
             }
         }
-        let _ = writeln!(out, "  g{group}[\"{}\"]", mermaid_label(&label));
+        let _ = writeln!(out, "  g{group}[\"{}\"]", lines.join("<br>"));
         if added.len() == tasks.len() {
             marked.push((format!("g{group}"), Mark::Added));
         } else if !added.is_empty() || !changed.is_empty() {
             marked.push((format!("g{group}"), Mark::Changed));
         }
     }
-    let mut edges = std::collections::BTreeSet::new();
-    for &(from, to) in &plan.dependencies {
-        let (a, b) = (group_of[from], group_of[to]);
-        if a != b {
-            edges.insert((a, b));
-        }
-    }
     for (a, b) in edges {
         let _ = writeln!(out, "  g{a} --> g{b}");
     }
     (out, marked)
+}
+
+/// `TD` when the groups form more ranks than the widest rank holds, else `LR`: a picture is
+/// scaled down to the comment's width, so the boxes side by side (a rank's, top-down; the
+/// ranks', left to right) should be the fewer. A group's rank is the earliest step of the
+/// pipeline its tasks start in (Kedro's layers; defined even when groups depend on each other both ways).
+fn direction(plan: &crate::plan::Plan, group_of: &[usize], groups: usize) -> &'static str {
+    let dag =
+        crate::plan::dag::Dag::from_edges(plan.tasks.len(), plan.dependencies.iter().copied());
+    let mut step = vec![0usize; plan.tasks.len()];
+    for (layer, tasks) in dag.layers().iter().enumerate() {
+        for &task in tasks {
+            step[task] = layer;
+        }
+    }
+    let mut rank = vec![usize::MAX; groups];
+    for (task, &group) in group_of.iter().enumerate() {
+        rank[group] = rank[group].min(step[task]);
+    }
+    let mut per_rank = std::collections::BTreeMap::new();
+    for r in rank {
+        *per_rank.entry(r).or_insert(0usize) += 1;
+    }
+    let widest = per_rank.values().copied().max().unwrap_or(0);
+    if widest > per_rank.len() {
+        "LR"
+    } else {
+        "TD"
+    }
 }
 
 /// The group of each task, and the groups' names: the top-level namespace of the task's
@@ -246,9 +285,12 @@ mod tests {
         // One box per namespace, and one each for the ingest and the report.
         assert_eq!(boxes.len(), namespaces + 2, "{chart}");
         assert!(
-            chart.contains("ns3: 20 task(s) · 1 changed: ns3."),
+            chart.contains("ns3: 20 task(s)<br>1 changed:<br>ns3."),
             "{chart}"
         );
+        // Eight namespaces side by side, three ranks (ingest, namespaces, report): the
+        // ranks go left to right, so the namespaces stack.
+        assert!(chart.starts_with("flowchart LR\n"), "{chart}");
         assert_eq!(marked.len(), 1);
         // Every arrow joins declared boxes; no box points at itself.
         let declared: Vec<&str> = boxes

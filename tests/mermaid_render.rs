@@ -1,0 +1,200 @@
+//! The pictures in comments and summaries, drawn by Mermaid 11 (what GitHub renders) through
+//! mermaid-cli in headless Chromium: every block parses and draws, from the example to a
+//! thousand-task change and hostile names, and a picture drawn at comment width keeps its
+//! text readable (GitHub scales a wide SVG down to the column).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use kedro_sfn::config::{Config, GroupBy};
+use kedro_sfn::pipeline::model::PipelineDoc;
+use kedro_sfn::plan::changes::{changes, Deployment, Target};
+use kedro_sfn::plan::{draft, plan, Plan};
+use kedro_sfn::report::comment::{render_comment, CommentInput};
+use kedro_sfn::report::diff::definition_diff;
+use kedro_sfn::report::summary::{self, Baseline};
+use kedro_sfn::synthetic::{doc_from_dag, modular_dag, random_dag, Rng};
+use support::{example_doc_path, node_tool};
+
+/// The width of a pull request's comment column on github.com, in CSS pixels.
+const COMMENT_WIDTH: f64 = 830.0;
+/// Mermaid's default font size, in pixels.
+const FONT_PX: f64 = 16.0;
+/// The smallest text we accept once GitHub has scaled the picture to the column.
+const MIN_TEXT_PX: f64 = 9.0;
+
+/// Chromium for mermaid-cli's puppeteer (the tests do not download one).
+fn chromium() -> PathBuf {
+    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(candidate).is_file() {
+            return PathBuf::from(candidate);
+        }
+    }
+    panic!(
+        "Chromium is missing (mermaid-cli draws in it): run scripts/setup-images.sh as root, \
+         or apt-get install chromium"
+    );
+}
+
+/// Draws every mermaid block of `markdown` with mmdc; panics with Mermaid's message if one
+/// does not parse. Returns each drawn SVG's text.
+fn draw(name: &str, markdown: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("puppeteer.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"executablePath": chromium(), "args": ["--no-sandbox"]}).to_string(),
+    )
+    .expect("puppeteer config");
+    let input = dir.path().join(format!("{name}.md"));
+    std::fs::write(&input, markdown).expect("markdown");
+    let output = std::process::Command::new(node_tool("mmdc"))
+        .arg("-p")
+        .arg(&config)
+        .arg("-i")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("out.md"))
+        .arg("-q")
+        .output()
+        .expect("mmdc runs");
+    assert!(
+        output.status.success(),
+        "{name}: Mermaid cannot draw a block:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let blocks = markdown.matches("```mermaid").count();
+    let svgs: Vec<String> = (1..=blocks)
+        .map(|i| {
+            let path = dir.path().join(format!("out-{i}.svg"));
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{name}: {} not drawn: {e}", path.display()))
+        })
+        .collect();
+    for svg in &svgs {
+        assert!(svg.contains("<svg"), "{name}: not an SVG");
+    }
+    svgs
+}
+
+/// The width of an SVG's viewBox.
+fn view_width(svg: &str) -> f64 {
+    let start = svg.find("viewBox=\"").expect("viewBox") + "viewBox=\"".len();
+    let numbers: Vec<f64> = svg[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers[2]
+}
+
+/// How large Mermaid's 16 px text is once the picture fits the comment column.
+fn text_px(svg: &str) -> f64 {
+    FONT_PX * (COMMENT_WIDTH / view_width(svg)).min(1.0)
+}
+
+fn first_deploy_comment(planned: &Plan) -> String {
+    let change_set = changes(planned, &Deployment::default(), &Target::with_image(None));
+    let diff = definition_diff(None, &change_set.definition);
+    render_comment(&CommentInput {
+        plan: planned,
+        changes: Some(&change_set),
+        text_diff: &diff,
+        commit: "abc",
+        notes: &[],
+    })
+}
+
+fn offline() -> Baseline {
+    Baseline::Empty {
+        reason: "offline".to_string(),
+    }
+}
+
+fn ungrouped() -> Config {
+    let mut config = Config::default();
+    config.file.group_by = Some(GroupBy::None);
+    config
+}
+
+#[test]
+fn the_example_comment_and_summary_draw() {
+    let text = std::fs::read_to_string(example_doc_path()).expect("example document");
+    let doc: PipelineDoc = serde_json::from_str(&text).expect("document");
+    let planned = plan(&doc, &Config::default()).expect("plans");
+    let comment = draw("example-comment", &first_deploy_comment(&planned));
+    assert_eq!(comment.len(), 1);
+    assert!(text_px(&comment[0]) >= MIN_TEXT_PX);
+    draw("example-summary", &summary::render(&planned, &offline()));
+}
+
+#[test]
+fn large_pipelines_draw_a_readable_summary_picture() {
+    // 12 namespaces of 25 nodes: past the size where the full picture is drawn.
+    let dag = modular_dag(12, 25, &mut Rng::new(3));
+    let last = dag.len() - 1;
+    let doc = doc_from_dag(&dag, &|i| match i {
+        0 => "ingest".into(),
+        i if i == last => "report".into(),
+        i => format!("pipeline_{}.node_{i:04}", (i - 1) / 25),
+    });
+    let planned = plan(&doc, &ungrouped()).expect("plans");
+    let comment = first_deploy_comment(&planned);
+    let svgs = draw("modular-comment", &comment);
+    assert_eq!(svgs.len(), 1, "one picture in the comment");
+    let px = text_px(&svgs[0]);
+    println!(
+        "300 tasks: summary picture {} px wide, text {px:.1} px at comment width",
+        view_width(&svgs[0])
+    );
+    assert!(
+        px >= MIN_TEXT_PX,
+        "the summary picture's text is {px:.1} px at comment width"
+    );
+    draw("modular-summary", &summary::render(&planned, &offline()));
+
+    // A thousand tasks without namespaces, with a change set that the comment truncates.
+    let dag = random_dag(1_000, 4, 0.5, &mut Rng::new(7));
+    let doc = doc_from_dag(&dag, &|i| format!("node_{i:04}"));
+    // A draft: a thousand tasks pass one definition's size limit today.
+    let planned = draft(&doc, &ungrouped()).expect("plans");
+    let comment = first_deploy_comment(&planned);
+    for svg in draw("random-comment", &comment) {
+        let px = text_px(&svg);
+        assert!(px >= MIN_TEXT_PX, "text {px:.1} px at comment width");
+    }
+    draw("random-summary", &summary::render(&planned, &offline()));
+}
+
+#[test]
+fn hostile_names_draw() {
+    let names = [
+        "<img src=x onerror=alert(1)>",
+        "x\"]; click t0 call evil(); %%",
+        "a|b --> c",
+        "end",
+        "subgraph",
+        "#quot;&amp;",
+        "{curly} (round) [square]",
+    ];
+    let nodes: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"name": n, "inputs": if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] }, "outputs": [format!("d{i}")], "tags": [], "namespace": null}))
+        .collect();
+    let datasets: serde_json::Map<String, serde_json::Value> = (0..names.len())
+        .map(|i| (format!("d{i}"), serde_json::json!({"type": "pandas.CSVDataset", "filepath": format!("s3://b/{i}.csv"), "versioned": false})))
+        .collect();
+    let doc: PipelineDoc = serde_json::from_value(serde_json::json!({
+        "format": "kedro-sfn/pipeline@1",
+        "project": {"name": "p", "package": "p", "kedro_version": "1.7.0"},
+        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
+        "nodes": nodes, "datasets": datasets}))
+    .expect("document");
+    let planned = plan(&doc, &ungrouped()).expect("plans");
+    draw("hostile-comment", &first_deploy_comment(&planned));
+    draw("hostile-summary", &summary::render(&planned, &offline()));
+}
