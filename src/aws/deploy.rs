@@ -267,7 +267,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             }
         }
         let mut machine_tags = target.extra_tags.clone();
-        machine_tags.insert("kedro-sfn:managed".into(), "true".into());
+        machine_tags.insert(super::sfn::MANAGED_TAG.into(), "true".into());
         let input = MachineInput {
             name: machine_name,
             definition: &definition_text,

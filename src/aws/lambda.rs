@@ -19,6 +19,14 @@ use crate::plan::functions::FunctionSpec;
 /// How long a function may take to become Active / Successful after a change.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Lambda's answer to a change while another is in progress, and to a create of a name
+/// that exists.
+const CONFLICT: &str = "ResourceConflictException";
+
+/// How many times one change is sent again after a conflict (each after the function has
+/// settled): more means something else keeps changing the function.
+const CONFLICT_RETRIES: usize = 5;
+
 /// Calls Lambda, counting every call.
 #[derive(Debug, Clone)]
 pub struct Lambda {
@@ -186,7 +194,8 @@ impl Lambda {
             )
         })?;
         self.calls.write("lambda:CreateFunction");
-        self.client
+        let created = self
+            .client
             .create_function()
             .function_name(&spec.name)
             .package_type(PackageType::Image)
@@ -200,9 +209,35 @@ impl Lambda {
             .set_tags(Some(input.tags.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| AwsError::new(&action, e))?;
+            .map_err(|e| AwsError::new(&action, e));
+        match created {
+            Ok(_) => {}
+            Err(error) if error.code.as_deref() == Some(CONFLICT) => {
+                return self.adopt(input, error).await;
+            }
+            Err(error) => return Err(error),
+        }
         self.settle(&spec.name).await?;
         self.publish(&spec.name).await
+    }
+
+    /// A create that found the function already there: the SDK retried a create whose answer
+    /// was lost, or an earlier deploy died after creating it. Ours (the ownership tag says so)
+    /// is brought to the spec as an update of code and every setting; anyone else's is left
+    /// alone and the create fails with Lambda's error.
+    async fn adopt(&self, input: &FunctionInput<'_>, conflict: AwsError) -> Result<u64, AwsError> {
+        let name = &input.spec.name;
+        let Some(current) = self.read(name).await? else {
+            return Err(conflict);
+        };
+        let owner = crate::plan::functions::OWNER_TAG;
+        if current.tags.get(owner) != input.tags.get(owner) {
+            return Err(conflict);
+        }
+        tracing::info!(function = %name, "already created (a retried or interrupted create): updating it");
+        self.settle(name).await?;
+        let every_setting = vec!["settings".to_string(), "tags".to_string()];
+        self.update(input, true, &every_setting, &current.tags).await
     }
 
     /// Updates what differs (configuration first, then code), waiting after each change,
@@ -218,30 +253,33 @@ impl Lambda {
         let action = format!("updating the function {}", spec.name);
         let settings: Vec<&String> = configuration.iter().filter(|c| *c != "tags").collect();
         if !settings.is_empty() {
-            self.calls.write("lambda:UpdateFunctionConfiguration");
-            self.client
-                .update_function_configuration()
-                .function_name(&spec.name)
-                .set_role(input.role_arn.map(str::to_string))
-                .memory_size(to_i32(spec.memory_mb))
-                .timeout(to_i32(spec.timeout_s))
-                .ephemeral_storage(storage(spec, &action)?)
-                .environment(environment(spec))
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&action, e))?;
+            let storage = storage(spec, &action)?;
+            self.when_settled(&spec.name, "lambda:UpdateFunctionConfiguration", || {
+                self.client
+                    .update_function_configuration()
+                    .function_name(&spec.name)
+                    .set_role(input.role_arn.map(str::to_string))
+                    .memory_size(to_i32(spec.memory_mb))
+                    .timeout(to_i32(spec.timeout_s))
+                    .ephemeral_storage(storage.clone())
+                    .environment(environment(spec))
+                    .send()
+            })
+            .await
+            .map_err(|e| e.retitled(&action))?;
             self.settle(&spec.name).await?;
         }
         if code {
-            self.calls.write("lambda:UpdateFunctionCode");
-            self.client
-                .update_function_code()
-                .function_name(&spec.name)
-                .image_uri(input.image_uri)
-                .architectures(architecture(spec.architecture))
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&action, e))?;
+            self.when_settled(&spec.name, "lambda:UpdateFunctionCode", || {
+                self.client
+                    .update_function_code()
+                    .function_name(&spec.name)
+                    .image_uri(input.image_uri)
+                    .architectures(architecture(spec.architecture))
+                    .send()
+            })
+            .await
+            .map_err(|e| e.retitled(&action))?;
             self.settle(&spec.name).await?;
         }
         // New code comes with a new source digest tag; a setting may be a tag too.
@@ -349,16 +387,47 @@ impl Lambda {
         }
     }
 
+    /// Sends a change, and when Lambda refuses it because another change is still landing
+    /// (ResourceConflictException: e.g. the SDK retried a call whose answer was lost, and the
+    /// first one is in progress), waits for the function to settle and sends it again.
+    async fn when_settled<T, E, F, Fut>(
+        &self,
+        name: &str,
+        operation: &str,
+        send: F,
+    ) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<
+            Output = Result<T, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>,
+        >,
+        E: std::error::Error + aws_sdk_lambda::error::ProvideErrorMetadata + 'static,
+    {
+        let mut conflicts = 0;
+        loop {
+            self.calls.write(operation);
+            match send().await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => {
+                    let error = AwsError::new(format!("{operation} {name}"), error);
+                    if error.code.as_deref() != Some(CONFLICT) || conflicts == CONFLICT_RETRIES {
+                        return Err(error);
+                    }
+                    conflicts += 1;
+                    self.settle(name).await?;
+                }
+            }
+        }
+    }
+
     async fn publish(&self, name: &str) -> Result<u64, AwsError> {
         let action = format!("publishing a version of {name}");
-        self.calls.write("lambda:PublishVersion");
         let published = self
-            .client
-            .publish_version()
-            .function_name(name)
-            .send()
+            .when_settled(name, "lambda:PublishVersion", || {
+                self.client.publish_version().function_name(name).send()
+            })
             .await
-            .map_err(|e| AwsError::new(&action, e))?;
+            .map_err(|e| e.retitled(&action))?;
         published
             .version()
             .and_then(|v| v.parse().ok())

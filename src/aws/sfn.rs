@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use super::{AwsError, Calls};
 use crate::plan::changes::DeployedMachine;
 
+/// The tag on every state machine kedro-sfn made: it updates no other.
+pub const MANAGED_TAG: &str = "kedro-sfn:managed";
+
 /// Calls Step Functions, counting every call.
 #[derive(Debug, Clone)]
 pub struct StepFunctions {
@@ -170,18 +173,7 @@ impl StepFunctions {
             None => latest.definition().to_string(),
         };
         let definition = serde_json::from_str(&definition_text).unwrap_or(Value::Null);
-        self.calls.read("states:ListTagsForResource");
-        let tags = self
-            .client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(&action, e))?
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect();
+        let tags = self.tags(arn).await?;
         Ok(DeployedMachine {
             arn: arn.to_string(),
             role_arn: latest.role_arn().to_string(),
@@ -288,11 +280,55 @@ impl StepFunctions {
             .version_description(input.version_description)
             .send()
             .await
-            .map_err(|e| AwsError::new(&action, e))?;
+            .map_err(|e| AwsError::new(&action, e));
+        let created = match created {
+            Ok(created) => created,
+            Err(error) if error.code.as_deref() == Some("StateMachineAlreadyExists") => {
+                return self.adopt(input, error).await;
+            }
+            Err(error) => return Err(error),
+        };
         let version = created
             .state_machine_version_arn()
             .ok_or_else(|| AwsError::other(&action, "no version was published"))?;
         Ok((created.state_machine_arn().to_string(), version.to_string()))
+    }
+
+    /// A create that found the state machine there: the SDK retried a create whose answer was
+    /// lost, or an earlier deploy died after creating it. Ours (tagged managed) is updated
+    /// to the input; anyone else's is left alone and the create fails with the service's
+    /// error.
+    async fn adopt(
+        &self,
+        input: &MachineInput<'_>,
+        conflict: AwsError,
+    ) -> Result<(String, String), AwsError> {
+        let Some(arn) = self.find(input.name).await? else {
+            return Err(conflict);
+        };
+        let managed = self.tags(&arn).await?.get(MANAGED_TAG).map(String::as_str) == Some("true");
+        if !managed {
+            return Err(conflict);
+        }
+        tracing::info!(state_machine = %input.name, "already created (a retried or interrupted create): updating it");
+        let version = self.update(&arn, input).await?;
+        Ok((arn, version))
+    }
+
+    /// The state machine's tags.
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        self.calls.read("states:ListTagsForResource");
+        Ok(self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the tags of {arn}"), e))?
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
     }
 
     /// Updates the state machine and publishes a version; returns the version ARN.
@@ -359,14 +395,22 @@ impl StepFunctions {
                 .map_err(|e| AwsError::new(&action, e))?;
         } else {
             self.calls.write("states:CreateStateMachineAlias");
-            self.client
+            let created = self
+                .client
                 .create_state_machine_alias()
                 .name(alias)
                 .description("moved by kedro-sfn deploy and rollback")
-                .routing_configuration(route)
+                .routing_configuration(route.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::new(&action, e))?;
+                .map_err(|e| AwsError::new(&action, e));
+            if let Err(error) = created {
+                // A retried create whose first answer was lost finds the alias there.
+                if self.alias_target(arn, alias).await?.is_none() {
+                    return Err(error);
+                }
+                return Box::pin(self.point_alias(arn, alias, version_arn, true)).await;
+            }
         }
         Ok(())
     }

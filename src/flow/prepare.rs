@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use serde_json::{json, Value};
 
 use crate::aws::deploy::{read_deployment, Clients};
@@ -198,7 +198,10 @@ pub async fn prepare(
     ));
     let deployment = read_deployment(&clients, &plan, &target.alias, concurrency)
         .await
-        .context("cannot read what is deployed (the caller needs read access to Lambda and Step Functions)")?;
+        .map_err(|error| {
+            let why = read_failure(&error, concurrency);
+            anyhow::Error::new(error).context(why)
+        })?;
     let changes = changes(&plan, &deployment, &target);
     let text_diff = definition_diff(
         deployment.machine.as_ref().map(|m| &m.definition),
@@ -215,4 +218,21 @@ pub async fn prepare(
         region,
         concurrency,
     })
+}
+
+/// What a failed read of the deployment means for the user: throttling is not a permission
+/// problem, and a denied call is.
+fn read_failure(error: &crate::aws::AwsError, concurrency: usize) -> String {
+    if error.is_throttling() {
+        format!(
+            "cannot read what is deployed: AWS throttled kedro-sfn's calls even after {} attempts each; lower deploy.concurrency (now {concurrency}) or deploy again later",
+            crate::aws::MAX_ATTEMPTS
+        )
+    } else if error.code.as_deref().is_some_and(|code| {
+        code.contains("AccessDenied") || code == "UnrecognizedClientException"
+    }) {
+        "cannot read what is deployed: the caller needs read access to Lambda and Step Functions (docs/deploying.md lists the IAM actions)".to_string()
+    } else {
+        "cannot read what is deployed".to_string()
+    }
 }
