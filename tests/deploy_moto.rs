@@ -160,6 +160,14 @@ fn first_deploy_noop_redeploy_code_change_and_rollback() {
     let calls = &world.report()["calls"];
     assert_eq!(calls["writes"], 0, "a no-op redeploy wrote: {calls:#}");
     assert!(calls["reads"].as_u64().unwrap_or(0) > 0);
+    // No call per function: one ListFunctions page tells settings, image and record, and the
+    // served definition names every function's latest version.
+    for per_function in ["lambda:GetFunction", "lambda:ListVersionsByFunction"] {
+        assert!(
+            calls["by_operation"].get(per_function).is_none(),
+            "{per_function} in a no-op: {calls:#}"
+        );
+    }
 
     // A new image: every function updated, one new state machine version.
     let image_v2 = world.image("v2");
@@ -465,9 +473,18 @@ fn a_code_only_change_is_new_code_in_a_plan_that_builds_no_image() {
     };
     ok(run("deploy", &["--image-uri", &world.image("v1")]));
     let deployed = world.deployed();
+    // The function's description records what its image is built from.
     let source_of = |deployed: &Value| {
-        deployed["functions"]["spaceflights-preprocess_companies_node"]["tags"]["kedro-sfn:source"]
-            .clone()
+        let description = deployed["functions"]["spaceflights-preprocess_companies_node"]
+            ["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let source = description
+            .split(' ')
+            .find_map(|field| field.strip_prefix("source="))
+            .map(str::to_string);
+        json!(source)
     };
     let digest = source_of(&deployed)
         .as_str()

@@ -3,17 +3,18 @@
 //! still names the old ones), then the state machine (a new version), then the alias, then
 //! the functions of removed tasks. A rerun after a failure reads again and converges.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::lambda::{FunctionInput, Lambda};
+use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
 use crate::plan::changes::{
-    function_tags, qualify_functions, ChangeSet, Deployment, FunctionAction, MachineAction, Target,
+    function_record, function_tags, pinned_versions, qualify_functions, ChangeSet, Deployment,
+    FunctionAction, MachineAction, Target,
 };
 use crate::plan::names::function_prefix;
 use crate::plan::Plan;
@@ -51,32 +52,65 @@ pub enum DeployError {
 }
 
 /// Reads the state machine (by name) and every function that carries its prefix or a
-/// planned name, `concurrency` at a time.
+/// planned name: one ListFunctions page per 50 functions in the region, and a call per
+/// function only where the page does not say enough, `concurrency` at a time: tags where a
+/// function has no record (made by hand or by an older kedro-sfn) or is about to be deleted
+/// (its task, and its ownership confirmed by tag), and versions where a function changed
+/// since the served state machine version was published (else the version that machine
+/// names is its latest: a new version needs an update first).
 pub async fn read_deployment(
     clients: &Clients,
     plan: &Plan,
     alias: &str,
     concurrency: usize,
 ) -> Result<Deployment, AwsError> {
-    let machine = match clients.sfn.find(&plan.state_machine.name).await? {
+    let machine_name = &plan.state_machine.name;
+    let machine = match clients.sfn.find(machine_name).await? {
         Some(arn) => Some(clients.sfn.read(&arn, alias).await?),
         None => None,
     };
-    let mut names = clients
+    let prefix = function_prefix(machine_name);
+    let planned: BTreeSet<&str> = plan.functions.iter().map(|f| f.name.as_str()).collect();
+    let listed = clients
         .lambda
-        .names_with_prefix(&function_prefix(&plan.state_machine.name))
+        .list(&|name| name.starts_with(&prefix) || planned.contains(name))
         .await?;
-    names.extend(plan.functions.iter().map(|f| f.name.clone()));
-    names.sort();
-    names.dedup();
+    let pins = machine
+        .as_ref()
+        .map(|m| pinned_versions(&m.definition))
+        .unwrap_or_default();
+    let served_since = machine.as_ref().and_then(|m| m.served_since_ms);
     let pool = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut reads = JoinSet::new();
-    for name in names {
+    for Listed {
+        mut function,
+        last_modified_ms,
+    } in listed
+    {
+        let needs_tags = function.record.is_none()
+            || (function.owner() == Some(machine_name.as_str())
+                && !planned.contains(function.name.as_str()));
+        let pinned = pins.get(&function.name).copied().filter(|_| {
+            matches!((last_modified_ms, served_since), (Some(changed), Some(served)) if changed < served)
+        });
         let lambda = clients.lambda.clone();
         let pool = pool.clone();
+        let machine_name = machine_name.clone();
         reads.spawn(async move {
             let _permit = pool.acquire_owned().await;
-            lambda.read(&name).await
+            if needs_tags {
+                match lambda.read(&function.name).await? {
+                    Some(read) => function.tags = read.tags,
+                    None => return Ok(None),
+                }
+            }
+            if function.owner() == Some(machine_name.as_str()) {
+                function.latest_version = match pinned {
+                    Some(version) => Some(version),
+                    None => lambda.latest_version(&function.name).await?,
+                };
+            }
+            Ok::<_, AwsError>(Some(function))
         });
     }
     let mut functions = BTreeMap::new();
@@ -174,11 +208,12 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         let lambda = clients.lambda.clone();
         let pool = pool.clone();
         let tags = function_tags(&spec, target);
-        let current_tags = deployment
+        let description = function_record(&spec, plan, target).render();
+        let current_description = deployment
             .functions
             .get(&spec.name)
-            .map(|f| f.tags.clone())
-            .unwrap_or_default();
+            .and_then(|f| f.record.as_ref())
+            .map(|r| r.render());
         let image_uri = image_uri.clone();
         let role = target.lambda_role_arn.clone();
         work.spawn(async move {
@@ -188,6 +223,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                 image_uri: &image_uri,
                 role_arn: role.as_deref(),
                 tags: &tags,
+                description: &description,
             };
             let result = match &action {
                 FunctionAction::Create => lambda.create(&input).await,
@@ -196,7 +232,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                     configuration,
                 } => {
                     lambda
-                        .update(&input, *code, configuration, &current_tags)
+                        .update(&input, *code, configuration, current_description.as_deref())
                         .await
                 }
                 FunctionAction::Keep | FunctionAction::Delete => unreachable!("filtered above"),

@@ -14,6 +14,7 @@ use aws_sdk_lambda::Client;
 use super::{AwsError, Calls};
 use crate::config::Architecture;
 use crate::plan::changes::DeployedFunction;
+use crate::plan::functions::FunctionRecord;
 use crate::plan::functions::FunctionSpec;
 
 /// How long a function may take to become Active / Successful after a change.
@@ -41,6 +42,16 @@ pub struct FunctionInput<'a> {
     pub image_uri: &'a str,
     pub role_arn: Option<&'a str>,
     pub tags: &'a BTreeMap<String, String>,
+    /// The function's record (`FunctionRecord::render`).
+    pub description: &'a str,
+}
+
+/// A function as a ListFunctions page shows it, with when it last changed.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub function: DeployedFunction,
+    /// Lambda's `LastModified`, in milliseconds since the epoch.
+    pub last_modified_ms: Option<i64>,
 }
 
 fn architecture(arch: Architecture) -> LambdaArchitecture {
@@ -75,9 +86,10 @@ impl Lambda {
         }
     }
 
-    /// The names of every function in the account and region that start with `prefix`.
-    pub async fn names_with_prefix(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let mut names = Vec::new();
+    /// Every function in the account and region that `wanted` picks, from ListFunctions
+    /// (50 a page): settings, image digest and record, without tags or versions.
+    pub async fn list(&self, wanted: &dyn Fn(&str) -> bool) -> Result<Vec<Listed>, AwsError> {
+        let mut listed = Vec::new();
         let mut marker = None;
         loop {
             self.calls.read("lambda:ListFunctions");
@@ -89,22 +101,24 @@ impl Lambda {
                 .send()
                 .await
                 .map_err(|e| AwsError::new("listing Lambda functions (lambda:ListFunctions)", e))?;
-            names.extend(
-                page.functions()
-                    .iter()
-                    .filter_map(|f| f.function_name())
-                    .filter(|n| n.starts_with(prefix))
-                    .map(str::to_string),
-            );
+            for config in page.functions() {
+                let Some(name) = config.function_name().filter(|n| wanted(n)) else {
+                    continue;
+                };
+                listed.push(Listed {
+                    function: deployed(name, config),
+                    last_modified_ms: config.last_modified().and_then(lambda_time_ms),
+                });
+            }
             marker = page.next_marker().map(str::to_string);
             if marker.is_none() {
-                return Ok(names);
+                return Ok(listed);
             }
         }
     }
 
-    /// A function's settings, image, tags and highest published version; `None` when there
-    /// is no such function.
+    /// A function's settings, image, record and tags; `None` when there is no such
+    /// function. Its versions are not read.
     pub async fn read(&self, name: &str) -> Result<Option<DeployedFunction>, AwsError> {
         self.calls.read("lambda:GetFunction");
         let answer = match self.client.get_function().function_name(name).send().await {
@@ -123,42 +137,18 @@ impl Lambda {
                 "no configuration",
             ));
         };
-        let environment: BTreeMap<String, String> = config
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        let tags: BTreeMap<String, String> = answer
-            .tags()
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        let architecture = match config.architectures().first() {
-            Some(LambdaArchitecture::Arm64) => "arm64",
-            _ => "x86_64",
-        };
-        Ok(Some(DeployedFunction {
-            name: name.to_string(),
-            image_uri: answer
-                .code()
-                .and_then(|c| c.image_uri())
-                .map(str::to_string),
-            memory_mb: config.memory_size().unwrap_or(0).max(0) as u32,
-            timeout_s: config.timeout().unwrap_or(0).max(0) as u32,
-            ephemeral_storage_mb: config
-                .ephemeral_storage()
-                .map(|e| e.size())
-                .unwrap_or(512)
-                .max(0) as u32,
-            architecture: architecture.to_string(),
-            environment,
-            role_arn: config.role().unwrap_or_default().to_string(),
-            tags,
-            latest_version: self.latest_version(name).await?,
-        }))
+        let mut function = deployed(name, config);
+        function.tags = Some(
+            answer
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        );
+        Ok(Some(function))
     }
 
     /// The highest published version number.
-    async fn latest_version(&self, name: &str) -> Result<Option<u64>, AwsError> {
+    pub async fn latest_version(&self, name: &str) -> Result<Option<u64>, AwsError> {
         let mut latest = None;
         let mut marker = None;
         loop {
@@ -206,6 +196,7 @@ impl Lambda {
             .ephemeral_storage(storage(spec, &action)?)
             .architectures(architecture(spec.architecture))
             .environment(environment(spec))
+            .description(input.description)
             .set_tags(Some(input.tags.clone().into_iter().collect()))
             .send()
             .await
@@ -231,28 +222,30 @@ impl Lambda {
             return Err(conflict);
         };
         let owner = crate::plan::functions::OWNER_TAG;
-        if current.tags.get(owner) != input.tags.get(owner) {
+        let tags = current.tags.unwrap_or_default();
+        if tags.get(owner) != input.tags.get(owner) {
             return Err(conflict);
         }
         tracing::info!(function = %name, "already created (a retried or interrupted create): updating it");
         self.settle(name).await?;
         let every_setting = vec!["settings".to_string(), "tags".to_string()];
-        self.update(input, true, &every_setting, &current.tags).await
+        self.update(input, true, &every_setting, None).await
     }
 
-    /// Updates what differs (configuration first, then code), waiting after each change,
-    /// and publishes a version.
+    /// Updates what differs (configuration and record first, then code), waiting after
+    /// each change, and publishes a version. `current_description`: the description Lambda
+    /// has (`None`: unknown, so it is written).
     pub async fn update(
         &self,
         input: &FunctionInput<'_>,
         code: bool,
         configuration: &[String],
-        current_tags: &BTreeMap<String, String>,
+        current_description: Option<&str>,
     ) -> Result<u64, AwsError> {
         let spec = input.spec;
         let action = format!("updating the function {}", spec.name);
         let settings: Vec<&String> = configuration.iter().filter(|c| *c != "tags").collect();
-        if !settings.is_empty() {
+        if !settings.is_empty() || current_description != Some(input.description) {
             let storage = storage(spec, &action)?;
             self.when_settled(&spec.name, "lambda:UpdateFunctionConfiguration", || {
                 self.client
@@ -263,6 +256,7 @@ impl Lambda {
                     .timeout(to_i32(spec.timeout_s))
                     .ephemeral_storage(storage.clone())
                     .environment(environment(spec))
+                    .description(input.description)
                     .send()
             })
             .await
@@ -282,25 +276,35 @@ impl Lambda {
             .map_err(|e| e.retitled(&action))?;
             self.settle(&spec.name).await?;
         }
-        // New code comes with a new source digest tag; a setting may be a tag too.
-        if (code || configuration.iter().any(|c| c == "tags")) && input.tags != current_tags {
-            self.retag(&spec.name, input.tags, current_tags).await?;
+        if configuration
+            .iter()
+            .any(|c| c == "tags" || c == "kedro-sfn record")
+        {
+            self.retag(&spec.name, input.tags).await?;
         }
         self.publish(&spec.name).await
     }
 
-    async fn retag(
-        &self,
-        name: &str,
-        wanted: &BTreeMap<String, String>,
-        current: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
+    /// Gives the function exactly `wanted` as tags (it reads the current ones first).
+    async fn retag(&self, name: &str, wanted: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let arn = self.arn(name).await?;
+        self.calls.read("lambda:ListTags");
+        let current = self
+            .client
+            .list_tags()
+            .resource(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the tags of {name}"), e))?;
         let stale: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
+            .tags()
+            .map(|t| {
+                t.keys()
+                    .filter(|k| !wanted.contains_key(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         if !stale.is_empty() {
             self.calls.write("lambda:UntagResource");
             self.client
@@ -399,7 +403,10 @@ impl Lambda {
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<
-            Output = Result<T, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>,
+            Output = Result<
+                T,
+                aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+            >,
         >,
         E: std::error::Error + aws_sdk_lambda::error::ProvideErrorMetadata + 'static,
     {
@@ -455,5 +462,66 @@ impl Lambda {
                 }
             }
         }
+    }
+}
+
+/// A function's settings as Lambda reports them (in a page or a GetFunction answer).
+fn deployed(name: &str, config: &aws_sdk_lambda::types::FunctionConfiguration) -> DeployedFunction {
+    let environment: BTreeMap<String, String> = config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let architecture = match config.architectures().first() {
+        Some(LambdaArchitecture::Arm64) => "arm64",
+        _ => "x86_64",
+    };
+    DeployedFunction {
+        name: name.to_string(),
+        code_sha256: config
+            .code_sha256()
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        memory_mb: config.memory_size().unwrap_or(0).max(0) as u32,
+        timeout_s: config.timeout().unwrap_or(0).max(0) as u32,
+        ephemeral_storage_mb: config
+            .ephemeral_storage()
+            .map(|e| e.size())
+            .unwrap_or(512)
+            .max(0) as u32,
+        architecture: architecture.to_string(),
+        environment,
+        role_arn: config.role().unwrap_or_default().to_string(),
+        record: config.description().and_then(FunctionRecord::parse),
+        tags: None,
+        latest_version: None,
+    }
+}
+
+/// Lambda's `LastModified` (`2026-11-29T15:57:34.123+0000`) in milliseconds since the epoch.
+fn lambda_time_ms(text: &str) -> Option<i64> {
+    use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
+    let utc = match text.strip_suffix("+0000") {
+        Some(time) => format!("{time}Z"),
+        None => text.replace("+00:00", "Z"),
+    };
+    DateTime::from_str(&utc, DateTimeFormat::DateTime)
+        .ok()
+        .and_then(|t| t.to_millis().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_times_read_as_utc_milliseconds() {
+        assert_eq!(lambda_time_ms("1970-01-01T00:00:01.500+0000"), Some(1_500));
+        assert_eq!(lambda_time_ms("1970-01-01T00:00:02+0000"), Some(2_000));
+        assert_eq!(
+            lambda_time_ms("1970-01-01T00:00:03.250000+00:00"),
+            Some(3_250)
+        );
+        assert_eq!(lambda_time_ms("yesterday"), None);
     }
 }

@@ -158,7 +158,7 @@ impl StepFunctions {
             .await
             .map_err(|e| AwsError::new(&action, e))?;
         let alias_version_arn = self.alias_target(arn, alias).await?;
-        let definition_text = match &alias_version_arn {
+        let (definition_text, served_since_ms) = match &alias_version_arn {
             Some(version) => {
                 self.calls.read("states:DescribeStateMachine");
                 let served = self
@@ -168,9 +168,12 @@ impl StepFunctions {
                     .send()
                     .await
                     .map_err(|e| AwsError::new(format!("reading the version {version}"), e))?;
-                served.definition().to_string()
+                (
+                    served.definition().to_string(),
+                    served.creation_date().to_millis().ok(),
+                )
             }
-            None => latest.definition().to_string(),
+            None => (latest.definition().to_string(), None),
         };
         let definition = serde_json::from_str(&definition_text).unwrap_or(Value::Null);
         let tags = self.tags(arn).await?;
@@ -182,6 +185,7 @@ impl StepFunctions {
             logging: logging_value(latest.logging_configuration()),
             tracing: latest.tracing_configuration().is_some_and(|t| t.enabled()),
             tags,
+            served_since_ms,
         })
     }
 

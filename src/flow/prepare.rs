@@ -228,9 +228,11 @@ fn read_failure(error: &crate::aws::AwsError, concurrency: usize) -> String {
             "cannot read what is deployed: AWS throttled kedro-sfn's calls even after {} attempts each; lower deploy.concurrency (now {concurrency}) or deploy again later",
             crate::aws::MAX_ATTEMPTS
         )
-    } else if error.code.as_deref().is_some_and(|code| {
-        code.contains("AccessDenied") || code == "UnrecognizedClientException"
-    }) {
+    } else if error
+        .code
+        .as_deref()
+        .is_some_and(|code| code.contains("AccessDenied") || code == "UnrecognizedClientException")
+    {
         "cannot read what is deployed: the caller needs read access to Lambda and Step Functions (docs/deploying.md lists the IAM actions)".to_string()
     } else {
         "cannot read what is deployed".to_string()

@@ -1,5 +1,5 @@
 //! What an image is built from, as one digest that needs no build, no builder and no AWS:
-//! recorded on every function it deploys (the tag `plan::functions::SOURCE_TAG`), so that a plan of a
+//! recorded on every function it deploys (in its description: `plan::functions::FunctionRecord`), so that a plan of a
 //! checkout sees that node code changed even when it builds no image.
 //!
 //! The digest covers the project's files that can hold code or config (as the export cache

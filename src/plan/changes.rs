@@ -7,23 +7,41 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::functions::{FunctionSpec, OWNER_TAG, SOURCE_TAG};
+use super::functions::{FunctionRecord, FunctionSpec, OWNER_TAG};
 use super::Plan;
 
 /// A function as Lambda reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeployedFunction {
     pub name: String,
-    pub image_uri: Option<String>,
+    /// The digest of its image, hex (Lambda's CodeSha256 of an image function).
+    pub code_sha256: Option<String>,
     pub memory_mb: u32,
     pub timeout_s: u32,
     pub ephemeral_storage_mb: u32,
     pub architecture: String,
     pub environment: BTreeMap<String, String>,
     pub role_arn: String,
-    pub tags: BTreeMap<String, String>,
-    /// The highest published version, if any.
+    /// What kedro-sfn recorded in its description; `None` for any other description.
+    pub record: Option<FunctionRecord>,
+    /// Its tags, when they were read: only for functions without a record (made by hand,
+    /// or by an older kedro-sfn) and those about to be deleted.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// The version the deployment's Task states can keep naming: the highest published one
+    /// (or, when nothing changed it since the served state machine version was published,
+    /// the version that machine names, which is the same).
     pub latest_version: Option<u64>,
+}
+
+impl DeployedFunction {
+    /// The state machine that owns it: as its record says, else its ownership tag.
+    pub fn owner(&self) -> Option<&str> {
+        match (&self.record, &self.tags) {
+            (Some(record), _) => Some(record.state_machine.as_str()),
+            (None, Some(tags)) => tags.get(OWNER_TAG).map(String::as_str),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The state machine as Step Functions reports it.
@@ -38,6 +56,8 @@ pub struct DeployedMachine {
     pub logging: Value,
     pub tracing: bool,
     pub tags: BTreeMap<String, String>,
+    /// When the version the alias serves was published, in milliseconds since the epoch.
+    pub served_since_ms: Option<i64>,
 }
 
 /// What is deployed: the state machine (if any) and the functions that carry its name or
@@ -194,20 +214,20 @@ impl ChangeSet {
     }
 }
 
-/// The tags a planned function carries: kedro-sfn's (with the source digest, when known)
-/// and the configured ones.
+/// The tags a planned function carries: kedro-sfn's and the configured ones.
 pub fn function_tags(spec: &FunctionSpec, target: &Target) -> BTreeMap<String, String> {
     let mut tags = target.extra_tags.clone();
     tags.extend(spec.tags.clone());
-    if let Some(digest) = &target.source_digest {
-        tags.insert(SOURCE_TAG.to_string(), digest.clone());
-    }
     tags
 }
 
-/// Tags without the source digest, which is compared as code, not as a setting.
-fn settings_tags(tags: &BTreeMap<String, String>) -> BTreeMap<&String, &String> {
-    tags.iter().filter(|(key, _)| *key != SOURCE_TAG).collect()
+/// The record a planned function's description carries.
+pub fn function_record(spec: &FunctionSpec, plan: &Plan, target: &Target) -> FunctionRecord {
+    FunctionRecord::new(
+        &plan.state_machine.name,
+        target.source_digest.as_deref(),
+        &function_tags(spec, target),
+    )
 }
 
 /// Compares the plan with the deployment.
@@ -225,10 +245,10 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
                 version: Some(1),
             },
             Some(current) => {
-                if current.tags.get(OWNER_TAG) != Some(machine_name) {
+                if current.owner() != Some(machine_name.as_str()) {
                     clashes.push(spec.name.clone());
                 }
-                let (code, configuration) = function_differences(spec, current, target);
+                let (code, configuration) = function_differences(spec, current, plan, target);
                 let action =
                     if !code && configuration.is_empty() && current.latest_version.is_some() {
                         FunctionAction::Keep
@@ -253,14 +273,15 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         functions.push(change);
     }
     for (name, current) in &deployment.functions {
-        if planned.contains(name.as_str()) || current.tags.get(OWNER_TAG) != Some(machine_name) {
+        if planned.contains(name.as_str()) || current.owner() != Some(machine_name.as_str()) {
             continue;
         }
         functions.push(FunctionChange {
             name: name.clone(),
             state: current
                 .tags
-                .get(super::functions::TASK_TAG)
+                .as_ref()
+                .and_then(|tags| tags.get(super::functions::TASK_TAG))
                 .cloned()
                 .unwrap_or_default(),
             action: FunctionAction::Delete,
@@ -327,16 +348,19 @@ fn normalize_logging(logging: &Value) -> Value {
 fn function_differences(
     spec: &FunctionSpec,
     current: &DeployedFunction,
+    plan: &Plan,
     target: &Target,
 ) -> (bool, Vec<String>) {
     let new_image = target
         .image_uri
-        .as_ref()
-        .is_some_and(|uri| current.image_uri.as_ref() != Some(uri));
+        .as_deref()
+        .and_then(image_digest)
+        .is_some_and(|digest| current.code_sha256.as_deref() != Some(digest));
+    let recorded_source = current.record.as_ref().and_then(|r| r.source.as_deref());
     let new_source = target
         .source_digest
-        .as_ref()
-        .is_some_and(|digest| current.tags.get(SOURCE_TAG) != Some(digest));
+        .as_deref()
+        .is_some_and(|digest| recorded_source != Some(digest));
     let code = new_image || new_source || current.architecture != spec.architecture.to_string();
     let mut configuration = Vec::new();
     if current.memory_mb != spec.memory_mb {
@@ -365,10 +389,21 @@ fn function_differences(
             configuration.push("role".to_string());
         }
     }
-    if settings_tags(&current.tags) != settings_tags(&function_tags(spec, target)) {
-        configuration.push("tags".to_string());
+    let wanted = function_record(spec, plan, target);
+    match &current.record {
+        Some(record) if record.tags_hash != wanted.tags_hash => {
+            configuration.push("tags".to_string())
+        }
+        Some(_) => {}
+        // Made by an older kedro-sfn (owned by tag): the record is written once.
+        None => configuration.push("kedro-sfn record".to_string()),
     }
     (code, configuration)
+}
+
+/// The hex digest in `repo@sha256:HEX`.
+pub fn image_digest(image_uri: &str) -> Option<&str> {
+    image_uri.split_once("@sha256:").map(|(_, hex)| hex)
 }
 
 /// The definition with every Task's FunctionName qualified by the version it will invoke,
@@ -377,6 +412,39 @@ pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> 
     let mut out = definition.clone();
     qualify_in(&mut out, versions);
     out
+}
+
+/// Function -> the version a deployed definition's Task states name (`NAME:7`).
+pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
+    fn walk(machine: &Value, pins: &mut BTreeMap<String, u64>) {
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            return;
+        };
+        for state in states.values() {
+            for branch in state
+                .get("Branches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                walk(branch, pins);
+            }
+            let Some(text) = state
+                .pointer("/Parameters/FunctionName")
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            if let Some((name, version)) = text.rsplit_once(':') {
+                if let Ok(version) = version.parse() {
+                    pins.insert(function_name_of(name).to_string(), version);
+                }
+            }
+        }
+    }
+    let mut pins = BTreeMap::new();
+    walk(definition, &mut pins);
+    pins
 }
 
 /// The function's name in a FunctionName that is a name or an (unqualified) ARN.

@@ -100,6 +100,8 @@ def describe(machine, alias):
                 "memory": c.get("MemorySize"), "timeout": c.get("Timeout"),
                 "environment": c.get("Environment", {}).get("Variables", {}),
                 "tags": got.get("Tags", {}),
+                "description": c.get("Description", ""),
+                "code_sha256": c.get("CodeSha256"),
                 "versions": [v["Version"] for v in lam.list_versions_by_function(FunctionName=f["FunctionName"])["Versions"]],
             }
     return {"arn": arn, "alias_version": version, "definition": definition, "functions": functions}
