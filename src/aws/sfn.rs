@@ -223,6 +223,12 @@ impl StepFunctions {
             .validate_state_machine_definition()
             .definition(definition)
             .r#type(StateMachineType::Standard)
+            .customize()
+            // Optional: an endpoint without it (moto answers 500) is not worth a deploy's
+            // full retry budget.
+            .config_override(aws_sdk_sfn::config::Builder::default().retry_config(
+                aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(3),
+            ))
             .send()
             .await
         {

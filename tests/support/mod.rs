@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod asl;
+pub mod fault_proxy;
 pub mod github;
 pub mod images;
 pub mod interpreter;

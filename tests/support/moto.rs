@@ -171,7 +171,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A minimal HTTP/1.0 request; the response text, or None when nothing answers.
-fn request(port: u16, method: &str, path: &str, body: &str) -> Option<String> {
+pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(

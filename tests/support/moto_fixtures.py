@@ -14,6 +14,7 @@
 
 import hashlib
 import json
+import re
 import sys
 
 import boto3
@@ -107,7 +108,30 @@ def describe(machine, alias):
     return {"arn": arn, "alias_version": version, "definition": definition, "functions": functions}
 
 
-COMMANDS = {"roles": roles, "image": image, "function": function,
+def alias_runnable(machine, alias):
+    """Whether the alias can run: it exists, and every function version its definition pins
+    exists. {"alias": false} when there is no state machine or alias yet."""
+    sfn = boto3.client("stepfunctions")
+    lam = boto3.client("lambda")
+    arn = next((m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine), None)
+    if arn is None:
+        return {"alias": False}
+    try:
+        routes = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:{alias}")["routingConfiguration"]
+    except sfn.exceptions.ResourceNotFound:
+        return {"alias": False}
+    definition = sfn.describe_state_machine(stateMachineArn=routes[0]["stateMachineVersionArn"])["definition"]
+    pinned = sorted(set(re.findall(r'"FunctionName":\s*"([^"]+):(\d+)"', definition)))
+    missing = []
+    for name, version in pinned:
+        try:
+            lam.get_function(FunctionName=name, Qualifier=version)
+        except lam.exceptions.ResourceNotFoundException:
+            missing.append(f"{name}:{version}")
+    return {"alias": True, "pinned": len(pinned), "missing": missing}
+
+
+COMMANDS = {"alias-runnable": alias_runnable, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 

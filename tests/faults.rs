@@ -1,0 +1,242 @@
+//! Deploys against a stressed AWS: moto behind `fault_proxy.py`, which throttles, fails
+//! calls before they happen, loses the answers of writes that took effect, and kills the
+//! deploy after its k-th write. Whatever happens, the live alias stays runnable (every
+//! function version it names exists), a rerun converges, and a no-op after it writes
+//! nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kedro_sfn::synthetic::{doc_from_dag, random_dag, Rng};
+use serde_json::{json, Value};
+use support::fault_proxy::FaultProxy;
+use support::kedro_sfn;
+use support::moto::MotoServer;
+
+/// A synthetic pipeline of `tasks` nodes (one Lambda task each), written as a document.
+fn write_doc(dir: &Path, tasks: usize) -> PathBuf {
+    let dag = random_dag(tasks, 6, 0.3, &mut Rng::new(tasks as u64));
+    let doc = doc_from_dag(&dag, &|i| format!("node_{i:03}"));
+    let path = dir.join("pipeline.json");
+    std::fs::write(&path, serde_json::to_vec(&doc).expect("JSON")).expect("document");
+    path
+}
+
+struct Stress {
+    moto: MotoServer,
+    roles: Value,
+    dir: tempfile::TempDir,
+    doc: PathBuf,
+}
+
+impl Stress {
+    fn new(tasks: usize) -> Stress {
+        let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
+        let roles = moto.fixture(&["roles"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let doc = write_doc(dir.path(), tasks);
+        Stress {
+            moto,
+            roles,
+            dir,
+            doc,
+        }
+    }
+
+    fn image(&self, machine: &str, tag: &str) -> String {
+        self.moto.fixture(&["image", machine, tag])["uri"]
+            .as_str()
+            .expect("uri")
+            .to_string()
+    }
+
+    fn out(&self, machine: &str) -> PathBuf {
+        self.dir.path().join(machine)
+    }
+
+    /// `kedro-sfn deploy` of the document as `machine`, through `proxy`.
+    fn deploy(&self, proxy: &FaultProxy, machine: &str, image: &str) -> Command {
+        let mut command = kedro_sfn();
+        command
+            .arg("deploy")
+            .arg("--pipeline-json")
+            .arg(&self.doc)
+            .args(["--state-machine-name", machine])
+            .args(["--image-uri", image])
+            .args([
+                "--lambda-role-arn",
+                self.roles["lambda"].as_str().expect("role"),
+            ])
+            .args([
+                "--state-machine-role-arn",
+                self.roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(self.out(machine))
+            .envs(proxy.aws_env(&self.moto));
+        command
+    }
+
+    /// The calls the last deploy of `machine` made (its deploy.json).
+    fn calls(&self, machine: &str) -> Value {
+        let path = self.out(machine).join("deploy.json");
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("deploy.json")).expect("JSON");
+        report["calls"].clone()
+    }
+
+    /// Asserts the live alias, when there is one, names only function versions that exist.
+    fn assert_runnable(&self, machine: &str, context: &str) {
+        let state = self.moto.fixture(&["alias-runnable", machine, "live"]);
+        if state["alias"] == json!(true) {
+            assert_eq!(
+                state["missing"],
+                json!([]),
+                "{context}: the live alias names missing versions"
+            );
+            assert!(state["pinned"].as_u64().unwrap_or(0) > 0, "{state}");
+        }
+    }
+}
+
+fn succeeded(output: &Output, context: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{context}: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_deploy_survives_throttling_server_errors_and_lost_answers_and_converges() {
+    let stress = Stress::new(24);
+    let machine = "stressed";
+    let image = stress.image(machine, "v1");
+    let proxy = FaultProxy::start(
+        &stress.moto,
+        &[
+            "--seed",
+            "11",
+            "--throttle",
+            "0.3",
+            "--error",
+            "0.05",
+            "--lose",
+            "0.05",
+        ],
+    );
+    let started = std::time::Instant::now();
+    let output = stress
+        .deploy(&proxy, machine, &image)
+        .output()
+        .expect("runs");
+    succeeded(&output, "the deploy under faults");
+    let stats = proxy.stats();
+    println!(
+        "first deploy of 24 tasks under faults: {:.1} s; proxy: {stats}",
+        started.elapsed().as_secs_f64()
+    );
+    for fault in ["throttled", "errors", "lost"] {
+        assert!(
+            stats[fault].as_u64().unwrap_or(0) > 0,
+            "no {fault} injected: {stats:#}"
+        );
+    }
+    stress.assert_runnable(machine, "after the stressed deploy");
+
+    // Calm again: the deployment is exactly the plan.
+    proxy.configure(json!({"throttle": 0, "error": 0, "lose": 0}));
+    let stdout = succeeded(
+        &stress
+            .deploy(&proxy, machine, &image)
+            .output()
+            .expect("runs"),
+        "the no-op",
+    );
+    assert!(stdout.contains("no changes"), "{stdout}");
+    assert_eq!(stress.calls(machine)["writes"], 0, "{stdout}");
+
+    // A new image under faults again, then a calm no-op.
+    proxy.configure(json!({"throttle": 0.3, "error": 0.05, "lose": 0.05}));
+    let image = stress.image(machine, "v2");
+    succeeded(
+        &stress
+            .deploy(&proxy, machine, &image)
+            .output()
+            .expect("runs"),
+        "the code change under faults",
+    );
+    proxy.configure(json!({"throttle": 0, "error": 0, "lose": 0}));
+    succeeded(
+        &stress
+            .deploy(&proxy, machine, &image)
+            .output()
+            .expect("runs"),
+        "the second no-op",
+    );
+    assert_eq!(stress.calls(machine)["writes"], 0);
+    stress.assert_runnable(machine, "at the end");
+}
+
+#[test]
+fn a_deploy_killed_after_any_write_leaves_a_runnable_alias_and_a_rerun_converges() {
+    // 16 tasks: a code change makes 35 writes (an update and a publish per function, the
+    // state machine's update and tags, the alias), so every k below interrupts it.
+    let stress = Stress::new(16);
+    let proxy = FaultProxy::start(&stress.moto, &[]);
+    let machine = "killed";
+    // A first deploy, undisturbed, so that a live version exists to protect...
+    succeeded(
+        &stress
+            .deploy(&proxy, machine, &stress.image(machine, "v0"))
+            .output()
+            .expect("runs"),
+        "the first deploy",
+    );
+    for k in [1, 3, 8, 17, 30] {
+        // ... then a code change, killed after its k-th write.
+        let image = stress.image(machine, &format!("v{k}"));
+        proxy.post("/__proxy/reset-stats", "{}");
+        proxy.configure(json!({"kill_after_write": k}));
+        let child = stress
+            .deploy(&proxy, machine, &image)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        proxy.client_pid(child.id());
+        let output = child.wait_with_output().expect("waits");
+        let stats = proxy.stats();
+        assert_eq!(
+            stats["killed"],
+            json!(true),
+            "k={k}: the deploy was not killed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "k={k}: a killed deploy exited 0");
+        proxy.configure(json!({"kill_after_write": 0}));
+        stress.assert_runnable(machine, &format!("k={k}, killed"));
+
+        let rerun = succeeded(
+            &stress
+                .deploy(&proxy, machine, &image)
+                .output()
+                .expect("runs"),
+            &format!("k={k}: the rerun"),
+        );
+        stress.assert_runnable(machine, &format!("k={k}, rerun"));
+        let noop = succeeded(
+            &stress
+                .deploy(&proxy, machine, &image)
+                .output()
+                .expect("runs"),
+            &format!("k={k}: the no-op"),
+        );
+        assert!(noop.contains("no changes"), "k={k}: {rerun}\n{noop}");
+        assert_eq!(stress.calls(machine)["writes"], 0, "k={k}: {noop}");
+    }
+}
