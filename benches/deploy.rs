@@ -250,7 +250,12 @@ fn aws_like(moto: &Moto, roles: &(String, String), images: &(String, String)) {
         }
         code_only.push((pool, code.seconds));
     }
-    let at = |pool| code_only.iter().find(|(p, _)| *p == pool).map_or(0.0, |r| r.1);
+    let at = |pool| {
+        code_only
+            .iter()
+            .find(|(p, _)| *p == pool)
+            .map_or(0.0, |r| r.1)
+    };
     println!(
         "code-only speed-up over pool 1: pool 8 {:.2}x, pool 16 {:.2}x",
         at(1) / at(8),
