@@ -34,11 +34,12 @@ pub struct DeployedFunction {
 }
 
 impl DeployedFunction {
-    /// The state machine that owns it: as its record says, else its ownership tag.
+    /// The state machine that owns it: its ownership tag when the tags were read (they are
+    /// before a deletion), else what its record says.
     pub fn owner(&self) -> Option<&str> {
-        match (&self.record, &self.tags) {
-            (Some(record), _) => Some(record.state_machine.as_str()),
-            (None, Some(tags)) => tags.get(OWNER_TAG).map(String::as_str),
+        match (&self.tags, &self.record) {
+            (Some(tags), _) => tags.get(OWNER_TAG).map(String::as_str),
+            (None, Some(record)) => Some(record.state_machine.as_str()),
             (None, None) => None,
         }
     }
@@ -596,6 +597,34 @@ fn structural_diff(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_ownership_tag_wins_over_the_record_once_read() {
+        let mut function = DeployedFunction {
+            name: "m-a".into(),
+            code_sha256: None,
+            memory_mb: 128,
+            timeout_s: 3,
+            ephemeral_storage_mb: 512,
+            architecture: "x86_64".into(),
+            environment: BTreeMap::new(),
+            role_arn: String::new(),
+            record: Some(FunctionRecord::new("m", None, &BTreeMap::new())),
+            tags: None,
+            latest_version: None,
+        };
+        assert_eq!(function.owner(), Some("m"));
+        function.tags = Some(BTreeMap::from([(
+            OWNER_TAG.to_string(),
+            "other".to_string(),
+        )]));
+        assert_eq!(function.owner(), Some("other"));
+        function.tags = Some(BTreeMap::new());
+        assert_eq!(function.owner(), None);
+        function.record = None;
+        function.tags = None;
+        assert_eq!(function.owner(), None);
+    }
 
     fn task(nodes: &[&str], next: Option<&str>) -> Value {
         let mut state = json!({"Type": "Task", "Parameters": {"FunctionName": "f", "Payload": {"nodes": nodes}}});
