@@ -131,7 +131,7 @@ async fn deploy_once(
 ) -> Row {
     let before = clients.calls.count();
     let started = Instant::now();
-    let deployment = read_deployment(clients, plan, &target.alias, pool)
+    let deployment = read_deployment(clients, plan, target, pool)
         .await
         .expect("read");
     let change_set = changes(plan, &deployment, target);

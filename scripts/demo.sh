@@ -46,7 +46,13 @@ KEDRO_SFN="$ROOT/target/debug/kedro-sfn"
 mkdir -p out
 PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 step "moto_server on 127.0.0.1:$PORT"
-MOTO_PORT="$PORT" .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &
+# Without --with-image, functions name an image in moto's ECR, as on AWS (Lambda's
+# CodeSha256 is then the image's digest, so a plan sees an unchanged image without a call
+# per function). The real image goes to a local registry instead, which moto cannot check.
+STUB_ECR=false
+[[ $WITH_IMAGE -eq 1 ]] && STUB_ECR=true
+MOTO_PORT="$PORT" MOTO_LAMBDA_STUB_ECR="$STUB_ECR" \
+    .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &
 MOTO_PID=$!
 REGISTRY_PID=""
 cleanup() {
@@ -112,7 +118,9 @@ step "kedro-sfn deploy --start-execution --wait"
 "$KEDRO_SFN" deploy "${COMMON[@]}" --out "$OUT" --start-execution --wait --execution-name demo-run
 
 step "kedro-sfn deploy (again: nothing to change)"
-"$KEDRO_SFN" deploy "${COMMON[@]}" --out "$OUT-again"
+"$KEDRO_SFN" deploy "${COMMON[@]}" --out "$OUT-again" | tee out/deploy-again.log
+grep -q "no changes" out/deploy-again.log \
+    || die "the second deploy changed something: it must make no change (out/deploy-again.log)"
 
 step "$OUT/summary.md (what the first deploy changed; the pull-request comment shows the same)"
 cat "$OUT/summary.md"

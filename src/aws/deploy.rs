@@ -13,8 +13,8 @@ use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
 use crate::plan::changes::{
-    function_record, function_tags, pinned_versions, qualify_functions, ChangeSet, Deployment,
-    FunctionAction, MachineAction, Target,
+    function_record, function_tags, image_digest, pinned_versions, qualify_functions, ChangeSet,
+    Deployment, FunctionAction, MachineAction, Target,
 };
 use crate::plan::names::function_prefix;
 use crate::plan::Plan;
@@ -61,14 +61,15 @@ pub enum DeployError {
 pub async fn read_deployment(
     clients: &Clients,
     plan: &Plan,
-    alias: &str,
+    target: &Target,
     concurrency: usize,
 ) -> Result<Deployment, AwsError> {
     let machine_name = &plan.state_machine.name;
     let machine = match clients.sfn.find(machine_name).await? {
-        Some(arn) => Some(clients.sfn.read(&arn, alias).await?),
+        Some(arn) => Some(clients.sfn.read(&arn, &target.alias).await?),
         None => None,
     };
+    let digest = target.image_uri.as_deref().and_then(image_digest);
     let prefix = function_prefix(machine_name);
     let planned: BTreeSet<&str> = plan.functions.iter().map(|f| f.name.as_str()).collect();
     let listed = clients
@@ -90,6 +91,9 @@ pub async fn read_deployment(
         let needs_tags = function.record.is_none()
             || (function.owner() == Some(machine_name.as_str())
                 && !planned.contains(function.name.as_str()));
+        // CodeSha256 is the image's digest; where it is not (an emulator that hashes the
+        // URI), the image URI that GetFunction reports decides.
+        let needs_image = digest.is_some_and(|d| function.code_sha256.as_deref() != Some(d));
         let pinned = pins.get(&function.name).copied().filter(|_| {
             matches!((last_modified_ms, served_since), (Some(changed), Some(served)) if changed < served)
         });
@@ -98,9 +102,12 @@ pub async fn read_deployment(
         let machine_name = machine_name.clone();
         reads.spawn(async move {
             let _permit = pool.acquire_owned().await;
-            if needs_tags {
+            if needs_tags || needs_image {
                 match lambda.read(&function.name).await? {
-                    Some(read) => function.tags = read.tags,
+                    Some(read) => {
+                        function.tags = read.tags;
+                        function.image_uri = read.image_uri;
+                    }
                     None => return Ok(None),
                 }
             }

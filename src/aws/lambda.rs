@@ -138,6 +138,10 @@ impl Lambda {
             ));
         };
         let mut function = deployed(name, config);
+        function.image_uri = answer
+            .code()
+            .and_then(|c| c.image_uri())
+            .map(str::to_string);
         function.tags = Some(
             answer
                 .tags()
@@ -493,6 +497,7 @@ fn deployed(name: &str, config: &aws_sdk_lambda::types::FunctionConfiguration) -
         environment,
         role_arn: config.role().unwrap_or_default().to_string(),
         record: config.description().and_then(FunctionRecord::parse),
+        image_uri: None,
         tags: None,
         latest_version: None,
     }

@@ -196,7 +196,7 @@ pub async fn prepare(
         "reading the deployment of {} in {region}",
         plan.state_machine.name
     ));
-    let deployment = read_deployment(&clients, &plan, &target.alias, concurrency)
+    let deployment = read_deployment(&clients, &plan, &target, concurrency)
         .await
         .map_err(|error| {
             let why = read_failure(&error, concurrency);

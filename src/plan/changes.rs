@@ -16,6 +16,9 @@ pub struct DeployedFunction {
     pub name: String,
     /// The digest of its image, hex (Lambda's CodeSha256 of an image function).
     pub code_sha256: Option<String>,
+    /// The image it runs, when GetFunction was read (only where `code_sha256` is not the
+    /// planned image's digest).
+    pub image_uri: Option<String>,
     pub memory_mb: u32,
     pub timeout_s: u32,
     pub ephemeral_storage_mb: u32,
@@ -356,7 +359,11 @@ fn function_differences(
         .image_uri
         .as_deref()
         .and_then(image_digest)
-        .is_some_and(|digest| current.code_sha256.as_deref() != Some(digest));
+        .is_some_and(|digest| {
+            let runs = |uri: &String| image_digest(uri) == Some(digest);
+            current.code_sha256.as_deref() != Some(digest)
+                && !current.image_uri.as_ref().is_some_and(runs)
+        });
     let recorded_source = current.record.as_ref().and_then(|r| r.source.as_deref());
     let new_source = target
         .source_digest
@@ -599,6 +606,50 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn an_image_is_unchanged_when_its_digest_or_its_uri_says_so() {
+        let dag = crate::synthetic::random_dag(1, 1, 0.0, &mut crate::synthetic::Rng::new(1));
+        let doc = crate::synthetic::doc_from_dag(&dag, &|i| format!("node_{i}"));
+        let plan = crate::plan::draft(&doc, &crate::config::Config::default()).expect("plans");
+        let digest = "ab".repeat(32);
+        let uri = format!("r.example/repo@sha256:{digest}");
+        let target = Target::with_image(Some(uri.clone()));
+        let spec = &plan.functions[0];
+        let mut deployed = DeployedFunction {
+            name: spec.name.clone(),
+            code_sha256: Some(digest.clone()),
+            image_uri: None,
+            memory_mb: spec.memory_mb,
+            timeout_s: spec.timeout_s,
+            ephemeral_storage_mb: spec.ephemeral_storage_mb,
+            architecture: spec.architecture.to_string(),
+            environment: spec.environment.clone(),
+            role_arn: String::new(),
+            record: Some(function_record(spec, &plan, &target)),
+            tags: None,
+            latest_version: Some(3),
+        };
+        let action = |deployed: &DeployedFunction| {
+            let deployment = Deployment {
+                machine: None,
+                functions: BTreeMap::from([(deployed.name.clone(), deployed.clone())]),
+            };
+            changes(&plan, &deployment, &target).functions[0]
+                .action
+                .clone()
+        };
+        assert_eq!(action(&deployed), FunctionAction::Keep);
+        // An emulator's CodeSha256 (a hash of the URI): the URI read by GetFunction decides.
+        deployed.code_sha256 = Some("0".repeat(64));
+        deployed.image_uri = Some(uri);
+        assert_eq!(action(&deployed), FunctionAction::Keep);
+        deployed.image_uri = Some(format!("r.example/repo@sha256:{}", "cd".repeat(32)));
+        assert!(matches!(
+            action(&deployed),
+            FunctionAction::Update { code: true, .. }
+        ));
+    }
+
+    #[test]
     fn the_ownership_tag_wins_over_the_record_once_read() {
         let mut function = DeployedFunction {
             name: "m-a".into(),
@@ -609,6 +660,7 @@ mod tests {
             architecture: "x86_64".into(),
             environment: BTreeMap::new(),
             role_arn: String::new(),
+            image_uri: None,
             record: Some(FunctionRecord::new("m", None, &BTreeMap::new())),
             tags: None,
             latest_version: None,
