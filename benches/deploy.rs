@@ -68,10 +68,11 @@ fn start_moto() -> Moto {
     Moto { port, child }
 }
 
-fn roles(moto: &Moto) -> (String, String) {
+/// What `tests/support/moto_fixtures.py ARGS...` prints.
+fn fixture(moto: &Moto, args: &[&str]) -> serde_json::Value {
     let output = Command::new(venv("python"))
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_fixtures.py"))
-        .arg("roles")
+        .args(args)
         .envs(aws_env(moto))
         .output()
         .expect("python runs");
@@ -80,7 +81,11 @@ fn roles(moto: &Moto) -> (String, String) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let roles: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+fn roles(moto: &Moto) -> (String, String) {
+    let roles = fixture(moto, &["roles"]);
     (
         roles["lambda"].as_str().unwrap_or_default().to_string(),
         roles["states"].as_str().unwrap_or_default().to_string(),
@@ -102,19 +107,10 @@ fn aws_env(moto: &Moto) -> Vec<(String, String)> {
 
 /// An image pushed to moto's ECR (repository `bench`): its `repo@sha256:…` URI.
 fn image(moto: &Moto, tag: u8) -> String {
-    let output = Command::new(venv("python"))
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_fixtures.py"))
-        .args(["image", "bench", &format!("v{tag}")])
-        .envs(aws_env(moto))
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    answer["uri"].as_str().expect("uri").to_string()
+    fixture(moto, &["image", "bench", &format!("v{tag}")])["uri"]
+        .as_str()
+        .expect("uri")
+        .to_string()
 }
 
 struct Row {

@@ -180,20 +180,7 @@ fn hostile_names_draw() {
         "#quot;&amp;",
         "{curly} (round) [square]",
     ];
-    let nodes: Vec<serde_json::Value> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| serde_json::json!({"name": n, "inputs": if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] }, "outputs": [format!("d{i}")], "tags": [], "namespace": null}))
-        .collect();
-    let datasets: serde_json::Map<String, serde_json::Value> = (0..names.len())
-        .map(|i| (format!("d{i}"), serde_json::json!({"type": "pandas.CSVDataset", "filepath": format!("s3://b/{i}.csv"), "versioned": false})))
-        .collect();
-    let doc: PipelineDoc = serde_json::from_value(serde_json::json!({
-        "format": "kedro-sfn/pipeline@1",
-        "project": {"name": "p", "package": "p", "kedro_version": "1.7.0"},
-        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
-        "nodes": nodes, "datasets": datasets}))
-    .expect("document");
+    let doc = support::chain_doc("p", &names);
     let planned = plan(&doc, &ungrouped()).expect("plans");
     draw("hostile-comment", &first_deploy_comment(&planned));
     draw("hostile-summary", &summary::render(&planned, &offline()));

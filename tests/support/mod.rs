@@ -278,3 +278,22 @@ pub fn real_project(name: &str) -> tempfile::TempDir {
     );
     copy_project(&source)
 }
+
+/// A pipeline of one chain of nodes with the given names (each reads the previous one's
+/// output, all on S3), for tests of how names are escaped and drawn.
+pub fn chain_doc(project_name: &str, names: &[&str]) -> kedro_sfn::pipeline::model::PipelineDoc {
+    let nodes: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"name": n, "inputs": if i == 0 { vec![] } else { vec![format!("d{}", i - 1)] }, "outputs": [format!("d{i}")], "tags": [], "namespace": null}))
+        .collect();
+    let datasets: serde_json::Map<String, serde_json::Value> = (0..names.len())
+        .map(|i| (format!("d{i}"), serde_json::json!({"type": "pandas.CSVDataset", "filepath": format!("s3://b/{i}.csv"), "versioned": false})))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "format": "kedro-sfn/pipeline@1",
+        "project": {"name": project_name, "package": "p", "kedro_version": "1.7.0"},
+        "env": "aws", "pipeline": "__default__", "pipelines": ["__default__"],
+        "nodes": nodes, "datasets": datasets}))
+    .expect("document")
+}
