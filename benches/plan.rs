@@ -152,6 +152,7 @@ fn plan_once(size: usize, shape: &str) {
     let mut tasks = 0;
     let mut bytes = 0;
     let mut fits = true;
+    let mut sizes = [0usize; 3];
     for _ in 0..runs {
         let start = Instant::now();
         let plan = draft(&doc, &config).expect("the synthetic pipeline plans");
@@ -170,12 +171,16 @@ fn plan_once(size: usize, shape: &str) {
             .unwrap_or(0)
             <= DEFINITION_MAX_BYTES;
         bytes = definition.len() + document.len() + summary.len();
+        sizes = [definition.len(), document.len(), summary.len()];
     }
     println!(
-        "{shape:<8} {:>6} nodes ({tasks} tasks): best of {runs} {:>8.1} ms (decompose {decompose_ms:.1} ms, group+check {check_ms:.1} ms), output {:>6} KiB, peak RSS {:>6} MiB{}",
+        "{shape:<8} {:>6} nodes ({tasks} tasks): best of {runs} {:>8.1} ms (decompose {decompose_ms:.1} ms, group+check {check_ms:.1} ms), output {:>6} KiB (definition {} KiB, plan.json {} KiB, summary.md {} KiB), peak RSS {:>6} MiB{}",
         doc.nodes.len(),
         best * 1000.0,
         bytes / 1024,
+        sizes[0] / 1024,
+        sizes[1] / 1024,
+        sizes[2] / 1024,
         peak_rss_kib() / 1024,
         if fits { "" } else { " (over Step Functions' 1 MB definition limit: `plan` refuses it)" }
     );
