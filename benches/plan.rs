@@ -156,7 +156,8 @@ fn plan_once(size: usize, shape: &str) {
     for _ in 0..runs {
         let start = Instant::now();
         let plan = draft(&doc, &config).expect("the synthetic pipeline plans");
-        let definition = serde_json::to_string_pretty(&plan.definition).expect("serializes");
+        let definition =
+            kedro_sfn::report::json_text::to_pretty(&plan.definition).expect("serializes");
         let document = PlanDocument::new(&plan, "empty").to_json();
         let summary = render(
             &plan,

@@ -38,7 +38,7 @@ pub fn write_plan(
     compared: Option<&Compared>,
 ) -> anyhow::Result<String> {
     let definition = compared.map_or(&plan.definition, |c| &c.changes.definition);
-    let mut definition = serde_json::to_string_pretty(definition)?;
+    let mut definition = crate::report::json_text::to_pretty(definition)?;
     definition.push('\n');
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);

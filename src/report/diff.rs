@@ -14,7 +14,7 @@ use super::escape::{code, text};
 /// A unified diff of two definitions, pretty-printed (empty when they are equal).
 pub fn definition_diff(deployed: Option<&Value>, planned: &Value) -> String {
     let pretty = |v: &Value| {
-        let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+        let mut s = super::json_text::to_pretty(v).unwrap_or_default();
         s.push('\n');
         s
     };

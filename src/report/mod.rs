@@ -5,5 +5,6 @@ pub mod comment;
 pub mod deployment;
 pub mod diff;
 pub mod escape;
+pub mod json_text;
 pub mod mermaid;
 pub mod summary;
