@@ -87,17 +87,16 @@ impl Stress {
         report["calls"].clone()
     }
 
-    /// Asserts the live alias, when there is one, names only function versions that exist.
+    /// Asserts the live alias exists and names only function versions that exist.
     fn assert_runnable(&self, machine: &str, context: &str) {
         let state = self.moto.fixture(&["alias-runnable", machine, "live"]);
-        if state["alias"] == json!(true) {
-            assert_eq!(
-                state["missing"],
-                json!([]),
-                "{context}: the live alias names missing versions"
-            );
-            assert!(state["pinned"].as_u64().unwrap_or(0) > 0, "{state}");
-        }
+        assert_eq!(state["alias"], json!(true), "{context}: no live alias");
+        assert_eq!(
+            state["missing"],
+            json!([]),
+            "{context}: the live alias names missing versions"
+        );
+        assert!(state["pinned"].as_u64().unwrap_or(0) > 0, "{state}");
     }
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_lambda::Client;
 
 use super::{AwsError, Calls};
 use crate::config::Architecture;
-use crate::plan::changes::DeployedFunction;
+use crate::plan::changes::{DeployedFunction, RECORD_CHANGE, TAGS_CHANGE};
 use crate::plan::functions::FunctionRecord;
 use crate::plan::functions::FunctionSpec;
 
@@ -232,8 +232,9 @@ impl Lambda {
         }
         tracing::info!(function = %name, "already created (a retried or interrupted create): updating it");
         self.settle(name).await?;
-        let every_setting = vec!["settings".to_string(), "tags".to_string()];
-        self.update(input, true, &every_setting, None).await
+        // As for a function without a record: every setting, the description and the tags.
+        let everything = [RECORD_CHANGE.to_string()];
+        self.update(input, true, &everything, None).await
     }
 
     /// Updates what differs (configuration and record first, then code), waiting after
@@ -248,7 +249,7 @@ impl Lambda {
     ) -> Result<u64, AwsError> {
         let spec = input.spec;
         let action = format!("updating the function {}", spec.name);
-        let settings: Vec<&String> = configuration.iter().filter(|c| *c != "tags").collect();
+        let settings: Vec<&String> = configuration.iter().filter(|c| *c != TAGS_CHANGE).collect();
         if !settings.is_empty() || current_description != Some(input.description) {
             let storage = storage(spec, &action)?;
             self.when_settled(&spec.name, "lambda:UpdateFunctionConfiguration", || {
@@ -282,7 +283,7 @@ impl Lambda {
         }
         if configuration
             .iter()
-            .any(|c| c == "tags" || c == "kedro-sfn record")
+            .any(|c| c == TAGS_CHANGE || c == RECORD_CHANGE)
         {
             self.retag(&spec.name, input.tags).await?;
         }

@@ -12,10 +12,11 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-/// Attempts per AWS call, the first included. A deploy of 1,500 tasks makes about 6,000
-/// calls; with 35% of attempts failing (30% throttled, 5% server errors: the stress test's
-/// mix) one call exhausts 15 attempts with probability 0.35^15 = 1.5e-7, so the whole
-/// deploy fails with probability under 0.1%. The SDK's default (3) fails such a deploy
+/// Attempts per AWS call, the first included. A code-only deploy of 500 tasks made 2,510
+/// calls in the deploy benchmark (its settle polls included), so one of 1,500 tasks makes
+/// about 7,500; with 35% of attempts failing (30% throttled, 5% server errors: the stress
+/// test's mix) one call exhausts 15 attempts with probability 0.35^15 = 1.5e-7, so the
+/// whole deploy fails with probability about 0.1%. The SDK's default (3) fails such a deploy
 /// almost surely.
 pub const MAX_ATTEMPTS: u32 = 15;
 

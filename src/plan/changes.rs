@@ -348,6 +348,13 @@ fn normalize_logging(logging: &Value) -> Value {
     }
 }
 
+/// The configuration change that is the function's tags: applied by retagging, not by
+/// UpdateFunctionConfiguration.
+pub const TAGS_CHANGE: &str = "tags";
+/// The configuration change of a function without a record (made by an older kedro-sfn):
+/// its description and tags are written.
+pub const RECORD_CHANGE: &str = "kedro-sfn record";
+
 /// Which of a function's settings differ from the plan (`code` for the image).
 fn function_differences(
     spec: &FunctionSpec,
@@ -400,11 +407,11 @@ fn function_differences(
     let wanted = function_record(spec, plan, target);
     match &current.record {
         Some(record) if record.tags_hash != wanted.tags_hash => {
-            configuration.push("tags".to_string())
+            configuration.push(TAGS_CHANGE.to_string())
         }
         Some(_) => {}
         // Made by an older kedro-sfn (owned by tag): the record is written once.
-        None => configuration.push("kedro-sfn record".to_string()),
+        None => configuration.push(RECORD_CHANGE.to_string()),
     }
     (code, configuration)
 }
