@@ -69,6 +69,10 @@ setup_python() {
     "${pip[@]}" check >&2 || die "pip check found inconsistent requirements in $VENV"
     "$VENV/bin/python" -c 'import kedro, kedro_datasets, moto, s3fs, boto3, pytest, spaceflights' \
         || die "the new virtual environment cannot import what it should"
+    local tool
+    for tool in maturin twine; do
+        [[ -x "$VENV/bin/$tool" ]] || die "$tool is missing from $VENV after installing $REQUIREMENTS"
+    done
     rm -f "$VENV"/.kedro-sfn-setup-*
     touch "$stamp"
     say "python: ready ($("$VENV/bin/python" -c 'import kedro; print("kedro", kedro.__version__)'))"
