@@ -33,6 +33,32 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
+/// A cargo or maturin command with none of the variables that `cargo test` sets for this test
+/// process. Build scripts record some of them (ring's reruns when `CARGO_MANIFEST_DIR`
+/// changes), so a build that inherited them would leave the dependencies stale for the next
+/// plain `cargo build`, which would then recompile the AWS SDK.
+fn build_tool(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.current_dir(repo_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_test = name == "CARGO"
+            || name == "OUT_DIR"
+            || name == "CARGO_MANIFEST_DIR"
+            || name == "CARGO_MANIFEST_PATH"
+            || name == "CARGO_CRATE_NAME"
+            || name == "CARGO_TARGET_TMPDIR"
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_RUSTC_CURRENT_DIR"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_");
+        if set_by_cargo_test {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -61,12 +87,10 @@ fn dist() -> &'static Dist {
     DIST.get_or_init(|| {
         let out = repo_root().join("target/wheel-dist");
         let _ = std::fs::remove_dir_all(&out);
-        run(Command::new(venv_tool("maturin"))
-            .current_dir(repo_root())
+        run(build_tool(venv_tool("maturin"))
             .args(["build", "--profile", "dev", "--locked", "--out"])
             .arg(&out));
-        run(Command::new(venv_tool("maturin"))
-            .current_dir(repo_root())
+        run(build_tool(venv_tool("maturin"))
             .args(["sdist", "--out"])
             .arg(&out));
         Dist {
@@ -194,7 +218,7 @@ fn the_wheel_puts_the_binary_and_the_plugin_in_the_environment() {
     let version = format!("kedro-sfn {}\n", env!("CARGO_PKG_VERSION"));
     assert_eq!(
         stdout(&run(
-            &mut Command::new(env.bin.join("kedro-sfn")).arg("--version")
+            Command::new(env.bin.join("kedro-sfn")).arg("--version")
         )),
         version
     );
@@ -260,7 +284,7 @@ fn wheel_and_sdist_pass_twine_check_and_the_sdist_builds_with_cargo() {
         assert!(root.join(needed).is_file(), "the sdist holds {needed}");
     }
     // Checked with the suite's own target directory: the dependencies are built already.
-    run(Command::new(env!("CARGO"))
+    run(build_tool(env!("CARGO"))
         .args([
             "check",
             "--locked",
@@ -276,8 +300,7 @@ fn wheel_and_sdist_pass_twine_check_and_the_sdist_builds_with_cargo() {
 
 /// Each dependency's features, as `cargo tree` resolves them with these edges.
 fn features(edges: &str) -> std::collections::BTreeSet<String> {
-    let output = run(Command::new(env!("CARGO"))
-        .current_dir(repo_root())
+    let output = run(build_tool(env!("CARGO"))
         .args([
             "tree",
             "--locked",

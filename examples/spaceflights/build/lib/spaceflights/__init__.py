@@ -1,0 +1,3 @@
+"""spaceflights: a small Kedro project that kedro-sfn's demo and tests deploy."""
+
+__version__ = "0.1"
