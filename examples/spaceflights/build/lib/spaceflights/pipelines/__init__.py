@@ -1,1 +1,0 @@
-"""The project's pipelines; each sub-package is found by ``find_pipelines``."""

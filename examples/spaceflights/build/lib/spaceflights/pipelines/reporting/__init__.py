@@ -1,5 +1,0 @@
-"""The reporting pipeline."""
-
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
