@@ -1,7 +1,8 @@
 //! The Python distribution as a user gets it: the wheel that maturin builds from
 //! pyproject.toml, installed with pip into a fresh virtual environment beside Kedro and the
 //! example project, runs `kedro sfn plan` inside the project with the same result as
-//! `kedro-sfn plan`; `kedro sfn --help` lists the subcommands; the wheel and the sdist pass
+//! `kedro-sfn plan`, and `kedro sfn check` on a real project says what the binary says;
+//! `kedro sfn --help` lists the subcommands; the wheel and the sdist pass
 //! `twine check`, and the sdist holds what a cargo build of the crate needs.
 
 mod support;
@@ -210,6 +211,40 @@ fn kedro_sfn_plan_in_the_project_equals_the_binary_run_by_hand() {
             "{name} differs between `kedro sfn plan` and `kedro-sfn plan`"
         );
     }
+}
+
+/// The plugin on a project we did not write (kedro-starters' astro-airflow-iris, copied,
+/// unedited): Kedro finds it from `src/`, and `kedro sfn check` refuses its base env with the
+/// same messages and exit code as the binary run by hand. Its pipeline needs only pandas,
+/// which the environment has for the example.
+#[test]
+fn kedro_sfn_check_on_a_real_project_says_what_the_binary_says() {
+    let env = user_env();
+    let project = support::real_project("astro-airflow-iris");
+    let via_kedro = Command::new(env.bin.join("kedro"))
+        .current_dir(project.path().join("src"))
+        .env("KEDRO_DISABLE_TELEMETRY", "true")
+        .env_remove("KEDRO_SFN_PYTHON")
+        .env_remove("KEDRO_ENV")
+        .args(["sfn", "check", "--no-cache"])
+        .output()
+        .expect("kedro runs");
+    let by_hand = kedro_sfn()
+        .args(["check", "--no-cache", "--project"])
+        .arg(project.path())
+        .arg("--python")
+        .arg(env.bin.join("python"))
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&via_kedro.stderr);
+    assert_eq!(via_kedro.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[free-input-not-remote]: input `example_iris_data`"),
+        "{stderr}"
+    );
+    assert_eq!(via_kedro.status.code(), by_hand.status.code());
+    // Kedro logs its own start on stdout; what the binary says is on stderr.
+    assert_eq!(stderr, String::from_utf8_lossy(&by_hand.stderr));
 }
 
 #[test]

@@ -34,14 +34,15 @@ def _candidate_dirs() -> list[str]:
 
 def find_binary() -> str:
     """The path of the ``kedro-sfn`` binary installed with this package."""
-    for directory in _candidate_dirs():
+    dirs = _candidate_dirs()
+    for directory in dirs:
         path = os.path.join(directory, BINARY)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     on_path = shutil.which(BINARY)
     if on_path:
         return on_path
-    searched = ", ".join(_candidate_dirs())
+    searched = ", ".join(dirs)
     raise BinaryNotFound(
         f"the {BINARY} binary is not installed next to this Python ({sys.executable}); "
         f"searched {searched} and PATH. Reinstall it into this environment: "
