@@ -164,6 +164,7 @@ fn plan_once(size: usize, shape: &str) {
             &Baseline::Empty {
                 reason: "benchmark".into(),
             },
+            None,
         );
         best = best.min(start.elapsed().as_secs_f64());
         tasks = plan.tasks.len();

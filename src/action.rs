@@ -21,6 +21,8 @@ pub enum ActionError {
         value: String,
         allowed: &'static str,
     },
+    #[error("input {name} is {value:?}; it must be a whole number, 0 or more")]
+    Number { name: String, value: String },
     #[error("{0} is not set: is this running inside GitHub Actions?")]
     Missing(&'static str),
     #[error("cannot read the event payload {path}: {detail}")]
@@ -61,6 +63,8 @@ pub struct Inputs {
     pub fail_on_destructive: bool,
     /// Deploy this image instead of building one (REPO@sha256:…).
     pub image_uri: Option<String>,
+    /// Past successful executions whose durations shape the plan (0: none).
+    pub history: usize,
 }
 
 impl Inputs {
@@ -131,6 +135,13 @@ impl Inputs {
             comment: boolean("comment", true)?,
             fail_on_destructive: boolean("fail-on-destructive", false)?,
             image_uri: text("image-uri"),
+            history: match text("history") {
+                None => crate::flow::history::DEFAULT_EXECUTIONS,
+                Some(value) => value.parse().map_err(|_| ActionError::Number {
+                    name: "history".into(),
+                    value,
+                })?,
+            },
         })
     }
 }

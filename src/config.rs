@@ -94,6 +94,26 @@ pub struct ConfigFile {
     pub image: ImageConfig,
     #[serde(default)]
     pub deploy: DeployConfig,
+    /// List prices for the cost estimate, beside the built-in table.
+    #[serde(default)]
+    pub prices: PriceOverrides,
+}
+
+/// The `prices:` section: USD list prices that replace the built-in `us-east-1` table
+/// (another region, a negotiated rate). Each key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverrides {
+    /// Lambda duration, per GB-second, x86_64.
+    pub lambda_gb_second_x86_64: Option<f64>,
+    /// Lambda duration, per GB-second, arm64.
+    pub lambda_gb_second_arm64: Option<f64>,
+    /// Lambda requests, per million.
+    pub lambda_requests_per_million: Option<f64>,
+    /// Lambda ephemeral storage beyond the free 512 MB, per GB-second.
+    pub lambda_ephemeral_gb_second: Option<f64>,
+    /// Step Functions Standard state transitions, per thousand.
+    pub state_transitions_per_thousand: Option<f64>,
 }
 
 /// The `image:` section: how the Lambda container image is made and where it goes.
@@ -330,17 +350,20 @@ impl Config {
             defaults::EPHEMERAL_STORAGE_MB,
         );
 
-        let duration_s = node_settings
+        let duration_s = match node_settings
             .as_ref()
-            .and_then(|(_, s)| s.duration_s)
+            .and_then(|(key, s)| s.duration_s.map(|v| (key.clone(), v)))
             .or_else(|| {
                 tag_settings
                     .iter()
-                    .filter_map(|(_, s)| s.duration_s)
-                    .reduce(f64::max)
+                    .filter_map(|(key, s)| s.duration_s.map(|v| (key.clone(), v)))
+                    .reduce(|a, b| if b.1 > a.1 { b } else { a })
             })
-            .or(file.lambda.duration_s)
-            .unwrap_or(defaults::DURATION_S);
+            .or_else(|| file.lambda.duration_s.map(|v| ("lambda".to_string(), v)))
+        {
+            Some((key, value)) => Setting::new(value, format!("{key}.duration_s")),
+            None => Setting::new(defaults::DURATION_S, "default".to_string()),
+        };
 
         let mut architectures: Vec<(String, Architecture)> = Vec::new();
         if let Some((key, arch)) = node_settings
@@ -404,7 +427,9 @@ pub struct NodeSettings {
     /// is a conflict the check reports.
     pub architectures: Vec<(String, Architecture)>,
     pub environment: BTreeMap<String, String>,
-    pub duration_s: f64,
+    /// Expected run time; its origin is `default` when no config names one (then past
+    /// executions may say better).
+    pub duration_s: Setting<f64>,
 }
 
 impl NodeSettings {
@@ -546,7 +571,11 @@ nodes:
         let trained = config.node_settings(&node("train_model_node", &["heavy"]));
         assert_eq!(trained.memory_mb.value, 3008);
         assert_eq!(trained.memory_mb.origin, "nodes.train_model_node.memory_mb");
-        assert_eq!(trained.duration_s, 120.0);
+        assert_eq!(trained.duration_s.value, 120.0);
+        assert_eq!(
+            trained.duration_s.origin,
+            "nodes.train_model_node.duration_s"
+        );
         let heavy = config.node_settings(&node("x", &["heavy"]));
         assert_eq!(heavy.memory_mb.value, 4096);
         let plain = config.node_settings(&node("y", &[]));

@@ -7,6 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use support::fault_proxy::FaultProxy;
 use support::moto::MotoServer;
 use support::{example_doc_path, example_project, kedro_sfn};
 
@@ -524,4 +525,186 @@ fn a_code_only_change_is_new_code_in_a_plan_that_builds_no_image() {
         recorded.is_string() && recorded != json!(digest),
         "{recorded}"
     );
+}
+
+/// The example's kedro-sfn.yml with `duration_s` for `preprocess_companies_node` only:
+/// every other task's duration is left to past executions.
+fn config_with_one_duration(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example_project().join("kedro-sfn.yml")).expect("config");
+    let (head, rest) = text.split_once("\nnodes:\n").expect("a nodes: section");
+    let (_, tail) = rest.split_once("\nimage:\n").expect("an image: section");
+    let path = dir.join("history.kedro-sfn.yml");
+    let text =
+        format!("{head}\nnodes:\n  preprocess_companies_node:\n    duration_s: 5\nimage:\n{tail}");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// `kedro-sfn plan` of `doc` with `config`, one task per node, into `out`; (stdout, stderr).
+fn plan_with(
+    world: &World,
+    env: &[(String, String)],
+    doc: &Path,
+    config: &Path,
+    out: &Path,
+) -> (String, String) {
+    let output = kedro_sfn()
+        .arg("plan")
+        .arg("--project")
+        .arg(example_project())
+        .arg("--pipeline-json")
+        .arg(doc)
+        .arg("--config")
+        .arg(config)
+        .args(["--group-by", "none", "--image-uri", &world.image("v1")])
+        .arg("--out")
+        .arg(out)
+        .envs(env.iter().cloned())
+        .output()
+        .expect("kedro-sfn runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "plan failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The planned task that runs `node` alone.
+fn task_of<'a>(plan: &'a Value, node: &str) -> &'a Value {
+    plan["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["nodes"] == json!([node]))
+        .unwrap_or_else(|| panic!("no task runs {node} alone: {:#}", plan["tasks"]))
+}
+
+#[test]
+fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
+    let world = World::new();
+    let image = world.image("v1");
+    let config = config_with_one_duration(world.dir.path());
+    let config_arg = config.to_str().expect("utf-8 path");
+    ok(world.deploy(
+        &example_doc_path(),
+        &image,
+        &[
+            "--config",
+            config_arg,
+            "--group-by",
+            "none",
+            "--start-execution",
+            "--wait",
+            "--execution-name",
+            "run-1",
+        ],
+    ));
+    let second = kedro_sfn()
+        .arg("execute")
+        .arg("--project")
+        .arg(example_project())
+        .args(["--wait", "--execution-name", "run-2"])
+        .envs(world.moto.aws_env())
+        .output()
+        .expect("kedro-sfn runs");
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        second.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    // The followed run ends with its timeline and the chain that set its length.
+    assert!(stdout.contains("critical path ("), "{stdout}");
+    assert!(
+        stdout.contains("active_modelling_pipeline.train_model_node"),
+        "{stdout}"
+    );
+
+    // What moto's history says, read with boto3.
+    let measured = world.moto.fixture(&["task-durations", MACHINE]);
+    assert_eq!(measured["executions"], 2, "{measured:#}");
+
+    // A plan of a changed pipeline: past runs give every task that ran before its duration
+    // (the median of two runs), the configured node keeps its 5 s, the new node the default.
+    let out = world.dir.path().join("history-plan");
+    let changed = changed_pipeline(world.dir.path());
+    let (stdout, _) = plan_with(&world, &world.moto.aws_env(), &changed, &config, &out);
+    assert!(stdout.contains("against the deployed machine"), "{stdout}");
+    let plan = read_json(&out.join("plan.json"));
+    assert_eq!(plan["history"]["executions"], 2, "{:#}", plan["history"]);
+    let configured = task_of(&plan, "preprocess_companies_node");
+    assert_eq!(configured["duration_source"], "config");
+    assert_eq!(configured["duration_s"], 5.0);
+    let new = task_of(&plan, "extra_report_node");
+    assert_eq!(new["duration_source"], "default");
+    assert_eq!(new["duration_s"], 1.0);
+    let mut from_history = 0;
+    for task in plan["tasks"].as_array().expect("tasks") {
+        let nodes: Vec<&str> = task["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let [node] = nodes[..] else { continue };
+        if node == "preprocess_companies_node" || node == "extra_report_node" {
+            continue;
+        }
+        let runs: Vec<f64> = measured["tasks"][node]
+            .as_array()
+            .unwrap_or_else(|| panic!("moto's history has no run of {node}: {measured:#}"))
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        assert_eq!(runs.len(), 2, "{node}: {runs:?}");
+        let median = (runs[0] + runs[1]) / 2.0;
+        assert_eq!(task["duration_source"], "history", "{task:#}");
+        assert_eq!(task["history_runs"], 2, "{task:#}");
+        let planned = task["duration_s"].as_f64().expect("duration_s");
+        assert!(
+            (planned - median).abs() < 1e-3,
+            "{node}: planned {planned} s, moto's history says {runs:?}"
+        );
+        from_history += 1;
+    }
+    assert_eq!(from_history, 6, "{:#}", plan["tasks"]);
+    assert_eq!(plan["history"]["tasks"], 6);
+    let deployed_run = &plan["changes"]["set"]["deployed_run"];
+    assert!(
+        deployed_run["run_time_s"].as_f64().is_some(),
+        "{deployed_run:#}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(
+        summary.contains("6 task(s) from past runs (the median over the last 2 successful execution(s)), 1 from `duration_s` in the config, 1 at the default of 1 s per node"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| One run | Deployed | Planned | Change |"),
+        "{summary}"
+    );
+
+    // Listing executions fails (a 500 every time): the plan is made all the same, on the
+    // configured durations, and says why.
+    let proxy = FaultProxy::start(&world.moto, &[]);
+    proxy.configure(json!({"fail_operations": ["ListExecutions"]}));
+    let failed_out = world.dir.path().join("failed-history-plan");
+    let (_, stderr) = plan_with(
+        &world,
+        &proxy.aws_env(&world.moto),
+        &changed,
+        &config,
+        &failed_out,
+    );
+    assert!(
+        stderr.contains("Past executions could not be read"),
+        "{stderr}"
+    );
+    let plan = read_json(&failed_out.join("plan.json"));
+    assert_eq!(plan["history"]["executions"], 0);
+    let note = plan["history"]["note"].as_str().unwrap_or_default();
+    assert!(note.contains("ListExecutions"), "{note}");
+    for task in plan["tasks"].as_array().expect("tasks") {
+        assert_ne!(task["duration_source"], "history", "{task:#}");
+    }
+    assert!(proxy.stats()["errors"].as_u64().unwrap_or(0) >= 1);
 }

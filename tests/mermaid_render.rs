@@ -128,7 +128,10 @@ fn the_example_comment_and_summary_draw() {
     let comment = draw("example-comment", &first_deploy_comment(&planned));
     assert_eq!(comment.len(), 1);
     assert!(text_px(&comment[0]) >= MIN_TEXT_PX);
-    draw("example-summary", &summary::render(&planned, &offline()));
+    draw(
+        "example-summary",
+        &summary::render(&planned, &offline(), None),
+    );
 }
 
 #[test]
@@ -154,7 +157,10 @@ fn large_pipelines_draw_a_readable_summary_picture() {
         px >= MIN_TEXT_PX,
         "the summary picture's text is {px:.1} px at comment width"
     );
-    draw("modular-summary", &summary::render(&planned, &offline()));
+    draw(
+        "modular-summary",
+        &summary::render(&planned, &offline(), None),
+    );
 
     // A thousand tasks without namespaces, with a change set that the comment truncates.
     let dag = random_dag(1_000, 4, 0.5, &mut Rng::new(7));
@@ -166,7 +172,10 @@ fn large_pipelines_draw_a_readable_summary_picture() {
         let px = text_px(&svg);
         assert!(px >= MIN_TEXT_PX, "text {px:.1} px at comment width");
     }
-    draw("random-summary", &summary::render(&planned, &offline()));
+    draw(
+        "random-summary",
+        &summary::render(&planned, &offline(), None),
+    );
 }
 
 #[test]
@@ -183,5 +192,8 @@ fn hostile_names_draw() {
     let doc = support::chain_doc("p", &names);
     let planned = plan(&doc, &ungrouped()).expect("plans");
     draw("hostile-comment", &first_deploy_comment(&planned));
-    draw("hostile-summary", &summary::render(&planned, &offline()));
+    draw(
+        "hostile-summary",
+        &summary::render(&planned, &offline(), None),
+    );
 }

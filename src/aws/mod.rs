@@ -48,6 +48,17 @@ pub async fn sdk_config(region: Option<&str>) -> SdkConfig {
     loader.load().await
 }
 
+/// As [`sdk_config`], for reads a command can do without (past executions): the SDK's own
+/// three attempts, so a throttled or failing endpoint costs seconds, not the half minute
+/// per call that [`MAX_ATTEMPTS`] allows a deploy.
+pub async fn sdk_config_for_optional_reads(region: Option<&str>) -> SdkConfig {
+    sdk_config(region)
+        .await
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .build()
+}
+
 /// Error codes AWS services answer a throttled call with.
 const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",

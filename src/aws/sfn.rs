@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_sfn::types::{
-    CloudWatchLogsLogGroup, HistoryEventType, LogDestination, LogLevel, LoggingConfiguration,
-    RoutingConfigurationListItem, StateMachineType, Tag, TracingConfiguration,
+    CloudWatchLogsLogGroup, ExecutionStatus, HistoryEventType, LogDestination, LogLevel,
+    LoggingConfiguration, RoutingConfigurationListItem, StateMachineType, Tag,
+    TracingConfiguration,
 };
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
@@ -56,6 +57,18 @@ pub enum ExecutionEvent {
         error: String,
         cause: String,
     },
+}
+
+/// One Task state of a past execution, as its history tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRunRecord {
+    pub state: String,
+    /// The Kedro nodes it ran (its TaskScheduled parameters' `Payload.nodes`), when given.
+    pub nodes: Option<Vec<String>>,
+    /// When it was entered and exited, in seconds since the epoch; no exit: it did not end
+    /// (the execution failed or is still running).
+    pub entered_s: f64,
+    pub exited_s: Option<f64>,
 }
 
 /// How an execution ended.
@@ -481,6 +494,111 @@ impl StepFunctions {
             error: described.error().map(str::to_string),
             cause: described.cause().map(str::to_string),
         })
+    }
+
+    /// The newest successful executions of the machine (any version or alias), at most
+    /// `max`, newest first.
+    pub async fn recent_successes(
+        &self,
+        machine_arn: &str,
+        max: usize,
+    ) -> Result<Vec<String>, AwsError> {
+        self.calls.read("states:ListExecutions");
+        let page = self
+            .client
+            .list_executions()
+            .state_machine_arn(machine_arn)
+            .status_filter(ExecutionStatus::Succeeded)
+            .max_results(i32::try_from(max.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::new(
+                    format!("listing the executions of {machine_arn} (states:ListExecutions)"),
+                    e,
+                )
+            })?;
+        let mut listed: Vec<(f64, String)> = page
+            .executions()
+            .iter()
+            .map(|e| (e.start_date().as_secs_f64(), e.execution_arn().to_string()))
+            .collect();
+        listed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(listed.into_iter().take(max).map(|(_, arn)| arn).collect())
+    }
+
+    /// Every Task state the execution entered, with when it was entered and exited and the
+    /// nodes it ran; reads at most `max_pages` pages of history (1,000 events each).
+    pub async fn task_runs(
+        &self,
+        execution_arn: &str,
+        max_pages: usize,
+    ) -> Result<Vec<TaskRunRecord>, AwsError> {
+        let mut runs: Vec<TaskRunRecord> = Vec::new();
+        let mut open: BTreeMap<String, usize> = BTreeMap::new();
+        let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
+        let mut token = None;
+        for _ in 0..max_pages.max(1) {
+            self.calls.read("states:GetExecutionHistory");
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(execution_arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(
+                        format!(
+                            "reading the history of {execution_arn} (states:GetExecutionHistory)"
+                        ),
+                        e,
+                    )
+                })?;
+            for event in page.events() {
+                let at = event.timestamp().as_secs_f64();
+                match event.r#type() {
+                    HistoryEventType::TaskStateEntered => {
+                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                            names_by_id.insert(event.id(), name.to_string());
+                            open.insert(name.to_string(), runs.len());
+                            runs.push(TaskRunRecord {
+                                state: name.to_string(),
+                                nodes: None,
+                                entered_s: at,
+                                exited_s: None,
+                            });
+                        }
+                    }
+                    HistoryEventType::TaskScheduled => {
+                        let state =
+                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
+                        let nodes = event
+                            .task_scheduled_event_details()
+                            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+                            .and_then(|p| p.pointer("/Payload/nodes").cloned())
+                            .and_then(|n| serde_json::from_value::<Vec<String>>(n).ok());
+                        if let (Some(&index), Some(nodes)) = (open.get(&state), nodes) {
+                            runs[index].nodes = Some(nodes);
+                        }
+                    }
+                    HistoryEventType::TaskStateExited => {
+                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
+                            if let Some(index) = open.remove(name) {
+                                runs[index].exited_s = Some(at);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(runs)
     }
 
     /// The task events of the execution's history, in order.

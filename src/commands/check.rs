@@ -5,6 +5,7 @@ use clap::Args;
 use crate::flow::planning::plan_or_refuse;
 use crate::flow::source::load_pipeline;
 use crate::flow::{Reporter, Terminal};
+use crate::plan::durations::History;
 
 use super::{SettingsArgs, SourceArgs};
 
@@ -23,7 +24,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let plan = plan_or_refuse(&doc, &config, None, &reporter)?;
+    let plan = plan_or_refuse(&doc, &config, History::default(), None, &reporter)?;
     reporter.result(&format!(
         "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}), {} warning(s)",
         doc.pipeline,

@@ -7,10 +7,12 @@ use clap::Args;
 
 use crate::flow::apply::apply_prepared;
 use crate::flow::execution::{execute_deployed, ExecutionRequest};
+use crate::flow::history::read_history;
 use crate::flow::planning::plan_or_refuse;
 use crate::flow::prepare::prepare;
 use crate::flow::source::load_pipeline;
 use crate::flow::{block_on, Terminal};
+use crate::plan::machine_name;
 
 use super::{SettingsArgs, SourceArgs, TargetArgs};
 
@@ -49,7 +51,11 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
+    let machine = machine_name(&doc, &config);
+    let history = block_on(async {
+        Ok(read_history(&config, &machine, args.target.history, &reporter).await)
+    })?;
+    let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
     block_on(async {
         let prepared = prepare(
             config,

@@ -151,6 +151,10 @@ pub struct TargetArgs {
     /// Functions created or updated at once (default: deploy.concurrency, else 8).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// How many past successful executions give the tasks' expected durations, where
+    /// duration_s does not (0: none).
+    #[arg(long, value_name = "N", default_value_t = crate::flow::history::DEFAULT_EXECUTIONS)]
+    pub history: usize,
 }
 
 impl TargetArgs {

@@ -6,12 +6,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use crate::flow::history::read_history;
 use crate::flow::outputs::{write_plan, DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE};
 use crate::flow::planning::plan_or_refuse;
 use crate::flow::prepare::prepare;
 use crate::flow::source::load_pipeline;
 use crate::flow::{block_on, Reporter, Terminal};
+use crate::plan::durations::History;
+use crate::plan::machine_name;
 use crate::report::diff::headline;
+use crate::report::run_cost;
 use crate::report::summary::Baseline;
 
 use super::{SettingsArgs, SourceArgs, TargetArgs};
@@ -37,7 +41,15 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let plan = plan_or_refuse(&doc, &config, Some(&args.out), &reporter)?;
+    let history = if args.offline {
+        History::unavailable("Past executions were not read (--offline).")
+    } else {
+        let machine = machine_name(&doc, &config);
+        block_on(async {
+            Ok(read_history(&config, &machine, args.target.history, &reporter).await)
+        })?
+    };
+    let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
     let written = format!(
         "  wrote {}/{{{DEFINITION_FILE}, {PLAN_FILE}, {SUMMARY_FILE}}}",
         args.out.display()
@@ -56,6 +68,10 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
             "plan {}: {}",
             prepared.plan.state_machine.name,
             headline(&prepared.changes)
+        ));
+        reporter.result(&format!(
+            "  {}",
+            run_cost::headline(&prepared.plan, prepared.changes.deployed_run.as_ref())
         ));
         if prepared.target.image_uri.is_none() {
             reporter.result(
@@ -89,8 +105,10 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         schedule.shape
     ));
     reporter.result(&format!(
-        "  expected {:.1} s (critical path {:.1} s, layered machine {:.1} s)",
-        schedule.expected_makespan_s, schedule.critical_path_s, schedule.layered_makespan_s
+        "  {} (critical path {:.1} s, layered machine {:.1} s)",
+        run_cost::headline(&plan, None),
+        schedule.critical_path_s,
+        schedule.layered_makespan_s
     ));
     reporter.result(&format!(
         "  compared against an empty deployment ({reason})"

@@ -13,6 +13,7 @@ use crate::config::{Config, FlagOverrides};
 use crate::github::{CommentOutcome, GitHub};
 use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
+use crate::plan::machine_name;
 use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
 use crate::report::deployment::{
     render_deployment, reviewed_plan, DeploymentRecord, ExecutionLine,
@@ -21,6 +22,7 @@ use crate::report::summary;
 
 use super::apply::apply_prepared;
 use super::execution::{execute_deployed, ExecutionRequest, Started};
+use super::history::read_history;
 use super::image::{build, push, BuildRequest, ImageRecord, PushRequest};
 use super::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
 use super::planning::{plan_or_refuse, Refused};
@@ -174,16 +176,12 @@ async fn run_mode(
     let doc = load_pipeline(&source, &config, &log);
     phase.end();
     let doc = doc?;
-    let plan = match plan_or_refuse(&doc, &config, Some(out), &log) {
+    let history = read_history(&config, &machine_name(&doc, &config), inputs.history, &log).await;
+    let plan = match plan_or_refuse(&doc, &config, history, Some(out), &log) {
         Ok(plan) => plan,
         Err(error) => {
             if let Some(refused) = error.downcast_ref::<Refused>() {
-                let name = config
-                    .file
-                    .state_machine
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| doc.project.package.clone());
+                let name = machine_name(&doc, &config);
                 publish(context, &refused.summary)?;
                 if let Some(pr) = &pull_request {
                     let body = render_refusal_comment(&name, &refused.findings, &commit);

@@ -10,6 +10,7 @@ use crate::aws::deploy::{Applied, Clients};
 use crate::aws::sfn::{ExecutionEvent, StepFunctions};
 use crate::config::Config;
 use crate::plan::asl::failed_task;
+use crate::report::timeline::{self, TaskSpan};
 
 use super::prepare::{alias, Prepared};
 use super::Reporter;
@@ -167,6 +168,7 @@ async fn follow(
         }
         shown = events.len();
         if status.status != "RUNNING" {
+            show_timeline(sfn, execution, reporter).await;
             if status.status == "SUCCEEDED" {
                 reporter.result(&format!("execution {name} SUCCEEDED"));
                 return Ok((status.status, None));
@@ -200,5 +202,26 @@ async fn follow(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The run's timeline, task by task, with the chain that set its length; the run is over,
+/// so a history that cannot be read is a note, not an error.
+async fn show_timeline(sfn: &StepFunctions, execution: &str, reporter: &dyn Reporter) {
+    match sfn.task_runs(execution, 20).await {
+        Ok(runs) => {
+            let spans: Vec<TaskSpan> = runs
+                .into_iter()
+                .map(|run| TaskSpan {
+                    state: run.state,
+                    start_s: run.entered_s,
+                    end_s: run.exited_s,
+                })
+                .collect();
+            for line in timeline::render(&spans) {
+                reporter.result(&line);
+            }
+        }
+        Err(error) => reporter.progress(&format!("note: no timeline of the run: {error}")),
     }
 }

@@ -5,6 +5,7 @@
 //! (`aws`, `image`, `github`) take plain data in and give plain data out.
 //!
 //! - [`source`]: the pipeline document, exported (through the cache) or read from a file;
+//! - [`history`]: how long each task took in past executions, read before planning;
 //! - [`planning`]: plan, or refuse with every problem named (one behaviour everywhere);
 //! - [`outputs`]: the plan files (`state-machine.asl.json`, `plan.json`, `summary.md`);
 //! - [`prepare`]: read the deployment and compute the change set; changes nothing;
@@ -20,6 +21,7 @@
 pub mod action;
 pub mod apply;
 pub mod execution;
+pub mod history;
 pub mod image;
 pub mod init;
 pub mod outputs;

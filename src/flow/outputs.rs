@@ -42,7 +42,8 @@ pub fn write_plan(
     definition.push('\n');
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);
-    let mut summary_md = summary::render(plan, baseline);
+    let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
+    let mut summary_md = summary::render(plan, baseline, deployed_run);
     if let Some(compared) = compared {
         document.changes = Some(Comparison {
             headline: headline(compared.changes),

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::pipeline::check::Findings;
 use crate::pipeline::PipelineDoc;
+use crate::plan::durations::History;
 use crate::plan::{self, Plan, PlanError};
 
 use super::outputs::write_refusal;
@@ -23,15 +24,17 @@ pub struct Refused {
     pub summary: String,
 }
 
-/// Plans the pipeline, reporting the checks' warnings; or reports every problem and fails
-/// with [`Refused`] (writing the refusal into `out`, when the caller writes plan files).
+/// Plans the pipeline with the durations of past runs in `history`, reporting the checks'
+/// warnings; or reports every problem and fails with [`Refused`] (writing the refusal into
+/// `out`, when the caller writes plan files).
 pub fn plan_or_refuse(
     doc: &PipelineDoc,
     config: &Config,
+    history: History,
     out: Option<&Path>,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Plan> {
-    match plan::plan(doc, config) {
+    match plan::plan_with_history(doc, config, history) {
         Ok(plan) => {
             for warning in plan.findings.warnings() {
                 reporter.finding(warning);

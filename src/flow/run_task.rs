@@ -12,6 +12,7 @@ use crate::process::{Progress, Tool, ToolError};
 use super::planning::plan_or_refuse;
 use super::source::{load_pipeline, Source};
 use super::Reporter;
+use crate::plan::durations::History;
 
 /// Which task, and the execution it pretends to be part of.
 #[derive(Debug, Clone)]
@@ -35,7 +36,7 @@ pub fn run_task(
     let input: Value = serde_json::from_str(&request.input)
         .with_context(|| format!("--input is not JSON: {}", request.input))?;
     let doc = load_pipeline(source, config, reporter)?;
-    let plan = plan_or_refuse(&doc, config, None, reporter)?;
+    let plan = plan_or_refuse(&doc, config, History::default(), None, reporter)?;
     let task = plan
         .tasks
         .iter()
@@ -127,19 +128,9 @@ pub struct ExecutionContext {
 
 /// The Task state `name`, wherever it sits (inside Parallel branches too).
 pub fn find_task_state<'a>(definition: &'a Value, name: &str) -> Option<&'a Value> {
-    let states = definition.get("States")?.as_object()?;
-    if let Some(state) = states.get(name) {
-        if state.get("Type").and_then(Value::as_str) == Some("Task") {
-            return Some(state);
-        }
-    }
-    states.values().find_map(|state| {
-        state
-            .get("Branches")?
-            .as_array()?
-            .iter()
-            .find_map(|branch| find_task_state(branch, name))
-    })
+    crate::plan::asl::task_states(definition)
+        .into_iter()
+        .find_map(|(state_name, state)| (state_name == name).then_some(state))
 }
 
 /// The Task's `Parameters.Payload` with its `.$` paths resolved as Step Functions does for

@@ -502,7 +502,7 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
         .zip(context.settings.iter().zip(context.task_of))
     {
         let entry = per_task.entry(task).or_insert((0.0, 0, Vec::new()));
-        entry.0 += settings.duration_s;
+        entry.0 += settings.duration_s.value;
         entry.1 = entry.1.max(settings.timeout_s.value);
         entry.2.push(node.name.as_str());
     }

@@ -183,6 +183,32 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
     Value::Object(state)
 }
 
+/// Every Task state of a definition with its name, inside Parallel branches too, in the
+/// order the definition lists them (the one walk every reader of a definition shares).
+pub fn task_states(definition: &Value) -> Vec<(&str, &Value)> {
+    fn walk<'a>(machine: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            return;
+        };
+        for (name, state) in states {
+            if state.get("Type").and_then(Value::as_str) == Some("Task") {
+                out.push((name.as_str(), state));
+            }
+            for branch in state
+                .get("Branches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                walk(branch, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(definition, &mut out);
+    out
+}
+
 /// For each Parallel node in pre-order: the first task of each branch.
 pub fn parallel_branch_entries(tree: &SpTree) -> Vec<Vec<usize>> {
     fn first_task(tree: &SpTree) -> Option<usize> {

@@ -180,6 +180,9 @@ pub struct ChangeSet {
     /// The definition deploy will send, Task states naming function versions.
     pub definition: Value,
     pub structure: StructuralDiff,
+    /// One run of the deployed machine, expected with the plan's durations and prices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_run: Option<super::estimate::Estimate>,
 }
 
 impl ChangeSet {
@@ -331,12 +334,21 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         &definition,
         &functions,
     );
+    let deployed_run = deployment.machine.as_ref().map(|m| {
+        super::estimate::deployed(
+            &m.definition,
+            &deployment.functions,
+            &plan.durations,
+            &plan.prices,
+        )
+    });
     ChangeSet {
         functions,
         machine,
         clashes,
         definition,
         structure,
+        deployed_run,
     }
 }
 
@@ -462,11 +474,20 @@ pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
     pins
 }
 
-/// The function's name in a FunctionName that is a name or an (unqualified) ARN.
-fn function_name_of(value: &str) -> &str {
-    match value.strip_prefix("arn:") {
-        Some(_) => value.rsplit(':').next().unwrap_or(value),
-        None => value,
+/// The function's name in a FunctionName that is a name or an ARN, either maybe qualified
+/// by a version (`NAME:7`, `arn:…:function:NAME:7`).
+pub fn function_name_of(value: &str) -> &str {
+    let unqualified = match value.rsplit_once(':') {
+        Some((rest, version))
+            if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => value,
+    };
+    match unqualified.strip_prefix("arn:") {
+        Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
+        None => unqualified,
     }
 }
 

@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::changes::ChangeSet;
+use super::estimate::{Estimate, Prices};
 use super::functions::FunctionSpec;
-use super::{Plan, PlannedTask, Schedule, StateMachineSpec};
+use super::{HistoryUse, Plan, PlannedTask, Schedule, StateMachineSpec};
 use crate::config::GroupBy;
 use crate::pipeline::check::Problem;
 
@@ -26,6 +27,12 @@ pub struct PlanDocument<'a> {
     pub state_machine: &'a StateMachineSpec,
     pub counts: Counts,
     pub schedule: &'a Schedule,
+    /// One run of the planned machine: run time, longest path, cost.
+    pub expected_run: &'a Estimate,
+    /// What past executions contributed to the durations.
+    pub history: &'a HistoryUse,
+    /// The prices behind `expected_run`.
+    pub prices: &'a Prices,
     pub tasks: &'a [PlannedTask],
     pub functions: &'a [FunctionSpec],
     pub dependencies: Vec<Dependency<'a>>,
@@ -80,6 +87,9 @@ impl<'a> PlanDocument<'a> {
                 dependencies: plan.dependencies.len(),
             },
             schedule: &plan.schedule,
+            expected_run: &plan.estimate,
+            history: &plan.history,
+            prices: &plan.prices,
             tasks: &plan.tasks,
             functions: &plan.functions,
             dependencies: plan

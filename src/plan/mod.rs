@@ -6,6 +6,8 @@ pub mod asl;
 pub mod changes;
 pub mod dag;
 pub mod document;
+pub mod durations;
+pub mod estimate;
 pub mod functions;
 pub mod grouping;
 pub mod names;
@@ -23,6 +25,8 @@ use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
 
 use self::asl::{MachineSpec, TaskState};
+use self::durations::{DurationSource, History, TaskDurations};
+use self::estimate::{Estimate, Prices, TaskRun};
 use self::functions::FunctionSpec;
 use self::grouping::TaskGraph;
 use self::names::{Alphabet, NameRequest};
@@ -86,7 +90,28 @@ pub struct PlannedTask {
     pub nodes: Vec<String>,
     /// The Task states whose outputs it reads.
     pub depends_on: Vec<String>,
+    /// Expected run time: the config's, else the median of past runs, else the default.
     pub duration_s: f64,
+    pub duration_source: DurationSource,
+    /// The past runs behind a `history` duration.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub history_runs: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+/// What past executions contributed to the plan, for plan.json and the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryUse {
+    /// Successful executions read (0 when none were, see `note`).
+    pub executions: usize,
+    /// Tasks whose expected duration comes from them.
+    pub tasks: usize,
+    /// Why none (or only some) could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// How the machine's shape compares with the best possible and with the guide's.
@@ -130,6 +155,25 @@ pub struct Plan {
     pub definition: Value,
     /// Warnings of the check (a plan is only made when there are no errors).
     pub findings: Findings,
+    /// How long each task is expected to run (config, history): the deployed machine's
+    /// estimate uses the same figures.
+    pub durations: TaskDurations,
+    pub history: HistoryUse,
+    pub prices: Prices,
+    /// One run of this machine, expected.
+    pub estimate: Estimate,
+}
+
+/// The state machine's name: the config's (or flag's), else the project's package, made
+/// AWS-legal. Known before planning, so past executions can be read first.
+pub fn machine_name(doc: &PipelineDoc, config: &Config) -> String {
+    let wanted = config
+        .file
+        .state_machine
+        .name
+        .clone()
+        .unwrap_or_else(|| doc.project.package.clone());
+    names::state_machine_name(&wanted)
 }
 
 /// Step Functions refuses definitions larger than this (as sent: compact JSON).
@@ -138,7 +182,16 @@ pub const DEFINITION_MAX_BYTES: usize = 1_048_576;
 /// Plans the state machine; refuses with every check error at once, including a definition
 /// too large for Step Functions.
 pub fn plan(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
-    let plan = draft(doc, config)?;
+    plan_with_history(doc, config, History::default())
+}
+
+/// Plans with the durations past executions measured (see [`durations`]).
+pub fn plan_with_history(
+    doc: &PipelineDoc,
+    config: &Config,
+    history: History,
+) -> Result<Plan, PlanError> {
+    let plan = draft_with_history(doc, config, history)?;
     let size = serde_json::to_string(&plan.definition)
         .map(|d| d.len())
         .unwrap_or(usize::MAX);
@@ -164,14 +217,22 @@ pub fn plan(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
 
 /// Plans without the definition size limit (benchmarks measure planning beyond it).
 pub fn draft(doc: &PipelineDoc, config: &Config) -> Result<Plan, PlanError> {
+    draft_with_history(doc, config, History::default())
+}
+
+fn draft_with_history(
+    doc: &PipelineDoc,
+    config: &Config,
+    history: History,
+) -> Result<Plan, PlanError> {
     let checked = check(doc, config)?;
     if checked.findings.has_errors() {
         return Err(PlanError::Check(checked.findings));
     }
-    Ok(build(doc, config, checked))
+    Ok(build(doc, config, checked, history))
 }
 
-fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
+fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History) -> Plan {
     let Checked {
         tasks: task_graph,
         settings,
@@ -184,10 +245,27 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
         .iter()
         .map(|t| t.nodes.iter().map(|&n| &settings[n]).collect())
         .collect();
-    let durations: Vec<f64> = task_settings
+    let task_nodes: Vec<Vec<String>> = task_graph
+        .tasks
         .iter()
-        .map(|s| s.iter().map(|n| n.duration_s).sum())
+        .map(|t| t.nodes.iter().map(|&n| doc.nodes[n].name.clone()).collect())
         .collect();
+    let history_executions = history.executions;
+    let history_note = history.note.clone();
+    let task_durations = TaskDurations {
+        nodes: doc
+            .nodes
+            .iter()
+            .zip(&settings)
+            .map(|(node, s)| (node.name.clone(), s.duration_s.clone()))
+            .collect(),
+        history,
+    };
+    let expected: Vec<durations::Expected> = task_nodes
+        .iter()
+        .map(|nodes| task_durations.expected(nodes))
+        .collect();
+    let durations: Vec<f64> = expected.iter().map(|e| e.seconds).collect();
 
     // The shape: our tree, unless the guide's layered machine is faster under these
     // durations (possible only around non-series-parallel cores).
@@ -211,13 +289,7 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
     };
 
     // Names.
-    let wanted_name = config
-        .file
-        .state_machine
-        .name
-        .clone()
-        .unwrap_or_else(|| doc.project.package.clone());
-    let machine_name = names::state_machine_name(&wanted_name);
+    let machine_name = machine_name(doc, config);
     let function_prefix = names::function_prefix(&machine_name);
     let function_requests: Vec<NameRequest> = task_graph
         .tasks
@@ -255,20 +327,18 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
         .tasks
         .iter()
         .enumerate()
-        .map(|(t, task)| PlannedTask {
+        .map(|(t, _)| PlannedTask {
             state: state_names[t].clone(),
             function: function_names[t].clone(),
             fail_state: fail_names[t].clone(),
-            nodes: task
-                .nodes
-                .iter()
-                .map(|&n| doc.nodes[n].name.clone())
-                .collect(),
+            nodes: task_nodes[t].clone(),
             depends_on: dag.predecessors[t]
                 .iter()
                 .map(|&p| state_names[p].clone())
                 .collect(),
             duration_s: durations[t],
+            duration_source: expected[t].source,
+            history_runs: expected[t].runs,
         })
         .collect();
 
@@ -327,6 +397,30 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
         _ => None,
     };
 
+    let prices = Prices::from_config(&config.file.prices);
+    let runs: std::collections::BTreeMap<String, TaskRun> = tasks
+        .iter()
+        .zip(&functions)
+        .map(|(task, function)| {
+            let run = TaskRun {
+                seconds: task.duration_s,
+                memory_mb: function.memory_mb,
+                ephemeral_storage_mb: function.ephemeral_storage_mb,
+                arm64: function.architecture == crate::config::Architecture::Arm64,
+            };
+            (task.state.clone(), run)
+        })
+        .collect();
+    let estimate = estimate::estimate(&definition, &runs, &prices);
+    let history = HistoryUse {
+        executions: history_executions,
+        tasks: tasks
+            .iter()
+            .filter(|t| t.duration_source == DurationSource::History)
+            .count(),
+        note: history_note,
+    };
+
     Plan {
         project: doc.project.name.clone(),
         pipeline: doc.pipeline.clone(),
@@ -346,6 +440,10 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked) -> Plan {
         schedule,
         definition,
         findings,
+        durations: task_durations,
+        history,
+        prices,
+        estimate,
     }
 }
 

@@ -62,15 +62,15 @@ pub fn render_comment(input: &CommentInput) -> String {
         "## kedro-sfn: {} — {status}\n",
         code(&plan.state_machine.name)
     );
+    let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
     let _ = writeln!(
         out,
-        "Pipeline {} of **{}**: {} Kedro nodes in {} tasks; expected {:.0} s (critical path {:.0} s).\n",
+        "Pipeline {} of **{}**: {} Kedro nodes in {} tasks; {}.\n",
         code(&plan.pipeline),
         text(&plan.project),
         plan.node_count,
         plan.tasks.len(),
-        plan.schedule.expected_makespan_s,
-        plan.schedule.critical_path_s
+        super::run_cost::headline(plan, deployed_run)
     );
     if let Some(changes) = input.changes {
         let _ = writeln!(out, "**{}**\n", text(&headline(changes)));
@@ -82,6 +82,7 @@ pub fn render_comment(input: &CommentInput) -> String {
     if let Some(changes) = input.changes {
         out.push_str(&render_changes(plan, changes, input.text_diff));
     }
+    out.push_str(&super::run_cost::render(plan, deployed_run));
     if !plan.findings.problems.is_empty() {
         out.push_str(&render_findings(&plan.findings));
         out.push('\n');

@@ -222,6 +222,7 @@ mod rendering {
             clashes: vec![],
             definition: serde_json::json!({}),
             structure: StructuralDiff::default(),
+            deployed_run: None,
         }
     }
 

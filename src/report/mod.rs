@@ -7,4 +7,6 @@ pub mod diff;
 pub mod escape;
 pub mod json_text;
 pub mod mermaid;
+pub mod run_cost;
 pub mod summary;
+pub mod timeline;

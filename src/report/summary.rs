@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::pipeline::check::{Findings, Problem, Severity};
+use crate::plan::estimate::Estimate;
 use crate::plan::Plan;
 
 use super::escape::{code, prose, text};
@@ -39,8 +40,9 @@ impl Baseline {
     }
 }
 
-/// Renders the summary of a plan.
-pub fn render(plan: &Plan, baseline: &Baseline) -> String {
+/// Renders the summary of a plan; `deployed_run` is the deployed machine's expected run,
+/// when one is deployed.
+pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -94,9 +96,10 @@ pub fn render(plan: &Plan, baseline: &Baseline) -> String {
     );
     let _ = writeln!(
         out,
-        "\nExpected durations come from `duration_s` in the config (1 s per node where absent). State machine timeout: {} s ({}).\n",
+        "\nState machine timeout: {} s ({}).\n",
         plan.state_machine.timeout_s, plan.state_machine.timeout_from
     );
+    out.push_str(&super::run_cost::render(plan, deployed_run));
 
     out.push_str("### State machine\n\n");
     if plan.tasks.len() <= MAX_TASKS_DRAWN {

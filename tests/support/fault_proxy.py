@@ -25,7 +25,9 @@ after a create or update, as on AWS (State/LastUpdateStatus rewritten, updates
 and PublishVersion refused with 409 ResourceConflictException).
 ``--kill-after-write K`` SIGKILLs the client (pid given by ``POST
 /__proxy/client-pid``) right after moto answered its K-th write, which is left
-unanswered: a deploy interrupted at any point.
+unanswered: a deploy interrupted at any point. ``fail_operations`` (config only:
+a list of operation names, e.g. ``["ListExecutions"]``) answers every call of those
+operations with a 500: a service that is down for one API.
 
 Control endpoints (never forwarded, never faulted): ``POST /__proxy/config``,
 ``POST /__proxy/client-pid``, ``GET /__proxy/stats``, ``POST /__proxy/reset-stats``.
@@ -155,7 +157,7 @@ class Proxy:
         self.random = random.Random(seed)
         self.config = {
             "throttle": 0.0, "error": 0.0, "lose": 0.0, "latency_ms": 0, "settle_ms": 0,
-            "kill_after_write": 0,
+            "kill_after_write": 0, "fail_operations": [],
         }
         self.client_pid: int | None = None
         self.forwarded_writes = 0
@@ -175,7 +177,9 @@ class Proxy:
                 raise ValueError(f"unknown settings {sorted(unknown)}; "
                                  f"known: {sorted(self.config)}")
             for key, value in changes.items():
-                if key in ("throttle", "error", "lose"):
+                if key == "fail_operations":
+                    self.config[key] = [str(name) for name in value]
+                elif key in ("throttle", "error", "lose"):
                     if not 0.0 <= float(value) <= 1.0:
                         raise ValueError(f"{key} must be a probability, got {value!r}")
                     self.config[key] = float(value)
@@ -191,6 +195,9 @@ class Proxy:
         interleave them."""
         with self.lock:
             config = self.config
+            if call.operation in config["fail_operations"]:
+                self.stats["errors"] += 1
+                return "error"
             if config["throttle"] > 0 and self.random.random() < config["throttle"]:
                 self.stats["throttled"] += 1
                 return "throttle"

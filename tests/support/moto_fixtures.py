@@ -131,7 +131,37 @@ def alias_runnable(machine, alias):
     return {"alias": True, "pinned": len(pinned), "missing": missing}
 
 
-COMMANDS = {"alias-runnable": alias_runnable, "roles": roles, "image": image, "function": function,
+def task_durations(machine):
+    """What the history of each successful execution says, read independently of kedro-sfn:
+    {"executions": n, "tasks": {"node\\nnode": [seconds per execution]}}, a task known by its
+    sorted nodes (from its TaskScheduled parameters), seconds from TaskStateEntered to
+    TaskStateExited."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    executions = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
+    tasks = {}
+    for execution in executions:
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
+            events.extend(page["events"])
+        by_id = {e["id"]: e for e in events}
+        entered = {}
+        nodes = {}
+        for event in events:
+            if event["type"] == "TaskStateEntered":
+                entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+            elif event["type"] == "TaskScheduled":
+                state = by_id[event["previousEventId"]]["stateEnteredEventDetails"]["name"]
+                payload = json.loads(event["taskScheduledEventDetails"]["parameters"])["Payload"]
+                nodes[state] = "\n".join(sorted(payload["nodes"]))
+            elif event["type"] == "TaskStateExited":
+                name = event["stateExitedEventDetails"]["name"]
+                seconds = (event["timestamp"] - entered[name]).total_seconds()
+                tasks.setdefault(nodes[name], []).append(seconds)
+    return {"executions": len(executions), "tasks": tasks}
+
+
+COMMANDS = {"alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 

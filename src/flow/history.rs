@@ -1,0 +1,90 @@
+//! Past executions of the deployed machine: how long each task really took. Read before
+//! planning, so the machine's shape and the plan's run time and cost rest on measurements;
+//! bounded in calls and time, and never a reason for a plan to fail.
+
+use std::time::Duration;
+
+use crate::aws::deploy::Clients;
+use crate::aws::sfn::{StepFunctions, TaskRunRecord};
+use crate::config::Config;
+use crate::plan::durations::History;
+
+use super::Reporter;
+
+/// How many successful executions a plan reads when nobody says (`--history N`).
+pub const DEFAULT_EXECUTIONS: usize = 10;
+
+/// The most time reading the history may take; past it the plan goes on without.
+const TIME_BUDGET: Duration = Duration::from_secs(20);
+
+/// Pages of history read per execution (1,000 events each: ~250 tasks per page).
+const MAX_PAGES_PER_EXECUTION: usize = 20;
+
+/// Reads the durations of the last `executions` successful executions of the state machine
+/// `machine_name`. No machine, no executions, no permission, throttling or a slow endpoint
+/// give an empty (or partial) history with a note saying why, never an error.
+pub async fn read_history(
+    config: &Config,
+    machine_name: &str,
+    executions: usize,
+    reporter: &dyn Reporter,
+) -> History {
+    if executions == 0 {
+        return History::unavailable("Past executions were not read (--history 0).");
+    }
+    let sdk = crate::aws::sdk_config_for_optional_reads(config.file.region.as_deref()).await;
+    if sdk.region().is_none() {
+        return History::unavailable("Past executions were not read: no AWS region.");
+    }
+    let clients = Clients::new(&sdk);
+    reporter.progress(&format!(
+        "reading the durations of up to {executions} past execution(s) of {machine_name}"
+    ));
+    let mut history = History::default();
+    let reading = read_into(&clients.sfn, machine_name, executions, &mut history);
+    match tokio::time::timeout(TIME_BUDGET, reading).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            history.note = Some(format!(
+                "Past executions could not be read ({error}): configured durations are used."
+            ));
+        }
+        Err(_) => {
+            history.note = Some(format!(
+                "Reading past executions took longer than {} s: {} execution(s) were read.",
+                TIME_BUDGET.as_secs(),
+                history.executions
+            ));
+        }
+    }
+    if let Some(note) = &history.note {
+        reporter.progress(&format!("note: {note}"));
+    }
+    history
+}
+
+async fn read_into(
+    sfn: &StepFunctions,
+    machine_name: &str,
+    executions: usize,
+    history: &mut History,
+) -> Result<(), crate::aws::AwsError> {
+    let Some(machine) = sfn.find(machine_name).await? else {
+        return Ok(());
+    };
+    for execution in sfn.recent_successes(&machine, executions).await? {
+        let runs = sfn.task_runs(&execution, MAX_PAGES_PER_EXECUTION).await?;
+        record_runs(history, &runs);
+        history.executions += 1;
+    }
+    Ok(())
+}
+
+/// Adds one execution's task runs: only those that ended and say which nodes they ran.
+pub fn record_runs(history: &mut History, runs: &[TaskRunRecord]) {
+    for run in runs {
+        if let (Some(nodes), Some(exited)) = (&run.nodes, run.exited_s) {
+            history.record(nodes, exited - run.entered_s);
+        }
+    }
+}
