@@ -540,10 +540,11 @@ fn config_with_one_duration(dir: &Path) -> PathBuf {
     path
 }
 
-/// `kedro-sfn plan` of `doc` with `config`, one task per node, into `out`; (stdout, stderr).
+/// `kedro-sfn plan` of `doc` with `config` and `image`, one task per node, into `out`;
+/// (stdout, stderr).
 fn plan_with(
-    world: &World,
     env: &[(String, String)],
+    image: &str,
     doc: &Path,
     config: &Path,
     out: &Path,
@@ -556,7 +557,7 @@ fn plan_with(
         .arg(doc)
         .arg("--config")
         .arg(config)
-        .args(["--group-by", "none", "--image-uri", &world.image("v1")])
+        .args(["--group-by", "none", "--image-uri", image])
         .arg("--out")
         .arg(out)
         .envs(env.iter().cloned())
@@ -627,7 +628,7 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
     // (the median of two runs), the configured node keeps its 5 s, the new node the default.
     let out = world.dir.path().join("history-plan");
     let changed = changed_pipeline(world.dir.path());
-    let (stdout, _) = plan_with(&world, &world.moto.aws_env(), &changed, &config, &out);
+    let (stdout, _) = plan_with(&world.moto.aws_env(), &image, &changed, &config, &out);
     assert!(stdout.contains("against the deployed machine"), "{stdout}");
     let plan = read_json(&out.join("plan.json"));
     assert_eq!(plan["history"]["executions"], 2, "{:#}", plan["history"]);
@@ -666,8 +667,8 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
         );
         from_history += 1;
     }
-    assert_eq!(from_history, 6, "{:#}", plan["tasks"]);
-    assert_eq!(plan["history"]["tasks"], 6);
+    assert_eq!(from_history, 5, "{:#}", plan["tasks"]);
+    assert_eq!(plan["history"]["tasks"], 5);
     let deployed_run = &plan["changes"]["set"]["deployed_run"];
     assert!(
         deployed_run["run_time_s"].as_f64().is_some(),
@@ -675,7 +676,7 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
     );
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     assert!(
-        summary.contains("6 task(s) from past runs (the median over the last 2 successful execution(s)), 1 from `duration_s` in the config, 1 at the default of 1 s per node"),
+        summary.contains("5 task(s) from past runs (the median over the last 2 successful execution(s)), 1 from `duration_s` in the config, 1 at the default of 1 s per node"),
         "{summary}"
     );
     assert!(
@@ -689,8 +690,8 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
     proxy.configure(json!({"fail_operations": ["ListExecutions"]}));
     let failed_out = world.dir.path().join("failed-history-plan");
     let (_, stderr) = plan_with(
-        &world,
         &proxy.aws_env(&world.moto),
+        &image,
         &changed,
         &config,
         &failed_out,

@@ -40,9 +40,11 @@ impl Prices {
             source: format!("us-east-1 list prices as of {LIST_PRICES_AS_OF}"),
             lambda_gb_second_x86_64: 0.000_016_666_7,
             lambda_gb_second_arm64: 0.000_013_333_4,
-            lambda_request: 0.20 / 1_000_000.0,
+            // $0.20 per million requests.
+            lambda_request: 0.000_000_2,
             lambda_ephemeral_gb_second: 0.000_000_030_9,
-            state_transition: 0.025 / 1_000.0,
+            // $0.025 per 1,000 state transitions (Standard workflows).
+            state_transition: 0.000_025,
         };
         if overrides == &PriceOverrides::default() {
             return list;
