@@ -57,8 +57,15 @@ pub async fn read_history(
             ));
         }
     }
-    if let Some(note) = &history.note {
-        reporter.progress(&format!("note: {note}"));
+    match &history.note {
+        Some(note) => reporter.progress(&format!("note: {note}")),
+        None if history.executions > 0 => reporter.progress(&format!(
+            "durations of {} task(s) from {} past execution(s) ({} AWS reads)",
+            history.task_count(),
+            history.executions,
+            clients.calls.count().reads
+        )),
+        None => {}
     }
     history
 }

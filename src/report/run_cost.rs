@@ -143,9 +143,11 @@ fn path(states: &[String]) -> String {
     }
 }
 
-/// Seconds, to a tenth below ten minutes, then minutes.
+/// Seconds: to a hundredth below one, a tenth below ten minutes, then minutes.
 pub fn seconds(value: f64) -> String {
-    if value < 600.0 {
+    if value < 1.0 {
+        format!("{value:.2} s")
+    } else if value < 600.0 {
         format!("{value:.1} s")
     } else {
         format!("{:.1} min", value / 60.0)
@@ -153,7 +155,7 @@ pub fn seconds(value: f64) -> String {
 }
 
 fn seconds_delta(value: f64) -> String {
-    if value.abs() < 0.05 {
+    if value.abs() < 0.005 {
         "±0 s".to_string()
     } else if value > 0.0 {
         format!("+{}", seconds(value))
@@ -199,8 +201,9 @@ mod tests {
     fn seconds_and_their_deltas() {
         assert_eq!(seconds(12.04), "12.0 s");
         assert_eq!(seconds(900.0), "15.0 min");
+        assert_eq!(seconds(0.043), "0.04 s");
         assert_eq!(seconds_delta(2.0), "+2.0 s");
-        assert_eq!(seconds_delta(-0.01), "±0 s");
+        assert_eq!(seconds_delta(-0.001), "±0 s");
     }
 
     #[test]

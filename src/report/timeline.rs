@@ -106,7 +106,7 @@ mod tests {
         let lines = render(&spans);
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(
-            lines[1].contains("+0.0 s") && lines[1].ends_with("A"),
+            lines[1].contains("+0.00 s") && lines[1].ends_with("A"),
             "{lines:#?}"
         );
         assert!(
