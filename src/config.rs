@@ -536,6 +536,19 @@ nodes:
     }
 
     #[test]
+    fn the_reference_in_the_docs_parses() {
+        let page = include_str!("../docs/configuration.md");
+        let block = page
+            .split_once("```yaml\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(block, _)| block)
+            .expect("docs/configuration.md has a yaml block");
+        let file = parse_config(block, "docs/configuration.md").expect("the reference parses");
+        assert_eq!(file.prices.state_transitions_per_thousand, Some(0.025));
+        assert_eq!(file.lambda.duration_s, Some(1.0));
+    }
+
+    #[test]
     fn json_is_accepted_as_yaml() {
         let file = parse_config(r#"{"env": "aws", "lambda": {"memory_mb": 2048}}"#, "c.json")
             .expect("json config");

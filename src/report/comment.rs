@@ -79,10 +79,10 @@ pub fn render_comment(input: &CommentInput) -> String {
         let _ = writeln!(out, "> {}\n", text(note));
     }
     out.push_str(&marked_flowchart(plan, input.changes));
+    out.push_str(&super::run_cost::render(plan, deployed_run));
     if let Some(changes) = input.changes {
         out.push_str(&render_changes(plan, changes, input.text_diff));
     }
-    out.push_str(&super::run_cost::render(plan, deployed_run));
     if !plan.findings.problems.is_empty() {
         out.push_str(&render_findings(&plan.findings));
         out.push('\n');
@@ -446,6 +446,56 @@ mod truncation {
             body.trim_end().ends_with("by kedro-sfn.</sub>"),
             "{}",
             &body[body.len() - 500..]
+        );
+    }
+
+    #[test]
+    fn the_comment_shows_what_the_change_does_to_one_run() {
+        let dag = crate::synthetic::random_dag(12, 3, 0.5, &mut crate::synthetic::Rng::new(3));
+        let doc = crate::synthetic::doc_from_dag(&dag, &|i| format!("node_{i:02}"));
+        let plan = crate::plan::draft(&doc, &crate::config::Config::default()).expect("plans");
+        // Deployed: the same machine, its functions gone (Lambda's 128 MB defaults), so the
+        // planned 1,024 MB functions cost more per run and take as long.
+        let deployment = crate::plan::changes::Deployment {
+            machine: Some(crate::plan::changes::DeployedMachine {
+                arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:m".into(),
+                role_arn: String::new(),
+                definition: plan.definition.clone(),
+                alias_version_arn: None,
+                logging: serde_json::Value::Null,
+                tracing: false,
+                tags: Default::default(),
+                served_since_ms: None,
+            }),
+            functions: Default::default(),
+        };
+        let target = crate::plan::changes::Target::with_image(None);
+        let changes = crate::plan::changes::changes(&plan, &deployment, &target);
+        let deployed = changes.deployed_run.as_ref().expect("a deployed run");
+        assert_eq!(deployed.run_time_s, plan.estimate.run_time_s);
+        assert!(deployed.total_usd < plan.estimate.total_usd);
+        let body = render_comment(&CommentInput {
+            plan: &plan,
+            changes: Some(&changes),
+            text_diff: "",
+            commit: "abc",
+            notes: &[],
+        });
+        let delta = super::super::run_cost::usd(plan.estimate.total_usd - deployed.total_usd);
+        assert!(
+            body.contains(&format!("(±0 s, +{delta} against the deployed machine)")),
+            "{body}"
+        );
+        assert!(
+            body.contains("| One run | Deployed | Planned | Change |"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "| Run time | {0} | {0} | ±0 s |",
+                super::super::run_cost::seconds(deployed.run_time_s)
+            )),
+            "{body}"
         );
     }
 }
