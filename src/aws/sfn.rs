@@ -496,6 +496,30 @@ impl StepFunctions {
         })
     }
 
+    /// The definition an execution ran (the version it started on, whatever was deployed
+    /// since).
+    pub async fn definition_of_execution(&self, execution_arn: &str) -> Result<Value, AwsError> {
+        self.calls.read("states:DescribeStateMachineForExecution");
+        let described = self
+            .client
+            .describe_state_machine_for_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::new(
+                    format!("reading the definition {execution_arn} ran (states:DescribeStateMachineForExecution)"),
+                    e,
+                )
+            })?;
+        serde_json::from_str(described.definition()).map_err(|e| {
+            AwsError::other(
+                format!("reading the definition {execution_arn} ran"),
+                format!("it is not JSON: {e}"),
+            )
+        })
+    }
+
     /// The newest successful executions of the machine (any version or alias), at most
     /// `max`, newest first.
     pub async fn recent_successes(

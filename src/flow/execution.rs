@@ -10,7 +10,8 @@ use crate::aws::deploy::{Applied, Clients};
 use crate::aws::sfn::{ExecutionEvent, StepFunctions};
 use crate::config::Config;
 use crate::plan::asl::failed_task;
-use crate::report::timeline::{self, TaskSpan};
+use crate::plan::changes::tasks_of;
+use crate::report::timeline::{self, TaskSpan, Waits};
 
 use super::prepare::{alias, Prepared};
 use super::Reporter;
@@ -218,7 +219,20 @@ async fn show_timeline(sfn: &StepFunctions, execution: &str, reporter: &dyn Repo
                     end_s: run.exited_s,
                 })
                 .collect();
-            for line in timeline::render(&spans) {
+            // The order the run's own definition gives; without it, times alone.
+            let waits: Option<Waits> = match sfn.definition_of_execution(execution).await {
+                Ok(definition) => Some(
+                    tasks_of(&definition)
+                        .into_iter()
+                        .map(|(state, (_, waits))| (state, waits))
+                        .collect(),
+                ),
+                Err(error) => {
+                    tracing::debug!(%error, "no definition for the timeline");
+                    None
+                }
+            };
+            for line in timeline::render(&spans, waits.as_ref()) {
                 reporter.result(&line);
             }
         }

@@ -1,7 +1,12 @@
 //! A finished run, task by task: when each started and how long it took, and the chain of
 //! tasks that set the run's length, as the run actually went.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::run_cost::seconds;
+
+/// Task state -> the Task states it waits for, as the definition the run ran orders them.
+pub type Waits = BTreeMap<String, BTreeSet<String>>;
 
 /// One Task state of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +19,7 @@ pub struct TaskSpan {
 }
 
 /// The lines of the timeline: one per task by start time, then the critical path.
-pub fn render(spans: &[TaskSpan]) -> Vec<String> {
+pub fn render(spans: &[TaskSpan], waits: Option<&Waits>) -> Vec<String> {
     let mut sorted: Vec<&TaskSpan> = spans.iter().collect();
     sorted.sort_by(|a, b| {
         a.start_s
@@ -37,7 +42,7 @@ pub fn render(spans: &[TaskSpan]) -> Vec<String> {
             span.state
         ));
     }
-    let path = critical_path(spans);
+    let path = critical_path(spans, waits);
     if let Some(last) = path.last() {
         let end = last.end_s.unwrap_or(last.start_s);
         let names: Vec<&str> = path.iter().map(|s| s.state.as_str()).collect();
@@ -51,8 +56,9 @@ pub fn render(spans: &[TaskSpan]) -> Vec<String> {
 }
 
 /// The tasks that set the run's length: from the task that ended last, back through the
-/// task that ended last before each one started.
-pub fn critical_path(spans: &[TaskSpan]) -> Vec<&TaskSpan> {
+/// task it waited for that ended last (by `waits`, the definition's order; without it, any
+/// task that ended before it started).
+pub fn critical_path<'a>(spans: &'a [TaskSpan], waits: Option<&Waits>) -> Vec<&'a TaskSpan> {
     fn end(span: &TaskSpan) -> f64 {
         span.end_s.unwrap_or(f64::MIN)
     }
@@ -67,10 +73,16 @@ pub fn critical_path(spans: &[TaskSpan]) -> Vec<&TaskSpan> {
         if path.len() > spans.len() {
             break;
         }
+        let waited_for = |other: &TaskSpan| match waits {
+            Some(waits) => waits
+                .get(&span.state)
+                .is_some_and(|w| w.contains(&other.state)),
+            None => end(other) <= span.start_s,
+        };
         current = ended
             .iter()
             .copied()
-            .filter(|other| end(other) <= span.start_s)
+            .filter(|other| waited_for(other))
             .max_by(|a, b| end(a).total_cmp(&end(b)));
     }
     path.reverse();
@@ -98,12 +110,23 @@ mod tests {
             span("C", 102.1, 104.0),
             span("D", 112.2, 113.0),
         ];
-        let path: Vec<&str> = critical_path(&spans)
+        let path: Vec<&str> = critical_path(&spans, None)
             .iter()
             .map(|s| s.state.as_str())
             .collect();
         assert_eq!(path, ["A", "B", "D"]);
-        let lines = render(&spans);
+        // The definition says D waits for C only (B's output is not D's input): the chain
+        // D waited on is A, C, D, though B ended later.
+        let waits: Waits = [("B", "A"), ("C", "A"), ("D", "C")]
+            .into_iter()
+            .map(|(task, before)| (task.to_string(), BTreeSet::from([before.to_string()])))
+            .collect();
+        let path: Vec<&str> = critical_path(&spans, Some(&waits))
+            .iter()
+            .map(|s| s.state.as_str())
+            .collect();
+        assert_eq!(path, ["A", "C", "D"]);
+        let lines = render(&spans, None);
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(
             lines[1].contains("+0.00 s") && lines[1].ends_with("A"),
@@ -125,11 +148,11 @@ mod tests {
                 end_s: None,
             },
         ];
-        let lines = render(&spans);
+        let lines = render(&spans, None);
         assert!(
             lines[2].contains(" - ") && lines[2].ends_with("B"),
             "{lines:#?}"
         );
-        assert!(render(&[]).is_empty());
+        assert!(render(&[], None).is_empty());
     }
 }
