@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use kedro_sfn::config::{parse_config, Config, GroupBy, TaskSettings};
 use kedro_sfn::pipeline::PipelineDoc;
-use kedro_sfn::plan::{plan, Plan};
+use kedro_sfn::plan::durations::{DurationSource, History};
+use kedro_sfn::plan::{plan, plan_with_history, Plan};
 use kedro_sfn::synthetic::{doc_from_dag, random_dag, series_parallel_dag, Rng};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -349,4 +350,67 @@ fn a_rounding_difference_does_not_switch_to_the_layered_machine() {
     let (doc, _, config) = random_case(13990431657241384107, 29, true);
     let planned = plan(&doc, &config).expect("plans");
     assert_eq!(planned.schedule.shape, "series-parallel");
+}
+
+/// The example, one task per node, with `preprocess_companies_node` measured at `seconds`
+/// and every other node at 1 s, as past executions would say; `deployed` is the definition
+/// the alias serves.
+fn example_with_history(seconds: f64, deployed: Option<&Value>) -> Plan {
+    let doc = PipelineDoc::from_file(&support::example_doc_path()).expect("fixture");
+    let mut history = History::default();
+    for node in &doc.nodes {
+        let took = if node.name == "preprocess_companies_node" {
+            seconds
+        } else {
+            1.0
+        };
+        history.record(std::slice::from_ref(&node.name), took);
+    }
+    history.deployed_definition = deployed.cloned();
+    plan_with_history(&doc, &config(GroupBy::None), history).expect("plans")
+}
+
+#[test]
+fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
+    // With preprocess_companies_node at 5 s the best machine runs the capacity summary
+    // beside it; at 1 s, beside the model's chain.
+    let deployed = example_with_history(5.0, None);
+    let fresh = example_with_history(1.0, None);
+    assert_ne!(
+        deployed.definition, fresh.definition,
+        "the durations do not change the shape"
+    );
+    assert!(deployed
+        .tasks
+        .iter()
+        .all(|t| t.duration_source == DurationSource::History));
+
+    // At 1.9 s the deployed shape takes 6.0 s against 5.9 s for the best: 1.7 % slower,
+    // so it stays, byte for byte.
+    let nearly = example_with_history(1.9, Some(&deployed.definition));
+    assert_eq!(nearly.definition, deployed.definition);
+    assert_eq!(nearly.schedule.shape, "as deployed");
+    assert!((nearly.schedule.expected_makespan_s - 6.0).abs() < 1e-9);
+
+    // At 1 s it would take 6 s against 5 s: 20 % slower, so the machine is reshaped.
+    let reshaped = example_with_history(1.0, Some(&deployed.definition));
+    assert_eq!(reshaped.definition, fresh.definition);
+    assert_ne!(reshaped.schedule.shape, "as deployed");
+
+    // A deployed machine of other tasks (here one task runs two nodes) is not a shape to
+    // keep, however fast.
+    let mut merged = deployed.definition.to_string();
+    merged = merged.replacen(
+        r#""nodes":["preprocess_shuttles_node"]"#,
+        r#""nodes":["preprocess_shuttles_node","summarize_passenger_capacity_node"]"#,
+        1,
+    );
+    let merged: Value = serde_json::from_str(&merged).expect("JSON");
+    assert_ne!(
+        merged, deployed.definition,
+        "the fixture's Payload changed shape"
+    );
+    let other = example_with_history(1.9, Some(&merged));
+    assert_eq!(other.definition, example_with_history(1.9, None).definition);
+    assert_ne!(other.schedule.shape, "as deployed");
 }

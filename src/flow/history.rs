@@ -21,7 +21,8 @@ const TIME_BUDGET: Duration = Duration::from_secs(20);
 const MAX_PAGES_PER_EXECUTION: usize = 20;
 
 /// Reads the durations of the last `executions` successful executions of the state machine
-/// `machine_name`. No machine, no executions, no permission, throttling or a slow endpoint
+/// `machine_name`, and the definition its alias serves (whose shape the plan keeps while it
+/// is about as fast). No machine, no executions, no permission, throttling or a slow endpoint
 /// give an empty (or partial) history with a note saying why, never an error.
 pub async fn read_history(
     config: &Config,
@@ -41,7 +42,8 @@ pub async fn read_history(
         "reading the durations of up to {executions} past execution(s) of {machine_name}"
     ));
     let mut history = History::default();
-    let reading = read_into(&clients.sfn, machine_name, executions, &mut history);
+    let alias = super::prepare::alias(config);
+    let reading = read_into(&clients.sfn, machine_name, &alias, executions, &mut history);
     match tokio::time::timeout(TIME_BUDGET, reading).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
@@ -73,12 +75,14 @@ pub async fn read_history(
 async fn read_into(
     sfn: &StepFunctions,
     machine_name: &str,
+    alias: &str,
     executions: usize,
     history: &mut History,
 ) -> Result<(), crate::aws::AwsError> {
     let Some(machine) = sfn.find(machine_name).await? else {
         return Ok(());
     };
+    history.deployed_definition = Some(sfn.read(&machine, alias).await?.definition);
     for execution in sfn.recent_successes(&machine, executions).await? {
         let runs = sfn.task_runs(&execution, MAX_PAGES_PER_EXECUTION).await?;
         record_runs(history, &runs);

@@ -45,6 +45,9 @@ pub struct History {
     runs: BTreeMap<String, Vec<f64>>,
     /// Why the history is incomplete or absent (no permission, throttled, turned off).
     pub note: Option<String>,
+    /// The definition the deployed machine's alias serves: its shape is kept while it is
+    /// about as fast as a new one, so moving durations do not reshape it on every deploy.
+    pub deployed_definition: Option<serde_json::Value>,
 }
 
 impl History {
@@ -67,6 +70,11 @@ impl History {
     pub fn median(&self, nodes: &[String]) -> Option<(f64, usize)> {
         let runs = self.runs.get(&key(nodes))?;
         median(runs).map(|m| (m, runs.len()))
+    }
+
+    /// The task identity used for [`History::median`], for callers that index tasks by it.
+    pub fn key(nodes: &[String]) -> String {
+        key(nodes)
     }
 
     /// How many distinct tasks have runs.

@@ -32,6 +32,9 @@ use self::grouping::TaskGraph;
 use self::names::{Alphabet, NameRequest};
 use self::sp_tree::SpTree;
 
+/// How much slower than the best shape found the deployed one may be and still be kept.
+const KEEP_DEPLOYED_SHAPE_WITHIN: f64 = 0.05;
+
 /// Extra time the derived machine timeout allows beyond the slowest path of task timeouts:
 /// retries of throttled invocations and cold starts.
 const MACHINE_TIMEOUT_SLACK_S: u64 = 300;
@@ -117,7 +120,8 @@ pub struct HistoryUse {
 /// How the machine's shape compares with the best possible and with the guide's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Schedule {
-    /// `series-parallel` (our tree) or `layered` (the guide's, kept when it was faster).
+    /// `series-parallel` (our tree), `layered` (the guide's, kept when it was faster) or
+    /// `as deployed` (the deployed tree, kept while within 5 % of the best found).
     pub shape: &'static str,
     pub expected_makespan_s: f64,
     /// No machine can be faster than this.
@@ -280,6 +284,19 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     } else {
         (ours, "series-parallel", ours_makespan)
     };
+    // The deployed shape, kept while it is about as fast: durations measured anew on every
+    // run must not reshape the machine (and so change it) on every deploy.
+    let (tree, shape, expected_makespan_s) =
+        match deployed_tree(&task_durations.history, &task_nodes, dag) {
+            Some(deployed)
+                if deployed.makespan(&durations)
+                    <= expected_makespan_s * (1.0 + KEEP_DEPLOYED_SHAPE_WITHIN) + 1e-9 =>
+            {
+                let makespan = deployed.makespan(&durations);
+                (deployed, "as deployed", makespan)
+            }
+            _ => (tree, shape, expected_makespan_s),
+        };
     debug_assert!(tree.respects(dag));
     let schedule = Schedule {
         shape,
@@ -445,6 +462,20 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         prices,
         estimate,
     }
+}
+
+/// The deployed machine's tree over these tasks, when it runs exactly these tasks (by their
+/// nodes) in an order the DAG allows.
+fn deployed_tree(history: &History, task_nodes: &[Vec<String>], dag: &dag::Dag) -> Option<SpTree> {
+    let definition = history.deployed_definition.as_ref()?;
+    let index: std::collections::HashMap<String, usize> = task_nodes
+        .iter()
+        .enumerate()
+        .map(|(t, nodes)| (History::key(nodes), t))
+        .collect();
+    let task_of = |nodes: &[String]| index.get(&History::key(nodes)).copied();
+    let tree = sp_tree::from_definition(definition, &task_of, task_nodes.len())?;
+    tree.respects(dag).then_some(tree)
 }
 
 /// Task, Fail and Parallel state names, made unique together (states inside Parallel
