@@ -84,6 +84,15 @@ with ``python -c``)::
 
     python kedro_sfn_handler.py < event.json
 
+or, where no stdin can carry the event (an ECS task, whose Task state passes it
+as container environment overrides, one variable per event key)::
+
+    python kedro_sfn_handler.py --event-from-env
+
+with ``KEDRO_SFN_TASK``, ``KEDRO_SFN_NODES`` (a JSON array), ``KEDRO_SFN_PIPELINE``,
+``KEDRO_SFN_ENV`` (optional), ``KEDRO_SFN_EXECUTION_NAME``,
+``KEDRO_SFN_EXECUTION_START_TIME`` and ``KEDRO_SFN_INPUT`` (JSON text; optional).
+
 reads ONE event (a JSON object) from stdin, prints the summary as one JSON line
 on stdout and nothing else there (Kedro's logs, warnings and prints go to
 stderr). Exit codes: 0 done; 1 the task failed (a node failed, the project could
@@ -129,6 +138,19 @@ EXIT_BAD_EVENT = 2
 PROJECT_DIR_ENV = "KEDRO_SFN_PROJECT_DIR"
 IMAGE_PROJECT_SUBDIR = "kedro_project"
 PARAMS_KEY = "params"
+# Event key -> the environment variable that carries it in --event-from-env mode.
+EVENT_ENV = {
+    "task": "KEDRO_SFN_TASK",
+    "nodes": "KEDRO_SFN_NODES",
+    "pipeline": "KEDRO_SFN_PIPELINE",
+    "env": "KEDRO_SFN_ENV",
+    "execution_name": "KEDRO_SFN_EXECUTION_NAME",
+    "execution_start_time": "KEDRO_SFN_EXECUTION_START_TIME",
+    "input": "KEDRO_SFN_INPUT",
+}
+EVENT_ENV_JSON = frozenset({"nodes", "input"})
+EVENT_ENV_OPTIONAL = frozenset({"env", "input"})
+EVENT_FROM_ENV_FLAG = "--event-from-env"
 TRANSCODING_SEPARATOR = "@"  # Kedro's: "x@pandas" and "x@json" are the dataset "x"
 # The writable copy of a read-only project: <temp dir>/kedro-sfn-project-XXXX/<project dir name>,
 # beside a lock file its process holds while it lives.
@@ -234,6 +256,26 @@ def parse_event(event: Any) -> dict:
         "save_version": version,
         "runtime_params": runtime_params(event.get("input")),
     }
+
+
+def event_from_env(environ: Any) -> dict:
+    """The event an ECS task gets as environment variables (``EVENT_ENV``)."""
+    event: dict = {}
+    for key, variable in EVENT_ENV.items():
+        value = environ.get(variable)
+        if value is None or (value == "" and key in EVENT_ENV_OPTIONAL):
+            if key in EVENT_ENV_OPTIONAL:
+                continue
+            raise InvalidEvent(f"environment variable {variable} (event key '{key}') is missing")
+        if key in EVENT_ENV_JSON:
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise InvalidEvent(
+                    f"environment variable {variable} (event key '{key}') must hold JSON: {exc}"
+                ) from None
+        event[key] = value
+    return event
 
 
 def save_version_from_start_time(start_time: Any) -> str:
@@ -894,14 +936,22 @@ def one_line(text: str) -> str:
 def main(argv: Optional[list] = None) -> int:
     """Read one event from stdin, run it, print the summary; return the exit code."""
     args = sys.argv[1:] if argv is None else argv
-    if args:
-        usage = f"usage: python kedro_sfn_handler.py < event.json\n\n{__doc__.split(chr(10))[0]}"
+    from_env = args == [EVENT_FROM_ENV_FLAG]
+    if args and not from_env:
+        usage = (
+            f"usage: python kedro_sfn_handler.py < event.json\n"
+            f"       python kedro_sfn_handler.py {EVENT_FROM_ENV_FLAG}\n\n"
+            f"{__doc__.split(chr(10))[0]}"
+        )
         print(usage, file=sys.stderr)
         return 0 if args in (["-h"], ["--help"]) else EXIT_BAD_EVENT
     real_stdout = divert_stdout()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     try:
-        event = json.loads(sys.stdin.read())
+        event = event_from_env(os.environ) if from_env else json.loads(sys.stdin.read())
+    except InvalidEvent as exc:
+        print(f"{PROG}: bad event: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_EVENT
     except ValueError as exc:
         print(f"{PROG}: stdin must hold one JSON event object: {exc}", file=sys.stderr)
         return EXIT_BAD_EVENT

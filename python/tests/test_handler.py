@@ -319,6 +319,55 @@ def test_missing_key_exits_2_naming_it(aws_env, tmp_path):
     assert result.stderr.strip() == "kedro-sfn task: bad event: event key 'nodes' is missing"
 
 
+def event_env(event: dict) -> dict:
+    """The event as an ECS task gets it: one environment variable per key."""
+    env = {
+        handler_module.EVENT_ENV[key]: json.dumps(value) if key in ("nodes", "input") else value
+        for key, value in event.items()
+    }
+    assert set(env) == set(handler_module.EVENT_ENV.values())
+    return env
+
+
+def test_an_ecs_task_reads_its_event_from_the_environment(executions, aws_env, tmp_path):
+    # The same node and version as execution A ran from stdin: the same summary.
+    node = "preprocess_companies_node"
+    event = make_event(node, START_A, "execution-A")
+    result = subprocess.run(
+        [sys.executable, str(HANDLER), "--event-from-env"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=tmp_path, timeout=180,
+        env={**aws_env, **event_env(event)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary == {**executions["results"]["A"][node], "seconds": summary["seconds"]}
+
+
+def test_an_ecs_task_without_a_variable_exits_2_naming_it(aws_env, tmp_path):
+    env = event_env(make_event("preprocess_companies_node", START_A, "execution-bad"))
+    del env["KEDRO_SFN_NODES"]
+    env["KEDRO_SFN_INPUT"] = "{not json"
+    missing = subprocess.run(
+        [sys.executable, str(HANDLER), "--event-from-env"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, env={**aws_env, **env},
+    )
+    assert missing.returncode == 2
+    assert missing.stdout == ""
+    assert missing.stderr.strip() == (
+        "kedro-sfn task: bad event: environment variable KEDRO_SFN_NODES (event key 'nodes') "
+        "is missing"
+    )
+    env["KEDRO_SFN_NODES"] = '["preprocess_companies_node"]'
+    bad_json = subprocess.run(
+        [sys.executable, str(HANDLER), "--event-from-env"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, env={**aws_env, **env},
+    )
+    assert bad_json.returncode == 2
+    assert "environment variable KEDRO_SFN_INPUT (event key 'input') must hold JSON" in (
+        bad_json.stderr
+    )
+
+
 @pytest.mark.parametrize("stdin", ["", "{not json", '{"task": "x"} {"task": "y"}'])
 def test_stdin_that_is_not_one_json_document_exits_2(aws_env, tmp_path, stdin):
     result = run_task(stdin, aws_env, tmp_path)
