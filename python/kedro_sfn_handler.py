@@ -8,9 +8,12 @@ machine that kedro-sfn writes invokes the function with this event (the Task's
      "nodes": ["preprocess_companies_node", "active_modelling_pipeline.split_data_node"],
      "pipeline": "__default__",
      "env": "aws",                                   # optional: Kedro's default when absent
-     "execution_name": "<$$.Execution.Name>",
-     "execution_start_time": "2026-11-27T19:08:38.123Z",  # $$.Execution.StartTime
-     "input": {"params": {"model_options.test_size": 0.3}}}  # $$.Execution.Input
+     "execution": {"Name": "<execution name>",        # $$.Execution, the context
+                   "StartTime": "2026-11-27T19:08:38.123Z",  # object (other keys
+                   "Input": {"params": {"model_options.test_size": 0.3}}}}  # ignored)
+
+(``execution_name``, ``execution_start_time`` and ``input`` as three keys, the
+shape of earlier definitions and of ``--event-from-env``, are read too)
 
 and gets back a small summary::
 
@@ -213,6 +216,8 @@ def parse_event(event: Any) -> dict:
     """Check the event; return its parts, with the save version and the params."""
     if not isinstance(event, dict):
         raise InvalidEvent(f"the event must be a JSON object, got {_json_type(event)}")
+    if "execution" in event:
+        event = {**event, **execution_keys(event["execution"])}
 
     def text(key: str, optional: bool = False) -> Optional[str]:
         if key not in event or (optional and event[key] is None):
@@ -256,6 +261,22 @@ def parse_event(event: Any) -> dict:
         "save_version": version,
         "runtime_params": runtime_params(event.get("input")),
     }
+
+
+def execution_keys(execution: Any) -> dict:
+    """``$$.Execution`` (the context object) as the event's three execution keys."""
+    if not isinstance(execution, dict):
+        raise InvalidEvent(
+            f"event key 'execution' must be the execution's context object ($$.Execution), "
+            f"got {_json_type(execution)}"
+        )
+    keys = {}
+    for key, field in (("execution_name", "Name"), ("execution_start_time", "StartTime")):
+        if field not in execution:
+            raise InvalidEvent(f"event key 'execution' has no '{field}' ($$.Execution.{field})")
+        keys[key] = execution[field]
+    keys["input"] = execution.get("Input")
+    return keys
 
 
 def event_from_env(environ: Any) -> dict:

@@ -278,7 +278,7 @@ def test_config_turns_faults_off_at_runtime(start_proxy):
     assert failure(lam.list_functions) == ("ServiceException", 500)
     assert control(proxy, "config", {"error": 0}) == {
         "throttle": 0.0, "error": 0.0, "lose": 0.0, "latency_ms": 0, "settle_ms": 0,
-        "kill_after_write": 0,
+        "kill_after_write": 0, "fail_operations": [],
     }
     assert "Functions" in lam.list_functions()
     assert control(proxy, "stats")["reads"] == 1
@@ -291,6 +291,13 @@ def test_config_turns_faults_off_at_runtime(start_proxy):
         "reads": 0, "writes": 0, "throttled": 0, "errors": 0, "lost": 0,
         "refused_in_progress": 0, "killed": False, "by_operation": {},
     }
+
+    # One operation down, the others up.
+    control(proxy, "config", {"fail_operations": ["ListFunctions"]})
+    assert failure(lam.list_functions) == ("ServiceException", 500)
+    assert control(proxy, "stats")["errors"] == 1
+    control(proxy, "config", {"fail_operations": []})
+    assert "Functions" in lam.list_functions()
 
 
 def test_other_services_pass_untouched(start_proxy):

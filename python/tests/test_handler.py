@@ -83,18 +83,36 @@ def topological_order(doc: dict) -> list[str]:
 
 
 def make_event(node: str, start: str, execution: str, params: dict | None = None, **extra) -> dict:
-    """The event a Task state sends (see docs/state-machine.md, Task states)."""
+    """The event a Task state sends (see docs/state-machine.md, Task states): ``execution``
+    is ``$$.Execution``, with the context keys the handler does not read."""
     event = {
         "task": node,
         "nodes": [node],
         "pipeline": "__default__",
         "env": "aws",
-        "execution_name": execution,
-        "execution_start_time": start,
-        "input": {"params": params} if params is not None else {},
+        "execution": {
+            "Id": f"arn:aws:states:eu-west-1:123456789012:execution:spaceflights:{execution}",
+            "Name": execution,
+            "StartTime": start,
+            "Input": {"params": params} if params is not None else {},
+            "RoleArn": "arn:aws:iam::123456789012:role/kedro-sfn-states",
+            "RedriveCount": 0,
+        },
     }
     event.update(extra)
     return event
+
+
+def three_key_event(event: dict) -> dict:
+    """The same event with the execution as three keys (earlier definitions' shape)."""
+    flat = {key: value for key, value in event.items() if key != "execution"}
+    execution = event["execution"]
+    flat.update(
+        execution_name=execution["Name"],
+        execution_start_time=execution["StartTime"],
+        input=execution["Input"],
+    )
+    return flat
 
 
 def run_task(
@@ -323,7 +341,7 @@ def event_env(event: dict) -> dict:
     """The event as an ECS task gets it: one environment variable per key."""
     env = {
         handler_module.EVENT_ENV[key]: json.dumps(value) if key in ("nodes", "input") else value
-        for key, value in event.items()
+        for key, value in three_key_event(event).items()
     }
     assert set(env) == set(handler_module.EVENT_ENV.values())
     return env
@@ -341,6 +359,24 @@ def test_an_ecs_task_reads_its_event_from_the_environment(executions, aws_env, t
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary == {**executions["results"]["A"][node], "seconds": summary["seconds"]}
+
+
+def test_the_three_execution_keys_of_earlier_definitions_are_read(executions, aws_env, tmp_path):
+    node = "preprocess_shuttles_node"
+    event = three_key_event(make_event(node, START_A, "execution-A"))
+    summary = run_ok(event, aws_env, tmp_path)
+    assert summary == {**executions["results"]["A"][node], "seconds": summary["seconds"]}
+
+
+def test_an_execution_that_is_not_the_context_object_exits_2(aws_env, tmp_path):
+    event = make_event("preprocess_companies_node", START_A, "execution-bad")
+    del event["execution"]["StartTime"]
+    result = run_task(event, aws_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "kedro-sfn task: bad event: event key 'execution' has no 'StartTime' "
+        "($$.Execution.StartTime)"
+    )
 
 
 def test_an_ecs_task_without_a_variable_exits_2_naming_it(aws_env, tmp_path):
@@ -767,7 +803,19 @@ def test_versions_sort_by_start_time():
 
 
 def good_event() -> dict:
-    return make_event("preprocess_companies_node", START_A, "execution-x")
+    """An event with the execution as three keys, so each can be changed on its own."""
+    return three_key_event(make_event("preprocess_companies_node", START_A, "execution-x"))
+
+
+def test_the_context_object_and_the_three_keys_read_the_same():
+    params = {"model_options.test_size": 0.3}
+    event = make_event("preprocess_companies_node", START_A, "execution-x", params)
+    assert handler_module.parse_event(event) == handler_module.parse_event(
+        three_key_event(event)
+    )
+    assert handler_module.parse_event(event)["runtime_params"] == {
+        "model_options": {"test_size": 0.3}
+    }
 
 
 def test_parse_event_keeps_what_the_task_needs():

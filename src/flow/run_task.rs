@@ -149,6 +149,11 @@ pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Res
             Some(field) => {
                 let path = value.as_str().unwrap_or_default();
                 let value = match path {
+                    "$$.Execution" => serde_json::json!({
+                        "Name": context.name,
+                        "StartTime": context.start_time,
+                        "Input": context.input,
+                    }),
                     "$$.Execution.Name" => Value::String(context.name.clone()),
                     "$$.Execution.StartTime" => Value::String(context.start_time.clone()),
                     "$$.Execution.Input" => context.input.clone(),

@@ -180,6 +180,10 @@ pub fn machine_name(doc: &PipelineDoc, config: &Config) -> String {
     names::state_machine_name(&wanted)
 }
 
+/// The most a deployed Task's `FunctionName` grows by when deploy appends the version
+/// (`:` and up to seven digits).
+const VERSION_SUFFIX_MAX_BYTES: usize = 8;
+
 /// Step Functions refuses definitions larger than this (as sent: compact JSON).
 pub const DEFINITION_MAX_BYTES: usize = 1_048_576;
 
@@ -196,8 +200,9 @@ pub fn plan_with_history(
     history: History,
 ) -> Result<Plan, PlanError> {
     let plan = draft_with_history(doc, config, history)?;
+    // As deployed, each Task names its function's version (`:N`): room for that too.
     let size = serde_json::to_string(&plan.definition)
-        .map(|d| d.len())
+        .map(|d| d.len() + plan.tasks.len() * VERSION_SUFFIX_MAX_BYTES)
         .unwrap_or(usize::MAX);
     if size > DEFINITION_MAX_BYTES {
         let mut findings = plan.findings.clone();
@@ -208,7 +213,7 @@ pub fn plan_with_history(
                 rule: crate::pipeline::check::Rule::DefinitionTooLarge,
                 subject: plan.state_machine.name.clone(),
                 message: format!(
-                    "the state machine definition for {} tasks is {size} bytes; Step Functions accepts at most {DEFINITION_MAX_BYTES}",
+                    "the state machine definition for {} tasks is {size} bytes as deployed (function versions included); Step Functions accepts at most {DEFINITION_MAX_BYTES}",
                     plan.tasks.len()
                 ),
                 hint: "run fewer, larger tasks: --group-by namespace, or a smaller pipeline with --pipeline".into(),

@@ -119,8 +119,7 @@ fn check_task(name: &str, state: &Value, states: &serde_json::Map<String, Value>
         "the Fail state of {name} does not name it: {cause}"
     );
     let payload = &state["Parameters"]["Payload"];
-    assert_eq!(payload["execution_name.$"], "$$.Execution.Name");
-    assert_eq!(payload["execution_start_time.$"], "$$.Execution.StartTime");
+    assert_eq!(payload["execution.$"], "$$.Execution");
 }
 
 /// For every Task: its path from the root as (tree node id, child index); sequences have odd
