@@ -79,6 +79,18 @@ impl World {
         )
     }
 
+    /// Runs `kedro-sfn execute --wait` of the deployed example as execution `name`.
+    fn execute(&self, name: &str) -> std::process::Output {
+        kedro_sfn()
+            .arg("execute")
+            .arg("--project")
+            .arg(example_project())
+            .args(["--wait", "--execution-name", name])
+            .envs(self.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs")
+    }
+
     fn deployed(&self) -> Value {
         self.moto.fixture(&["describe", MACHINE, "live"])
     }
@@ -423,14 +435,7 @@ fn executions_are_followed_and_a_failure_names_its_task() {
     // Invocations now fail: moto's Docker-backed Lambda has none of these functions (and no
     // Docker). The first tasks fail; `execute --wait` names the task and exits non-zero.
     world.moto.set_config(r#"{"lambda":{"use_docker":true}}"#);
-    let output = kedro_sfn()
-        .arg("execute")
-        .arg("--project")
-        .arg(example_project())
-        .args(["--wait", "--execution-name", "run-2"])
-        .envs(world.moto.aws_env())
-        .output()
-        .expect("kedro-sfn runs");
+    let output = world.execute("run-2");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the failed execution exited 0");
     assert!(
@@ -599,14 +604,7 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
             "run-1",
         ],
     ));
-    let second = kedro_sfn()
-        .arg("execute")
-        .arg("--project")
-        .arg(example_project())
-        .args(["--wait", "--execution-name", "run-2"])
-        .envs(world.moto.aws_env())
-        .output()
-        .expect("kedro-sfn runs");
+    let second = world.execute("run-2");
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(
         second.status.success(),

@@ -443,34 +443,20 @@ pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> 
 
 /// Function -> the version a deployed definition's Task states name (`NAME:7`).
 pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
-    fn walk(machine: &Value, pins: &mut BTreeMap<String, u64>) {
-        let Some(states) = machine.get("States").and_then(Value::as_object) else {
-            return;
+    let mut pins = BTreeMap::new();
+    for (_, state) in super::asl::task_states(definition) {
+        let Some(text) = state
+            .pointer("/Parameters/FunctionName")
+            .and_then(Value::as_str)
+        else {
+            continue;
         };
-        for state in states.values() {
-            for branch in state
-                .get("Branches")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                walk(branch, pins);
-            }
-            let Some(text) = state
-                .pointer("/Parameters/FunctionName")
-                .and_then(Value::as_str)
-            else {
-                continue;
-            };
-            if let Some((name, version)) = text.rsplit_once(':') {
-                if let Ok(version) = version.parse() {
-                    pins.insert(function_name_of(name).to_string(), version);
-                }
+        if let Some((name, version)) = text.rsplit_once(':') {
+            if let Ok(version) = version.parse() {
+                pins.insert(function_name_of(name).to_string(), version);
             }
         }
     }
-    let mut pins = BTreeMap::new();
-    walk(definition, &mut pins);
     pins
 }
 
