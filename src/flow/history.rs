@@ -46,9 +46,15 @@ pub async fn read_history(
     let reading = read_into(&clients.sfn, machine_name, &alias, executions, &mut history);
     match tokio::time::timeout(TIME_BUDGET, reading).await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => {
+        Ok(Err(error)) if history.executions == 0 => {
             history.note = Some(format!(
                 "Past executions could not be read ({error}): configured durations are used."
+            ));
+        }
+        Ok(Err(error)) => {
+            history.note = Some(format!(
+                "Past executions were read in part ({error}): {} execution(s) give the durations.",
+                history.executions
             ));
         }
         Err(_) => {
@@ -92,7 +98,7 @@ async fn read_into(
 }
 
 /// Adds one execution's task runs: only those that ended and say which nodes they ran.
-pub fn record_runs(history: &mut History, runs: &[TaskRunRecord]) {
+fn record_runs(history: &mut History, runs: &[TaskRunRecord]) {
     for run in runs {
         if let (Some(nodes), Some(exited)) = (&run.nodes, run.exited_s) {
             history.record(nodes, exited - run.entered_s);

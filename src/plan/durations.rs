@@ -24,16 +24,6 @@ pub enum DurationSource {
     Default,
 }
 
-impl DurationSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DurationSource::Config => "config",
-            DurationSource::History => "history",
-            DurationSource::Default => "default",
-        }
-    }
-}
-
 /// What past executions measured, per set of Kedro nodes run by one task (a task is known
 /// by its nodes, not its state name, so a renamed state or a regrouped pipeline never
 /// borrows another task's figures).

@@ -294,8 +294,9 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     let (tree, shape, expected_makespan_s) =
         match deployed_tree(&task_durations.history, &task_nodes, dag) {
             Some(deployed)
-                if deployed.makespan(&durations)
-                    <= expected_makespan_s * (1.0 + KEEP_DEPLOYED_SHAPE_WITHIN) + 1e-9 =>
+                if deployed != tree
+                    && deployed.makespan(&durations)
+                        <= expected_makespan_s * (1.0 + KEEP_DEPLOYED_SHAPE_WITHIN) + 1e-9 =>
             {
                 let makespan = deployed.makespan(&durations);
                 (deployed, "as deployed", makespan)
