@@ -414,3 +414,78 @@ fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
     assert_eq!(other.definition, example_with_history(1.9, None).definition);
     assert_ne!(other.schedule.shape, "as deployed");
 }
+
+#[test]
+fn the_planned_estimate_is_the_estimate_of_the_rendered_definition() {
+    use kedro_sfn::plan::estimate::{estimate, TaskRun};
+    let mut rng = Rng::new(11);
+    for size in [1, 7, 40, 200] {
+        let dag = random_dag(size, 5, 0.4, &mut rng);
+        let doc = doc_from_dag(&dag, &|i| format!("ns_{}.node_{i}", i % 3));
+        let mut config = config(GroupBy::None);
+        for node in &doc.nodes {
+            let settings = TaskSettings {
+                duration_s: Some((rng.log_normal(0.0, 1.0) * 100.0).round() / 10.0),
+                ..TaskSettings::default()
+            };
+            config.file.nodes.insert(node.name.clone(), settings);
+        }
+        let planned = plan(&doc, &config).expect("plans");
+        let runs = planned
+            .tasks
+            .iter()
+            .zip(&planned.functions)
+            .map(|(task, function)| {
+                let run = TaskRun {
+                    seconds: task.duration_s,
+                    memory_mb: function.memory_mb,
+                    ephemeral_storage_mb: function.ephemeral_storage_mb,
+                    arm64: false,
+                };
+                (task.state.clone(), run)
+            })
+            .collect();
+        let walked = estimate(&planned.definition, &runs, &planned.prices);
+        let fast = &planned.estimate;
+        assert!(
+            (fast.run_time_s - walked.run_time_s).abs() < 1e-9,
+            "{size}: {fast:?} {walked:?}"
+        );
+        assert_eq!(fast.state_transitions, walked.state_transitions, "{size}");
+        assert!((fast.total_usd - walked.total_usd).abs() < 1e-12, "{size}");
+        // Ties aside, both name a chain that takes the run time.
+        let along: f64 = fast
+            .longest_path
+            .iter()
+            .map(|state| runs[state].seconds)
+            .sum();
+        assert!(
+            (along - fast.run_time_s).abs() < 1e-9,
+            "{size}: {:?}",
+            fast.longest_path
+        );
+        assert_eq!(
+            fast.state_transitions,
+            planned.tasks.len() + count_parallels(&planned.definition)
+        );
+    }
+}
+
+fn count_parallels(machine: &Value) -> usize {
+    machine["States"]
+        .as_object()
+        .map(|states| {
+            states
+                .values()
+                .map(|state| {
+                    let own = usize::from(state["Type"] == "Parallel");
+                    let inner: usize = state["Branches"]
+                        .as_array()
+                        .map(|b| b.iter().map(count_parallels).sum())
+                        .unwrap_or(0);
+                    own + inner
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -58,6 +58,9 @@ impl History {
 
     /// The median of the runs of the task that ran exactly `nodes`, and how many runs.
     pub fn median(&self, nodes: &[String]) -> Option<(f64, usize)> {
+        if self.runs.is_empty() {
+            return None; // no key to build: most plans have no history
+        }
         let runs = self.runs.get(&key(nodes))?;
         median(runs).map(|m| (m, runs.len()))
     }

@@ -421,20 +421,17 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     };
 
     let prices = Prices::from_config(&config.file.prices);
-    let runs: std::collections::BTreeMap<String, TaskRun> = tasks
+    let runs: Vec<TaskRun> = tasks
         .iter()
         .zip(&functions)
-        .map(|(task, function)| {
-            let run = TaskRun {
-                seconds: task.duration_s,
-                memory_mb: function.memory_mb,
-                ephemeral_storage_mb: function.ephemeral_storage_mb,
-                arm64: function.architecture == crate::config::Architecture::Arm64,
-            };
-            (task.state.clone(), run)
+        .map(|(task, function)| TaskRun {
+            seconds: task.duration_s,
+            memory_mb: function.memory_mb,
+            ephemeral_storage_mb: function.ephemeral_storage_mb,
+            arm64: function.architecture == crate::config::Architecture::Arm64,
         })
         .collect();
-    let estimate = estimate::estimate(&definition, &runs, &prices);
+    let estimate = estimate::planned(&tree, &state_names, &runs, &prices);
     let history = HistoryUse {
         executions: history_executions,
         tasks: tasks
