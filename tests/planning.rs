@@ -489,3 +489,26 @@ fn count_parallels(machine: &Value) -> usize {
         })
         .unwrap_or(0)
 }
+
+#[test]
+fn a_task_whose_past_runs_near_its_timeout_is_warned_of() {
+    // Every node has Lambda's default 900 s timeout; preprocess_companies_node took 850 s.
+    let planned = example_with_history(850.0, None);
+    let warnings: Vec<String> = planned
+        .findings
+        .warnings()
+        .map(|p| format!("{}: {}", p.rule.id(), p.message))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["timeout-below-duration: task `preprocess_companies_node` took a median of 850 s over its last 1 run(s): 94 % of its 900 s timeout"],
+    );
+    // 700 s is 78 %: no warning.
+    assert_eq!(
+        example_with_history(700.0, None)
+            .findings
+            .warnings()
+            .count(),
+        0
+    );
+}

@@ -32,6 +32,9 @@ use self::grouping::TaskGraph;
 use self::names::{Alphabet, NameRequest};
 use self::sp_tree::SpTree;
 
+/// Past runs that took this share of a task's timeout, or more, are warned of.
+const NEAR_TIMEOUT_SHARE: f64 = 0.8;
+
 /// How much slower than the best shape found the deployed one may be and still be kept.
 const KEEP_DEPLOYED_SHAPE_WITHIN: f64 = 0.05;
 
@@ -245,7 +248,7 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     let Checked {
         tasks: task_graph,
         settings,
-        findings,
+        mut findings,
         ..
     } = checked;
     let dag = &task_graph.dag;
@@ -345,6 +348,10 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
             )
         })
         .collect();
+    findings
+        .problems
+        .extend(near_their_timeout(&task_graph, &expected, &functions));
+    findings.problems.sort();
     let dependencies: Vec<(usize, usize)> = dag.edges().collect();
     let tasks: Vec<PlannedTask> = task_graph
         .tasks
@@ -465,6 +472,39 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         prices,
         estimate,
     }
+}
+
+/// Measured runs near a task's timeout: the check sees only configured durations, and a
+/// task that took 850 s of its 900 s will soon time out.
+fn near_their_timeout(
+    task_graph: &TaskGraph,
+    expected: &[durations::Expected],
+    functions: &[FunctionSpec],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for ((task, expected), function) in task_graph.tasks.iter().zip(expected).zip(functions) {
+        let timeout = f64::from(function.timeout_s);
+        if expected.source != DurationSource::History
+            || expected.seconds < timeout * NEAR_TIMEOUT_SHARE
+        {
+            continue;
+        }
+        let label = &task.label;
+        problems.push(Problem {
+            severity: Severity::Warning,
+            rule: crate::pipeline::check::Rule::TimeoutBelowDuration,
+            subject: label.clone(),
+            message: format!(
+                "task `{label}` took a median of {:.0} s over its last {} run(s): {:.0} % of its {} s timeout",
+                expected.seconds,
+                expected.runs,
+                100.0 * expected.seconds / timeout,
+                function.timeout_s
+            ),
+            hint: "raise timeout_s for its nodes (Lambda allows 900 s), or split the work into shorter nodes".into(),
+        });
+    }
+    problems
 }
 
 /// The deployed machine's tree over these tasks, when it runs exactly these tasks (by their
