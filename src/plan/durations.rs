@@ -52,7 +52,7 @@ impl History {
     /// Records one run of the task that ran `nodes`.
     pub fn record(&mut self, nodes: &[String], seconds: f64) {
         if seconds.is_finite() && seconds >= 0.0 {
-            self.runs.entry(key(nodes)).or_default().push(seconds);
+            self.runs.entry(Self::key(nodes)).or_default().push(seconds);
         }
     }
 
@@ -61,25 +61,22 @@ impl History {
         if self.runs.is_empty() {
             return None; // no key to build: most plans have no history
         }
-        let runs = self.runs.get(&key(nodes))?;
+        let runs = self.runs.get(&Self::key(nodes))?;
         median(runs).map(|m| (m, runs.len()))
     }
 
-    /// The task identity used for [`History::median`], for callers that index tasks by it.
+    /// A task's identity: its nodes, sorted, joined by newlines (any order names the same
+    /// task). Callers that index tasks by it match them as the history does.
     pub fn key(nodes: &[String]) -> String {
-        key(nodes)
+        let mut sorted: Vec<&str> = nodes.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.join("\n")
     }
 
     /// How many distinct tasks have runs.
     pub fn task_count(&self) -> usize {
         self.runs.len()
     }
-}
-
-fn key(nodes: &[String]) -> String {
-    let mut sorted: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.join("\n")
 }
 
 /// The median; for an even count, the mean of the two middle values.

@@ -106,8 +106,22 @@ pub fn estimate(
     tasks: &BTreeMap<String, TaskRun>,
     prices: &Prices,
 ) -> Estimate {
-    let order = super::changes::tasks_of(definition);
-    let (run_time_s, longest_path) = longest_path(&order, tasks);
+    estimate_in_order(
+        definition,
+        &super::changes::tasks_of(definition),
+        tasks,
+        prices,
+    )
+}
+
+/// [`estimate`] with the definition's order already read ([`super::changes::tasks_of`]).
+fn estimate_in_order(
+    definition: &Value,
+    order: &BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
+    tasks: &BTreeMap<String, TaskRun>,
+    prices: &Prices,
+) -> Estimate {
+    let (run_time_s, longest_path) = longest_path(order, tasks);
     let state_transitions = entered_states(definition);
     let lambda_usd: f64 = order
         .keys()
@@ -207,7 +221,7 @@ pub fn deployed(
             },
         );
     }
-    estimate(definition, &runs, prices)
+    estimate_in_order(definition, &order, &runs, prices)
 }
 
 /// One invocation: duration by memory (and storage beyond the free part) plus the request.
