@@ -53,6 +53,36 @@ impl fmt::Display for GroupBy {
     }
 }
 
+/// Where a node asks to run: `auto` (the default) keeps it on Lambda unless it outgrows
+/// Lambda (over 900 s expected or allowed, over 10,240 MB) and an `ecs:` section says where
+/// else it may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerChoice {
+    Lambda,
+    Ecs,
+    #[default]
+    Auto,
+}
+
+/// The service a task runs on, once chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    #[default]
+    Lambda,
+    Ecs,
+}
+
+impl fmt::Display for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Runner::Lambda => "lambda",
+            Runner::Ecs => "ecs",
+        })
+    }
+}
+
 /// The CPU architecture of the Lambda functions (and of the image).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub enum Architecture {
@@ -97,6 +127,44 @@ pub struct ConfigFile {
     /// List prices for the cost estimate, beside the built-in table.
     #[serde(default)]
     pub prices: PriceOverrides,
+    /// Where tasks that outgrow Lambda run: ECS on Fargate.
+    pub ecs: Option<EcsConfig>,
+}
+
+/// The `ecs:` section: the cluster and network an ECS task runs in, its roles and logs, and
+/// the defaults of its size. Without it every task runs on Lambda.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsConfig {
+    /// A cluster name or ARN.
+    pub cluster: String,
+    /// The subnets the tasks get their network interface in (awsvpc, as Fargate requires).
+    pub subnets: Vec<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// A public IP for each task: needed in a public subnet without a NAT gateway, to pull
+    /// the image and reach S3.
+    #[serde(default)]
+    pub assign_public_ip: bool,
+    /// The role ECS uses to pull the image from ECR and write the logs.
+    pub execution_role_arn: String,
+    /// The role the node's code runs as (what it may reach: S3, ...).
+    pub task_role_arn: Option<String>,
+    /// The CloudWatch Logs group of the tasks' output (default `/kedro-sfn/<state machine>`,
+    /// created on first use).
+    pub log_group: Option<String>,
+    /// Fargate CPU units (256-16384), default 1024; per tag / node too.
+    pub cpu: Option<u32>,
+    /// Default 2048; per tag / node too (the key `lambda:` uses).
+    pub memory_mb: Option<u32>,
+    /// 21-200 GiB; Fargate gives 20 when unset.
+    pub ephemeral_storage_gb: Option<u32>,
+    /// How long an ECS task may run before the state machine stops it (default 3600 s).
+    pub timeout_s: Option<u32>,
+    /// The Fargate platform version (default `LATEST`).
+    pub platform_version: Option<String>,
+    /// The tasks' CPU architecture (default: the nodes' `architecture`, as the image's).
+    pub architecture: Option<Architecture>,
 }
 
 /// The `prices:` section: USD list prices that replace the built-in `us-east-1` table
@@ -114,6 +182,16 @@ pub struct PriceOverrides {
     pub lambda_ephemeral_gb_second: Option<f64>,
     /// Step Functions Standard state transitions, per thousand.
     pub state_transitions_per_thousand: Option<f64>,
+    /// Fargate, per vCPU-hour, x86_64.
+    pub fargate_vcpu_hour_x86_64: Option<f64>,
+    /// Fargate, per vCPU-hour, arm64.
+    pub fargate_vcpu_hour_arm64: Option<f64>,
+    /// Fargate memory, per GB-hour, x86_64.
+    pub fargate_gb_hour_x86_64: Option<f64>,
+    /// Fargate memory, per GB-hour, arm64.
+    pub fargate_gb_hour_arm64: Option<f64>,
+    /// Fargate ephemeral storage beyond the free 20 GB, per GB-hour.
+    pub fargate_ephemeral_gb_hour: Option<f64>,
 }
 
 /// The `image:` section: how the Lambda container image is made and where it goes.
@@ -207,6 +285,10 @@ pub struct TaskSettings {
     pub role_arn: Option<String>,
     /// Expected run time, used to choose the state machine's shape; not a Lambda setting.
     pub duration_s: Option<f64>,
+    /// Where the node runs (default `auto`).
+    pub runner: Option<RunnerChoice>,
+    /// Fargate CPU units of an ECS task; per tag and node (`ecs.cpu` is the default).
+    pub cpu: Option<u32>,
 }
 
 /// Settings a user changes per run, given as flags; each beats the file.
@@ -393,6 +475,34 @@ impl Config {
             environment.extend(s.environment.clone().unwrap_or_default());
         }
 
+        // The runner: node, else a tag (an `ecs` tag beats an `auto` one, `lambda` beats
+        // both: a node asks for the most specific place any of its tags names), else
+        // `lambda.runner`, else auto.
+        let runner = match node_settings
+            .as_ref()
+            .and_then(|(key, s)| s.runner.map(|v| (key.clone(), v)))
+            .or_else(|| {
+                tag_settings
+                    .iter()
+                    .filter_map(|(key, s)| s.runner.map(|v| (key.clone(), v)))
+                    .min_by_key(|(_, v)| *v)
+            })
+            .or_else(|| file.lambda.runner.map(|v| ("lambda".to_string(), v)))
+        {
+            Some((key, value)) => Setting::new(value, format!("{key}.runner")),
+            None => Setting::new(RunnerChoice::Auto, "default".to_string()),
+        };
+        let cpu = node_settings
+            .as_ref()
+            .and_then(|(key, s)| s.cpu.map(|v| (key.clone(), v)))
+            .or_else(|| {
+                tag_settings
+                    .iter()
+                    .filter_map(|(key, s)| s.cpu.map(|v| (key.clone(), v)))
+                    .max_by_key(|(_, v)| *v)
+            })
+            .map(|(key, value)| Setting::new(value, format!("{key}.cpu")));
+
         NodeSettings {
             memory_mb,
             timeout_s,
@@ -400,6 +510,8 @@ impl Config {
             architectures,
             environment,
             duration_s,
+            runner,
+            cpu,
         }
     }
 }
@@ -414,6 +526,12 @@ pub struct Setting<T> {
 impl<T> Setting<T> {
     fn new(value: T, origin: String) -> Self {
         Setting { value, origin }
+    }
+
+    /// Set for this node by its own entry or one of its tags (not a section's default):
+    /// such a value holds on either runner, where a `lambda:` default holds only on Lambda.
+    pub fn is_per_node(&self) -> bool {
+        self.origin.starts_with("nodes.") || self.origin.starts_with("tags.")
     }
 }
 
@@ -430,6 +548,9 @@ pub struct NodeSettings {
     /// Expected run time; its origin is `default` when no config names one (then past
     /// executions may say better).
     pub duration_s: Setting<f64>,
+    pub runner: Setting<RunnerChoice>,
+    /// Fargate CPU units, where a node or tag names them.
+    pub cpu: Option<Setting<u32>>,
 }
 
 impl NodeSettings {
@@ -561,8 +682,10 @@ nodes:
         let text = error.to_string();
         assert!(text.contains("lambda.memroy_mb"), "{text}");
         assert!(text.contains("unknown field"), "{text}");
-        let error = parse_config("nodes:\n  a: {cpu: 2}\n", "k.yml").unwrap_err();
-        assert!(error.to_string().contains("nodes.a.cpu"), "{error}");
+        let error = parse_config("nodes:\n  a: {cpus: 2}\n", "k.yml").unwrap_err();
+        assert!(error.to_string().contains("nodes.a.cpus"), "{error}");
+        let error = parse_config("ecs:\n  cluster: c\n  subnet: [s]\n", "k.yml").unwrap_err();
+        assert!(error.to_string().contains("ecs.subnet"), "{error}");
     }
 
     #[test]

@@ -441,6 +441,7 @@ fn the_planned_estimate_is_the_estimate_of_the_rendered_definition() {
                     memory_mb: function.memory_mb,
                     ephemeral_storage_mb: function.ephemeral_storage_mb,
                     arm64: false,
+                    fargate_cpu: None,
                 };
                 (task.state.clone(), run)
             })

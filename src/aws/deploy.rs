@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::ecs::{Ecs, Registration};
 use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
@@ -23,6 +24,7 @@ use crate::plan::Plan;
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub lambda: Lambda,
+    pub ecs: Ecs,
     pub sfn: StepFunctions,
     pub calls: Arc<Calls>,
 }
@@ -32,6 +34,7 @@ impl Clients {
         let calls = Arc::new(Calls::default());
         Clients {
             lambda: Lambda::new(config, calls.clone()),
+            ecs: Ecs::new(config, calls.clone()),
             sfn: StepFunctions::new(config, calls.clone()),
             calls,
         }
@@ -127,7 +130,24 @@ pub async fn read_deployment(
             functions.insert(function.name.clone(), function);
         }
     }
-    Ok(Deployment { machine, functions })
+    // ECS is read only where ECS tasks are planned or deployed, so a deploy without them
+    // needs no ECS permission.
+    let deployed_ecs = machine.as_ref().is_some_and(|m| {
+        crate::plan::asl::task_states(&m.definition)
+            .iter()
+            .any(|(_, state)| state.pointer("/Parameters/TaskDefinition").is_some())
+    });
+    let task_definitions = if plan.ecs_tasks.is_empty() && !deployed_ecs {
+        BTreeMap::new()
+    } else {
+        let planned: BTreeSet<&str> = plan.ecs_tasks.iter().map(|t| t.family.as_str()).collect();
+        clients.ecs.read(&prefix, &planned).await?
+    };
+    Ok(Deployment {
+        machine,
+        functions,
+        task_definitions,
+    })
 }
 
 /// What a deploy did.
@@ -138,6 +158,9 @@ pub struct Applied {
     pub version_arn: Option<String>,
     /// Function -> the version its Task names.
     pub function_versions: BTreeMap<String, u64>,
+    /// Task definition family -> the revision its Task names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_definition_revisions: BTreeMap<String, u64>,
     pub deleted: Vec<String>,
     pub validation: Option<String>,
     /// The definition as sent (or as already deployed).
@@ -186,6 +209,12 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             .iter()
             .filter(|f| f.action == FunctionAction::Keep)
             .filter_map(|f| Some((f.name.clone(), f.version?)))
+            .collect(),
+        task_definition_revisions: changes
+            .ecs_tasks
+            .iter()
+            .filter(|t| t.action == FunctionAction::Keep)
+            .filter_map(|t| Some((t.family.clone(), t.revision?)))
             .collect(),
         deleted: Vec::new(),
         validation: None,
@@ -263,6 +292,37 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             Err(error) => failures.push(format!("  - a function task stopped: {error}")),
         }
     }
+    // ECS task definitions: one registration each, where the content changed.
+    if let Some(ecs) = &plan.ecs_config {
+        for change in &changes.ecs_tasks {
+            if matches!(change.action, FunctionAction::Keep | FunctionAction::Delete) {
+                continue;
+            }
+            let Some(spec) = plan.ecs_tasks.iter().find(|t| t.family == change.family) else {
+                continue;
+            };
+            let content =
+                crate::plan::ecs_changes::TaskDefinitionContent::new(spec, ecs, machine_name);
+            let tags = crate::plan::ecs_changes::task_definition_tags(spec, &content, target);
+            let registration = Registration {
+                content: &content,
+                image_uri: &image_uri,
+                tags: &tags,
+            };
+            match clients.ecs.register(&registration).await {
+                Ok(revision) => {
+                    progress(&format!(
+                        "registered the task definition {}:{revision}",
+                        change.family
+                    ));
+                    applied
+                        .task_definition_revisions
+                        .insert(change.family.clone(), revision);
+                }
+                Err(error) => failures.push(format!("  - {}: {error}", change.family)),
+            }
+        }
+    }
     if !failures.is_empty() {
         failures.sort();
         return Err(DeployError::Functions {
@@ -277,7 +337,13 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let definition = qualify_functions(&plan.definition, &versions);
+    let mut definition = qualify_functions(&plan.definition, &versions);
+    let revisions: BTreeMap<&str, u64> = applied
+        .task_definition_revisions
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
     let definition_text = serde_json::to_string(&definition).unwrap_or_default();
     // The version qualifiers add a few bytes per task to what the planner measured.
     if definition_text.len() > crate::plan::DEFINITION_MAX_BYTES {
@@ -353,6 +419,16 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             clients.lambda.delete(&change.name).await?;
             progress(&format!("deleted {}", change.name));
             applied.deleted.push(change.name.clone());
+        }
+    }
+    for change in &changes.ecs_tasks {
+        if change.action == FunctionAction::Delete {
+            let count = clients.ecs.deregister_family(&change.family).await?;
+            progress(&format!(
+                "deregistered the task definition {} ({count} revision(s))",
+                change.family
+            ));
+            applied.deleted.push(change.family.clone());
         }
     }
     Ok(applied)

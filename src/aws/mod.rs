@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod ecr;
+pub mod ecs;
 pub mod lambda;
 pub mod sfn;
 

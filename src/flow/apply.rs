@@ -33,10 +33,16 @@ pub async fn apply_prepared(
         prepared.plan.state_machine.name,
         headline(changes)
     ));
+    // A new task definition revision always names the image.
     let needs_image = changes.functions.iter().any(|f| {
         matches!(
             f.action,
             FunctionAction::Create | FunctionAction::Update { code: true, .. }
+        )
+    }) || changes.ecs_tasks.iter().any(|t| {
+        matches!(
+            t.action,
+            FunctionAction::Create | FunctionAction::Update { .. }
         )
     });
     if needs_image && prepared.target.image_uri.is_none() {

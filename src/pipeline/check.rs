@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings};
+use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings, Runner};
 
 /// Step Functions' maximum execution time (one year), in seconds.
 pub const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;
@@ -38,6 +38,7 @@ pub enum Rule {
     MixedArchitectures,
     OutputDiscarded,
     ResourceOutOfRange,
+    RunnerConflict,
     TaskTooLong,
     TimeoutBelowDuration,
     UnknownPipeline,
@@ -68,6 +69,7 @@ impl Rule {
             Rule::MixedArchitectures => "mixed-architectures",
             Rule::OutputDiscarded => "output-discarded",
             Rule::ResourceOutOfRange => "resource-out-of-range",
+            Rule::RunnerConflict => "runner-conflict",
             Rule::TaskTooLong => "task-too-long",
             Rule::TimeoutBelowDuration => "timeout-below-duration",
             Rule::UnknownPipeline => "unknown-pipeline",
@@ -85,6 +87,7 @@ impl Rule {
             | Rule::InvalidSetting
             | Rule::MixedArchitectures
             | Rule::ResourceOutOfRange
+            | Rule::RunnerConflict
             | Rule::TaskTooLong
             | Rule::TimeoutBelowDuration => FixedIn::Config,
             Rule::DefinitionTooLarge | Rule::EmptyPipeline | Rule::UnknownPipeline => {
@@ -200,7 +203,13 @@ pub struct CheckContext<'a> {
     pub task_labels: &'a [String],
     /// `settings[node]`: the node's resolved Lambda settings.
     pub settings: &'a [NodeSettings],
+    /// `task_runners[task]`: where the task runs; Lambda's limits hold only on Lambda (the
+    /// planner checks ECS tasks against Fargate's).
+    pub task_runners: &'a [Runner],
 }
+
+/// What to add to kedro-sfn.yml so that a task too big for Lambda runs on ECS Fargate.
+pub const ECS_SECTION_HINT: &str = "add an `ecs:` section (cluster, subnets, execution_role_arn; see docs/configuration.md) and such tasks run on ECS Fargate (`runner: auto`, the default)";
 
 /// Runs every rule and returns every finding.
 pub fn check(context: &CheckContext) -> Findings {
@@ -373,7 +382,16 @@ fn check_discarded_outputs(context: &CheckContext, findings: &mut Findings) {
 fn check_resources(context: &CheckContext, findings: &mut Findings) {
     type Offence = (String, u32, &'static str, (u32, u32));
     let mut offenders: BTreeMap<Offence, Vec<&str>> = BTreeMap::new();
-    for (node, settings) in context.doc.nodes.iter().zip(context.settings) {
+    for ((node, settings), &task) in context
+        .doc
+        .nodes
+        .iter()
+        .zip(context.settings)
+        .zip(context.task_of)
+    {
+        if context.task_runners.get(task) == Some(&Runner::Ecs) {
+            continue;
+        }
         let checks = [
             (&settings.memory_mb, limits::MEMORY_MB, "MB of memory"),
             (&settings.timeout_s, limits::TIMEOUT_S, "seconds of timeout"),
@@ -403,10 +421,12 @@ fn check_resources(context: &CheckContext, findings: &mut Findings) {
                 context.config.describe_key(&origin),
                 summarize_names(&nodes)
             ),
-            hint: if beyond_timeout {
-                "Lambda stops a function after 15 minutes: split the node, or run it on another runtime".into()
-            } else {
-                format!("set a value between {low} and {high}")
+            hint: match (beyond_timeout || value > high, &context.config.file.ecs) {
+                (true, None) => format!(
+                    "Lambda stops a function after 15 minutes and at 10,240 MB: {ECS_SECTION_HINT}, or split the node"
+                ),
+                (true, Some(_)) => "set `runner: ecs` (or `auto`) for these nodes: they run on ECS Fargate, whose limits are higher".into(),
+                (false, _) => format!("set a value between {low} and {high}"),
             },
         });
     }
@@ -507,6 +527,9 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
         entry.2.push(node.name.as_str());
     }
     for (task, (duration, timeout, nodes)) in per_task {
+        if context.task_runners.get(task) == Some(&Runner::Ecs) {
+            continue;
+        }
         let label = &context.task_labels[task];
         let limit = limits::TIMEOUT_S.1;
         if duration > f64::from(limit) {
@@ -518,10 +541,10 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
                     "task `{label}` ({}) is expected to take {duration} s, more than Lambda's limit of {limit} s",
                     summarize_names(&nodes)
                 ),
-                hint: if nodes.len() > 1 {
-                    "persist the datasets inside the group so its nodes can run as separate tasks (--group-by none), or lower duration_s if it is wrong".into()
-                } else {
-                    "split the node into shorter nodes, or lower duration_s if it is wrong; Lambda cannot run one invocation for longer".into()
+                hint: match (&context.config.file.ecs, nodes.len()) {
+                    (None, _) => format!("{ECS_SECTION_HINT}; or lower duration_s if it is wrong"),
+                    (Some(_), 1) => "set `runner: ecs` (or `auto`) for the node to run it on ECS Fargate, or lower duration_s if it is wrong".into(),
+                    (Some(_), _) => "set `runner: ecs` (or `auto`) for its nodes to run the task on ECS Fargate, or persist the datasets inside the group so its nodes run as separate tasks (--group-by none)".into(),
                 },
             });
         } else if duration > f64::from(timeout) {

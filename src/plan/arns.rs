@@ -32,6 +32,17 @@ pub fn state_machine(region: &str, account_id: &str, name: &str) -> String {
     )
 }
 
+/// `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY` (deploy appends `:REVISION`).
+pub fn ecs_task_definition(region: &str, account_id: &str, family: &str) -> String {
+    format!(
+        "arn:{}:ecs:{region}:{account_id}:task-definition/{family}",
+        partition(region)
+    )
+}
+
+/// The Step Functions service integration that runs an ECS task and waits for it to stop.
+pub const ECS_RUN_TASK_SYNC: &str = "arn:aws:states:::ecs:runTask.sync";
+
 /// The Step Functions service integration that invokes a Lambda function.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 

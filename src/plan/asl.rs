@@ -8,8 +8,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::arns::LAMBDA_INVOKE;
+use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE};
+use super::ecs::CONTAINER_NAME;
 use super::sp_tree::SpTree;
+use crate::config::EcsConfig;
 
 /// The transient Lambda errors AWS recommends retrying (not `Lambda.Unknown`, which may
 /// mean the function ran).
@@ -25,14 +27,67 @@ pub const RETRIED_THROTTLING: &str = "Lambda.TooManyRequestsException";
 /// The longest Cause text a Fail state may carry, kept well under the service's limit.
 const CAUSE_MAX_CHARS: usize = 4000;
 
+/// Starting an ECS task can fail for want of Fargate capacity (or an ECS hiccup): retried
+/// for minutes, not seconds.
+pub const RETRIED_ECS_ERRORS: &[&str] = &["ECS.AmazonECSException"];
+
+/// The environment variables an ECS task's container gets its event in: the handler's
+/// `EVENT_ENV` (python/kedro_sfn_handler.py), name for name.
+pub mod ecs_env {
+    pub const TASK: &str = "KEDRO_SFN_TASK";
+    pub const NODES: &str = "KEDRO_SFN_NODES";
+    pub const PIPELINE: &str = "KEDRO_SFN_PIPELINE";
+    pub const ENV: &str = "KEDRO_SFN_ENV";
+    pub const EXECUTION_NAME: &str = "KEDRO_SFN_EXECUTION_NAME";
+    pub const EXECUTION_START_TIME: &str = "KEDRO_SFN_EXECUTION_START_TIME";
+    pub const INPUT: &str = "KEDRO_SFN_INPUT";
+}
+
 /// What the renderer needs to know about one task.
 #[derive(Debug, Clone)]
 pub struct TaskState<'a> {
     pub state: &'a str,
     pub fail_state: &'a str,
-    /// A function name or ARN; deploy pins the published version.
-    pub function: &'a str,
+    pub invoke: Invoke<'a>,
     pub nodes: &'a [String],
+}
+
+/// What a Task state starts.
+#[derive(Debug, Clone)]
+pub enum Invoke<'a> {
+    /// A function name or ARN; deploy pins the published version.
+    Lambda { function: &'a str },
+    /// A task definition family (or its ARN); deploy pins the registered revision.
+    Ecs {
+        task_definition: &'a str,
+        network: &'a EcsNetwork,
+        timeout_s: u32,
+    },
+}
+
+/// Where ECS tasks run: what every ECS Task state passes to RunTask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcsNetwork {
+    pub cluster: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    pub platform_version: String,
+}
+
+impl EcsNetwork {
+    pub fn from_config(ecs: &EcsConfig) -> EcsNetwork {
+        EcsNetwork {
+            cluster: ecs.cluster.clone(),
+            subnets: ecs.subnets.clone(),
+            security_groups: ecs.security_groups.clone(),
+            assign_public_ip: ecs.assign_public_ip,
+            platform_version: ecs
+                .platform_version
+                .clone()
+                .unwrap_or_else(|| super::ecs::defaults::PLATFORM_VERSION.to_string()),
+        }
+    }
 }
 
 /// The whole machine's inputs.
@@ -152,6 +207,97 @@ fn emit(tree: &Annotated, spec: &MachineSpec, next: Option<&str>, states: &mut M
 }
 
 fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value {
+    let mut state = match &task.invoke {
+        Invoke::Lambda { function } => lambda_task(spec, task, function),
+        Invoke::Ecs {
+            task_definition,
+            network,
+            timeout_s,
+        } => ecs_task(spec, task, task_definition, network, *timeout_s),
+    };
+    state.insert(
+        "Catch".into(),
+        json!([{"ErrorEquals": ["States.ALL"], "Next": task.fail_state}]),
+    );
+    insert_transition(&mut state, next);
+    Value::Object(state)
+}
+
+/// `ecs:runTask.sync` on Fargate: the event goes to the container as environment variables
+/// (the nodes as a JSON list, so a reader of the definition sees which nodes run here), the
+/// execution's name, start time and input resolved by Step Functions. The state's timeout
+/// stops the task.
+fn ecs_task(
+    spec: &MachineSpec,
+    task: &TaskState,
+    task_definition: &str,
+    network: &EcsNetwork,
+    timeout_s: u32,
+) -> Map<String, Value> {
+    let fixed = |name: &str, value: String| json!({"Name": name, "Value": value});
+    let resolved = |name: &str, path: &str| json!({"Name": name, "Value.$": path});
+    let mut environment = vec![
+        fixed(ecs_env::TASK, task.state.to_string()),
+        fixed(
+            ecs_env::NODES,
+            serde_json::to_string(task.nodes).unwrap_or_else(|_| "[]".into()),
+        ),
+        fixed(ecs_env::PIPELINE, spec.pipeline.to_string()),
+    ];
+    if let Some(env) = spec.env {
+        environment.push(fixed(ecs_env::ENV, env.to_string()));
+    }
+    environment.extend([
+        resolved(ecs_env::EXECUTION_NAME, "$$.Execution.Name"),
+        resolved(ecs_env::EXECUTION_START_TIME, "$$.Execution.StartTime"),
+        resolved(ecs_env::INPUT, "States.JsonToString($$.Execution.Input)"),
+    ]);
+    let mut parameters = Map::new();
+    parameters.insert("LaunchType".into(), json!("FARGATE"));
+    parameters.insert("Cluster".into(), json!(network.cluster));
+    parameters.insert("TaskDefinition".into(), json!(task_definition));
+    parameters.insert("PlatformVersion".into(), json!(network.platform_version));
+    let mut vpc = Map::new();
+    vpc.insert("Subnets".into(), json!(network.subnets));
+    if !network.security_groups.is_empty() {
+        vpc.insert("SecurityGroups".into(), json!(network.security_groups));
+    }
+    vpc.insert(
+        "AssignPublicIp".into(),
+        json!(if network.assign_public_ip {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        }),
+    );
+    parameters.insert(
+        "NetworkConfiguration".into(),
+        json!({"AwsvpcConfiguration": vpc}),
+    );
+    parameters.insert(
+        "Overrides".into(),
+        json!({"ContainerOverrides": [{"Name": CONTAINER_NAME, "Environment": environment}]}),
+    );
+    let mut state = Map::new();
+    state.insert("Type".into(), json!("Task"));
+    state.insert("Resource".into(), json!(ECS_RUN_TASK_SYNC));
+    state.insert("Parameters".into(), Value::Object(parameters));
+    state.insert("TimeoutSeconds".into(), json!(timeout_s));
+    state.insert("ResultPath".into(), Value::Null);
+    state.insert(
+        "Retry".into(),
+        json!([{
+            "ErrorEquals": RETRIED_ECS_ERRORS,
+            "IntervalSeconds": 30,
+            "MaxAttempts": 5,
+            "MaxDelaySeconds": 300,
+            "JitterStrategy": "FULL"
+        }]),
+    );
+    state
+}
+
+fn lambda_task(spec: &MachineSpec, task: &TaskState, function: &str) -> Map<String, Value> {
     let mut payload = Map::new();
     payload.insert("task".into(), json!(task.state));
     payload.insert("nodes".into(), json!(task.nodes));
@@ -167,17 +313,36 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
     state.insert("Type".into(), json!("Task"));
     state.insert("Resource".into(), json!(LAMBDA_INVOKE));
     let mut parameters = Map::new();
-    parameters.insert("FunctionName".into(), json!(task.function));
+    parameters.insert("FunctionName".into(), json!(function));
     parameters.insert("Payload".into(), Value::Object(payload));
     state.insert("Parameters".into(), Value::Object(parameters));
     state.insert("ResultPath".into(), Value::Null);
     state.insert("Retry".into(), retry_policy());
-    state.insert(
-        "Catch".into(),
-        json!([{"ErrorEquals": ["States.ALL"], "Next": task.fail_state}]),
-    );
-    insert_transition(&mut state, next);
-    Value::Object(state)
+    state
+}
+
+/// The Kedro nodes a Task state's parameters name: a Lambda task's `Payload.nodes`, an ECS
+/// task's `KEDRO_SFN_NODES` container variable (a JSON list). Reads a definition's
+/// `Parameters` and an execution's TaskScheduled parameters alike.
+pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
+    let strings = |list: &Value| -> Option<Vec<String>> {
+        list.as_array()?
+            .iter()
+            .map(|n| n.as_str().map(str::to_string))
+            .collect()
+    };
+    if let Some(nodes) = parameters.pointer("/Payload/nodes") {
+        return strings(nodes);
+    }
+    let overrides = parameters.pointer("/Overrides/ContainerOverrides")?.as_array()?;
+    let text = overrides
+        .iter()
+        .filter_map(|o| o.get("Environment")?.as_array())
+        .flatten()
+        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(ecs_env::NODES))?
+        .get("Value")?
+        .as_str()?;
+    strings(&serde_json::from_str(text).ok()?)
 }
 
 /// Every Task state of a definition with its name, inside Parallel branches too, in the

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::ecs_changes::{ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange};
 use super::functions::{FunctionRecord, FunctionSpec, OWNER_TAG};
 use super::Plan;
 
@@ -70,6 +71,9 @@ pub struct DeployedMachine {
 pub struct Deployment {
     pub machine: Option<DeployedMachine>,
     pub functions: BTreeMap<String, DeployedFunction>,
+    /// The latest active revision of each task definition family this state machine owns
+    /// or the plan names.
+    pub task_definitions: BTreeMap<String, DeployedTaskDefinition>,
 }
 
 /// What the deploy adds to the plan: the image, roles, tags and machine options.
@@ -173,6 +177,9 @@ impl StructuralDiff {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChangeSet {
     pub functions: Vec<FunctionChange>,
+    /// The ECS task definitions, of tasks that run on ECS Fargate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ecs_tasks: Vec<EcsTaskChange>,
     pub machine: MachineAction,
     /// Functions named like planned ones that this state machine does not own: the deploy
     /// is refused rather than overwrite them.
@@ -188,28 +195,31 @@ pub struct ChangeSet {
 impl ChangeSet {
     /// True when deploy has nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.machine == MachineAction::Keep
-            && self
-                .functions
-                .iter()
-                .all(|f| f.action == FunctionAction::Keep)
+        self.machine == MachineAction::Keep && self.actions().all(|a| a == &FunctionAction::Keep)
+    }
+
+    /// What happens to each function and task definition.
+    fn actions(&self) -> impl Iterator<Item = &FunctionAction> {
+        self.functions
+            .iter()
+            .map(|f| &f.action)
+            .chain(self.ecs_tasks.iter().map(|t| &t.action))
     }
 
     /// How many resources change.
     pub fn count(&self) -> usize {
-        let functions = self
-            .functions
-            .iter()
-            .filter(|f| f.action != FunctionAction::Keep)
+        let changed = self
+            .actions()
+            .filter(|a| *a != &FunctionAction::Keep)
             .count();
-        functions + usize::from(self.machine != MachineAction::Keep)
+        changed + usize::from(self.machine != MachineAction::Keep)
     }
 
     /// Counts per action, for summaries.
     pub fn tally(&self) -> BTreeMap<&'static str, usize> {
         let mut tally = BTreeMap::new();
-        for change in &self.functions {
-            let key = match change.action {
+        for action in self.actions() {
+            let key = match action {
                 FunctionAction::Create => "create",
                 FunctionAction::Update { .. } => "update",
                 FunctionAction::Keep => "keep",
@@ -300,7 +310,13 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         .iter()
         .filter_map(|f| Some((f.name.as_str(), f.version?)))
         .collect();
-    let definition = qualify_functions(&plan.definition, &versions);
+    let ecs_tasks = ecs_changes(plan, &deployment.task_definitions, target, &mut clashes);
+    let mut definition = qualify_functions(&plan.definition, &versions);
+    let revisions: BTreeMap<&str, u64> = ecs_tasks
+        .iter()
+        .filter_map(|t| Some((t.family.as_str(), t.revision?)))
+        .collect();
+    pin_task_definitions(&mut definition, &revisions);
     let machine = match &deployment.machine {
         None => MachineAction::Create,
         Some(current) => {
@@ -329,21 +345,29 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             }
         }
     };
-    let structure = structural_diff(
+    let mut structure = structural_diff(
         deployment.machine.as_ref().map(|m| &m.definition),
         &definition,
         &functions,
+    );
+    structure.function_changed.extend(
+        ecs_tasks
+            .iter()
+            .filter(|t| matches!(t.action, FunctionAction::Update { .. }))
+            .map(|t| t.state.clone()),
     );
     let deployed_run = deployment.machine.as_ref().map(|m| {
         super::estimate::deployed(
             &m.definition,
             &deployment.functions,
+            &deployment.task_definitions,
             &plan.durations,
             &plan.prices,
         )
     });
     ChangeSet {
         functions,
+        ecs_tasks,
         machine,
         clashes,
         definition,
@@ -525,13 +549,8 @@ pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<S
             match state.get("Type").and_then(Value::as_str) {
                 Some("Task") => {
                     let nodes = state
-                        .pointer("/Parameters/Payload/nodes")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|n| n.as_str().map(str::to_string))
-                                .collect()
-                        })
+                        .get("Parameters")
+                        .and_then(super::asl::nodes_in_parameters)
                         .unwrap_or_default();
                     out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
                     last.insert(name.clone());
@@ -646,6 +665,7 @@ mod tests {
             let deployment = Deployment {
                 machine: None,
                 functions: BTreeMap::from([(deployed.name.clone(), deployed.clone())]),
+                task_definitions: BTreeMap::new(),
             };
             changes(&plan, &deployment, &target).functions[0]
                 .action

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::config::PriceOverrides;
 
 use super::changes::DeployedFunction;
+use super::ecs_changes::{family_of, DeployedTaskDefinition};
 use super::durations::TaskDurations;
 use super::sp_tree::SpTree;
 
@@ -32,6 +33,12 @@ pub struct Prices {
     pub lambda_request: f64,
     pub lambda_ephemeral_gb_second: f64,
     pub state_transition: f64,
+    pub fargate_vcpu_hour_x86_64: f64,
+    pub fargate_vcpu_hour_arm64: f64,
+    pub fargate_gb_hour_x86_64: f64,
+    pub fargate_gb_hour_arm64: f64,
+    /// Fargate ephemeral storage beyond the free 20 GB, per GB-hour.
+    pub fargate_ephemeral_gb_hour: f64,
 }
 
 impl Prices {
@@ -46,6 +53,12 @@ impl Prices {
             lambda_ephemeral_gb_second: 0.000_000_030_9,
             // $0.025 per 1,000 state transitions (Standard workflows).
             state_transition: 0.000_025,
+            // Fargate, Linux.
+            fargate_vcpu_hour_x86_64: 0.040_48,
+            fargate_vcpu_hour_arm64: 0.032_38,
+            fargate_gb_hour_x86_64: 0.004_445,
+            fargate_gb_hour_arm64: 0.003_56,
+            fargate_ephemeral_gb_hour: 0.000_111,
         };
         if overrides == &PriceOverrides::default() {
             return list;
@@ -67,6 +80,21 @@ impl Prices {
             state_transition: overrides
                 .state_transitions_per_thousand
                 .map_or(list.state_transition, |p| p / 1_000.0),
+            fargate_vcpu_hour_x86_64: overrides
+                .fargate_vcpu_hour_x86_64
+                .unwrap_or(list.fargate_vcpu_hour_x86_64),
+            fargate_vcpu_hour_arm64: overrides
+                .fargate_vcpu_hour_arm64
+                .unwrap_or(list.fargate_vcpu_hour_arm64),
+            fargate_gb_hour_x86_64: overrides
+                .fargate_gb_hour_x86_64
+                .unwrap_or(list.fargate_gb_hour_x86_64),
+            fargate_gb_hour_arm64: overrides
+                .fargate_gb_hour_arm64
+                .unwrap_or(list.fargate_gb_hour_arm64),
+            fargate_ephemeral_gb_hour: overrides
+                .fargate_ephemeral_gb_hour
+                .unwrap_or(list.fargate_ephemeral_gb_hour),
         }
     }
 }
@@ -78,6 +106,8 @@ pub struct TaskRun {
     pub memory_mb: u32,
     pub ephemeral_storage_mb: u32,
     pub arm64: bool,
+    /// Fargate CPU units, for a task that runs on ECS (then billed per vCPU and GB hour).
+    pub fargate_cpu: Option<u32>,
 }
 
 /// One run of a machine, expected.
@@ -90,6 +120,8 @@ pub struct Estimate {
     /// States a successful execution enters (every state but the Fail states).
     pub state_transitions: usize,
     pub lambda_usd: f64,
+    /// The tasks that run on ECS Fargate.
+    pub ecs_usd: f64,
     pub step_functions_usd: f64,
     pub total_usd: f64,
 }
@@ -123,19 +155,17 @@ fn estimate_in_order(
 ) -> Estimate {
     let (run_time_s, longest_path) = longest_path(order, tasks);
     let state_transitions = entered_states(definition);
-    let lambda_usd: f64 = order
-        .keys()
-        .filter_map(|state| tasks.get(state))
-        .map(|run| lambda_cost(run, prices))
-        .sum();
+    let (lambda_usd, ecs_usd) =
+        compute_costs(order.keys().filter_map(|state| tasks.get(state)), prices);
     let step_functions_usd = state_transitions as f64 * prices.state_transition;
     Estimate {
         run_time_s,
         longest_path,
         state_transitions,
         lambda_usd,
+        ecs_usd,
         step_functions_usd,
-        total_usd: lambda_usd + step_functions_usd,
+        total_usd: lambda_usd + ecs_usd + step_functions_usd,
     }
 }
 
@@ -176,7 +206,7 @@ pub fn planned(tree: &SpTree, states: &[String], runs: &[TaskRun], prices: &Pric
     }
     let mut path = Vec::new();
     let (run_time_s, parallels) = walk(tree, runs, &mut path);
-    let lambda_usd: f64 = runs.iter().map(|run| lambda_cost(run, prices)).sum();
+    let (lambda_usd, ecs_usd) = compute_costs(runs.iter(), prices);
     let state_transitions = runs.len() + parallels;
     let step_functions_usd = state_transitions as f64 * prices.state_transition;
     Estimate {
@@ -184,8 +214,9 @@ pub fn planned(tree: &SpTree, states: &[String], runs: &[TaskRun], prices: &Pric
         longest_path: path.iter().map(|&t| states[t].clone()).collect(),
         state_transitions,
         lambda_usd,
+        ecs_usd,
         step_functions_usd,
-        total_usd: lambda_usd + step_functions_usd,
+        total_usd: lambda_usd + ecs_usd + step_functions_usd,
     }
 }
 
@@ -195,6 +226,7 @@ pub fn planned(tree: &SpTree, states: &[String], runs: &[TaskRun], prices: &Pric
 pub fn deployed(
     definition: &Value,
     functions: &BTreeMap<String, DeployedFunction>,
+    task_definitions: &BTreeMap<String, DeployedTaskDefinition>,
     durations: &TaskDurations,
     prices: &Prices,
 ) -> Estimate {
@@ -205,6 +237,28 @@ pub fn deployed(
             .get(state)
             .map(|(nodes, _)| nodes.as_slice())
             .unwrap_or(&[]);
+        let seconds = durations.expected(nodes).seconds;
+        if let Some(family) = task
+            .pointer("/Parameters/TaskDefinition")
+            .and_then(Value::as_str)
+            .map(family_of)
+        {
+            let deployed = task_definitions.get(family);
+            let size = |get: &dyn Fn(&DeployedTaskDefinition) -> Option<u32>, default: u32| {
+                deployed.and_then(get).unwrap_or(default)
+            };
+            runs.insert(
+                state.to_string(),
+                TaskRun {
+                    seconds,
+                    memory_mb: size(&|t| t.memory_mb, super::ecs::defaults::MEMORY_MB),
+                    ephemeral_storage_mb: 20 * 1024,
+                    arm64: false,
+                    fargate_cpu: Some(size(&|t| t.cpu, super::ecs::defaults::CPU)),
+                },
+            );
+            continue;
+        }
         let function = task
             .pointer("/Parameters/FunctionName")
             .and_then(Value::as_str)
@@ -213,15 +267,44 @@ pub fn deployed(
         runs.insert(
             state.to_string(),
             TaskRun {
-                seconds: durations.expected(nodes).seconds,
+                seconds,
                 memory_mb: function.map_or(DEFAULT_MEMORY_MB, |f| f.memory_mb),
                 ephemeral_storage_mb: function
                     .map_or(FREE_EPHEMERAL_MB, |f| f.ephemeral_storage_mb),
                 arm64: function.is_some_and(|f| f.architecture == "arm64"),
+                fargate_cpu: None,
             },
         );
     }
     estimate_in_order(definition, &order, &runs, prices)
+}
+
+/// The Lambda and the Fargate share of these tasks' runs.
+fn compute_costs<'a>(runs: impl Iterator<Item = &'a TaskRun>, prices: &Prices) -> (f64, f64) {
+    runs.fold((0.0, 0.0), |(lambda, ecs), run| match run.fargate_cpu {
+        None => (lambda + lambda_cost(run, prices), ecs),
+        Some(_) => (lambda, ecs + fargate_cost(run, prices)),
+    })
+}
+
+/// Fargate bills from a minute up, per vCPU and GB of memory, and for ephemeral storage
+/// beyond the free 20 GB.
+const FARGATE_MINIMUM_S: f64 = 60.0;
+const FARGATE_FREE_EPHEMERAL_GB: f64 = 20.0;
+
+/// One ECS task on Fargate.
+pub fn fargate_cost(run: &TaskRun, prices: &Prices) -> f64 {
+    let hours = run.seconds.max(FARGATE_MINIMUM_S) / 3600.0;
+    let vcpu = f64::from(run.fargate_cpu.unwrap_or(0)) / 1024.0;
+    let gb = f64::from(run.memory_mb) / 1024.0;
+    let (per_vcpu, per_gb) = if run.arm64 {
+        (prices.fargate_vcpu_hour_arm64, prices.fargate_gb_hour_arm64)
+    } else {
+        (prices.fargate_vcpu_hour_x86_64, prices.fargate_gb_hour_x86_64)
+    };
+    let extra_storage_gb =
+        (f64::from(run.ephemeral_storage_mb) / 1024.0 - FARGATE_FREE_EPHEMERAL_GB).max(0.0);
+    hours * (vcpu * per_vcpu + gb * per_gb + extra_storage_gb * prices.fargate_ephemeral_gb_hour)
 }
 
 /// One invocation: duration by memory (and storage beyond the free part) plus the request.
@@ -335,6 +418,7 @@ mod tests {
             memory_mb,
             ephemeral_storage_mb: 512,
             arm64: false,
+            fargate_cpu: None,
         }
     }
 

@@ -7,6 +7,9 @@ pub mod changes;
 pub mod dag;
 pub mod document;
 pub mod durations;
+pub mod ecs;
+pub mod ecs_changes;
+pub mod ecs_checks;
 pub mod estimate;
 pub mod functions;
 pub mod grouping;
@@ -16,7 +19,7 @@ pub mod sp_tree;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, GroupBy, NodeSettings};
+use crate::config::{Config, GroupBy, NodeSettings, Runner};
 use crate::pipeline::check::{
     self, CheckContext, Findings, Problem, Severity, MACHINE_TIMEOUT_MAX_S,
 };
@@ -24,8 +27,9 @@ use crate::pipeline::graph::{CycleError, NodeGraph};
 use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
 
-use self::asl::{MachineSpec, TaskState};
+use self::asl::{EcsNetwork, Invoke, MachineSpec, TaskState};
 use self::durations::{DurationSource, History, TaskDurations};
+use self::ecs::{EcsTaskSpec, RunnerChoiceMade};
 use self::estimate::{Estimate, Prices, TaskRun};
 use self::functions::FunctionSpec;
 use self::grouping::TaskGraph;
@@ -57,6 +61,9 @@ pub struct Checked {
     pub graph: NodeGraph,
     pub tasks: TaskGraph,
     pub settings: Vec<NodeSettings>,
+    /// Where each task runs and why (Lambda where its nodes ask for different services:
+    /// that is a check error).
+    pub runners: Vec<RunnerChoiceMade>,
     pub findings: Findings,
 }
 
@@ -71,18 +78,59 @@ pub fn check(doc: &PipelineDoc, config: &Config) -> Result<Checked, PlanError> {
     let tasks = grouping::group(doc, &graph, config.group_by(), &is_shared);
     let settings: Vec<NodeSettings> = doc.nodes.iter().map(|n| config.node_settings(n)).collect();
     let labels: Vec<String> = tasks.tasks.iter().map(|t| t.label.clone()).collect();
-    let findings = check::check(&CheckContext {
+    let task_node_settings: Vec<Vec<(&str, &NodeSettings)>> = tasks
+        .tasks
+        .iter()
+        .map(|t| {
+            t.nodes
+                .iter()
+                .map(|&n| (doc.nodes[n].name.as_str(), &settings[n]))
+                .collect()
+        })
+        .collect();
+    let choices: Vec<_> = task_node_settings
+        .iter()
+        .map(|nodes| ecs::task_runner(config, nodes))
+        .collect();
+    let runners: Vec<RunnerChoiceMade> = choices
+        .iter()
+        .map(|choice| {
+            choice.clone().unwrap_or_else(|_| RunnerChoiceMade {
+                runner: Runner::Lambda,
+                reason: "conflict".into(),
+            })
+        })
+        .collect();
+    let task_runners: Vec<Runner> = runners.iter().map(|r| r.runner).collect();
+    let mut findings = check::check(&CheckContext {
         doc,
         config,
         graph: &graph,
         task_of: &tasks.task_of,
         task_labels: &labels,
         settings: &settings,
+        task_runners: &task_runners,
     });
+    let to_check: Vec<ecs_checks::TaskToCheck> = labels
+        .iter()
+        .zip(task_node_settings)
+        .zip(&choices)
+        .map(|((label, nodes), choice)| ecs_checks::TaskToCheck {
+            label,
+            nodes,
+            choice,
+        })
+        .collect();
+    findings
+        .problems
+        .extend(ecs_checks::check(config, &to_check));
+    findings.problems.sort();
+    findings.problems.dedup();
     Ok(Checked {
         graph,
         tasks,
         settings,
+        runners,
         findings,
     })
 }
@@ -91,6 +139,12 @@ pub fn check(doc: &PipelineDoc, config: &Config) -> Result<Checked, PlanError> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedTask {
     pub state: String,
+    /// Where it runs: `lambda` (the function `function`) or `ecs` (the task definition
+    /// family `function`).
+    pub runner: Runner,
+    /// Why there: `default`, the config key that asks, or `auto: ...` (what outgrew Lambda).
+    pub runner_reason: String,
+    /// The Lambda function, or the ECS task definition family.
     pub function: String,
     pub fail_state: String,
     pub nodes: Vec<String>,
@@ -155,7 +209,12 @@ pub struct Plan {
     pub node_count: usize,
     pub state_machine: StateMachineSpec,
     pub tasks: Vec<PlannedTask>,
+    /// The Lambda functions, of the tasks that run on Lambda.
     pub functions: Vec<FunctionSpec>,
+    /// The ECS task definitions, of the tasks that run on ECS Fargate.
+    pub ecs_tasks: Vec<EcsTaskSpec>,
+    /// The `ecs:` section the task definitions are registered under.
+    pub ecs_config: Option<crate::config::EcsConfig>,
     pub tree: SpTree,
     pub dependencies: Vec<(usize, usize)>,
     pub schedule: Schedule,
@@ -248,6 +307,7 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     let Checked {
         tasks: task_graph,
         settings,
+        runners,
         mut findings,
         ..
     } = checked;
@@ -335,22 +395,56 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
 
     // Functions and tasks.
     let env = config.file.env.clone().or_else(|| doc.env.clone());
-    let functions: Vec<FunctionSpec> = task_settings
-        .iter()
-        .enumerate()
-        .map(|(t, node_settings)| {
-            functions::function_spec(
-                &function_names[t],
-                &state_names[t],
-                &machine_name,
-                env.as_deref(),
-                node_settings,
-            )
-        })
-        .collect();
+    let ecs_config = config.file.ecs.as_ref();
+    let mut functions: Vec<FunctionSpec> = Vec::new();
+    let mut ecs_tasks: Vec<EcsTaskSpec> = Vec::new();
+    // Per task: its size for the estimate and its timeout (Lambda's or the ECS task's).
+    let mut task_runs: Vec<TaskRun> = Vec::with_capacity(task_settings.len());
+    let mut task_timeouts: Vec<u32> = Vec::with_capacity(task_settings.len());
+    for (t, node_settings) in task_settings.iter().enumerate() {
+        match runners[t].runner {
+            Runner::Lambda => {
+                let spec = functions::function_spec(
+                    &function_names[t],
+                    &state_names[t],
+                    &machine_name,
+                    env.as_deref(),
+                    node_settings,
+                );
+                task_runs.push(TaskRun {
+                    seconds: durations[t],
+                    memory_mb: spec.memory_mb,
+                    ephemeral_storage_mb: spec.ephemeral_storage_mb,
+                    arm64: spec.architecture == crate::config::Architecture::Arm64,
+                    fargate_cpu: None,
+                });
+                task_timeouts.push(spec.timeout_s);
+                functions.push(spec);
+            }
+            Runner::Ecs => {
+                let spec = ecs::ecs_task_spec(
+                    &function_names[t],
+                    &state_names[t],
+                    &machine_name,
+                    env.as_deref(),
+                    ecs_config,
+                    node_settings,
+                );
+                task_runs.push(TaskRun {
+                    seconds: durations[t],
+                    memory_mb: spec.memory_mb,
+                    ephemeral_storage_mb: spec.ephemeral_storage_gb.unwrap_or(20) * 1024,
+                    arm64: spec.architecture == crate::config::Architecture::Arm64,
+                    fargate_cpu: Some(spec.cpu),
+                });
+                task_timeouts.push(spec.timeout_s);
+                ecs_tasks.push(spec);
+            }
+        }
+    }
     findings
         .problems
-        .extend(near_their_timeout(&task_graph, &expected, &functions));
+        .extend(near_their_timeout(&task_graph, &expected, &task_timeouts));
     findings.problems.sort();
     let dependencies: Vec<(usize, usize)> = dag.edges().collect();
     let tasks: Vec<PlannedTask> = task_graph
@@ -359,6 +453,8 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         .enumerate()
         .map(|(t, _)| PlannedTask {
             state: state_names[t].clone(),
+            runner: runners[t].runner,
+            runner_reason: runners[t].reason.clone(),
             function: function_names[t].clone(),
             fail_state: fail_names[t].clone(),
             nodes: task_nodes[t].clone(),
@@ -376,7 +472,7 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     let (timeout_s, timeout_from) = match config.file.state_machine.timeout_s {
         Some(timeout) => (timeout, "config"),
         None => {
-            let timeouts: Vec<f64> = functions.iter().map(|f| f64::from(f.timeout_s)).collect();
+            let timeouts: Vec<f64> = task_timeouts.iter().map(|&t| f64::from(t)).collect();
             let slowest = tree.makespan(&timeouts).ceil() as u64;
             (
                 (slowest + MACHINE_TIMEOUT_SLACK_S).min(MACHINE_TIMEOUT_MAX_S),
@@ -385,19 +481,31 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         }
     };
     let function_refs: Vec<String> = match (&config.file.region, &config.file.account_id) {
-        (Some(region), Some(account)) => function_names
+        (Some(region), Some(account)) => tasks
             .iter()
-            .map(|f| arns::lambda_function(region, account, f))
+            .map(|t| match t.runner {
+                Runner::Lambda => arns::lambda_function(region, account, &t.function),
+                Runner::Ecs => arns::ecs_task_definition(region, account, &t.function),
+            })
             .collect(),
         _ => function_names.clone(),
     };
+    let ecs_network = ecs_config.map(EcsNetwork::from_config);
     let task_states: Vec<TaskState> = tasks
         .iter()
         .zip(&function_refs)
-        .map(|(task, function)| TaskState {
+        .zip(&task_timeouts)
+        .map(|((task, function), &timeout_s)| TaskState {
             state: &task.state,
             fail_state: &task.fail_state,
-            function,
+            invoke: match (task.runner, &ecs_network) {
+                (Runner::Ecs, Some(network)) => Invoke::Ecs {
+                    task_definition: function,
+                    network,
+                    timeout_s,
+                },
+                _ => Invoke::Lambda { function },
+            },
             nodes: &task.nodes,
         })
         .collect();
@@ -428,17 +536,7 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
     };
 
     let prices = Prices::from_config(&config.file.prices);
-    let runs: Vec<TaskRun> = tasks
-        .iter()
-        .zip(&functions)
-        .map(|(task, function)| TaskRun {
-            seconds: task.duration_s,
-            memory_mb: function.memory_mb,
-            ephemeral_storage_mb: function.ephemeral_storage_mb,
-            arm64: function.architecture == crate::config::Architecture::Arm64,
-        })
-        .collect();
-    let estimate = estimate::planned(&tree, &state_names, &runs, &prices);
+    let estimate = estimate::planned(&tree, &state_names, &task_runs, &prices);
     let history = HistoryUse {
         executions: history_executions,
         tasks: tasks
@@ -462,6 +560,8 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         },
         tasks,
         functions,
+        ecs_tasks,
+        ecs_config: config.file.ecs.clone(),
         tree,
         dependencies,
         schedule,
@@ -479,11 +579,11 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
 fn near_their_timeout(
     task_graph: &TaskGraph,
     expected: &[durations::Expected],
-    functions: &[FunctionSpec],
+    timeouts: &[u32],
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for ((task, expected), function) in task_graph.tasks.iter().zip(expected).zip(functions) {
-        let timeout = f64::from(function.timeout_s);
+    for ((task, expected), &timeout_s) in task_graph.tasks.iter().zip(expected).zip(timeouts) {
+        let timeout = f64::from(timeout_s);
         if expected.source != DurationSource::History
             || expected.seconds < timeout * NEAR_TIMEOUT_SHARE
         {
@@ -499,7 +599,7 @@ fn near_their_timeout(
                 expected.seconds,
                 expected.runs,
                 100.0 * expected.seconds / timeout,
-                function.timeout_s
+                timeout_s
             ),
             hint: "raise timeout_s for its nodes (Lambda allows 900 s), or split the work into shorter nodes".into(),
         });

@@ -410,9 +410,7 @@ pub fn from_definition(
             let state = states.get(current)?;
             match state.get("Type")?.as_str()? {
                 "Task" => {
-                    let nodes: Vec<String> =
-                        serde_json::from_value(state.pointer("/Parameters/Payload/nodes")?.clone())
-                            .ok()?;
+                    let nodes = super::asl::nodes_in_parameters(state.get("Parameters")?)?;
                     let task = task_of(&nodes)?;
                     if std::mem::replace(seen.get_mut(task)?, true) {
                         return None;

@@ -468,6 +468,7 @@ mod truncation {
                 served_since_ms: None,
             }),
             functions: Default::default(),
+            task_definitions: Default::default(),
         };
         let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &deployment, &target);

@@ -205,6 +205,7 @@ mod rendering {
             version: Some(2),
         };
         ChangeSet {
+            ecs_tasks: vec![],
             functions: vec![
                 function(
                     "train",
