@@ -35,6 +35,9 @@ pub struct PlanDocument<'a> {
     pub prices: &'a Prices,
     pub tasks: &'a [PlannedTask],
     pub functions: &'a [FunctionSpec],
+    /// The ECS task definitions (of tasks that run on ECS Fargate).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub ecs_tasks: &'a [super::ecs::EcsTaskSpec],
     pub dependencies: Vec<Dependency<'a>>,
     pub warnings: &'a [Problem],
     /// Only when compared with a live deployment.
@@ -92,6 +95,7 @@ impl<'a> PlanDocument<'a> {
             prices: &plan.prices,
             tasks: &plan.tasks,
             functions: &plan.functions,
+            ecs_tasks: &plan.ecs_tasks,
             dependencies: plan
                 .dependencies
                 .iter()

@@ -157,18 +157,29 @@ fn function_counts(changes: &ChangeSet) -> String {
 }
 
 fn changed_functions(changes: &ChangeSet) -> String {
-    changes
+    let functions = changes
         .functions
         .iter()
-        .filter_map(|f| {
-            let what = match &f.action {
+        .map(|f| (f.name.as_str(), f.state.as_str(), &f.action, ""));
+    let ecs_tasks = changes.ecs_tasks.iter().map(|t| {
+        (
+            t.family.as_str(),
+            t.state.as_str(),
+            &t.action,
+            " (ECS task definition)",
+        )
+    });
+    functions
+        .chain(ecs_tasks)
+        .filter_map(|(name, state, action, kind)| {
+            let what = match action {
                 FunctionAction::Create => "created",
                 FunctionAction::Update { code: true, .. } => "new code",
                 FunctionAction::Update { .. } => "updated",
                 FunctionAction::Delete => "deleted",
                 FunctionAction::Keep => return None,
             };
-            Some(format!("- {} ({}): {what}", code(&f.name), code(&f.state)))
+            Some(format!("- {}{kind} ({}): {what}", code(name), code(state)))
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -46,7 +46,9 @@ pub fn headline(changes: &ChangeSet) -> String {
     let new_code = changes
         .functions
         .iter()
-        .filter(|f| matches!(f.action, FunctionAction::Update { code: true, .. }))
+        .map(|f| &f.action)
+        .chain(changes.ecs_tasks.iter().map(|t| &t.action))
+        .filter(|a| matches!(a, FunctionAction::Update { code: true, .. }))
         .count();
     let updates = match new_code {
         0 => format!("{} to update", tally.get("update").unwrap_or(&0)),
@@ -55,8 +57,12 @@ pub fn headline(changes: &ChangeSet) -> String {
             tally.get("update").unwrap_or(&0)
         ),
     };
+    let what = match changes.ecs_tasks.is_empty() {
+        true => "functions",
+        false => "functions and ECS task definitions",
+    };
     format!(
-        "functions: {} to create, {updates}, {} to delete, {} unchanged; {machine}",
+        "{what}: {} to create, {updates}, {} to delete, {} unchanged; {machine}",
         tally.get("create").unwrap_or(&0),
         tally.get("delete").unwrap_or(&0),
         tally.get("keep").unwrap_or(&0),
@@ -74,15 +80,26 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
         }
         out.push('\n');
     }
-    let deleted: Vec<&str> = changes
+    // Every function and task definition, as (Task state, name, action, on ECS).
+    let resources: Vec<(&str, &str, &FunctionAction, bool)> = changes
         .functions
         .iter()
-        .filter(|f| f.action == FunctionAction::Delete)
-        .map(|f| f.name.as_str())
+        .map(|f| (f.state.as_str(), f.name.as_str(), &f.action, false))
+        .chain(
+            changes
+                .ecs_tasks
+                .iter()
+                .map(|t| (t.state.as_str(), t.family.as_str(), &t.action, true)),
+        )
+        .collect();
+    let deleted: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.2 == &FunctionAction::Delete)
+        .map(|r| r.1)
         .collect();
     if !deleted.is_empty() {
         out.push_str(
-            "> [!WARNING]\n> These functions will be deleted (their tasks left the pipeline):\n",
+            "> [!WARNING]\n> These functions (or ECS task definitions) will be deleted (their tasks left the pipeline):\n",
         );
         for name in &deleted {
             let _ = writeln!(out, "> - {}", code(name));
@@ -114,10 +131,9 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
         out.push_str(&lines.join("\n"));
         out.push_str("\n\n");
     }
-    let changed: Vec<_> = changes
-        .functions
+    let changed: Vec<_> = resources
         .iter()
-        .filter(|f| f.action != FunctionAction::Keep)
+        .filter(|r| r.2 != &FunctionAction::Keep)
         .collect();
     if !changed.is_empty() {
         let nodes_of: BTreeMap<&str, &[String]> = plan
@@ -126,8 +142,9 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
             .map(|t| (t.state.as_str(), t.nodes.as_slice()))
             .collect();
         out.push_str("| Task (Kedro nodes) | Change |\n|---|---|\n");
-        for change in changed {
-            let what = match &change.action {
+        for &&(state, _, action, on_ecs) in &changed {
+            let what = match action {
+                FunctionAction::Create if on_ecs => "create (ECS Fargate)".to_string(),
                 FunctionAction::Create => "create".to_string(),
                 FunctionAction::Delete => "**delete**".to_string(),
                 FunctionAction::Keep => "keep".to_string(),
@@ -140,20 +157,22 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
                         parts.push("new code".to_string());
                     }
                     parts.extend(configuration.iter().map(|c| text(c)));
-                    if parts.is_empty() {
+                    if on_ecs {
+                        parts.push("a new task definition revision".to_string());
+                    } else if parts.is_empty() {
                         parts.push("publish a version".to_string());
                     }
                     format!("update: {}", parts.join(", "))
                 }
             };
-            let task = match nodes_of.get(change.state.as_str()) {
+            let task = match nodes_of.get(state) {
                 // The cleaned state name alone says nothing the node's name does not.
-                Some([node]) if node == &change.state => code(node),
+                Some([node]) if node == state => code(node),
                 Some(nodes) if !nodes.is_empty() => {
                     let names: Vec<String> = nodes.iter().map(|n| code(n)).collect();
-                    format!("{} ({})", code(&change.state), names.join(", "))
+                    format!("{} ({})", code(state), names.join(", "))
                 }
-                _ => code(&change.state),
+                _ => code(state),
             };
             let _ = writeln!(out, "| {task} | {what} |");
         }

@@ -183,9 +183,15 @@ fn tasks_in(tree: &SpTree) -> Vec<usize> {
 pub fn task_labels(plan: &crate::plan::Plan) -> Vec<String> {
     plan.tasks
         .iter()
-        .map(|t| match t.nodes.len() {
-            1 => t.state.clone(),
-            n => format!("{} ({n} nodes)", t.state),
+        .map(|t| {
+            let label = match t.nodes.len() {
+                1 => t.state.clone(),
+                n => format!("{} ({n} nodes)", t.state),
+            };
+            match t.runner {
+                crate::config::Runner::Lambda => label,
+                crate::config::Runner::Ecs => format!("{label} · ECS"),
+            }
         })
         .collect()
 }

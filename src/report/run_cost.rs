@@ -37,6 +37,9 @@ pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
             };
             out.push_str(&time("Run time", deployed.run_time_s, planned.run_time_s));
             out.push_str(&money("Lambda", deployed.lambda_usd, planned.lambda_usd));
+            if deployed.ecs_usd > 0.0 || planned.ecs_usd > 0.0 {
+                out.push_str(&money("ECS Fargate", deployed.ecs_usd, planned.ecs_usd));
+            }
             out.push_str(&money(
                 "Step Functions",
                 deployed.step_functions_usd,
@@ -48,6 +51,9 @@ pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
             out.push_str("| One run | Planned |\n|---|---:|\n");
             let _ = writeln!(out, "| Run time | {} |", seconds(planned.run_time_s));
             let _ = writeln!(out, "| Lambda | {} |", usd(planned.lambda_usd));
+            if planned.ecs_usd > 0.0 {
+                let _ = writeln!(out, "| ECS Fargate | {} |", usd(planned.ecs_usd));
+            }
             let _ = writeln!(
                 out,
                 "| Step Functions | {} |",

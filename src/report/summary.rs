@@ -115,23 +115,52 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
     }
 
     out.push_str("### Tasks\n\n");
-    out.push_str("| State | Function | Nodes | Memory | Timeout | Disk |\n");
-    out.push_str("|---|---|---|---:|---:|---:|\n");
-    for (task, function) in plan.tasks.iter().zip(&plan.functions) {
-        let nodes: Vec<String> = task.nodes.iter().map(|n| code(n)).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} MB | {} s | {} MB |",
-            code(&task.state),
-            code(&function.name),
-            nodes.join("<br>"),
-            function.memory_mb,
-            function.timeout_s,
-            function.ephemeral_storage_mb
-        );
-    }
+    out.push_str(&tasks_table(plan));
     out.push('\n');
     out.push_str(&render_findings(&plan.findings));
+    out
+}
+
+/// One row per task: where it runs and its size. With ECS tasks in the plan, a "Runs on"
+/// column says which service (Lambda or ECS Fargate, with its CPU) runs each.
+fn tasks_table(plan: &Plan) -> String {
+    let functions: std::collections::BTreeMap<&str, &crate::plan::functions::FunctionSpec> =
+        plan.functions.iter().map(|f| (f.state.as_str(), f)).collect();
+    let ecs_tasks: std::collections::BTreeMap<&str, &crate::plan::ecs::EcsTaskSpec> =
+        plan.ecs_tasks.iter().map(|t| (t.state.as_str(), t)).collect();
+    let mut out = String::new();
+    if ecs_tasks.is_empty() {
+        out.push_str("| State | Function | Nodes | Memory | Timeout | Disk |\n");
+    } else {
+        out.push_str("| State | Runs on | Nodes | Memory | Timeout | Disk |\n");
+    }
+    out.push_str("|---|---|---|---:|---:|---:|\n");
+    for task in &plan.tasks {
+        let nodes: Vec<String> = task.nodes.iter().map(|n| code(n)).collect();
+        let nodes = nodes.join("<br>");
+        let state = code(&task.state);
+        if let Some(function) = functions.get(task.state.as_str()) {
+            let runs_on = match ecs_tasks.is_empty() {
+                true => code(&function.name),
+                false => format!("Lambda {}", code(&function.name)),
+            };
+            let _ = writeln!(
+                out,
+                "| {state} | {runs_on} | {nodes} | {} MB | {} s | {} MB |",
+                function.memory_mb, function.timeout_s, function.ephemeral_storage_mb
+            );
+        } else if let Some(ecs) = ecs_tasks.get(task.state.as_str()) {
+            let _ = writeln!(
+                out,
+                "| {state} | ECS Fargate {}, {} vCPU | {nodes} | {} MB | {} s | {} GiB |",
+                code(&ecs.family),
+                f64::from(ecs.cpu) / 1024.0,
+                ecs.memory_mb,
+                ecs.timeout_s,
+                ecs.ephemeral_storage_gb.unwrap_or(20)
+            );
+        }
+    }
     out
 }
 
