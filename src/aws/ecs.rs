@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, KeyValuePair,
-    LogConfiguration, LogDriver, NetworkMode, OsFamily, RuntimePlatform, Tag,
-    TaskDefinitionField, TaskDefinitionStatus,
+    LogConfiguration, LogDriver, NetworkMode, OsFamily, RuntimePlatform, Tag, TaskDefinitionField,
+    TaskDefinitionStatus,
 };
 use aws_sdk_ecs::Client;
 
@@ -111,7 +111,10 @@ impl Ecs {
         Ok(Some(DeployedTaskDefinition {
             family: family.to_string(),
             revision: u64::try_from(definition.revision()).unwrap_or(0),
-            arn: definition.task_definition_arn().unwrap_or_default().to_string(),
+            arn: definition
+                .task_definition_arn()
+                .unwrap_or_default()
+                .to_string(),
             cpu: number(definition.cpu()),
             memory_mb: number(definition.memory()),
             image: definition

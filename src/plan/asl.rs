@@ -334,7 +334,9 @@ pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
     if let Some(nodes) = parameters.pointer("/Payload/nodes") {
         return strings(nodes);
     }
-    let overrides = parameters.pointer("/Overrides/ContainerOverrides")?.as_array()?;
+    let overrides = parameters
+        .pointer("/Overrides/ContainerOverrides")?
+        .as_array()?;
     let text = overrides
         .iter()
         .filter_map(|o| o.get("Environment")?.as_array())

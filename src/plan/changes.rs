@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ecs_changes::{ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange};
+use super::ecs_changes::{
+    ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange,
+};
 use super::functions::{FunctionRecord, FunctionSpec, OWNER_TAG};
 use super::Plan;
 

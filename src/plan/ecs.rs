@@ -93,9 +93,7 @@ pub fn task_runner(
     for (name, settings) in nodes {
         match settings.runner.value {
             RunnerChoice::Ecs => ecs.push((name.to_string(), settings.runner.origin.clone())),
-            RunnerChoice::Lambda => {
-                lambda.push((name.to_string(), settings.runner.origin.clone()))
-            }
+            RunnerChoice::Lambda => lambda.push((name.to_string(), settings.runner.origin.clone())),
             RunnerChoice::Auto => {}
         }
     }
@@ -217,7 +215,11 @@ pub fn ecs_size(ecs: Option<&EcsConfig>, nodes: &[&NodeSettings]) -> EcsSize {
         .max();
     let ephemeral_storage_gb = match (ecs.and_then(|e| e.ephemeral_storage_gb), per_node_disk) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0)).max(EPHEMERAL_STORAGE_GB.0)),
+        (a, b) => Some(
+            a.unwrap_or(0)
+                .max(b.unwrap_or(0))
+                .max(EPHEMERAL_STORAGE_GB.0),
+        ),
     };
     EcsSize {
         cpu,
@@ -292,13 +294,28 @@ mod tests {
 
     #[test]
     fn fargate_sizes_are_aws_table() {
-        for (cpu, memory) in [(256, 512), (256, 2048), (1024, 8192), (4096, 30720), (16384, 122_880)] {
+        for (cpu, memory) in [
+            (256, 512),
+            (256, 2048),
+            (1024, 8192),
+            (4096, 30720),
+            (16384, 122_880),
+        ] {
             assert!(is_valid_size(cpu, memory), "{cpu}/{memory}");
         }
-        for (cpu, memory) in [(256, 4096), (1024, 1024), (1024, 2500), (8192, 18432), (3000, 4096)] {
+        for (cpu, memory) in [
+            (256, 4096),
+            (1024, 1024),
+            (1024, 2500),
+            (8192, 18432),
+            (3000, 4096),
+        ] {
             assert!(!is_valid_size(cpu, memory), "{cpu}/{memory}");
         }
-        assert_eq!(valid_memory(1024).as_deref(), Some("2048-8192 in steps of 1024"));
+        assert_eq!(
+            valid_memory(1024).as_deref(),
+            Some("2048-8192 in steps of 1024")
+        );
         assert_eq!(valid_memory(3000), None);
     }
 
@@ -324,7 +341,8 @@ mod tests {
 
     #[test]
     fn auto_moves_only_what_outgrows_lambda_and_only_where_ecs_is_configured() {
-        let text = format!("{ECS}nodes:\n  long: {{duration_s: 1200}}\n  big: {{memory_mb: 16384}}\n");
+        let text =
+            format!("{ECS}nodes:\n  long: {{duration_s: 1200}}\n  big: {{memory_mb: 16384}}\n");
         let with = config(&text);
         let runner = |config: &Config, name: &str| {
             let settings = config.node_settings(&node(name, &[]));
@@ -363,8 +381,14 @@ mod tests {
         );
         let tiny = config.node_settings(&node("tiny", &[]));
         let conflict = task_runner(&config, &[("t", &trained), ("tiny", &tiny)]).unwrap_err();
-        assert_eq!(conflict.lambda, vec![("tiny".to_string(), "nodes.tiny.runner".to_string())]);
-        assert_eq!(conflict.ecs, vec![("t".to_string(), "tags.training.runner".to_string())]);
+        assert_eq!(
+            conflict.lambda,
+            vec![("tiny".to_string(), "nodes.tiny.runner".to_string())]
+        );
+        assert_eq!(
+            conflict.ecs,
+            vec![("t".to_string(), "tags.training.runner".to_string())]
+        );
     }
 
     #[test]
@@ -374,11 +398,24 @@ mod tests {
         let trained = config.node_settings(&node("t", &["training"]));
         let plain = config.node_settings(&node("p", &[]));
         let size = ecs_size(config.file.ecs.as_ref(), &[&trained, &plain]);
-        assert_eq!((size.cpu, size.memory_mb, size.timeout_s), (4096, 16384, 14400));
+        assert_eq!(
+            (size.cpu, size.memory_mb, size.timeout_s),
+            (4096, 16384, 14400)
+        );
         let size = ecs_size(config.file.ecs.as_ref(), &[&plain]);
         assert_eq!(
-            (size.cpu, size.memory_mb, size.timeout_s, size.ephemeral_storage_gb),
-            (defaults::CPU, defaults::MEMORY_MB, defaults::TIMEOUT_S, None)
+            (
+                size.cpu,
+                size.memory_mb,
+                size.timeout_s,
+                size.ephemeral_storage_gb
+            ),
+            (
+                defaults::CPU,
+                defaults::MEMORY_MB,
+                defaults::TIMEOUT_S,
+                None
+            )
         );
         let mut disk = plain.clone();
         disk.ephemeral_storage_mb = Setting {

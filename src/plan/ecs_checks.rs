@@ -200,20 +200,34 @@ fn section_shape(config: &Config, ecs: &EcsConfig) -> Vec<Problem> {
     let is_id = |text: &str, prefix: &str| {
         text.strip_prefix(prefix).is_some_and(|hex| {
             (hex.len() == 8 || hex.len() == 17)
-                && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         })
     };
     if ecs.subnets.is_empty() {
-        wrong("subnets", "[]", "a list of at least one subnet id (Fargate needs one)");
+        wrong(
+            "subnets",
+            "[]",
+            "a list of at least one subnet id (Fargate needs one)",
+        );
     }
     for subnet in &ecs.subnets {
         if !is_id(subnet, "subnet-") {
-            wrong("subnets", subnet, "a subnet id like `subnet-0123456789abcdef0`");
+            wrong(
+                "subnets",
+                subnet,
+                "a subnet id like `subnet-0123456789abcdef0`",
+            );
         }
     }
     for group in &ecs.security_groups {
         if !is_id(group, "sg-") {
-            wrong("security_groups", group, "a security group id like `sg-0123456789abcdef0`");
+            wrong(
+                "security_groups",
+                group,
+                "a security group id like `sg-0123456789abcdef0`",
+            );
         }
     }
     let role = "an IAM role ARN like `arn:aws:iam::123456789012:role/NAME`";
@@ -232,7 +246,11 @@ fn section_shape(config: &Config, ecs: &EcsConfig) -> Vec<Problem> {
     if let Some(task_role) = ecs.task_role_arn.as_deref().filter(|r| !is_role(r)) {
         wrong("task_role_arn", task_role, role);
     }
-    if let Some(group) = ecs.log_group.as_deref().filter(|g| !is_name(g, 512, "._-/#")) {
+    if let Some(group) = ecs
+        .log_group
+        .as_deref()
+        .filter(|g| !is_name(g, 512, "._-/#"))
+    {
         wrong(
             "log_group",
             group,
@@ -245,7 +263,11 @@ fn section_shape(config: &Config, ecs: &EcsConfig) -> Vec<Problem> {
                 .split('.')
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if version != "LATEST" && !numbered {
-            wrong("platform_version", version, "`LATEST` or a version like `1.4.0`");
+            wrong(
+                "platform_version",
+                version,
+                "`LATEST` or a version like `1.4.0`",
+            );
         }
     }
     problems

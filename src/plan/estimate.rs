@@ -16,8 +16,8 @@ use serde_json::Value;
 use crate::config::PriceOverrides;
 
 use super::changes::DeployedFunction;
-use super::ecs_changes::{family_of, DeployedTaskDefinition};
 use super::durations::TaskDurations;
+use super::ecs_changes::{family_of, DeployedTaskDefinition};
 use super::sp_tree::SpTree;
 
 /// When the built-in prices were read off AWS's pricing pages.
@@ -300,7 +300,10 @@ pub fn fargate_cost(run: &TaskRun, prices: &Prices) -> f64 {
     let (per_vcpu, per_gb) = if run.arm64 {
         (prices.fargate_vcpu_hour_arm64, prices.fargate_gb_hour_arm64)
     } else {
-        (prices.fargate_vcpu_hour_x86_64, prices.fargate_gb_hour_x86_64)
+        (
+            prices.fargate_vcpu_hour_x86_64,
+            prices.fargate_gb_hour_x86_64,
+        )
     };
     let extra_storage_gb =
         (f64::from(run.ephemeral_storage_mb) / 1024.0 - FARGATE_FREE_EPHEMERAL_GB).max(0.0);

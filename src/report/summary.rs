@@ -124,10 +124,16 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
 /// One row per task: where it runs and its size. With ECS tasks in the plan, a "Runs on"
 /// column says which service (Lambda or ECS Fargate, with its CPU) runs each.
 fn tasks_table(plan: &Plan) -> String {
-    let functions: std::collections::BTreeMap<&str, &crate::plan::functions::FunctionSpec> =
-        plan.functions.iter().map(|f| (f.state.as_str(), f)).collect();
-    let ecs_tasks: std::collections::BTreeMap<&str, &crate::plan::ecs::EcsTaskSpec> =
-        plan.ecs_tasks.iter().map(|t| (t.state.as_str(), t)).collect();
+    let functions: std::collections::BTreeMap<&str, &crate::plan::functions::FunctionSpec> = plan
+        .functions
+        .iter()
+        .map(|f| (f.state.as_str(), f))
+        .collect();
+    let ecs_tasks: std::collections::BTreeMap<&str, &crate::plan::ecs::EcsTaskSpec> = plan
+        .ecs_tasks
+        .iter()
+        .map(|t| (t.state.as_str(), t))
+        .collect();
     let mut out = String::new();
     if ecs_tasks.is_empty() {
         out.push_str("| State | Function | Nodes | Memory | Timeout | Disk |\n");

@@ -17,7 +17,11 @@
 // Each Task state (also inside Parallel branches and Map iterators) gets a handler
 // keyed by its state name. The handler receives the Task's input after Parameters;
 // for `arn:aws:states:::lambda:invoke` that is {FunctionName, Payload} and the
-// command gets Payload, for any other Resource the whole input. It spawns CMD ARG...
+// command gets Payload, for any other Resource the whole input. For
+// `arn:aws:states:::ecs:runTask.sync` (an ECS task, whose container gets its event as
+// environment variables) the command is CMD ARG... --event-from-env, with every
+// Overrides.ContainerOverrides[].Environment {Name, Value} added to its environment and
+// nothing on stdin; its success is {Containers: [{ExitCode: 0}]}. It spawns CMD ARG...
 // (no shell; one process per attempt, concurrently inside Parallel states), writes
 // JSON.stringify(payload) to its stdin and collects stdout/stderr; stderr is
 // forwarded line by line to ours as `[STATE] line`.
@@ -46,7 +50,8 @@
 //    "error": str|null, "cause": str|null,   // the Fail state's Error/Cause, or the uncaught error
 //    "output": <execution output>|null,
 //    "events": [{"state", "phase": "start"|"end"|"fail"|"killed", "at": ms since the
-//                driver started, "seq": 0,1,2... (+ "exit", "error" on fail)}],  // by the
+//                driver started, "seq": 0,1,2... (+ "via": "ecs" on an ECS task's start,
+//                "exit", "error" on fail)}],  // by the
 //                handlers; "killed": still running when the execution ended (a sibling
 //                branch failed, or a timeout) and killed by the driver (Lambda runs on)
 //    "context": {"Name", "StartTime", "Input"},
@@ -65,6 +70,8 @@ import { isDeepStrictEqual } from 'node:util';
 
 const T0 = performance.now();
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+const ECS_RUN_TASK = 'arn:aws:states:::ecs:runTask';
+const ECS_EVENT_FLAG = '--event-from-env';
 const STDERR_TAIL_CHARS = 4000;
 const STDERR_KEEP_CHARS = 65536;
 
@@ -244,17 +251,29 @@ function parseJsonOutput(text) {
 
 function makeHandler(stateName, state) {
   const isLambdaInvoke = typeof state.Resource === 'string' && state.Resource.startsWith(LAMBDA_INVOKE);
+  const isEcsRunTask = typeof state.Resource === 'string' && state.Resource.startsWith(ECS_RUN_TASK);
   return (taskInput) =>
     new Promise((resolve, reject) => {
       const input = structuredClone(taskInput);
       if (state.Parameters !== undefined) fixExecutionPaths(state.Parameters, input, stateName, '');
       const payload = isLambdaInvoke && isObject(input) && 'Payload' in input ? input.Payload : input;
 
-      record(stateName, 'start');
-      const [cmd, ...args] = opts.command;
+      record(stateName, 'start', isEcsRunTask ? { via: 'ecs' } : {});
+      const [cmd, ...commandArgs] = opts.command;
+      let args = commandArgs;
+      let env = process.env;
+      if (isEcsRunTask) {
+        args = [...commandArgs, ECS_EVENT_FLAG];
+        env = { ...process.env };
+        for (const override of input?.Overrides?.ContainerOverrides ?? []) {
+          for (const variable of override.Environment ?? []) {
+            if (typeof variable?.Name === 'string') env[variable.Name] = String(variable.Value ?? '');
+          }
+        }
+      }
       let child;
       try {
-        child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+        child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
       } catch (e) {
         driverErrors.push(`${stateName}: cannot start ${cmd}: ${e.message}`);
         record(stateName, 'fail', { exit: null, error: 'DriverSpawnFailed' });
@@ -278,7 +297,7 @@ function makeHandler(stateName, state) {
       });
       child.on('error', (e) => { spawnError = e; });
       child.stdin.on('error', () => {}); // the command need not read its stdin (EPIPE)
-      child.stdin.end(JSON.stringify(payload));
+      child.stdin.end(isEcsRunTask ? '' : JSON.stringify(payload));
       if (child.pid !== undefined) running.set(child.pid, { state: stateName, child });
 
       child.on('close', (code, signal) => {
@@ -299,7 +318,8 @@ function makeHandler(stateName, state) {
           }
           for (const line of parsed.skipped ?? []) process.stderr.write(`[${stateName} stdout] ${line}\n`);
           record(stateName, 'end');
-          resolve(isLambdaInvoke ? { StatusCode: 200, Payload: parsed.value } : parsed.value);
+          if (isEcsRunTask) resolve({ Containers: [{ ExitCode: 0 }], Result: parsed.value });
+          else resolve(isLambdaInvoke ? { StatusCode: 200, Payload: parsed.value } : parsed.value);
           return;
         }
         let name = 'KedroNodeFailed';

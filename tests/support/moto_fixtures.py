@@ -10,6 +10,9 @@
     python moto_fixtures.py ecr-digest REPO TAG  -> {"digest"}
     python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
         -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
+    python moto_fixtures.py task-definitions PREFIX
+        -> {family: [{"revision", "status", "cpu", "memory", "image", "entry_point", "command",
+                      "environment", "tags"}]} every revision, read with boto3's ECS client
 """
 
 import hashlib
@@ -161,7 +164,33 @@ def task_durations(machine):
     return {"executions": len(executions), "tasks": tasks}
 
 
-COMMANDS = {"alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
+def task_definitions(prefix):
+    ecs = boto3.client("ecs")
+    out = {}
+    for status in ("ACTIVE", "INACTIVE"):
+        for arn in ecs.list_task_definitions(status=status)["taskDefinitionArns"]:
+            answer = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            definition = answer["taskDefinition"]
+            if not definition["family"].startswith(prefix):
+                continue
+            container = definition["containerDefinitions"][0]
+            out.setdefault(definition["family"], []).append({
+                "revision": definition["revision"],
+                "status": definition["status"],
+                "cpu": definition.get("cpu"),
+                "memory": definition.get("memory"),
+                "image": container.get("image"),
+                "entry_point": container.get("entryPoint"),
+                "command": container.get("command"),
+                "environment": {v["name"]: v["value"] for v in container.get("environment", [])},
+                "tags": {t["key"]: t["value"] for t in answer.get("tags", [])},
+            })
+    for revisions in out.values():
+        revisions.sort(key=lambda r: r["revision"])
+    return out
+
+
+COMMANDS = {"task-definitions": task_definitions, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
