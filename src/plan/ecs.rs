@@ -27,7 +27,7 @@ pub const EPHEMERAL_STORAGE_GB: (u32, u32) = (21, 200);
 /// Fargate's valid task sizes: CPU units -> the memory values (MB) it allows, as
 /// `(first, last, step)`.
 const FARGATE_SIZES: &[(u32, (u32, u32, u32))] = &[
-    (256, (512, 2048, 512)),
+    (256, (512, 2048, 512)), // 512, 1024 or 2048 only
     (512, (1024, 4096, 1024)),
     (1024, (2048, 8192, 1024)),
     (2048, (4096, 16384, 1024)),
@@ -59,8 +59,14 @@ pub fn valid_memory(cpu: u32) -> Option<String> {
 
 /// Whether Fargate runs a task of `cpu` units with `memory_mb`.
 pub fn is_valid_size(cpu: u32, memory_mb: u32) -> bool {
+    if cpu == 256 {
+        return [512, 1024, 2048].contains(&memory_mb);
+    }
     FARGATE_SIZES.iter().any(|(c, (first, last, step))| {
-        *c == cpu && memory_mb >= *first && memory_mb <= *last && (memory_mb - first) % step == 0
+        *c == cpu
+            && memory_mb >= *first
+            && memory_mb <= *last
+            && (memory_mb - first).is_multiple_of(*step)
     })
 }
 
