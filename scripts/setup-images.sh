@@ -67,4 +67,20 @@ say "docker-registry: $(docker-registry --version 2>&1 | head -n1)"
 say "htpasswd:        $(dpkg-query -W -f='apache2-utils ${Version}' apache2-utils 2>/dev/null || echo present)"
 say "debootstrap:     $(dpkg-query -W -f='debootstrap ${Version}' debootstrap 2>/dev/null || echo present)"
 say "chromium:        $(chromium --version 2>/dev/null || echo present)"
+# Lambda's runtime interface client (what AWS's Python base image starts), as wheels for
+# the image's Python (3.11): tests/image_buildah.rs installs it into a container of the built
+# image and drives the handler through a loopback Runtime API. Downloaded once.
+RIC_VERSION="4.2.2"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WHEELS="${KEDRO_SFN_IMAGES_DIR:-$REPO/target/kedro-sfn-images}/wheels/awslambdaric-$RIC_VERSION"
+if ! ls "$WHEELS"/awslambdaric-"$RIC_VERSION"-*.whl >/dev/null 2>&1; then
+    PY="$REPO/.venv/bin/python"
+    [[ -x "$PY" ]] || die "$PY not found: run scripts/setup.sh first"
+    mkdir -p "$WHEELS"
+    "$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+        --python-version 3.11 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+        --dest "$WHEELS" "awslambdaric==$RIC_VERSION" \
+        || die "cannot download awslambdaric $RIC_VERSION from PyPI into $WHEELS"
+fi
+say "awslambdaric:    $(ls "$WHEELS" | tr '\n' ' ')"
 say "done"

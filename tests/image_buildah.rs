@@ -1,9 +1,15 @@
 //! The image, for real: kedro-sfn builds the generated context with buildah FROM a local
 //! Python base image, pushes it (ECR login from moto's GetAuthorizationToken, layers to a
 //! local docker-registry with basic auth: moto has no registry), resolves the digest the
-//! registry serves, and the image runs a node of the example and the exporter.
+//! registry serves, and the image runs the example's nodes as each service starts it: ECS
+//! (the task definition's entry point and command, the event in the container's environment
+//! as the Task state passes it) and Lambda (AWS's runtime interface client, awslambdaric,
+//! against a loopback Runtime API: a result and an error posted back), and the exporter.
 
 mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 use support::images::{read_json, ImageStore, Registry};
@@ -101,43 +107,10 @@ fn build_push_and_run_the_example_image() {
         String::from_utf8_lossy(&again.stdout)
     );
 
-    // One node of the example, inside the image, through the real handler, on moto's S3.
+    // The image's entry as each service starts it, on moto's S3.
     moto.upload_example_data();
-    let event = json!({"task": "preprocess_companies_node", "nodes": ["preprocess_companies_node"],
-        "pipeline": "__default__", "env": "aws", "execution_name": "in-image",
-        "execution_start_time": "2026-11-27T12:00:00.000Z", "input": {}});
-    let container = store
-        .buildah(&["from", "--pull-never", &local], &[])
-        .trim()
-        .to_string();
-    let mut env: Vec<String> = moto
-        .aws_env()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    env.push("PYTHONPATH=/var/task".into());
-    env.push(format!("EVENT={event}"));
-    let mut args: Vec<String> = vec!["run".into()];
-    for pair in &env {
-        args.push("--env".into());
-        args.push(pair.clone());
-    }
-    args.extend([
-        container.clone(),
-        "--".into(),
-        "python3".into(),
-        "-c".into(),
-        "import json, os, kedro_sfn_handler as h; print(json.dumps(h.handler(json.loads(os.environ['EVENT']), None)))".into(),
-    ]);
-    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ran = store.buildah(&arg_refs, &[]);
-    store.buildah(&["rm", &container], &[]);
-    let result: Value =
-        serde_json::from_str(ran.lines().last().unwrap_or_default()).expect("the handler's JSON");
-    assert_eq!(result["nodes"], json!(["preprocess_companies_node"]));
-    assert!(moto
-        .s3_keys(EXAMPLE_BUCKET)
-        .contains(&"02_intermediate/preprocessed_companies.csv".to_string()));
+    ecs_entry_runs_a_node(&store, &moto, &local);
+    lambda_runtime_client_runs_a_node(&store, &moto, &local);
 
     // The exporter inside the image prints the same document as on this machine.
     let exported = kedro_sfn()
@@ -154,4 +127,184 @@ fn build_push_and_run_the_example_image() {
     );
     let fixture = std::fs::read_to_string(example_doc_path()).expect("fixture");
     assert_eq!(String::from_utf8_lossy(&exported.stdout), fixture);
+}
+
+/// The example's plan with `preprocess_companies_node` on ECS: its ECS Task state.
+fn ecs_task_state(dir: &std::path::Path) -> Value {
+    let config = std::fs::read_to_string(example_project().join("kedro-sfn-ecs.yml"))
+        .expect("the example's ECS config")
+        .replace(
+            "  preprocess_companies_node:\n    duration_s: 5\n",
+            "  preprocess_companies_node:\n    duration_s: 5\n    runner: ecs\n",
+        );
+    assert!(
+        config.contains("runner: ecs\n  preprocess_shuttles_node"),
+        "{config}"
+    );
+    let path = dir.join("kedro-sfn.yml");
+    std::fs::write(&path, config).expect("config");
+    let out = dir.join("plan");
+    let planned = support::plan_example(&out, &["--config", path.to_str().expect("utf-8")]);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let definition = read_json(&out.join("state-machine.asl.json"));
+    let mut found = None;
+    let mut stack = vec![definition];
+    while let Some(machine) = stack.pop() {
+        for (name, state) in machine["States"].as_object().expect("States") {
+            if name == "preprocess_companies_node" {
+                found = Some(state.clone());
+            }
+            stack.extend(state["Branches"].as_array().into_iter().flatten().cloned());
+        }
+    }
+    let state = found.expect("the task's state");
+    assert_eq!(state["Resource"], "arn:aws:states:::ecs:runTask.sync");
+    state
+}
+
+/// ECS: the task definition's entryPoint and command run in the image, with the container
+/// environment the Task state passes (its `.$` values resolved as Step Functions does).
+fn ecs_entry_runs_a_node(store: &ImageStore, moto: &MotoServer, local: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = ecs_task_state(dir.path());
+    let context = json!({"Name": "in-image", "StartTime": "2026-11-27T12:00:00.000Z", "Input": {}});
+    let mut env: Vec<String> = moto
+        .aws_env()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for variable in state["Parameters"]["Overrides"]["ContainerOverrides"][0]["Environment"]
+        .as_array()
+        .expect("environment")
+    {
+        let name = variable["Name"].as_str().expect("Name");
+        let value = match (variable.get("Value"), variable["Value.$"].as_str()) {
+            (Some(value), _) => value.as_str().expect("text").to_string(),
+            (None, Some("$$.Execution.Name")) => context["Name"].as_str().expect("name").into(),
+            (None, Some("$$.Execution.StartTime")) => {
+                context["StartTime"].as_str().expect("start").into()
+            }
+            (None, Some("States.JsonToString($$.Execution.Input)")) => context["Input"].to_string(),
+            other => panic!("a value the test does not resolve: {other:?}"),
+        };
+        env.push(format!("{name}={value}"));
+    }
+    let container = store
+        .buildah(&["from", "--pull-never", local], &[])
+        .trim()
+        .to_string();
+    let mut args: Vec<String> = vec!["run".into()];
+    for pair in &env {
+        args.extend(["--env".into(), pair.clone()]);
+    }
+    args.extend([container.clone(), "--".into()]);
+    args.extend(
+        kedro_sfn::plan::ecs_changes::ENTRY_POINT
+            .iter()
+            .chain(kedro_sfn::plan::ecs_changes::COMMAND)
+            .map(|s| s.to_string()),
+    );
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = store.buildah(&arg_refs, &[]);
+    store.buildah(&["rm", &container], &[]);
+    let result: Value =
+        serde_json::from_str(ran.lines().last().unwrap_or_default()).expect("the handler's JSON");
+    assert_eq!(
+        result["nodes"],
+        json!(["preprocess_companies_node"]),
+        "{ran}"
+    );
+    assert!(moto
+        .s3_keys(EXAMPLE_BUCKET)
+        .contains(&"02_intermediate/preprocessed_companies.csv".to_string()));
+}
+
+/// Lambda: AWS's runtime interface client (awslambdaric, what the Python base image starts)
+/// in the image, fetching the Task state's payload from a loopback Runtime API and posting
+/// the handler's result, then a bad event's error.
+fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, local: &str) {
+    let wheels = support::repo_root().join("target/kedro-sfn-images/wheels/awslambdaric-4.2.2");
+    assert!(
+        std::fs::read_dir(&wheels).is_ok_and(|mut d| d.next().is_some()),
+        "no awslambdaric wheels in {}: run scripts/setup-images.sh",
+        wheels.display()
+    );
+    let execution =
+        json!({"Name": "in-image", "StartTime": "2026-11-27T12:00:00.000Z", "Input": {}});
+    let good = json!({"task": "preprocess_shuttles_node", "nodes": ["preprocess_shuttles_node"],
+        "pipeline": "__default__", "env": "aws", "execution": execution});
+    let bad = json!({"task": "x", "nodes": ["no_such_node"], "pipeline": "__default__",
+        "env": "aws", "execution": execution});
+    let mut api = Command::new(support::python())
+        .arg(support::repo_root().join("tests/support/lambda_runtime_api.py"))
+        .arg(json!([good, bad]).to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the loopback Runtime API starts");
+    let mut lines = BufReader::new(api.stdout.take().expect("stdout")).lines();
+    let first: Value =
+        serde_json::from_str(&lines.next().expect("a line").expect("text")).expect("the port");
+    let port = first["port"].as_u64().expect("port");
+
+    let container = store
+        .buildah(&["from", "--pull-never", local], &[])
+        .trim()
+        .to_string();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--volume".into(),
+        format!("{}:/opt/ric-wheels:ro", wheels.display()),
+        "--env".into(),
+        format!("AWS_LAMBDA_RUNTIME_API=127.0.0.1:{port}"),
+    ];
+    for (k, v) in moto.aws_env() {
+        args.extend(["--env".into(), format!("{k}={v}")]);
+    }
+    args.extend([
+        container.clone(),
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        "python3 -m pip install -q --no-index --find-links /opt/ric-wheels --target /tmp/ric awslambdaric \
+         && PYTHONPATH=/tmp/ric:/var/task exec python3 -m awslambdaric kedro_sfn_handler.handler"
+            .into(),
+    ]);
+    // The client ends when the Runtime API goes away (not with status 0): its status says
+    // nothing; the answers it posted do.
+    let _ = Command::new("buildah")
+        .args(&args)
+        .envs(store.env())
+        .output()
+        .expect("buildah runs");
+    store.buildah(&["rm", &container], &[]);
+    let last = lines
+        .next()
+        .expect("the Runtime API's report")
+        .expect("text");
+    let _ = api.wait();
+    let report: Value = serde_json::from_str(&last).expect("JSON");
+    assert_eq!(report["timed_out"], false, "{report:#}");
+    assert_eq!(report["init_error"], Value::Null, "{report:#}");
+    let answers = report["answers"].as_array().expect("answers");
+    assert_eq!(answers.len(), 2, "{report:#}");
+    assert_eq!(answers[0]["kind"], "response", "{report:#}");
+    assert_eq!(
+        answers[0]["body"]["nodes"],
+        json!(["preprocess_shuttles_node"]),
+        "{report:#}"
+    );
+    assert_eq!(answers[1]["kind"], "error", "{report:#}");
+    assert!(
+        answers[1]["body"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("no_such_node")),
+        "{report:#}"
+    );
+    assert!(moto
+        .s3_keys(EXAMPLE_BUCKET)
+        .contains(&"02_intermediate/preprocessed_shuttles.csv".to_string()));
 }

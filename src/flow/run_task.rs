@@ -136,6 +136,9 @@ pub fn find_task_state<'a>(definition: &'a Value, name: &str) -> Option<&'a Valu
 /// The Task's `Parameters.Payload` with its `.$` paths resolved as Step Functions does for
 /// the context object paths our definitions use.
 pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Result<Value> {
+    if state.pointer("/Parameters/Overrides").is_some() {
+        return ecs_event(state, context);
+    }
     let payload = state
         .pointer("/Parameters/Payload")
         .and_then(Value::as_object)
@@ -164,6 +167,36 @@ pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Res
         }
     }
     Ok(Value::Object(resolved))
+}
+
+/// An ECS Task state's event: what its container environment holds (the handler's
+/// `--event-from-env` reads the same), as one payload the handler takes on stdin.
+fn ecs_event(state: &Value, context: &ExecutionContext) -> anyhow::Result<Value> {
+    use crate::plan::asl::ecs_env;
+    let variables = state
+        .pointer("/Parameters/Overrides/ContainerOverrides/0/Environment")
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("the ECS Task state has no container environment"))?;
+    let fixed = |name: &str| {
+        variables
+            .iter()
+            .find(|v| v.get("Name").and_then(Value::as_str) == Some(name))
+            .and_then(|v| v.get("Value"))
+            .and_then(Value::as_str)
+    };
+    let task = fixed(ecs_env::TASK).ok_or_else(|| anyhow!("no {}", ecs_env::TASK))?;
+    let nodes: Value = serde_json::from_str(fixed(ecs_env::NODES).unwrap_or("null"))
+        .with_context(|| format!("{} is not a JSON list", ecs_env::NODES))?;
+    let mut event = serde_json::json!({
+        "task": task,
+        "nodes": nodes,
+        "pipeline": fixed(ecs_env::PIPELINE).unwrap_or_default(),
+        "execution": {"Name": context.name, "StartTime": context.start_time, "Input": context.input},
+    });
+    if let Some(env) = fixed(ecs_env::ENV) {
+        event["env"] = Value::String(env.to_string());
+    }
+    Ok(event)
 }
 
 /// Now, as Step Functions writes `$$.Execution.StartTime` (UTC, milliseconds).
@@ -232,5 +265,27 @@ mod tests {
                    "input": {"params": {"x": 1}}})
         );
         assert!(find_task_state(&definition, "P").is_none());
+    }
+
+    #[test]
+    fn an_ecs_task_s_event_comes_from_its_container_environment() {
+        let state = json!({"Type": "Task", "Parameters": {"Overrides": {"ContainerOverrides": [
+            {"Name": "kedro", "Environment": [
+                {"Name": "KEDRO_SFN_TASK", "Value": "t"},
+                {"Name": "KEDRO_SFN_NODES", "Value": "[\"a\", \"b\"]"},
+                {"Name": "KEDRO_SFN_PIPELINE", "Value": "__default__"},
+                {"Name": "KEDRO_SFN_ENV", "Value": "aws"},
+                {"Name": "KEDRO_SFN_EXECUTION_NAME", "Value.$": "$$.Execution.Name"}]}]}}});
+        let context = ExecutionContext {
+            name: "run-1".into(),
+            start_time: "2026-11-27T19:08:38.123Z".into(),
+            input: json!({}),
+        };
+        assert_eq!(
+            resolve_payload(&state, &context).unwrap(),
+            json!({"task": "t", "nodes": ["a", "b"], "pipeline": "__default__", "env": "aws",
+                   "execution": {"Name": "run-1", "StartTime": "2026-11-27T19:08:38.123Z",
+                                 "Input": {}}})
+        );
     }
 }

@@ -542,7 +542,8 @@ fn check_task_durations(context: &CheckContext, findings: &mut Findings) {
                     summarize_names(&nodes)
                 ),
                 hint: match (&context.config.file.ecs, nodes.len()) {
-                    (None, _) => format!("{ECS_SECTION_HINT}; or lower duration_s if it is wrong"),
+                    (None, 1) => format!("{ECS_SECTION_HINT}; or split the node into shorter nodes, or lower duration_s if it is wrong"),
+                    (None, _) => format!("{ECS_SECTION_HINT}; or persist the datasets inside the group so its nodes can run as separate tasks (--group-by none), or lower duration_s if it is wrong"),
                     (Some(_), 1) => "set `runner: ecs` (or `auto`) for the node to run it on ECS Fargate, or lower duration_s if it is wrong".into(),
                     (Some(_), _) => "set `runner: ecs` (or `auto`) for its nodes to run the task on ECS Fargate, or persist the datasets inside the group so its nodes run as separate tasks (--group-by none)".into(),
                 },

@@ -170,6 +170,31 @@ fn tasks_table(plan: &Plan) -> String {
     out
 }
 
+/// One paragraph naming the tasks that run on ECS Fargate, with their size (empty when none
+/// do): the comment shows no task table, and a reviewer must see what leaves Lambda.
+pub fn ecs_tasks_line(plan: &Plan) -> String {
+    if plan.ecs_tasks.is_empty() {
+        return String::new();
+    }
+    let tasks: Vec<String> = plan
+        .ecs_tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({} vCPU, {} MB, timeout {} s)",
+                code(&t.state),
+                f64::from(t.cpu) / 1024.0,
+                t.memory_mb,
+                t.timeout_s
+            )
+        })
+        .collect();
+    format!(
+        "On ECS Fargate: {}; every other task on Lambda.\n\n",
+        tasks.join(", ")
+    )
+}
+
 /// The check results as a Markdown section.
 pub fn render_findings(findings: &Findings) -> String {
     let mut out = String::from("### Checks\n\n");
