@@ -460,3 +460,27 @@ fn fail_state(task: &TaskState) -> Value {
         "Cause": cause
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_read_from_lambda_payloads_and_ecs_container_environments() {
+        let lambda = json!({"FunctionName": "f:3", "Payload": {"nodes": ["a", "b"]}});
+        assert_eq!(
+            nodes_in_parameters(&lambda),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        // As a TaskScheduled event of an ECS task holds them: values resolved.
+        let ecs = json!({"Overrides": {"ContainerOverrides": [{"Name": CONTAINER_NAME,
+            "Environment": [{"Name": ecs_env::TASK, "Value": "t"},
+                            {"Name": ecs_env::NODES, "Value": "[\"train\"]"},
+                            {"Name": ecs_env::EXECUTION_NAME, "Value": "run-1"}]}]}});
+        assert_eq!(nodes_in_parameters(&ecs), Some(vec!["train".to_string()]));
+        assert_eq!(nodes_in_parameters(&json!({"FunctionName": "f"})), None);
+        let broken = json!({"Overrides": {"ContainerOverrides": [{"Environment": [
+            {"Name": ecs_env::NODES, "Value": "not json"}]}]}});
+        assert_eq!(nodes_in_parameters(&broken), None);
+    }
+}
