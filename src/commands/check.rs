@@ -25,8 +25,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let config = args.settings.load(&args.source.kedro.project)?;
     let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
     let plan = plan_or_refuse(&doc, &config, History::default(), None, &reporter)?;
+    let on_ecs = match plan.ecs_tasks.len() {
+        0 => String::new(),
+        n => format!("; {n} on ECS Fargate"),
+    };
     reporter.result(&format!(
-        "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}), {} warning(s)",
+        "check passed: pipeline {} has {} nodes in {} tasks (grouped by {}{on_ecs}), {} warning(s)",
         doc.pipeline,
         doc.nodes.len(),
         plan.tasks.len(),
