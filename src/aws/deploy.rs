@@ -44,7 +44,7 @@ impl Clients {
 /// Why a deploy stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("{} function(s) exist with the names this state machine needs but are not tagged {}={}: {}. kedro-sfn never overwrites a function it does not own; rename the state machine (state_machine.name) or remove those functions", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
+    #[error("{} function(s) or ECS task definition(s) exist with the names this state machine needs but are not tagged {}={}: {}. kedro-sfn never overwrites what it does not own; rename the state machine (state_machine.name) or remove them", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
     Clash { machine: String, names: Vec<String> },
     #[error("{count} function(s) could not be deployed; the state machine and its alias were left as they were, so executions keep running the previous version. Fix the cause and deploy again:\n{list}")]
     Functions { count: usize, list: String },

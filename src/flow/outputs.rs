@@ -40,6 +40,10 @@ pub fn write_plan(
     let definition = compared.map_or(&plan.definition, |c| &c.changes.definition);
     let mut definition = crate::report::json_text::to_pretty(definition)?;
     definition.push('\n');
+    // Each text is written, and freed, before the next is made: a 10,000-task definition is
+    // 26 MB of text, plan.json 10 MB.
+    write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
+    drop(definition);
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);
     let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
@@ -56,7 +60,6 @@ pub fn write_plan(
         summary_md.push('\n');
         summary_md.push_str(&render_changes(plan, compared.changes, compared.text_diff));
     }
-    write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
     write_atomically(&out.join(PLAN_FILE), document.to_json().as_bytes())?;
     write_atomically(&out.join(SUMMARY_FILE), summary_md.as_bytes())?;
     Ok(summary_md)
