@@ -10,6 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use support::fault_proxy::FaultProxy;
 use support::interpreter::{kedro_version, run_on_interpreter};
 use support::moto::MotoServer;
 use support::{
@@ -342,6 +343,17 @@ fn deploy(
     config: &Path,
     image: &str,
 ) -> (bool, String, String) {
+    deploy_with_env(&moto.aws_env(), roles, out, config, image)
+}
+
+/// [`deploy`] with the AWS environment given (through the fault proxy).
+fn deploy_with_env(
+    aws_env: &[(String, String)],
+    roles: &Value,
+    out: &Path,
+    config: &Path,
+    image: &str,
+) -> (bool, String, String) {
     let output = kedro_sfn()
         .arg("deploy")
         .arg("--project")
@@ -358,7 +370,7 @@ fn deploy(
         ])
         .arg("--out")
         .arg(out)
-        .envs(moto.aws_env())
+        .envs(aws_env.iter().cloned())
         .output()
         .expect("kedro-sfn runs");
     (
@@ -470,4 +482,90 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
     assert!(!serde_json::to_string(&deployed["definition"])
         .expect("json")
         .contains("task-definition/"));
+}
+
+#[test]
+fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_outage() {
+    let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
+    let roles = moto.fixture(&["roles"]);
+    let image = |tag: &str| {
+        moto.fixture(&["image", MACHINE, tag])["uri"]
+            .as_str()
+            .expect("uri")
+            .to_string()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let ecs = ecs_config();
+    let faults = [
+        "--seed",
+        "5",
+        "--throttle",
+        "0.3",
+        "--error",
+        "0.05",
+        "--lose",
+        "0.05",
+    ];
+    let proxy = FaultProxy::start(&moto, &faults);
+    let env = proxy.aws_env(&moto);
+
+    ok(deploy_with_env(&env, &roles, &out, &ecs, &image("v1")));
+    let stats = proxy.stats();
+    assert!(
+        stats["throttled"].as_u64().unwrap_or(0) > 0,
+        "no throttling injected: {stats:#}"
+    );
+    let image_v2 = image("v2");
+
+    // ECS cannot register (every RegisterTaskDefinition answers 500): the deploy stops before
+    // the state machine, naming what failed; the alias still serves what it served.
+    let served = moto.fixture(&["describe", MACHINE, "live"])["alias_version"].clone();
+    proxy.configure(serde_json::json!({"throttle": 0, "error": 0, "lose": 0,
+        "fail_operations": ["RegisterTaskDefinition"]}));
+    let (succeeded, stdout, stderr) = deploy_with_env(&env, &roles, &out, &ecs, &image_v2);
+    assert!(!succeeded, "{stdout}");
+    assert!(
+        stderr.contains("registering the task definition spaceflights-"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("left as they were"), "{stderr}");
+    assert_eq!(
+        moto.fixture(&["describe", MACHINE, "live"])["alias_version"],
+        served
+    );
+
+    // Back, under faults again: the rerun converges.
+    proxy.configure(
+        serde_json::json!({"throttle": 0.3, "error": 0.05, "lose": 0.05,
+        "fail_operations": []}),
+    );
+    ok(deploy_with_env(&env, &roles, &out, &ecs, &image_v2));
+
+    // Calm: the deployment is exactly the plan, and the machine pins a revision of v2.
+    proxy.configure(serde_json::json!({"throttle": 0, "error": 0, "lose": 0}));
+    let stdout = ok(deploy_with_env(&env, &roles, &out, &ecs, &image_v2));
+    assert!(stdout.contains("no changes"), "{stdout}");
+    let report = read_json(&out.join("deploy.json"));
+    assert_eq!(report["calls"]["writes"], 0, "{:#}", report["calls"]);
+    let families = moto.fixture(&["task-definitions", "spaceflights-"]);
+    let (family, revisions) = families
+        .as_object()
+        .and_then(|f| f.iter().next())
+        .expect("one family");
+    let pinned = revisions
+        .as_array()
+        .expect("revisions")
+        .iter()
+        .filter(|r| r["image"] == image_v2.as_str())
+        .map(|r| r["revision"].as_u64().expect("revision"))
+        .collect::<Vec<_>>();
+    let deployed = moto.fixture(&["describe", MACHINE, "live"]);
+    let text = serde_json::to_string(&deployed["definition"]).expect("json");
+    assert!(
+        pinned
+            .iter()
+            .any(|r| text.contains(&format!("task-definition/{family}:{r}\""))),
+        "the machine does not pin a v2 revision ({pinned:?}): {text}"
+    );
 }
