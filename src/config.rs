@@ -613,7 +613,7 @@ fn string_or_integer<'de, D: Deserializer<'de>>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const FULL: &str = r#"
@@ -637,7 +637,8 @@ nodes:
   train_model_node: {memory_mb: 3008, duration_s: 120}
 "#;
 
-    fn node(name: &str, tags: &[&str]) -> Node {
+    /// A node with these tags and nothing else, for settings tests.
+    pub(crate) fn node(name: &str, tags: &[&str]) -> Node {
         Node {
             name: name.into(),
             func: None,

@@ -8,37 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use support::fault_proxy::FaultProxy;
-use support::moto::MotoServer;
+use support::moto::World;
 use support::{example_doc_path, example_project, kedro_sfn};
 
 const MACHINE: &str = "spaceflights";
 
-struct World {
-    moto: MotoServer,
-    roles: Value,
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    fn new() -> World {
-        let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
-        let roles = moto.fixture(&["roles"]);
-        World {
-            moto,
-            roles,
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
     fn image(&self, tag: &str) -> String {
-        self.moto.fixture(&["image", MACHINE, tag])["uri"]
-            .as_str()
-            .expect("uri")
-            .to_string()
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("out")
+        self.image_in(MACHINE, tag)
     }
 
     /// Runs `kedro-sfn deploy`; (success, stdout, stderr).

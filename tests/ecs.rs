@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use support::fault_proxy::FaultProxy;
-use support::interpreter::{kedro_version, run_on_interpreter};
-use support::moto::MotoServer;
+use support::interpreter::{kedro_version, planned_example_with_data, run_on_interpreter};
+use support::moto::{MotoServer, World};
 use support::{
     assert_valid_asl, doc, example_doc_path, example_project, kedro_sfn, plan_example, run_on_doc,
     EXAMPLE_BUCKET,
@@ -269,16 +269,8 @@ fn auto_moves_what_outgrows_lambda_explicit_runners_win_and_bad_sizes_are_refuse
 
 #[test]
 fn the_interpreter_runs_lambda_and_ecs_tasks_under_one_save_version() {
-    let out = tempfile::tempdir().expect("tempdir");
     let config = ecs_config();
-    let planned = plan_example(out.path(), &["--config", config.to_str().expect("utf-8")]);
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
-    let moto = MotoServer::start();
-    moto.upload_example_data();
+    let (out, moto) = planned_example_with_data(&["--config", config.to_str().expect("utf-8")]);
     let input = r#"{"params": {"model_options.random_state": 7}}"#;
     let run = run_on_interpreter(
         &moto,
@@ -387,20 +379,12 @@ fn ok(result: (bool, String, String)) -> String {
 
 #[test]
 fn task_definitions_are_registered_pinned_kept_and_deregistered() {
-    let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
-    let roles = moto.fixture(&["roles"]);
-    let image = |tag: &str| {
-        moto.fixture(&["image", MACHINE, tag])["uri"]
-            .as_str()
-            .expect("uri")
-            .to_string()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("out");
-    let ecs = ecs_config();
+    let world = World::new();
+    let (moto, roles, out, ecs) = (&world.moto, &world.roles, world.out(), ecs_config());
+    let image = |tag: &str| world.image_in(MACHINE, tag);
     let image_v1 = image("v1");
 
-    ok(deploy(&moto, &roles, &out, &ecs, &image_v1));
+    ok(deploy(moto, roles, &out, &ecs, &image_v1));
     let families = moto.fixture(&["task-definitions", "spaceflights-"]);
     let families = families.as_object().expect("families");
     assert_eq!(families.len(), 1, "{families:#?}");
@@ -433,7 +417,7 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
     assert_eq!(deployed["functions"].as_object().map(|f| f.len()), Some(6));
 
     // Nothing changed: nothing written.
-    let stdout = ok(deploy(&moto, &roles, &out, &ecs, &image_v1));
+    let stdout = ok(deploy(moto, roles, &out, &ecs, &image_v1));
     assert!(stdout.contains("no changes"), "{stdout}");
     let report = read_json(&out.join("deploy.json"));
     assert_eq!(report["calls"]["writes"], 0, "{:#}", report["calls"]);
@@ -445,7 +429,7 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
 
     // A new image: a new revision, and the machine pins it.
     let image_v2 = image("v2");
-    ok(deploy(&moto, &roles, &out, &ecs, &image_v2));
+    ok(deploy(moto, roles, &out, &ecs, &image_v2));
     let report = read_json(&out.join("deploy.json"));
     assert_eq!(
         report["calls"]["by_operation"]["ecs:RegisterTaskDefinition"],
@@ -466,7 +450,7 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
     // The training node back on Lambda (the example's own config): the family is
     // deregistered once the alias serves a machine that no longer names it.
     let lambda_only = example_project().join("kedro-sfn.yml");
-    ok(deploy(&moto, &roles, &out, &lambda_only, &image_v2));
+    ok(deploy(moto, roles, &out, &lambda_only, &image_v2));
     let report = read_json(&out.join("deploy.json"));
     assert_eq!(
         report["calls"]["by_operation"]["ecs:DeregisterTaskDefinition"], 2,
@@ -486,17 +470,9 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
 
 #[test]
 fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_outage() {
-    let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
-    let roles = moto.fixture(&["roles"]);
-    let image = |tag: &str| {
-        moto.fixture(&["image", MACHINE, tag])["uri"]
-            .as_str()
-            .expect("uri")
-            .to_string()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("out");
-    let ecs = ecs_config();
+    let world = World::new();
+    let (moto, roles, out, ecs) = (&world.moto, &world.roles, world.out(), ecs_config());
+    let image = |tag: &str| world.image_in(MACHINE, tag);
     let faults = [
         "--seed",
         "5",
@@ -507,10 +483,10 @@ fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_out
         "--lose",
         "0.05",
     ];
-    let proxy = FaultProxy::start(&moto, &faults);
-    let env = proxy.aws_env(&moto);
+    let proxy = FaultProxy::start(moto, &faults);
+    let env = proxy.aws_env(moto);
 
-    ok(deploy_with_env(&env, &roles, &out, &ecs, &image("v1")));
+    ok(deploy_with_env(&env, roles, &out, &ecs, &image("v1")));
     let stats = proxy.stats();
     assert!(
         stats["throttled"].as_u64().unwrap_or(0) > 0,
@@ -523,7 +499,7 @@ fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_out
     let served = moto.fixture(&["describe", MACHINE, "live"])["alias_version"].clone();
     proxy.configure(serde_json::json!({"throttle": 0, "error": 0, "lose": 0,
         "fail_operations": ["RegisterTaskDefinition"]}));
-    let (succeeded, stdout, stderr) = deploy_with_env(&env, &roles, &out, &ecs, &image_v2);
+    let (succeeded, stdout, stderr) = deploy_with_env(&env, roles, &out, &ecs, &image_v2);
     assert!(!succeeded, "{stdout}");
     assert!(
         stderr.contains("registering the task definition spaceflights-"),
@@ -540,11 +516,11 @@ fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_out
         serde_json::json!({"throttle": 0.3, "error": 0.05, "lose": 0.05,
         "fail_operations": []}),
     );
-    ok(deploy_with_env(&env, &roles, &out, &ecs, &image_v2));
+    ok(deploy_with_env(&env, roles, &out, &ecs, &image_v2));
 
     // Calm: the deployment is exactly the plan, and the machine pins a revision of v2.
     proxy.configure(serde_json::json!({"throttle": 0, "error": 0, "lose": 0}));
-    let stdout = ok(deploy_with_env(&env, &roles, &out, &ecs, &image_v2));
+    let stdout = ok(deploy_with_env(&env, roles, &out, &ecs, &image_v2));
     assert!(stdout.contains("no changes"), "{stdout}");
     let report = read_json(&out.join("deploy.json"));
     assert_eq!(report["calls"]["writes"], 0, "{:#}", report["calls"]);

@@ -9,9 +9,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use support::interpreter::{kedro_version, run_on_interpreter};
-use support::moto::MotoServer;
-use support::{example_doc_path, example_project, plan_example, EXAMPLE_BUCKET};
+use support::interpreter::{kedro_version, planned_example_with_data, run_on_interpreter};
+use support::{example_doc_path, example_project, EXAMPLE_BUCKET};
 
 /// Task state -> its nodes, from plan.json.
 fn tasks(plan_dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
@@ -36,23 +35,9 @@ fn tasks(plan_dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-/// The example's plan in a temporary directory, and moto with the example's raw data.
-fn planned_example_with_data() -> (tempfile::TempDir, MotoServer) {
-    let out = tempfile::tempdir().expect("tempdir");
-    let planned = plan_example(out.path(), &[]);
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
-    let moto = MotoServer::start();
-    moto.upload_example_data();
-    (out, moto)
-}
-
 #[test]
 fn the_interpreter_runs_the_example_through_the_real_handler() {
-    let (out, moto) = planned_example_with_data();
+    let (out, moto) = planned_example_with_data(&[]);
 
     let run = run_on_interpreter(
         &moto,
@@ -140,7 +125,7 @@ fn the_interpreter_runs_the_example_through_the_real_handler() {
 
 #[test]
 fn a_failing_node_fails_the_execution_and_names_itself() {
-    let (out, moto) = planned_example_with_data();
+    let (out, moto) = planned_example_with_data(&[]);
     let input = r#"{"params": {"model_options.test_size": 5}}"#;
     let run = run_on_interpreter(
         &moto,

@@ -489,17 +489,22 @@ pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
 /// The function's name in a FunctionName that is a name or an ARN, either maybe qualified
 /// by a version (`NAME:7`, `arn:…:function:NAME:7`).
 pub fn function_name_of(value: &str) -> &str {
-    let unqualified = match value.rsplit_once(':') {
-        Some((rest, version))
-            if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) =>
+    let unqualified = without_number_suffix(value);
+    match unqualified.strip_prefix("arn:") {
+        Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
+        None => unqualified,
+    }
+}
+
+/// `value` without a trailing `:N` (a function version, a task definition revision).
+pub fn without_number_suffix(value: &str) -> &str {
+    match value.rsplit_once(':') {
+        Some((rest, number))
+            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
         {
             rest
         }
         _ => value,
-    };
-    match unqualified.strip_prefix("arn:") {
-        Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
-        None => unqualified,
     }
 }
 

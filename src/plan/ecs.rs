@@ -296,7 +296,6 @@ pub fn ecs_task_spec(
 mod tests {
     use super::*;
     use crate::config::{parse_config, Setting};
-    use crate::pipeline::Node;
 
     #[test]
     fn fargate_sizes_are_aws_table() {
@@ -332,16 +331,7 @@ mod tests {
         }
     }
 
-    fn node(name: &str, tags: &[&str]) -> Node {
-        Node {
-            name: name.into(),
-            func: None,
-            inputs: vec![],
-            outputs: vec![],
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            namespace: None,
-        }
-    }
+    use crate::config::tests::node;
 
     const ECS: &str = "ecs: {cluster: c, subnets: [subnet-0123456789abcdef0], execution_role_arn: arn:aws:iam::123456789012:role/x}\n";
 

@@ -240,14 +240,7 @@ fn differences(
 
 /// `family` or `arn:…:task-definition/family`, without a `:revision`.
 pub fn family_of(task_definition: &str) -> &str {
-    let unqualified = match task_definition.rsplit_once(':') {
-        Some((rest, revision))
-            if !revision.is_empty() && revision.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            rest
-        }
-        _ => task_definition,
-    };
+    let unqualified = super::changes::without_number_suffix(task_definition);
     unqualified
         .rsplit_once("task-definition/")
         .map_or(unqualified, |(_, family)| family)

@@ -212,22 +212,17 @@ fn section_shape(config: &Config, ecs: &EcsConfig) -> Vec<Problem> {
             "a list of at least one subnet id (Fargate needs one)",
         );
     }
-    for subnet in &ecs.subnets {
-        if !is_id(subnet, "subnet-") {
-            wrong(
-                "subnets",
-                subnet,
-                "a subnet id like `subnet-0123456789abcdef0`",
-            );
-        }
-    }
-    for group in &ecs.security_groups {
-        if !is_id(group, "sg-") {
-            wrong(
-                "security_groups",
-                group,
-                "a security group id like `sg-0123456789abcdef0`",
-            );
+    for (key, ids, prefix, what) in [
+        ("subnets", &ecs.subnets, "subnet-", "a subnet id"),
+        (
+            "security_groups",
+            &ecs.security_groups,
+            "sg-",
+            "a security group id",
+        ),
+    ] {
+        for id in ids.iter().filter(|id| !is_id(id, prefix)) {
+            wrong(key, id, &format!("{what} like `{prefix}0123456789abcdef0`"));
         }
     }
     let role = "an IAM role ARN like `arn:aws:iam::123456789012:role/NAME`";

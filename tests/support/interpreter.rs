@@ -57,6 +57,21 @@ pub fn run_on_interpreter(
     Run { result, stderr }
 }
 
+/// The example's plan (with `extra` flags) in a temporary directory, and moto with the
+/// example's raw data.
+pub fn planned_example_with_data(extra: &[&str]) -> (tempfile::TempDir, MotoServer) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let planned = super::plan_example(out.path(), extra);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let moto = MotoServer::start();
+    moto.upload_example_data();
+    (out, moto)
+}
+
 /// The save version Kedro gives an execution's start time:
 /// `2026-11-27T19:08:38.123Z` -> Kedro's `2026-11-27T19.08.38.123Z`.
 pub fn kedro_version(start_time: &str) -> String {

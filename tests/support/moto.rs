@@ -184,3 +184,37 @@ pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<String
     stream.read_to_string(&mut response).ok()?;
     response.starts_with("HTTP/").then_some(response)
 }
+
+/// moto with the tests' two roles and an output directory: what a deploy test works in.
+/// Lambda checks that each function's image exists in moto's ECR
+/// (`MOTO_LAMBDA_STUB_ECR=false`); [`World::image`] puts one there.
+pub struct World {
+    pub moto: MotoServer,
+    /// `{"lambda": ARN, "states": ARN}`.
+    pub roles: serde_json::Value,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let moto = MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
+        let roles = moto.fixture(&["roles"]);
+        World {
+            moto,
+            roles,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// An image of the repository `repo` tagged `tag` in moto's ECR, by digest.
+    pub fn image_in(&self, repo: &str, tag: &str) -> String {
+        self.moto.fixture(&["image", repo, tag])["uri"]
+            .as_str()
+            .expect("uri")
+            .to_string()
+    }
+
+    pub fn out(&self) -> std::path::PathBuf {
+        self.dir.path().join("out")
+    }
+}
