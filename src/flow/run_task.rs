@@ -172,7 +172,7 @@ pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Res
 /// An ECS Task state's event: what its container environment holds (the handler's
 /// `--event-from-env` reads the same), as one payload the handler takes on stdin.
 fn ecs_event(state: &Value, context: &ExecutionContext) -> anyhow::Result<Value> {
-    use crate::plan::asl::ecs_env;
+    use crate::plan::task_event::ecs_env;
     let variables = state
         .pointer("/Parameters/Overrides/ContainerOverrides/0/Environment")
         .and_then(Value::as_array)

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE};
 use super::ecs::CONTAINER_NAME;
 use super::sp_tree::SpTree;
+use super::task_event::ecs_env;
 use crate::config::EcsConfig;
 
 /// The transient Lambda errors AWS recommends retrying (not `Lambda.Unknown`, which may
@@ -30,18 +31,6 @@ const CAUSE_MAX_CHARS: usize = 4000;
 /// Starting an ECS task can fail for want of Fargate capacity (or an ECS hiccup): retried
 /// for minutes, not seconds.
 pub const RETRIED_ECS_ERRORS: &[&str] = &["ECS.AmazonECSException"];
-
-/// The environment variables an ECS task's container gets its event in: the handler's
-/// `EVENT_ENV` (python/kedro_sfn_handler.py), name for name.
-pub mod ecs_env {
-    pub const TASK: &str = "KEDRO_SFN_TASK";
-    pub const NODES: &str = "KEDRO_SFN_NODES";
-    pub const PIPELINE: &str = "KEDRO_SFN_PIPELINE";
-    pub const ENV: &str = "KEDRO_SFN_ENV";
-    pub const EXECUTION_NAME: &str = "KEDRO_SFN_EXECUTION_NAME";
-    pub const EXECUTION_START_TIME: &str = "KEDRO_SFN_EXECUTION_START_TIME";
-    pub const INPUT: &str = "KEDRO_SFN_INPUT";
-}
 
 /// What the renderer needs to know about one task.
 #[derive(Debug, Clone)]
@@ -321,32 +310,6 @@ fn lambda_task(spec: &MachineSpec, task: &TaskState, function: &str) -> Map<Stri
     state
 }
 
-/// The Kedro nodes a Task state's parameters name: a Lambda task's `Payload.nodes`, an ECS
-/// task's `KEDRO_SFN_NODES` container variable (a JSON list). Reads a definition's
-/// `Parameters` and an execution's TaskScheduled parameters alike.
-pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
-    let strings = |list: &Value| -> Option<Vec<String>> {
-        list.as_array()?
-            .iter()
-            .map(|n| n.as_str().map(str::to_string))
-            .collect()
-    };
-    if let Some(nodes) = parameters.pointer("/Payload/nodes") {
-        return strings(nodes);
-    }
-    let overrides = parameters
-        .pointer("/Overrides/ContainerOverrides")?
-        .as_array()?;
-    let text = overrides
-        .iter()
-        .filter_map(|o| o.get("Environment")?.as_array())
-        .flatten()
-        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(ecs_env::NODES))?
-        .get("Value")?
-        .as_str()?;
-    strings(&serde_json::from_str(text).ok()?)
-}
-
 /// Every Task state of a definition with its name, inside Parallel branches too, in the
 /// order the definition lists them (the one walk every reader of a definition shares).
 pub fn task_states(definition: &Value) -> Vec<(&str, &Value)> {
@@ -459,28 +422,4 @@ fn fail_state(task: &TaskState) -> Value {
         "Error": failed_error(task.state),
         "Cause": cause
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nodes_are_read_from_lambda_payloads_and_ecs_container_environments() {
-        let lambda = json!({"FunctionName": "f:3", "Payload": {"nodes": ["a", "b"]}});
-        assert_eq!(
-            nodes_in_parameters(&lambda),
-            Some(vec!["a".to_string(), "b".to_string()])
-        );
-        // As a TaskScheduled event of an ECS task holds them: values resolved.
-        let ecs = json!({"Overrides": {"ContainerOverrides": [{"Name": CONTAINER_NAME,
-            "Environment": [{"Name": ecs_env::TASK, "Value": "t"},
-                            {"Name": ecs_env::NODES, "Value": "[\"train\"]"},
-                            {"Name": ecs_env::EXECUTION_NAME, "Value": "run-1"}]}]}});
-        assert_eq!(nodes_in_parameters(&ecs), Some(vec!["train".to_string()]));
-        assert_eq!(nodes_in_parameters(&json!({"FunctionName": "f"})), None);
-        let broken = json!({"Overrides": {"ContainerOverrides": [{"Environment": [
-            {"Name": ecs_env::NODES, "Value": "not json"}]}]}});
-        assert_eq!(nodes_in_parameters(&broken), None);
-    }
 }

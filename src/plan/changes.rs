@@ -11,6 +11,7 @@ use super::ecs_changes::{
     ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange,
 };
 use super::functions::{FunctionRecord, FunctionSpec, OWNER_TAG};
+pub use super::target::{image_digest, without_number_suffix, FunctionAction, Target};
 use super::Plan;
 
 /// A function as Lambda reports it.
@@ -76,55 +77,6 @@ pub struct Deployment {
     /// The latest active revision of each task definition family this state machine owns
     /// or the plan names.
     pub task_definitions: BTreeMap<String, DeployedTaskDefinition>,
-}
-
-/// What the deploy adds to the plan: the image, roles, tags and machine options.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Target {
-    /// `repo@sha256:…`; `None` when planning without an image.
-    pub image_uri: Option<String>,
-    /// What the image is (or would be) built from, computed from the checkout without a
-    /// build: a function whose recorded source differs gets new code. `None`: not compared.
-    pub source_digest: Option<String>,
-    pub lambda_role_arn: Option<String>,
-    pub machine_role_arn: Option<String>,
-    pub alias: String,
-    /// Tags on every resource, beside kedro-sfn's own.
-    pub extra_tags: BTreeMap<String, String>,
-    pub logging: Value,
-    pub tracing: bool,
-}
-
-impl Target {
-    /// A target with only an image (or none): no roles, no extra tags, the alias `live`,
-    /// logging and tracing off, code compared by image only. For tests and benchmarks.
-    pub fn with_image(image_uri: Option<String>) -> Target {
-        Target {
-            image_uri,
-            source_digest: None,
-            lambda_role_arn: None,
-            machine_role_arn: None,
-            alias: "live".into(),
-            extra_tags: BTreeMap::new(),
-            logging: serde_json::json!({"level": "OFF"}),
-            tracing: false,
-        }
-    }
-}
-
-/// What happens to one function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "action")]
-pub enum FunctionAction {
-    Create,
-    /// `code`: new code (another image, or another source digest); `configuration`: the
-    /// settings that differ.
-    Update {
-        code: bool,
-        configuration: Vec<String>,
-    },
-    Keep,
-    Delete,
 }
 
 /// One function's change.
@@ -454,11 +406,6 @@ fn function_differences(
     (code, configuration)
 }
 
-/// The hex digest in `repo@sha256:HEX`.
-pub fn image_digest(image_uri: &str) -> Option<&str> {
-    image_uri.split_once("@sha256:").map(|(_, hex)| hex)
-}
-
 /// The definition with every Task's FunctionName qualified by the version it will invoke,
 /// so a running execution never picks up code published after it started.
 pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
@@ -493,18 +440,6 @@ pub fn function_name_of(value: &str) -> &str {
     match unqualified.strip_prefix("arn:") {
         Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
         None => unqualified,
-    }
-}
-
-/// `value` without a trailing `:N` (a function version, a task definition revision).
-pub fn without_number_suffix(value: &str) -> &str {
-    match value.rsplit_once(':') {
-        Some((rest, number))
-            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            rest
-        }
-        _ => value,
     }
 }
 
@@ -557,7 +492,7 @@ pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<S
                 Some("Task") => {
                     let nodes = state
                         .get("Parameters")
-                        .and_then(super::asl::nodes_in_parameters)
+                        .and_then(super::task_event::nodes_in_parameters)
                         .unwrap_or_default();
                     out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
                     last.insert(name.clone());

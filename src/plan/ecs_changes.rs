@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::changes::{image_digest, FunctionAction, Target};
 use super::ecs::{EcsTaskSpec, CONTAINER_NAME};
 use super::functions::{OWNER_TAG, TASK_TAG};
+use super::target::{image_digest, without_number_suffix, FunctionAction, Target};
 use super::Plan;
 use crate::config::EcsConfig;
 
@@ -240,7 +240,7 @@ fn differences(
 
 /// `family` or `arn:…:task-definition/family`, without a `:revision`.
 pub fn family_of(task_definition: &str) -> &str {
-    let unqualified = super::changes::without_number_suffix(task_definition);
+    let unqualified = without_number_suffix(task_definition);
     unqualified
         .rsplit_once("task-definition/")
         .map_or(unqualified, |(_, family)| family)

@@ -15,6 +15,8 @@ pub mod functions;
 pub mod grouping;
 pub mod names;
 pub mod sp_tree;
+pub mod target;
+pub mod task_event;
 
 use serde::Serialize;
 use serde_json::Value;

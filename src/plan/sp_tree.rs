@@ -410,7 +410,7 @@ pub fn from_definition(
             let state = states.get(current)?;
             match state.get("Type")?.as_str()? {
                 "Task" => {
-                    let nodes = super::asl::nodes_in_parameters(state.get("Parameters")?)?;
+                    let nodes = super::task_event::nodes_in_parameters(state.get("Parameters")?)?;
                     let task = task_of(&nodes)?;
                     if std::mem::replace(seen.get_mut(task)?, true) {
                         return None;
