@@ -444,9 +444,12 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
             }
         }
     }
-    findings
-        .problems
-        .extend(near_their_timeout(&task_graph, &expected, &task_timeouts));
+    findings.problems.extend(near_their_timeout(
+        &task_graph,
+        &expected,
+        &task_timeouts,
+        &runners,
+    ));
     findings.problems.sort();
     let dependencies: Vec<(usize, usize)> = dag.edges().collect();
     let tasks: Vec<PlannedTask> = task_graph
@@ -582,9 +585,16 @@ fn near_their_timeout(
     task_graph: &TaskGraph,
     expected: &[durations::Expected],
     timeouts: &[u32],
+    runners: &[RunnerChoiceMade],
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for ((task, expected), &timeout_s) in task_graph.tasks.iter().zip(expected).zip(timeouts) {
+    for (((task, expected), &timeout_s), runner) in task_graph
+        .tasks
+        .iter()
+        .zip(expected)
+        .zip(timeouts)
+        .zip(runners)
+    {
         let timeout = f64::from(timeout_s);
         if expected.source != DurationSource::History
             || expected.seconds < timeout * NEAR_TIMEOUT_SHARE
@@ -603,7 +613,11 @@ fn near_their_timeout(
                 100.0 * expected.seconds / timeout,
                 timeout_s
             ),
-            hint: "raise timeout_s for its nodes (Lambda allows 900 s), or split the work into shorter nodes".into(),
+            hint: match runner.runner {
+                Runner::Lambda => "raise timeout_s for its nodes (Lambda allows 900 s), run them on ECS Fargate (`runner: ecs`, with an `ecs:` section; see docs/ecs.md), or split the work into shorter nodes",
+                Runner::Ecs => "raise timeout_s for its nodes (or ecs.timeout_s), or split the work into shorter nodes",
+            }
+            .into(),
         });
     }
     problems
