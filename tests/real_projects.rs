@@ -2,7 +2,8 @@
 //! astro-airflow-iris, unedited copies), as a new user meets kedro-sfn: the base env is
 //! refused with the right messages; after `kedro-sfn init` every grouping of every
 //! registered pipeline checks and plans; and spaceflights-pandas runs, every task through
-//! the real handler from a read-only task root, on moto's S3, in the order the machine gives.
+//! the real handler from a read-only task root (its training node as an ECS task), on moto's
+//! S3, in the order the machine gives.
 
 mod support;
 
@@ -170,8 +171,25 @@ fn spaceflights_pandas_runs_every_task_from_a_read_only_task_root_on_s3() {
     let bucket = format!("s3://{BUCKET}/spaceflights-pandas");
     let (ok, stdout, stderr) = run_in_project(dir, &["init", "--bucket", &bucket]);
     assert!(ok, "{stdout}\n{stderr}");
+    // Its training node on ECS Fargate (in the copy's kedro-sfn.yml, which init wrote).
+    let config = dir.join("kedro-sfn.yml");
+    let written = std::fs::read_to_string(&config).expect("init wrote kedro-sfn.yml");
+    std::fs::write(
+        &config,
+        written
+            + "nodes:\n  train_model_node: {runner: ecs, cpu: 1024, memory_mb: 4096}\n\
+               ecs:\n  cluster: kedro\n  subnets: [subnet-0123456789abcdef0]\n  \
+               execution_role_arn: arn:aws:iam::123456789012:role/kedro-sfn-ecs-execution\n",
+    )
+    .expect("write kedro-sfn.yml");
     let out = tempfile::tempdir().expect("tempdir");
-    plan_offline(dir, out.path(), &["--env", "aws", "--group-by", "none"]);
+    let plan = plan_offline(dir, out.path(), &["--env", "aws", "--group-by", "none"]);
+    assert_eq!(
+        plan["ecs_tasks"].as_array().map(Vec::len),
+        Some(1),
+        "{:#}",
+        plan["ecs_tasks"]
+    );
 
     let moto = MotoServer::start();
     let uploaded = std::process::Command::new(python())
@@ -198,6 +216,15 @@ fn spaceflights_pandas_runs_every_task_from_a_read_only_task_root_on_s3() {
         run.result["status"], "SUCCEEDED",
         "{:#}\n{}",
         run.result, run.stderr
+    );
+    // The regressor below is written by an ECS task: the handler's command-line mode, its
+    // event in the container's environment.
+    let events = run.result["events"].as_array().expect("events");
+    assert!(
+        events.iter().any(|e| e["state"] == "train_model_node"
+            && e["phase"] == "start"
+            && e["via"] == "ecs"),
+        "train_model_node did not run as an ECS task: {events:?}"
     );
 
     // Every dataset the pipeline writes is in the bucket; versioned ones under the one

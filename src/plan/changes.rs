@@ -410,7 +410,12 @@ fn function_differences(
 /// so a running execution never picks up code published after it started.
 pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
     let mut out = definition.clone();
-    qualify_in(&mut out, versions);
+    super::target::pin_numbers(
+        &mut out,
+        "/Parameters/FunctionName",
+        function_name_of,
+        versions,
+    );
     out
 }
 
@@ -440,25 +445,6 @@ pub fn function_name_of(value: &str) -> &str {
     match unqualified.strip_prefix("arn:") {
         Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
         None => unqualified,
-    }
-}
-
-fn qualify_in(machine: &mut Value, versions: &BTreeMap<&str, u64>) {
-    let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for state in states.values_mut() {
-        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
-            for branch in branches {
-                qualify_in(branch, versions);
-            }
-        }
-        if let Some(name) = state.pointer_mut("/Parameters/FunctionName") {
-            let text = name.as_str().unwrap_or_default().to_string();
-            if let Some(version) = versions.get(function_name_of(&text)) {
-                *name = Value::String(format!("{text}:{version}"));
-            }
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{limits, Architecture, Config, EcsConfig, NodeSettings, Runner, RunnerChoice};
 
-use super::functions::{OWNER_TAG, TASK_TAG};
+use super::functions::{owned_tags, task_environment};
 
 /// Defaults of an ECS task where neither a node nor the `ecs:` section says.
 pub mod defaults {
@@ -264,13 +264,6 @@ pub fn ecs_task_spec(
     node_settings: &[&NodeSettings],
 ) -> EcsTaskSpec {
     let size = ecs_size(ecs, node_settings);
-    let mut environment = BTreeMap::new();
-    for settings in node_settings {
-        environment.extend(settings.environment.clone());
-    }
-    if let Some(env) = env {
-        environment.insert("KEDRO_ENV".to_string(), env.to_string());
-    }
     EcsTaskSpec {
         family: family.to_string(),
         state: state.to_string(),
@@ -284,11 +277,8 @@ pub fn ecs_task_spec(
                 .map(|s| s.architecture())
                 .unwrap_or_default()
         }),
-        environment,
-        tags: BTreeMap::from([
-            (OWNER_TAG.to_string(), state_machine.to_string()),
-            (TASK_TAG.to_string(), state.to_string()),
-        ]),
+        environment: task_environment(env, node_settings),
+        tags: owned_tags(state_machine, state),
     }
 }
 

@@ -249,22 +249,12 @@ pub fn family_of(task_definition: &str) -> &str {
 /// The definition with every ECS Task's TaskDefinition pinned to the revision it runs, so a
 /// rollback to this version runs what it ran.
 pub fn pin_task_definitions(definition: &mut Value, revisions: &BTreeMap<&str, u64>) {
-    let Some(states) = definition.get_mut("States").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for state in states.values_mut() {
-        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
-            for branch in branches {
-                pin_task_definitions(branch, revisions);
-            }
-        }
-        if let Some(value) = state.pointer_mut("/Parameters/TaskDefinition") {
-            let text = value.as_str().unwrap_or_default().to_string();
-            if let Some(revision) = revisions.get(family_of(&text)) {
-                *value = Value::String(format!("{text}:{revision}"));
-            }
-        }
-    }
+    super::target::pin_numbers(
+        definition,
+        "/Parameters/TaskDefinition",
+        family_of,
+        revisions,
+    );
 }
 
 #[cfg(test)]

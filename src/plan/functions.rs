@@ -93,6 +93,31 @@ pub struct FunctionSpec {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A task's environment, on either runner: its nodes' environments merged in node order,
+/// and `KEDRO_ENV` so the handler opens the right env.
+pub fn task_environment(
+    env: Option<&str>,
+    node_settings: &[&NodeSettings],
+) -> BTreeMap<String, String> {
+    let mut environment = BTreeMap::new();
+    for settings in node_settings {
+        environment.extend(settings.environment.clone());
+    }
+    if let Some(env) = env {
+        environment.insert("KEDRO_ENV".to_string(), env.to_string());
+    }
+    environment
+}
+
+/// kedro-sfn's own tags on what a task runs (a function, a task definition): its owner, and
+/// the Task state it serves.
+pub fn owned_tags(state_machine: &str, state: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (OWNER_TAG.to_string(), state_machine.to_string()),
+        (TASK_TAG.to_string(), state.to_string()),
+    ])
+}
+
 /// The function of a task: the largest memory, timeout and disk any of its nodes asks for
 /// (they run one after another in one invocation), their environments merged in node order,
 /// and `KEDRO_ENV` so the handler opens the right env.
@@ -106,17 +131,8 @@ pub fn function_spec(
     let max = |get: &dyn Fn(&NodeSettings) -> u32| {
         node_settings.iter().map(|s| get(s)).max().unwrap_or(0)
     };
-    let mut environment = BTreeMap::new();
-    for settings in node_settings {
-        environment.extend(settings.environment.clone());
-    }
-    if let Some(env) = env {
-        environment.insert("KEDRO_ENV".to_string(), env.to_string());
-    }
-    let tags = BTreeMap::from([
-        (OWNER_TAG.to_string(), state_machine.to_string()),
-        (TASK_TAG.to_string(), state.to_string()),
-    ]);
+    let environment = task_environment(env, node_settings);
+    let tags = owned_tags(state_machine, state);
     FunctionSpec {
         name: name.to_string(),
         state: state.to_string(),

@@ -71,3 +71,30 @@ pub fn without_number_suffix(value: &str) -> &str {
         _ => value,
     }
 }
+
+/// Appends `:N` to the field at `pointer` of every Task state (inside Parallel branches
+/// too) whose resource `key_of` names in `numbers`: function versions and task definition
+/// revisions are pinned the same way.
+pub fn pin_numbers(
+    machine: &mut Value,
+    pointer: &str,
+    key_of: fn(&str) -> &str,
+    numbers: &BTreeMap<&str, u64>,
+) {
+    let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for state in states.values_mut() {
+        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+            for branch in branches {
+                pin_numbers(branch, pointer, key_of, numbers);
+            }
+        }
+        if let Some(field) = state.pointer_mut(pointer) {
+            let text = field.as_str().unwrap_or_default().to_string();
+            if let Some(number) = numbers.get(key_of(&text)) {
+                *field = Value::String(format!("{text}:{number}"));
+            }
+        }
+    }
+}
