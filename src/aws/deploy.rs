@@ -13,11 +13,14 @@ use super::ecs::{Ecs, Registration};
 use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
+use crate::plan::changes::DeployedMachine;
 use crate::plan::changes::{
     function_record, function_tags, image_digest, pinned_versions, qualify_functions, ChangeSet,
-    Deployment, FunctionAction, MachineAction, Target,
+    ChildAction, Deployment, FunctionAction, MachineAction, Target,
 };
-use crate::plan::names::function_prefix;
+use crate::plan::child_changes::{machine_differences, pin_children, pinned_children};
+use crate::plan::functions::OWNER_TAG;
+use crate::plan::names::{child_prefix, function_prefix};
 use crate::plan::Plan;
 
 /// The AWS clients a deploy uses, sharing one call counter.
@@ -68,10 +71,21 @@ pub async fn read_deployment(
     concurrency: usize,
 ) -> Result<Deployment, AwsError> {
     let machine_name = &plan.state_machine.name;
-    let machine = match clients.sfn.find(machine_name).await? {
-        Some(arn) => Some(clients.sfn.read(&arn, &target.alias).await?),
+    let listed_machines = clients.sfn.list_machines().await?;
+    let machine = match listed_machines.get(machine_name.as_str()) {
+        Some(arn) => Some(clients.sfn.read(arn, &target.alias, None).await?),
         None => None,
     };
+    let children = read_children(clients, plan, machine.as_ref(), &listed_machines, target).await?;
+    let partial = Deployment {
+        machine,
+        children,
+        ..Deployment::default()
+    };
+    let whole = partial.whole_definition();
+    let Deployment {
+        machine, children, ..
+    } = partial;
     let digest = target.image_uri.as_deref().and_then(image_digest);
     let prefix = function_prefix(machine_name);
     let planned: BTreeSet<&str> = plan.functions.iter().map(|f| f.name.as_str()).collect();
@@ -79,10 +93,7 @@ pub async fn read_deployment(
         .lambda
         .list(&|name| name.starts_with(&prefix) || planned.contains(name))
         .await?;
-    let pins = machine
-        .as_ref()
-        .map(|m| pinned_versions(&m.definition))
-        .unwrap_or_default();
+    let pins = whole.as_ref().map(pinned_versions).unwrap_or_default();
     let served_since = machine.as_ref().and_then(|m| m.served_since_ms);
     let pool = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut reads = JoinSet::new();
@@ -132,8 +143,8 @@ pub async fn read_deployment(
     }
     // ECS is read only where ECS tasks are planned or deployed, so a deploy without them
     // needs no ECS permission.
-    let deployed_ecs = machine.as_ref().is_some_and(|m| {
-        crate::plan::asl::task_states(&m.definition)
+    let deployed_ecs = whole.as_ref().is_some_and(|definition| {
+        crate::plan::asl::task_states(definition)
             .iter()
             .any(|(_, state)| state.pointer("/Parameters/TaskDefinition").is_some())
     });
@@ -147,7 +158,38 @@ pub async fn read_deployment(
         machine,
         functions,
         task_definitions,
+        children,
     })
+}
+
+/// The child machines the plan names, and those named like this root's children (their
+/// ownership tag decides whether they are this root's): each read at the version the
+/// served root starts.
+async fn read_children(
+    clients: &Clients,
+    plan: &Plan,
+    root: Option<&DeployedMachine>,
+    listed: &BTreeMap<String, String>,
+    target: &Target,
+) -> Result<BTreeMap<String, DeployedMachine>, AwsError> {
+    let prefix = child_prefix(&plan.state_machine.name);
+    let pinned = root
+        .map(|m| pinned_children(&m.definition))
+        .unwrap_or_default();
+    let mut children = BTreeMap::new();
+    for (name, arn) in listed {
+        let planned = plan.children.iter().any(|c| &c.name == name);
+        if !planned && !name.starts_with(&prefix) {
+            continue;
+        }
+        let served = pinned.get(name).map(|version| format!("{arn}:{version}"));
+        let child = clients
+            .sfn
+            .read(arn, &target.alias, served.as_deref())
+            .await?;
+        children.insert(name.clone(), child);
+    }
+    Ok(children)
 }
 
 /// What a deploy did.
@@ -161,6 +203,9 @@ pub struct Applied {
     /// Task definition family -> the revision its Task names.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub task_definition_revisions: BTreeMap<String, u64>,
+    /// Child machine -> the version ARN the root starts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub child_versions: BTreeMap<String, String>,
     pub deleted: Vec<String>,
     pub validation: Option<String>,
     /// The definition as sent (or as already deployed).
@@ -215,6 +260,15 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             .iter()
             .filter(|t| t.action == FunctionAction::Keep)
             .filter_map(|t| Some((t.family.clone(), t.revision?)))
+            .collect(),
+        child_versions: changes
+            .children
+            .iter()
+            .filter(|c| c.action == ChildAction::Keep)
+            .filter_map(|c| {
+                let arn = &deployment.children.get(&c.name)?.arn;
+                Some((c.name.clone(), format!("{arn}:{}", c.version?)))
+            })
             .collect(),
         deleted: Vec::new(),
         validation: None,
@@ -331,28 +385,65 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         });
     }
 
-    // 2. The state machine, naming the versions just published.
+    // 2. The child machines (where the pipeline is split), naming the versions just
+    // published; then the root, naming the children's versions.
     let versions: BTreeMap<&str, u64> = applied
         .function_versions
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let mut definition = qualify_functions(&plan.definition, &versions);
     let revisions: BTreeMap<&str, u64> = applied
         .task_definition_revisions
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
-    let definition_text = serde_json::to_string(&definition).unwrap_or_default();
-    // The version qualifiers add a few bytes per task to what the planner measured.
-    if definition_text.len() > crate::plan::DEFINITION_MAX_BYTES {
-        return Err(DeployError::InvalidDefinition(format!(
-            "it is {} bytes with function versions; Step Functions accepts at most {}: run fewer, larger tasks (--group-by namespace)",
-            definition_text.len(),
-            crate::plan::DEFINITION_MAX_BYTES
-        )));
+    let pinned = deployment
+        .machine
+        .as_ref()
+        .map(|m| pinned_children(&m.definition))
+        .unwrap_or_default();
+    let mut validated = false;
+    for child in &plan.children {
+        let mut definition = qualify_functions(&child.definition, &versions);
+        crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
+        let current = deployment.children.get(&child.name);
+        let kept = current.and_then(|current| {
+            let version = pinned.get(&child.name)?;
+            machine_differences(current, &definition, target)
+                .is_empty()
+                .then(|| format!("{}:{version}", current.arn))
+        });
+        let version = match kept {
+            Some(version) => version,
+            None => {
+                let text = definition_text(&definition, &child.name)?;
+                applied.validation =
+                    Some(validate(clients, &text, &mut validated, progress).await?);
+                let mut tags = machine_tags(target);
+                tags.insert(OWNER_TAG.into(), machine_name.clone());
+                let input = MachineInput {
+                    name: &child.name,
+                    definition: &text,
+                    role_arn: target.machine_role_arn.as_deref(),
+                    logging: &target.logging,
+                    tracing: target.tracing,
+                    tags: &tags,
+                    version_description,
+                };
+                let version = match current {
+                    None => clients.sfn.create(&input).await?.1,
+                    Some(current) => clients.sfn.update(&current.arn, &input).await?,
+                };
+                progress(&format!("published {version}"));
+                version
+            }
+        };
+        applied.child_versions.insert(child.name.clone(), version);
     }
+    let mut definition = qualify_functions(&plan.definition, &versions);
+    crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
+    pin_children(&mut definition, &applied.child_versions);
+    let definition_text = definition_text(&definition, machine_name)?;
     let machine_changes = match &changes.machine {
         MachineAction::Keep => deployment
             .machine
@@ -362,21 +453,9 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
     };
     applied.definition = definition;
     if machine_changes {
-        match clients.sfn.validate(&definition_text).await {
-            Validation::Ok => applied.validation = Some("valid".into()),
-            Validation::Unavailable(why) => {
-                let first_line = why.lines().next().unwrap_or_default().to_string();
-                progress(&format!(
-                    "notice: ValidateStateMachineDefinition is not available here ({first_line}); relying on the planner's checks"
-                ));
-                applied.validation = Some("unavailable".into());
-            }
-            Validation::Invalid(problems) => {
-                return Err(DeployError::InvalidDefinition(problems.join("; ")))
-            }
-        }
-        let mut machine_tags = target.extra_tags.clone();
-        machine_tags.insert(super::sfn::MANAGED_TAG.into(), "true".into());
+        applied.validation =
+            Some(validate(clients, &definition_text, &mut validated, progress).await?);
+        let machine_tags = machine_tags(target);
         let input = MachineInput {
             name: machine_name,
             definition: &definition_text,
@@ -413,6 +492,24 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         }
     }
 
+    // The children's aliases follow the versions the served root starts (for people: the
+    // root names versions, not aliases).
+    for (name, version) in &applied.child_versions {
+        let Some(arn) = version.rsplit_once(':').map(|(arn, _)| arn) else {
+            continue;
+        };
+        let current = deployment
+            .children
+            .get(name)
+            .and_then(|c| c.alias_version_arn.as_ref());
+        if current != Some(version) {
+            clients
+                .sfn
+                .point_alias(arn, &target.alias, version, current.is_some())
+                .await?;
+        }
+    }
+
     // 4. Only now: the functions of removed tasks, which no version in service names.
     for change in &changes.functions {
         if change.action == FunctionAction::Delete {
@@ -431,5 +528,57 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             applied.deleted.push(change.family.clone());
         }
     }
+    for change in &changes.children {
+        if change.action == ChildAction::Delete {
+            if let Some(current) = deployment.children.get(&change.name) {
+                clients.sfn.delete(&current.arn).await?;
+                progress(&format!("deleted the state machine {}", change.name));
+                applied.deleted.push(change.name.clone());
+            }
+        }
+    }
     Ok(applied)
+}
+
+/// The definition as sent; refused when the version qualifiers took it past the limit the
+/// planner measured against.
+fn definition_text(definition: &serde_json::Value, machine: &str) -> Result<String, DeployError> {
+    let text = serde_json::to_string(definition).unwrap_or_default();
+    if text.len() > crate::plan::DEFINITION_MAX_BYTES {
+        return Err(DeployError::InvalidDefinition(format!(
+            "the definition of {machine} is {} bytes with versions; Step Functions accepts at most {}: run fewer, larger tasks (--group-by namespace)",
+            text.len(),
+            crate::plan::DEFINITION_MAX_BYTES
+        )));
+    }
+    Ok(text)
+}
+
+/// Validates a definition where the endpoint can; says once when it cannot.
+async fn validate(
+    clients: &Clients,
+    text: &str,
+    noticed: &mut bool,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<String, DeployError> {
+    match clients.sfn.validate(text).await {
+        Validation::Ok => Ok("valid".into()),
+        Validation::Unavailable(why) => {
+            if !std::mem::replace(noticed, true) {
+                let first_line = why.lines().next().unwrap_or_default().to_string();
+                progress(&format!(
+                    "notice: ValidateStateMachineDefinition is not available here ({first_line}); relying on the planner's checks"
+                ));
+            }
+            Ok("unavailable".into())
+        }
+        Validation::Invalid(problems) => Err(DeployError::InvalidDefinition(problems.join("; "))),
+    }
+}
+
+/// The tags of every machine of the deploy: the configured ones and kedro-sfn's mark.
+fn machine_tags(target: &Target) -> BTreeMap<String, String> {
+    let mut tags = target.extra_tags.clone();
+    tags.insert(super::sfn::MANAGED_TAG.into(), "true".into());
+    tags
 }

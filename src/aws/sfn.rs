@@ -158,9 +158,43 @@ impl StepFunctions {
         }
     }
 
-    /// The state machine as deployed: the alias's version's definition when the alias
-    /// exists (that is what runs), else the latest revision's.
-    pub async fn read(&self, arn: &str, alias: &str) -> Result<DeployedMachine, AwsError> {
+    /// Every state machine in the region: name -> ARN (one pass over the pages).
+    pub async fn list_machines(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        let mut machines = BTreeMap::new();
+        let mut token = None;
+        loop {
+            self.calls.read("states:ListStateMachines");
+            let page = self
+                .client
+                .list_state_machines()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new("listing state machines (states:ListStateMachines)", e)
+                })?;
+            for machine in page.state_machines() {
+                machines.insert(
+                    machine.name().to_string(),
+                    machine.state_machine_arn().to_string(),
+                );
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(machines);
+            }
+        }
+    }
+
+    /// The state machine as deployed: the definition of `served` (a version ARN: the one
+    /// a root starts a child at), else of the alias's version when the alias exists (that
+    /// is what runs), else the latest revision's.
+    pub async fn read(
+        &self,
+        arn: &str,
+        alias: &str,
+        served: Option<&str>,
+    ) -> Result<DeployedMachine, AwsError> {
         let action = format!("reading the state machine {arn}");
         self.calls.read("states:DescribeStateMachine");
         let latest = self
@@ -171,7 +205,7 @@ impl StepFunctions {
             .await
             .map_err(|e| AwsError::new(&action, e))?;
         let alias_version_arn = self.alias_target(arn, alias).await?;
-        let (definition_text, served_since_ms) = match &alias_version_arn {
+        let (definition_text, served_since_ms) = match served.or(alias_version_arn.as_deref()) {
             Some(version) => {
                 self.calls.read("states:DescribeStateMachine");
                 let served = self
@@ -391,6 +425,19 @@ impl StepFunctions {
             .state_machine_version_arn()
             .map(str::to_string)
             .ok_or_else(|| AwsError::other(action, "no version was published"))
+    }
+
+    /// Deletes a state machine (a child no longer planned); Step Functions deletes its
+    /// versions and aliases with it.
+    pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {
+        self.calls.write("states:DeleteStateMachine");
+        self.client
+            .delete_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("deleting the state machine {arn}"), e))?;
+        Ok(())
     }
 
     /// Points the alias at `version_arn`, creating it when missing.

@@ -88,7 +88,7 @@ async fn read_into(
     let Some(machine) = sfn.find(machine_name).await? else {
         return Ok(());
     };
-    history.deployed_definition = Some(sfn.read(&machine, alias).await?.definition);
+    history.deployed_definition = Some(sfn.read(&machine, alias, None).await?.definition);
     for execution in sfn.recent_successes(&machine, executions).await? {
         let runs = sfn.task_runs(&execution, MAX_PAGES_PER_EXECUTION).await?;
         record_runs(history, &runs);

@@ -16,6 +16,8 @@ use crate::report::summary::{self, Baseline};
 
 /// The files `plan` (and `deploy`) write into their output directory.
 pub const DEFINITION_FILE: &str = "state-machine.asl.json";
+/// The child machines' definitions, `<name>.asl.json` each, where the pipeline is split.
+pub const CHILDREN_DIR: &str = "state-machines";
 pub const PLAN_FILE: &str = "plan.json";
 pub const SUMMARY_FILE: &str = "summary.md";
 /// What a deploy did, beside the plan.
@@ -44,6 +46,21 @@ pub fn write_plan(
     // 26 MB of text, plan.json 10 MB.
     write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
     drop(definition);
+    let children: Vec<(&str, &serde_json::Value)> = match compared {
+        Some(c) => c
+            .changes
+            .children
+            .iter()
+            .filter(|c| c.action != crate::plan::changes::ChildAction::Delete)
+            .map(|c| (c.name.as_str(), &c.definition))
+            .collect(),
+        None => plan
+            .children
+            .iter()
+            .map(|c| (c.name.as_str(), &c.definition))
+            .collect(),
+    };
+    write_children(out, &children)?;
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);
     let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
@@ -74,6 +91,7 @@ pub fn write_refusal(
     pipeline: &str,
     findings: &Findings,
 ) -> anyhow::Result<String> {
+    write_children(out, &[])?;
     for stale in [DEFINITION_FILE, PLAN_FILE] {
         let path = out.join(stale);
         if path.exists() {
@@ -84,6 +102,39 @@ pub fn write_refusal(
     let text = summary::render_refusal(project, pipeline, findings);
     write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
     Ok(text)
+}
+
+/// Writes each child's definition into `state-machines/` and removes the definitions of
+/// children an earlier plan had (the directory goes when there are none).
+fn write_children(out: &Path, children: &[(&str, &serde_json::Value)]) -> anyhow::Result<()> {
+    let dir = out.join(CHILDREN_DIR);
+    let mut written = std::collections::BTreeSet::new();
+    for (name, definition) in children {
+        let file = format!("{name}.asl.json");
+        let mut text = crate::report::json_text::to_pretty(definition)?;
+        text.push('\n');
+        write_atomically(&dir.join(&file), text.as_bytes())?;
+        written.insert(file);
+    }
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read the directory {}", dir.display()))?;
+    for entry in entries {
+        let entry =
+            entry.with_context(|| format!("cannot read the directory {}", dir.display()))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".asl.json") && !written.contains(&file) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove the stale {}", entry.path().display()))?;
+        }
+    }
+    if written.is_empty() {
+        // Only when empty: anything else in it is not ours to remove.
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(())
 }
 
 /// Writes a file whole or not at all: a temporary file in the same directory, then a rename.

@@ -203,10 +203,16 @@ pub async fn prepare(
             anyhow::Error::new(error).context(why)
         })?;
     let changes = changes(&plan, &deployment, &target);
-    let text_diff = definition_diff(
-        deployment.machine.as_ref().map(|m| &m.definition),
-        &changes.definition,
-    );
+    // Children inlined on both sides: the diff shows tasks, wherever they run.
+    let planned_whole = crate::plan::asl::inline_children(&changes.definition, &|reference| {
+        let name = crate::plan::arns::state_machine_name_of(reference);
+        changes
+            .children
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.definition.clone())
+    });
+    let text_diff = definition_diff(deployment.whole_definition().as_ref(), &planned_whole);
     Ok(Prepared {
         config,
         plan,

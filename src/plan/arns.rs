@@ -32,6 +32,15 @@ pub fn state_machine(region: &str, account_id: &str, name: &str) -> String {
     )
 }
 
+/// The state machine's name in a reference that is a name, an ARN or a version ARN
+/// (`arn:…:stateMachine:NAME:7`).
+pub fn state_machine_name_of(reference: &str) -> &str {
+    match reference.split_once(":stateMachine:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => reference,
+    }
+}
+
 /// `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY` (deploy appends `:REVISION`).
 pub fn ecs_task_definition(region: &str, account_id: &str, family: &str) -> String {
     format!(
@@ -42,6 +51,10 @@ pub fn ecs_task_definition(region: &str, account_id: &str, family: &str) -> Stri
 
 /// The Step Functions service integration that runs an ECS task and waits for it to stop.
 pub const ECS_RUN_TASK_SYNC: &str = "arn:aws:states:::ecs:runTask.sync";
+
+/// The Step Functions service integration that starts a child state machine and waits for
+/// it to end, its output as JSON (`:2`).
+pub const START_EXECUTION_SYNC: &str = "arn:aws:states:::states:startExecution.sync:2";
 
 /// The Step Functions service integration that invokes a Lambda function.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
@@ -59,6 +72,19 @@ mod tests {
         assert_eq!(
             version_number("arn:aws:states:eu-west-1:1:stateMachine:m"),
             None
+        );
+    }
+
+    #[test]
+    fn a_state_machine_reference_names_its_machine() {
+        assert_eq!(state_machine_name_of("m--a"), "m--a");
+        assert_eq!(
+            state_machine_name_of("arn:aws:states:eu-west-1:1:stateMachine:m--a"),
+            "m--a"
+        );
+        assert_eq!(
+            state_machine_name_of("arn:aws:states:eu-west-1:1:stateMachine:m--a:3"),
+            "m--a"
         );
     }
 

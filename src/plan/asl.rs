@@ -4,13 +4,14 @@
 //! pipeline, env, the execution's name and start time, the execution input), discards the
 //! result (`ResultPath: null`, so no state's data grows with the pipeline), retries Lambda's
 //! transient service errors with backoff and jitter, and on any other error ends in a Fail
-//! state that names the task and its nodes.
+//! state whose error names the task and whose cause is the task's own error.
 
 use serde_json::{json, Map, Value};
 
-use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE};
+use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, START_EXECUTION_SYNC};
 use super::ecs::CONTAINER_NAME;
 use super::sp_tree::SpTree;
+use super::split::Part;
 use super::task_event::ecs_env;
 use crate::config::EcsConfig;
 
@@ -24,9 +25,6 @@ pub const RETRIED_SERVICE_ERRORS: &[&str] = &[
 ];
 /// Throttling gets a longer, capped backoff.
 pub const RETRIED_THROTTLING: &str = "Lambda.TooManyRequestsException";
-
-/// The longest Cause text a Fail state may carry, kept well under the service's limit.
-const CAUSE_MAX_CHARS: usize = 4000;
 
 /// Starting an ECS task can fail for want of Fargate capacity (or an ECS hiccup): retried
 /// for minutes, not seconds.
@@ -79,7 +77,47 @@ impl EcsNetwork {
     }
 }
 
+/// Where a machine's tasks read the run's execution (its name, start time and input: the
+/// version every node saves under, and the runtime params).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionFrom {
+    /// The root machine: its own context, `$$.Execution`.
+    Context,
+    /// A child machine: the root's, which the root passes as `$.execution` in the child's
+    /// input (a child's own context has its own start time).
+    Input,
+}
+
+impl ExecutionFrom {
+    fn path(self, field: Option<&str>) -> String {
+        let base = match self {
+            ExecutionFrom::Context => "$$.Execution",
+            ExecutionFrom::Input => "$.execution",
+        };
+        match field {
+            Some(field) => format!("{base}.{field}"),
+            None => base.to_string(),
+        }
+    }
+}
+
+/// A Task state of the root that runs a child machine, and the states that fail the root
+/// with the child's error when it fails.
+#[derive(Debug, Clone)]
+pub struct ChildStart<'a> {
+    pub state: &'a str,
+    /// A Pass state that parses the child execution's description out of the error.
+    pub failed: &'a str,
+    /// A Fail state with the child's Error and Cause (`<task>.Failed`, as a task fails).
+    pub fail: &'a str,
+    /// A Fail state for a child that could not be started at all.
+    pub not_started: &'a str,
+    /// The child's ARN (deploy pins its version) or, unknown account, its name.
+    pub machine: &'a str,
+}
+
 /// The whole machine's inputs.
+#[derive(Clone)]
 pub struct MachineSpec<'a> {
     pub comment: String,
     pub timeout_s: u64,
@@ -88,27 +126,41 @@ pub struct MachineSpec<'a> {
     pub tasks: &'a [TaskState<'a>],
     /// The name of each Parallel state, in pre-order of the tree's Parallel nodes.
     pub parallel_names: &'a [String],
+    /// The child machines the root starts (by their index in [`Part::Child`]).
+    pub children: &'a [ChildStart<'a>],
+    pub execution: ExecutionFrom,
 }
 
 /// Renders the definition. Keys are emitted in a fixed order, so the same tree gives the
 /// same bytes.
-pub fn render(tree: &SpTree, spec: &MachineSpec) -> Value {
-    let mut next_parallel = 0;
-    let annotated = annotate(tree, spec, &mut next_parallel);
+pub fn render(part: &Part, spec: &MachineSpec) -> Value {
+    let annotated = annotate(part, spec);
     let mut states = Map::new();
     emit(&annotated, spec, None, &mut states);
     let mut machine = Map::new();
     machine.insert("Comment".into(), json!(spec.comment));
-    machine.insert("StartAt".into(), json!(annotated.entry_of(spec.tasks)));
+    machine.insert("StartAt".into(), json!(annotated.entry_of(spec)));
     machine.insert("TimeoutSeconds".into(), json!(spec.timeout_s));
     machine.insert("States".into(), Value::Object(states));
     Value::Object(machine)
+}
+
+/// What one task adds to a definition, in bytes of compact JSON: its Task and Fail
+/// states with their names (the transition counted at the longest state name).
+pub fn task_bytes(spec: &MachineSpec, task: &TaskState) -> usize {
+    let next = "N".repeat(super::names::STATE_NAME_MAX);
+    let state = task_state(spec, task, Some(&next));
+    let fail = fail_state(task);
+    let text_len = |value: &Value| serde_json::to_string(value).map_or(0, |t| t.len());
+    // `"name":` and `,` for each of the two.
+    text_len(&state) + text_len(&fail) + task.state.len() + task.fail_state.len() + 2 * 4
 }
 
 /// The tree with each Parallel's name and each subtree's first state resolved once, so
 /// rendering is linear in the size of the tree however deep it is.
 enum Annotated {
     Task(usize),
+    Child(usize),
     Sequence {
         entry: String,
         children: Vec<Annotated>,
@@ -120,38 +172,32 @@ enum Annotated {
 }
 
 impl Annotated {
-    fn entry_of<'a>(&'a self, tasks: &'a [TaskState<'a>]) -> &'a str {
+    fn entry_of<'a>(&'a self, spec: &'a MachineSpec<'a>) -> &'a str {
         match self {
-            Annotated::Task(task) => tasks[*task].state,
+            Annotated::Task(task) => spec.tasks[*task].state,
+            Annotated::Child(child) => spec.children[*child].state,
             Annotated::Sequence { entry, .. } => entry,
             Annotated::Parallel { name, .. } => name,
         }
     }
 }
 
-fn annotate(tree: &SpTree, spec: &MachineSpec, next_parallel: &mut usize) -> Annotated {
-    match tree {
-        SpTree::Task(task) => Annotated::Task(*task),
-        SpTree::Sequence(children) => {
-            let children: Vec<Annotated> = children
-                .iter()
-                .map(|c| annotate(c, spec, next_parallel))
-                .collect();
+fn annotate(part: &Part, spec: &MachineSpec) -> Annotated {
+    match part {
+        Part::Task(task) => Annotated::Task(*task),
+        Part::Child(child) => Annotated::Child(*child),
+        Part::Sequence(children) => {
+            let children: Vec<Annotated> = children.iter().map(|c| annotate(c, spec)).collect();
             let entry = children
                 .first()
-                .map(|c| c.entry_of(spec.tasks).to_string())
+                .map(|c| c.entry_of(spec).to_string())
                 .unwrap_or_default();
             Annotated::Sequence { entry, children }
         }
-        SpTree::Parallel(children) => {
-            let name = spec.parallel_names[*next_parallel].clone();
-            *next_parallel += 1;
-            let children = children
-                .iter()
-                .map(|c| annotate(c, spec, next_parallel))
-                .collect();
-            Annotated::Parallel { name, children }
-        }
+        Part::Parallel(index, children) => Annotated::Parallel {
+            name: spec.parallel_names[*index].clone(),
+            children: children.iter().map(|c| annotate(c, spec)).collect(),
+        },
     }
 }
 
@@ -162,10 +208,11 @@ fn emit(tree: &Annotated, spec: &MachineSpec, next: Option<&str>, states: &mut M
             states.insert(task.state.to_string(), task_state(spec, task, next));
             states.insert(task.fail_state.to_string(), fail_state(task));
         }
+        Annotated::Child(child) => emit_child_start(&spec.children[*child], next, states),
         Annotated::Sequence { children, .. } => {
             for (i, child) in children.iter().enumerate() {
                 let following = match children.get(i + 1) {
-                    Some(sibling) => Some(sibling.entry_of(spec.tasks)),
+                    Some(sibling) => Some(sibling.entry_of(spec)),
                     None => next,
                 };
                 emit(child, spec, following, states);
@@ -180,7 +227,7 @@ fn emit(tree: &Annotated, spec: &MachineSpec, next: Option<&str>, states: &mut M
                     // Built by hand: `json!` would serialize the nested map again, which is
                     // quadratic in the depth of the tree.
                     let mut branch = Map::new();
-                    branch.insert("StartAt".into(), json!(child.entry_of(spec.tasks)));
+                    branch.insert("StartAt".into(), json!(child.entry_of(spec)));
                     branch.insert("States".into(), Value::Object(branch_states));
                     Value::Object(branch)
                 })
@@ -195,6 +242,137 @@ fn emit(tree: &Annotated, spec: &MachineSpec, next: Option<&str>, states: &mut M
     }
 }
 
+/// Errors of starting a child execution worth retrying: the account's limit of open
+/// executions, and the client's hiccups.
+pub const RETRIED_START_ERRORS: &[&str] = &[
+    "StepFunctions.ExecutionLimitExceededException",
+    "StepFunctions.SdkClientException",
+];
+
+/// The Task state that runs a child machine, and its failure states.
+///
+/// The child execution takes the root's name (unique for its machine, as the root's is for
+/// the root, and a retried start of the same name and input is the same execution), and
+/// the root's execution context as input, so its tasks save under the root's start time.
+/// A failed child ends the root with the child's error (`<task>.Failed`).
+fn emit_child_start(child: &ChildStart, next: Option<&str>, states: &mut Map<String, Value>) {
+    let mut input = Map::new();
+    input.insert("execution.$".into(), json!("$$.Execution"));
+    input.insert(
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$".into(),
+        json!("$$.Execution.Id"),
+    );
+    let mut parameters = Map::new();
+    parameters.insert("StateMachineArn".into(), json!(child.machine));
+    parameters.insert("Name.$".into(), json!("$$.Execution.Name"));
+    parameters.insert("Input".into(), Value::Object(input));
+    let mut state = Map::new();
+    state.insert("Type".into(), json!("Task"));
+    state.insert("Resource".into(), json!(START_EXECUTION_SYNC));
+    state.insert("Parameters".into(), Value::Object(parameters));
+    state.insert("ResultPath".into(), Value::Null);
+    state.insert(
+        "Retry".into(),
+        json!([{
+            "ErrorEquals": RETRIED_START_ERRORS,
+            "IntervalSeconds": 5,
+            "MaxAttempts": 6,
+            "MaxDelaySeconds": 120,
+            "JitterStrategy": "FULL"
+        }]),
+    );
+    state.insert(
+        "Catch".into(),
+        json!([
+            {"ErrorEquals": ["States.TaskFailed"], "ResultPath": CAUGHT_ERROR, "Next": child.failed},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": CAUGHT_ERROR, "Next": child.not_started}
+        ]),
+    );
+    insert_transition(&mut state, next);
+    states.insert(child.state.to_string(), Value::Object(state));
+    states.insert(
+        child.failed.to_string(),
+        json!({
+            "Type": "Pass",
+            "Parameters": {"child.$": "States.StringToJson($.error.Cause)"},
+            "Next": child.fail
+        }),
+    );
+    states.insert(
+        child.fail.to_string(),
+        json!({"Type": "Fail", "ErrorPath": "$.child.Error", "CausePath": "$.child.Cause"}),
+    );
+    states.insert(
+        child.not_started.to_string(),
+        json!({"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}),
+    );
+}
+
+/// The definition with every child-start state replaced by the child's own states (a
+/// Parallel of one branch): one definition with every task, for the readers that compare
+/// tasks, pins and shapes (the change set, the estimate, the deployed shape).
+pub fn inline_children(root: &Value, child_of: &dyn Fn(&str) -> Option<Value>) -> Value {
+    let mut out = root.clone();
+    fn walk(machine: &mut Value, child_of: &dyn Fn(&str) -> Option<Value>) {
+        let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for state in states.values_mut() {
+            if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+                branches.iter_mut().for_each(|b| walk(b, child_of));
+                continue;
+            }
+            if state.get("Resource").and_then(Value::as_str) != Some(START_EXECUTION_SYNC) {
+                continue;
+            }
+            let Some(child) = state
+                .pointer("/Parameters/StateMachineArn")
+                .and_then(Value::as_str)
+                .and_then(child_of)
+            else {
+                continue;
+            };
+            let mut branch = Map::new();
+            branch.insert(
+                "StartAt".into(),
+                child.get("StartAt").cloned().unwrap_or(Value::Null),
+            );
+            branch.insert(
+                "States".into(),
+                child.get("States").cloned().unwrap_or(Value::Null),
+            );
+            let mut parallel = Map::new();
+            parallel.insert("Type".into(), json!("Parallel"));
+            parallel.insert("Branches".into(), json!([Value::Object(branch)]));
+            parallel.insert("ResultPath".into(), Value::Null);
+            for key in ["Next", "End"] {
+                if let Some(value) = state.get(key) {
+                    parallel.insert(key.into(), value.clone());
+                }
+            }
+            *state = Value::Object(parallel);
+        }
+    }
+    walk(&mut out, child_of);
+    out
+}
+
+/// The child machines a root definition starts: the `StateMachineArn` of each
+/// child-start state (an ARN, pinned to a version when deployed, or a name).
+pub fn started_children(root: &Value) -> Vec<&str> {
+    task_states(root)
+        .into_iter()
+        .filter(|(_, state)| {
+            state.get("Resource").and_then(Value::as_str) == Some(START_EXECUTION_SYNC)
+        })
+        .filter_map(|(_, state)| {
+            state
+                .pointer("/Parameters/StateMachineArn")
+                .and_then(Value::as_str)
+        })
+        .collect()
+}
+
 fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value {
     let mut state = match &task.invoke {
         Invoke::Lambda { function } => lambda_task(spec, task, function),
@@ -204,9 +382,11 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
             timeout_s,
         } => ecs_task(spec, task, task_definition, network, *timeout_s),
     };
+    // The error goes to the Fail state, which ends the execution with it as the cause: the
+    // handler's message, which names the node that failed.
     state.insert(
         "Catch".into(),
-        json!([{"ErrorEquals": ["States.ALL"], "Next": task.fail_state}]),
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": CAUGHT_ERROR, "Next": task.fail_state}]),
     );
     insert_transition(&mut state, next);
     Value::Object(state)
@@ -236,10 +416,17 @@ fn ecs_task(
     if let Some(env) = spec.env {
         environment.push(fixed(ecs_env::ENV, env.to_string()));
     }
+    let execution = spec.execution;
     environment.extend([
-        resolved(ecs_env::EXECUTION_NAME, "$$.Execution.Name"),
-        resolved(ecs_env::EXECUTION_START_TIME, "$$.Execution.StartTime"),
-        resolved(ecs_env::INPUT, "States.JsonToString($$.Execution.Input)"),
+        resolved(ecs_env::EXECUTION_NAME, &execution.path(Some("Name"))),
+        resolved(
+            ecs_env::EXECUTION_START_TIME,
+            &execution.path(Some("StartTime")),
+        ),
+        resolved(
+            ecs_env::INPUT,
+            &format!("States.JsonToString({})", execution.path(Some("Input"))),
+        ),
     ]);
     let mut parameters = Map::new();
     parameters.insert("LaunchType".into(), json!("FARGATE"));
@@ -296,7 +483,7 @@ fn lambda_task(spec: &MachineSpec, task: &TaskState, function: &str) -> Map<Stri
     }
     // The whole context object in one field (Name, StartTime, Input: what the handler
     // reads) costs 30 bytes a task where the three fields cost 120.
-    payload.insert("execution.$".into(), json!("$$.Execution"));
+    payload.insert("execution.$".into(), json!(spec.execution.path(None)));
 
     let mut state = Map::new();
     state.insert("Type".into(), json!("Task"));
@@ -368,24 +555,19 @@ fn insert_transition(state: &mut Map<String, Value>, next: Option<&str>) {
     };
 }
 
-/// Service errors: every 1 s, 3 attempts, backoff 2, full jitter; throttling: every 2 s, 6
-/// attempts, backoff 2, at most 60 s apart, full jitter. Fields equal to the language's
-/// defaults (IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0) are left out: each repeats
-/// once per task, against the definition's 1 MiB.
+/// One rule for Lambda's transient errors and its throttling: every 2 s, 6 attempts,
+/// backoff 2 (the language's default, left out), at most 60 s apart, full jitter. One rule
+/// where two were: it repeats once per task, against the definition's 1 MiB.
 fn retry_policy() -> Value {
-    json!([
-        {
-            "ErrorEquals": RETRIED_SERVICE_ERRORS,
-            "JitterStrategy": "FULL"
-        },
-        {
-            "ErrorEquals": [RETRIED_THROTTLING],
-            "IntervalSeconds": 2,
-            "MaxAttempts": 6,
-            "MaxDelaySeconds": 60,
-            "JitterStrategy": "FULL"
-        }
-    ])
+    let mut errors: Vec<&str> = RETRIED_SERVICE_ERRORS.to_vec();
+    errors.push(RETRIED_THROTTLING);
+    json!([{
+        "ErrorEquals": errors,
+        "IntervalSeconds": 2,
+        "MaxAttempts": 6,
+        "MaxDelaySeconds": 60,
+        "JitterStrategy": "FULL"
+    }])
 }
 
 /// The suffix of the error a task's Fail state ends an execution with.
@@ -402,24 +584,16 @@ pub fn failed_task(error: &str) -> Option<&str> {
     error.strip_suffix(FAILED_SUFFIX)
 }
 
+/// Where a Catch puts the error in the state's data (the execution input must be an
+/// object, as runtime params are).
+const CAUGHT_ERROR: &str = "$.error";
+
+/// Ends the execution with `<task>.Failed` and, as the cause, the task's own error: what
+/// the handler raised (naming the node) or how the ECS task stopped.
 fn fail_state(task: &TaskState) -> Value {
-    // Short: one per task counts against the definition's 1 MiB.
-    let mut cause = match task.nodes {
-        [node] if node == task.state => {
-            format!("Kedro node {node} failed; its error is in the TaskFailed event.")
-        }
-        nodes => format!(
-            "Task {} failed running the Kedro nodes {}; the error is in the TaskFailed event.",
-            task.state,
-            nodes.join(", ")
-        ),
-    };
-    if cause.chars().count() > CAUSE_MAX_CHARS {
-        cause = cause.chars().take(CAUSE_MAX_CHARS - 3).collect::<String>() + "...";
-    }
     json!({
         "Type": "Fail",
         "Error": failed_error(task.state),
-        "Cause": cause
+        "CausePath": format!("{CAUGHT_ERROR}.Cause")
     })
 }

@@ -7,6 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::child_changes::{
+    child_changes, expected_child_versions, machine_differences, pin_children,
+};
+pub use super::child_changes::{ChildAction, ChildChange};
 use super::ecs_changes::{
     ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange,
 };
@@ -77,6 +81,10 @@ pub struct Deployment {
     /// The latest active revision of each task definition family this state machine owns
     /// or the plan names.
     pub task_definitions: BTreeMap<String, DeployedTaskDefinition>,
+    /// The child machines the plan names or this root owns: each as the version the
+    /// served root starts (else its alias's).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, DeployedMachine>,
 }
 
 /// One function's change.
@@ -135,6 +143,9 @@ pub struct ChangeSet {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ecs_tasks: Vec<EcsTaskChange>,
     pub machine: MachineAction,
+    /// The child machines, where the pipeline is split.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildChange>,
     /// Functions named like planned ones that this state machine does not own: the deploy
     /// is refused rather than overwrite them.
     pub clashes: Vec<String>,
@@ -149,7 +160,9 @@ pub struct ChangeSet {
 impl ChangeSet {
     /// True when deploy has nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.machine == MachineAction::Keep && self.actions().all(|a| a == &FunctionAction::Keep)
+        self.machine == MachineAction::Keep
+            && self.actions().all(|a| a == &FunctionAction::Keep)
+            && self.children.iter().all(|c| c.action == ChildAction::Keep)
     }
 
     /// What happens to each function and task definition.
@@ -166,7 +179,12 @@ impl ChangeSet {
             .actions()
             .filter(|a| *a != &FunctionAction::Keep)
             .count();
-        changed + usize::from(self.machine != MachineAction::Keep)
+        let children = self
+            .children
+            .iter()
+            .filter(|c| c.action != ChildAction::Keep)
+            .count();
+        changed + children + usize::from(self.machine != MachineAction::Keep)
     }
 
     /// Counts per action, for summaries.
@@ -271,27 +289,22 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         .filter_map(|t| Some((t.family.as_str(), t.revision?)))
         .collect();
     pin_task_definitions(&mut definition, &revisions);
+    let children = child_changes(
+        plan,
+        deployment,
+        target,
+        &versions,
+        &revisions,
+        &mut clashes,
+    );
+    pin_children(
+        &mut definition,
+        &expected_child_versions(plan, deployment, &children),
+    );
     let machine = match &deployment.machine {
         None => MachineAction::Create,
         Some(current) => {
-            let mut reasons = Vec::new();
-            if current.definition != definition {
-                reasons.push("definition".to_string());
-            }
-            if let Some(role) = &target.machine_role_arn {
-                if role != &current.role_arn {
-                    reasons.push("role".to_string());
-                }
-            }
-            if normalize_logging(&current.logging) != normalize_logging(&target.logging) {
-                reasons.push("logging".to_string());
-            }
-            if current.tracing != target.tracing {
-                reasons.push("tracing".to_string());
-            }
-            if current.alias_version_arn.is_none() {
-                reasons.push(format!("no alias {}", target.alias));
-            }
+            let reasons = machine_differences(current, &definition, target);
             if reasons.is_empty() {
                 MachineAction::Keep
             } else {
@@ -299,20 +312,31 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             }
         }
     };
-    let mut structure = structural_diff(
-        deployment.machine.as_ref().map(|m| &m.definition),
-        &definition,
-        &functions,
-    );
+    let whole = |root: &Value| -> Value {
+        super::asl::inline_children(root, &|reference| {
+            let name = super::arns::state_machine_name_of(reference);
+            children
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.definition.clone())
+        })
+    };
+    let planned_whole = if children.is_empty() {
+        definition.clone()
+    } else {
+        whole(&definition)
+    };
+    let deployed_whole = deployment.whole_definition();
+    let mut structure = structural_diff(deployed_whole.as_ref(), &planned_whole, &functions);
     structure.function_changed.extend(
         ecs_tasks
             .iter()
             .filter(|t| matches!(t.action, FunctionAction::Update { .. }))
             .map(|t| t.state.clone()),
     );
-    let deployed_run = deployment.machine.as_ref().map(|m| {
+    let deployed_run = deployed_whole.as_ref().map(|whole| {
         super::estimate::deployed(
-            &m.definition,
+            whole,
             &deployment.functions,
             &deployment.task_definitions,
             &plan.durations,
@@ -323,18 +347,11 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         functions,
         ecs_tasks,
         machine,
+        children,
         clashes,
         definition,
         structure,
         deployed_run,
-    }
-}
-
-fn normalize_logging(logging: &Value) -> Value {
-    match logging {
-        Value::Null => serde_json::json!({"level": "OFF"}),
-        Value::Object(map) if map.is_empty() => serde_json::json!({"level": "OFF"}),
-        other => other.clone(),
     }
 }
 
@@ -594,6 +611,7 @@ mod tests {
                 machine: None,
                 functions: BTreeMap::from([(deployed.name.clone(), deployed.clone())]),
                 task_definitions: BTreeMap::new(),
+                children: BTreeMap::new(),
             };
             changes(&plan, &deployment, &target).functions[0]
                 .action

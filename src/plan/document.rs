@@ -25,6 +25,10 @@ pub struct PlanDocument<'a> {
     /// What the plan was compared against: "empty deployment (--offline)", a live region.
     pub compared_against: &'a str,
     pub state_machine: &'a StateMachineSpec,
+    /// The child machines the root starts (`state-machines/<name>.asl.json`), where one
+    /// machine would pass Step Functions' limits.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub child_state_machines: &'a [super::ChildMachine],
     pub counts: Counts,
     pub schedule: &'a Schedule,
     /// One run of the planned machine: run time, longest path, cost.
@@ -84,6 +88,7 @@ impl<'a> PlanDocument<'a> {
             group_by: plan.group_by,
             compared_against,
             state_machine: &plan.state_machine,
+            child_state_machines: &plan.children,
             counts: Counts {
                 nodes: plan.node_count,
                 tasks: plan.tasks.len(),

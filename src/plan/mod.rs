@@ -4,6 +4,7 @@
 pub mod arns;
 pub mod asl;
 pub mod changes;
+pub mod child_changes;
 pub mod dag;
 pub mod document;
 pub mod durations;
@@ -15,6 +16,7 @@ pub mod functions;
 pub mod grouping;
 pub mod names;
 pub mod sp_tree;
+pub mod split;
 pub mod target;
 pub mod task_event;
 
@@ -29,7 +31,7 @@ use crate::pipeline::graph::{CycleError, NodeGraph};
 use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
 
-use self::asl::{EcsNetwork, Invoke, MachineSpec, TaskState};
+use self::asl::{ChildStart, EcsNetwork, ExecutionFrom, Invoke, MachineSpec, TaskState};
 use self::durations::{DurationSource, History, TaskDurations};
 use self::ecs::{EcsTaskSpec, RunnerChoiceMade};
 use self::estimate::{Estimate, Prices, TaskRun};
@@ -201,6 +203,23 @@ pub struct StateMachineSpec {
     pub arn: Option<String>,
 }
 
+/// A child state machine: part of the pipeline, started by the root (see [`split`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChildMachine {
+    pub name: String,
+    /// Where deploy will find it, when region and account are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The root's Task state that starts it.
+    pub started_by: String,
+    /// Its Task states, in the order its definition lists them.
+    pub tasks: Vec<String>,
+    /// Its definition's size, compact, before deploy pins versions.
+    pub bytes: usize,
+    #[serde(skip)]
+    pub definition: Value,
+}
+
 /// Everything `plan` decides.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -220,7 +239,11 @@ pub struct Plan {
     pub tree: SpTree,
     pub dependencies: Vec<(usize, usize)>,
     pub schedule: Schedule,
+    /// The root machine's definition: the whole pipeline, or, split, the states that start
+    /// its children.
     pub definition: Value,
+    /// The child machines, when one machine would pass Step Functions' limits.
+    pub children: Vec<ChildMachine>,
     /// Warnings of the check (a plan is only made when there are no errors).
     pub findings: Findings,
     /// How long each task is expected to run (config, history): the deployed machine's
@@ -265,27 +288,66 @@ pub fn plan_with_history(
 ) -> Result<Plan, PlanError> {
     let plan = draft_with_history(doc, config, history)?;
     // As deployed, each Task names its function's version (`:N`): room for that too.
-    let size = serde_json::to_string(&plan.definition)
-        .map(|d| d.len() + plan.tasks.len() * VERSION_SUFFIX_MAX_BYTES)
-        .unwrap_or(usize::MAX);
-    if size > DEFINITION_MAX_BYTES {
+    let too_large: Vec<(String, usize, usize)> = plan
+        .definitions()
+        .filter_map(|(name, definition, tasks)| {
+            let size = serde_json::to_string(definition)
+                .map(|d| d.len() + tasks * VERSION_SUFFIX_MAX_BYTES)
+                .unwrap_or(usize::MAX);
+            (size > DEFINITION_MAX_BYTES).then(|| (name.to_string(), size, tasks))
+        })
+        .collect();
+    if !too_large.is_empty() {
         let mut findings = plan.findings.clone();
-        findings.problems.insert(
-            0,
-            Problem {
-                severity: Severity::Error,
-                rule: crate::pipeline::check::Rule::DefinitionTooLarge,
-                subject: plan.state_machine.name.clone(),
-                message: format!(
-                    "the state machine definition for {} tasks is {size} bytes as deployed (function versions included); Step Functions accepts at most {DEFINITION_MAX_BYTES}",
-                    plan.tasks.len()
-                ),
-                hint: "run fewer, larger tasks: --group-by namespace, or a smaller pipeline with --pipeline".into(),
-            },
-        );
+        for (name, size, tasks) in too_large {
+            findings.problems.insert(
+                0,
+                Problem {
+                    severity: Severity::Error,
+                    rule: crate::pipeline::check::Rule::DefinitionTooLarge,
+                    subject: name.clone(),
+                    message: format!(
+                        "the definition of the state machine {name} ({tasks} Task states) is {size} bytes as deployed (versions included); Step Functions accepts at most {DEFINITION_MAX_BYTES}"
+                    ),
+                    hint: "run fewer, larger tasks: --group-by namespace, or a smaller pipeline with --pipeline".into(),
+                },
+            );
+        }
         return Err(PlanError::Check(findings));
     }
     Ok(plan)
+}
+
+impl Plan {
+    /// Every definition: (machine name, definition, Task states), the root first.
+    pub fn definitions(&self) -> impl Iterator<Item = (&str, &Value, usize)> {
+        let root_tasks = asl::task_states(&self.definition).len();
+        std::iter::once((
+            self.state_machine.name.as_str(),
+            &self.definition,
+            root_tasks,
+        ))
+        .chain(
+            self.children
+                .iter()
+                .map(|c| (c.name.as_str(), &c.definition, c.tasks.len())),
+        )
+    }
+
+    /// The root's definition with every child inlined: the whole pipeline in one
+    /// definition (see [`asl::inline_children`]).
+    pub fn whole_definition(&self) -> Value {
+        if self.children.is_empty() {
+            return self.definition.clone();
+        }
+        asl::inline_children(&self.definition, &|reference| {
+            let name = arns::state_machine_name_of(reference);
+            self.children
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.definition.clone())
+        })
+    }
 }
 
 /// Plans without the definition size limit (benchmarks measure planning beyond it).
@@ -524,21 +586,38 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         doc.nodes.len(),
         tasks.len()
     );
-    let definition = asl::render(
-        &tree,
-        &MachineSpec {
+    let arn = match (&config.file.region, &config.file.account_id) {
+        (Some(region), Some(account)) => Some(arns::state_machine(region, account, &machine_name)),
+        _ => None,
+    };
+    let machines = Machines {
+        machine_name: &machine_name,
+        region_account: config
+            .file
+            .region
+            .as_deref()
+            .zip(config.file.account_id.as_deref()),
+        tree: &tree,
+        tasks: &tasks,
+        task_states: &task_states,
+        runners: &runners,
+        labels: &task_graph
+            .tasks
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect::<Vec<_>>(),
+        spec: MachineSpec {
             comment,
             timeout_s,
             pipeline: &doc.pipeline,
             env: env.as_deref(),
             tasks: &task_states,
             parallel_names: &parallel_names,
+            children: &[],
+            execution: ExecutionFrom::Context,
         },
-    );
-    let arn = match (&config.file.region, &config.file.account_id) {
-        (Some(region), Some(account)) => Some(arns::state_machine(region, account, &machine_name)),
-        _ => None,
     };
+    let (definition, children) = machines.render();
 
     let prices = Prices::from_config(&config.file.prices);
     let estimate = estimate::planned(&tree, &state_names, &task_runs, &prices);
@@ -571,11 +650,164 @@ fn build(doc: &PipelineDoc, config: &Config, checked: Checked, history: History)
         dependencies,
         schedule,
         definition,
+        children,
         findings,
         durations: task_durations,
         history,
         prices,
         estimate,
+    }
+}
+
+/// Step Functions' limit on one execution's history.
+const EXECUTION_EVENTS_MAX: usize = 25_000;
+
+/// What a machine may hold: 5 % of the definition limit spare (the estimate of a Task
+/// state's bytes is generous already), and a fifth of the event limit for retries.
+const SPLIT_BUDGET: split::Budget = split::Budget {
+    bytes: DEFINITION_MAX_BYTES / 20 * 19,
+    events: EXECUTION_EVENTS_MAX / 5 * 4,
+};
+
+/// History events of one Task state that runs once: entered, scheduled, started,
+/// succeeded, exited (an ECS task also submitted), and one retry's scheduled, started and
+/// failed.
+fn task_events(runner: Runner) -> usize {
+    match runner {
+        Runner::Lambda => 5 + 3,
+        Runner::Ecs => 6 + 3,
+    }
+}
+
+/// The machine's definitions: one, or the root and its children where one would pass a
+/// limit of Step Functions.
+struct Machines<'a> {
+    machine_name: &'a str,
+    region_account: Option<(&'a str, &'a str)>,
+    tree: &'a SpTree,
+    tasks: &'a [PlannedTask],
+    task_states: &'a [TaskState<'a>],
+    runners: &'a [RunnerChoiceMade],
+    labels: &'a [&'a str],
+    /// The root's spec, without children.
+    spec: MachineSpec<'a>,
+}
+
+impl Machines<'_> {
+    fn render(&self) -> (Value, Vec<ChildMachine>) {
+        let costs: Vec<split::Cost> = self
+            .task_states
+            .iter()
+            .zip(self.runners)
+            .map(|(task, runner)| split::Cost {
+                bytes: asl::task_bytes(&self.spec, task) + VERSION_SUFFIX_MAX_BYTES,
+                events: task_events(runner.runner),
+            })
+            .collect();
+        let namespaces: Vec<&str> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                t.nodes
+                    .first()
+                    .and_then(|n| n.split_once('.'))
+                    .map_or("", |(namespace, _)| namespace)
+            })
+            .collect();
+        let facts = split::TaskFacts {
+            cost: &costs,
+            namespace: &namespaces,
+            label: self.labels,
+        };
+        let layout = split::split(self.tree, &facts, SPLIT_BUDGET);
+        if layout.children.is_empty() {
+            return (asl::render(&layout.root, &self.spec), Vec::new());
+        }
+        let child_names = names::unique_names(
+            &layout
+                .children
+                .iter()
+                .map(|c| NameRequest {
+                    readable: c.label.clone(),
+                    identity: c.label.clone(),
+                })
+                .collect::<Vec<_>>(),
+            &names::child_prefix(self.machine_name),
+            Alphabet::Function,
+            names::STATE_MACHINE_NAME_MAX,
+        );
+        let references: Vec<String> = child_names
+            .iter()
+            .map(|name| match self.region_account {
+                Some((region, account)) => arns::state_machine(region, account, name),
+                None => name.clone(),
+            })
+            .collect();
+        let state_requests: Vec<NameRequest> = child_names
+            .iter()
+            .flat_map(|name| {
+                ["Run {}", "{} failed", "{} error", "{} did not start"].map(|pattern| {
+                    let readable = pattern.replace("{}", name);
+                    NameRequest {
+                        identity: readable.clone(),
+                        readable,
+                    }
+                })
+            })
+            .collect();
+        let state_names =
+            names::unique_names(&state_requests, "", Alphabet::State, names::STATE_NAME_MAX);
+        let starts: Vec<ChildStart> = state_names
+            .chunks(4)
+            .zip(&references)
+            .map(|(names, machine)| ChildStart {
+                state: &names[0],
+                failed: &names[1],
+                fail: &names[2],
+                not_started: &names[3],
+                machine,
+            })
+            .collect();
+        let root = asl::render(
+            &layout.root,
+            &MachineSpec {
+                children: &starts,
+                ..self.spec.clone()
+            },
+        );
+        let children = layout
+            .children
+            .iter()
+            .zip(&child_names)
+            .zip(&starts)
+            .map(|((child, name), start)| {
+                let tasks = child.part.tasks();
+                let definition = asl::render(
+                    &child.part,
+                    &MachineSpec {
+                        comment: format!(
+                            "kedro-sfn: {} tasks of {}, started by its state {}",
+                            tasks.len(),
+                            self.machine_name,
+                            start.state
+                        ),
+                        execution: ExecutionFrom::Input,
+                        ..self.spec.clone()
+                    },
+                );
+                ChildMachine {
+                    name: name.clone(),
+                    arn: self
+                        .region_account
+                        .map(|(region, account)| arns::state_machine(region, account, name)),
+                    started_by: start.state.to_string(),
+                    tasks: tasks.iter().map(|&t| self.tasks[t].state.clone()).collect(),
+                    bytes: serde_json::to_string(&definition).map_or(0, |t| t.len()),
+                    definition,
+                }
+            })
+            .collect();
+        (root, children)
     }
 }
 

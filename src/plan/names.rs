@@ -145,6 +145,11 @@ pub fn state_machine_name(wanted: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What the name of every child machine of this (root) state machine starts with.
+pub fn child_prefix(state_machine: &str) -> String {
+    format!("{state_machine}--")
+}
+
 /// What every function name of this state machine starts with.
 pub fn function_prefix(state_machine: &str) -> String {
     let short: String = state_machine.chars().take(FUNCTION_PREFIX_MAX).collect();

@@ -470,6 +470,7 @@ mod truncation {
             }),
             functions: Default::default(),
             task_definitions: Default::default(),
+            children: Default::default(),
         };
         let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &deployment, &target);

@@ -217,6 +217,7 @@ mod rendering {
         };
         ChangeSet {
             ecs_tasks: vec![],
+            children: vec![],
             functions: vec![
                 function(
                     "train",

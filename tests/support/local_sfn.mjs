@@ -5,7 +5,8 @@
 // Usage:
 //   node --import ./tests/support/promise_with_resolvers.mjs tests/support/local_sfn.mjs \
 //     --definition FILE [--input JSON] [--execution-name NAME] \
-//     [--task-timeout-seconds N] [--retry-interval-ms N] -- CMD [ARG...]
+//     [--task-timeout-seconds N] [--retry-interval-ms N] [--children DIR] \
+//     [--record-payloads] -- CMD [ARG...]
 //
 //   --input               execution input, a JSON text (default {})
 //   --execution-name      $$.Execution.Name (default local-<epoch ms>)
@@ -13,6 +14,20 @@
 //                         library's default is 60 s, AWS's is none); default: leave it
 //   --retry-interval-ms   wait this long before every retry instead of the Retry
 //                         field's backoff (retryIntervalOverrides); default: the field's
+//
+//   --children DIR        child state machines: DIR/<name>.asl.json for each child the
+//                         definition starts with `arn:aws:states:::states:startExecution.sync:2`
+//   --record-payloads     each Task's "start" event carries the payload it got ("payload")
+//   CMD `@echo`           handle every Task in-process: its result is its payload (no
+//                         process per task; for pipelines of thousands of tasks)
+//
+// A `startExecution.sync:2` state runs its child (found by the name in StateMachineArn,
+// an ARN with or without a version, or a name) on the interpreter as Step Functions
+// would: execution name = Parameters.Name, input = Parameters.Input, the child's own Task
+// states handled as the root's. Success returns {ExecutionArn, Name, Status: "SUCCEEDED",
+// Output: <JSON text>, Input}; failure fails the state with States.TaskFailed whose Cause
+// is that description as JSON text with the child's Error and Cause. Its events are
+// "start"/"end"/"fail" with "via": "child" and "machine": the child's name.
 //
 // Each Task state (also inside Parallel branches and Map iterators) gets a handler
 // keyed by its state name. The handler receives the Task's input after Parameters;
@@ -64,13 +79,14 @@
 
 import './promise_with_resolvers.mjs';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 
 const T0 = performance.now();
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const ECS_RUN_TASK = 'arn:aws:states:::ecs:runTask';
+const START_EXECUTION = 'arn:aws:states:::states:startExecution';
 const ECS_EVENT_FLAG = '--event-from-env';
 const STDERR_TAIL_CHARS = 4000;
 const STDERR_KEEP_CHARS = 65536;
@@ -96,13 +112,20 @@ function parseArgs(argv) {
     '--execution-name': 'executionName',
     '--task-timeout-seconds': 'taskTimeout',
     '--retry-interval-ms': 'retryIntervalMs',
+    '--children': 'children',
+    '--record-payloads': 'recordPayloads',
   };
+  const switches = new Set(['--record-payloads']);
   for (let i = 0; i < own.length; i++) {
     let [flag, value] = own[i].startsWith('--') && own[i].includes('=')
       ? [own[i].slice(0, own[i].indexOf('=')), own[i].slice(own[i].indexOf('=') + 1)]
       : [own[i], undefined];
     if (flag === '-h' || flag === '--help') usage('help');
     if (!(flag in flags)) usage(`unknown argument ${JSON.stringify(own[i])}`);
+    if (switches.has(flag)) {
+      opts[flags[flag]] = true;
+      continue;
+    }
     if (value === undefined) {
       if (i + 1 >= own.length) usage(`${flag} needs a value`);
       value = own[++i];
@@ -136,6 +159,22 @@ function parseArgs(argv) {
   if (!isObject(opts.definition) || !isObject(opts.definition.States)) {
     usage('the definition has no States object');
   }
+  opts.childDefinitions = new Map();
+  if (opts.children !== undefined) {
+    let files;
+    try {
+      files = readdirSync(opts.children).filter((f) => f.endsWith('.asl.json'));
+    } catch (e) {
+      usage(`cannot read --children ${opts.children}: ${e.message}`);
+    }
+    for (const file of files) {
+      try {
+        opts.childDefinitions.set(file.slice(0, -'.asl.json'.length), JSON.parse(readFileSync(`${opts.children}/${file}`, 'utf8')));
+      } catch (e) {
+        usage(`cannot read the child definition ${file}: ${e.message}`);
+      }
+    }
+  }
   return opts;
 }
 
@@ -159,20 +198,29 @@ const opts = parseArgs(process.argv.slice(2));
 const definition = structuredClone(opts.definition);
 // StartTime is set just before the run starts (loading the library takes ~1 s).
 const context = {
-  Execution: { Name: opts.executionName, StartTime: null, Input: opts.input },
+  Execution: {
+    Id: `arn:aws:states:local:000000000000:execution:local:${opts.executionName}`,
+    Name: opts.executionName,
+    StartTime: null,
+    Input: opts.input,
+  },
 };
 
-const tasks = new Map(); // state name -> Task state definition
-const retryable = [];
-walkStates(definition, (name, state) => {
-  if (state.Retry) retryable.push(name);
-  if (state.Type !== 'Task') return;
-  if (tasks.has(name)) usage(`Task state name ${JSON.stringify(name)} is not unique`);
-  if (opts.taskTimeout !== undefined && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
-    state.TimeoutSeconds = opts.taskTimeout;
-  }
-  tasks.set(name, state);
-});
+const tasks = new Map(); // state name -> Task state definition (root and children)
+const retryable = new Set();
+const children = new Map(); // child name -> its definition, Task states prepared
+for (const [name, child] of opts.childDefinitions) children.set(name, structuredClone(child));
+for (const machine of [definition, ...children.values()]) {
+  walkStates(machine, (name, state) => {
+    if (state.Retry) retryable.add(name);
+    if (state.Type !== 'Task') return;
+    if (tasks.has(name)) usage(`Task state name ${JSON.stringify(name)} is not unique`);
+    if (opts.taskTimeout !== undefined && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = opts.taskTimeout;
+    }
+    tasks.set(name, state);
+  });
+}
 
 // ---- recording -------------------------------------------------------------------
 
@@ -249,7 +297,56 @@ function parseJsonOutput(text) {
   }
 }
 
+/** The machine name in a StateMachineArn: an ARN (maybe with a version) or a name. */
+function machineNameOf(reference) {
+  const at = String(reference).indexOf(':stateMachine:');
+  return at === -1 ? String(reference) : String(reference).slice(at + ':stateMachine:'.length).split(':')[0];
+}
+
+function runChild(stateName, input) {
+  const name = machineNameOf(input?.StateMachineArn);
+  const child = children.get(name);
+  if (!child) {
+    driverErrors.push(`${stateName}: no child definition ${name} (pass --children DIR)`);
+    return Promise.reject(new TaskCommandError('StepFunctions.StateMachineDoesNotExistException', `no state machine ${name}`));
+  }
+  const executionName = String(input.Name ?? `child-${Date.now()}`);
+  const description = {
+    ExecutionArn: `arn:aws:states:local:000000000000:execution:${name}:${executionName}`,
+    StateMachineArn: String(input.StateMachineArn),
+    Name: executionName,
+    Input: JSON.stringify(input.Input ?? {}),
+  };
+  record(stateName, 'start', { via: 'child', machine: name });
+  const machine = new StateMachine(child);
+  const execution = machine.run(input.Input ?? {}, {
+    overrides: overridesFor(),
+    context: { Execution: { Name: executionName } },
+  });
+  return execution.result.then(
+    (output) => {
+      record(stateName, 'end', { via: 'child', machine: name });
+      return { ...description, Status: 'SUCCEEDED', Output: output };
+    },
+    (e) => {
+      const cause = e instanceof ExecutionError && e.cause instanceof Error ? e.cause : e;
+      record(stateName, 'fail', { via: 'child', machine: name, error: cause?.name });
+      throw new TaskCommandError(
+        'States.TaskFailed',
+        JSON.stringify({ ...description, Status: 'FAILED', Error: cause?.name ?? 'Error', Cause: cause?.message ?? String(cause) }),
+      );
+    },
+  );
+}
+
 function makeHandler(stateName, state) {
+  if (typeof state.Resource === 'string' && state.Resource.startsWith(START_EXECUTION)) {
+    return (taskInput) => {
+      const input = structuredClone(taskInput);
+      if (state.Parameters !== undefined) fixExecutionPaths(state.Parameters, input, stateName, '');
+      return runChild(stateName, input);
+    };
+  }
   const isLambdaInvoke = typeof state.Resource === 'string' && state.Resource.startsWith(LAMBDA_INVOKE);
   const isEcsRunTask = typeof state.Resource === 'string' && state.Resource.startsWith(ECS_RUN_TASK);
   return (taskInput) =>
@@ -258,8 +355,15 @@ function makeHandler(stateName, state) {
       if (state.Parameters !== undefined) fixExecutionPaths(state.Parameters, input, stateName, '');
       const payload = isLambdaInvoke && isObject(input) && 'Payload' in input ? input.Payload : input;
 
-      record(stateName, 'start', isEcsRunTask ? { via: 'ecs' } : {});
+      const started = isEcsRunTask ? { via: 'ecs' } : {};
+      if (opts.recordPayloads) started.payload = isEcsRunTask ? input?.Overrides ?? null : payload;
+      record(stateName, 'start', started);
       const [cmd, ...commandArgs] = opts.command;
+      if (cmd === '@echo') {
+        record(stateName, 'end');
+        resolve(isLambdaInvoke ? { StatusCode: 200, Payload: payload } : payload);
+        return;
+      }
       let args = commandArgs;
       let env = process.env;
       if (isEcsRunTask) {
@@ -363,6 +467,20 @@ function finish(doc, exitCode) {
   process.stdout.write(JSON.stringify(full, null, 2) + '\n', () => process.exit(exitCode));
 }
 
+let handlers;
+/** The interpreter's overrides: a handler per Task state, retry intervals if asked. */
+function overridesFor() {
+  if (!handlers) {
+    handlers = {};
+    for (const [name, state] of tasks) handlers[name] = makeHandler(name, state);
+  }
+  const overrides = { taskResourceLocalHandlers: handlers };
+  if (opts.retryIntervalMs !== undefined) {
+    overrides.retryIntervalOverrides = Object.fromEntries([...retryable].map((n) => [n, opts.retryIntervalMs]));
+  }
+  return overrides;
+}
+
 let StateMachine;
 let ExecutionError;
 let ExecutionTimeoutError;
@@ -382,12 +500,7 @@ if (StateMachine) {
     finish({ status: 'INVALID_DEFINITION', error: e.name, cause: e.message }, 3);
   }
   if (machine) {
-    const taskResourceLocalHandlers = {};
-    for (const [name, state] of tasks) taskResourceLocalHandlers[name] = makeHandler(name, state);
-    const overrides = { taskResourceLocalHandlers };
-    if (opts.retryIntervalMs !== undefined) {
-      overrides.retryIntervalOverrides = Object.fromEntries(retryable.map((n) => [n, opts.retryIntervalMs]));
-    }
+    const overrides = overridesFor();
     context.Execution.StartTime = new Date().toISOString();
     try {
       const execution = machine.run(opts.input, { overrides, context: structuredClone(context) });

@@ -1,0 +1,298 @@
+//! Pipelines too large for one state machine: the root and its child machines, each under
+//! Step Functions' limits, validated by asl-validator and executed together by the
+//! independent interpreter (aws-local-stepfunctions, `startExecution.sync:2` running the
+//! child definition), every dependency respected and every task given the root's
+//! execution.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use kedro_sfn::config::{Config, GroupBy};
+use kedro_sfn::pipeline::PipelineDoc;
+use kedro_sfn::plan::{asl, plan, Plan, DEFINITION_MAX_BYTES};
+use kedro_sfn::synthetic::{doc_from_dag, modular_dag, Rng};
+use serde_json::Value;
+
+/// `namespaces` copies of a modular pipeline, a node per task (`--group-by none`).
+fn modular_pipeline(namespaces: usize, per_namespace: usize) -> (PipelineDoc, Config) {
+    let dag = modular_dag(namespaces, per_namespace, &mut Rng::new(11));
+    let last = dag.len() - 1;
+    let doc = doc_from_dag(&dag, &|i| match i {
+        0 => "ingest".to_string(),
+        i if i == last => "report".to_string(),
+        i => format!("ns_{:03}.node_{:05}", (i - 1) / per_namespace, i),
+    });
+    let mut config = Config::default();
+    config.file.group_by = Some(GroupBy::None);
+    config.file.region = Some("eu-west-1".into());
+    config.file.account_id = Some("123456789012".into());
+    (doc, config)
+}
+
+fn planned(namespaces: usize, per_namespace: usize) -> (PipelineDoc, Plan) {
+    let (doc, config) = modular_pipeline(namespaces, per_namespace);
+    let plan = plan(&doc, &config).unwrap_or_else(|e| panic!("the pipeline plans: {e:?}"));
+    (doc, plan)
+}
+
+/// Every definition under the limit (with room for the versions deploy pins), each task in
+/// exactly one child, the root starting each child once, children reading the root's
+/// execution from their input.
+fn assert_split(plan: &Plan, tasks: usize) {
+    assert_eq!(plan.tasks.len(), tasks);
+    assert!(
+        plan.children.len() >= 2,
+        "{tasks} tasks need child machines"
+    );
+    let mut seen = BTreeSet::new();
+    for (name, definition, task_count) in plan.definitions() {
+        let bytes = serde_json::to_string(definition).expect("serializes").len();
+        assert!(
+            bytes + task_count * 8 <= DEFINITION_MAX_BYTES,
+            "{name}: {bytes} bytes for {task_count} Task states"
+        );
+        let is_root = name == plan.state_machine.name;
+        for (state, task) in asl::task_states(definition) {
+            if task["Resource"] == "arn:aws:states:::states:startExecution.sync:2" {
+                assert!(is_root, "only the root starts children: {name}");
+                assert_eq!(task["Parameters"]["Name.$"], "$$.Execution.Name");
+                assert_eq!(task["Parameters"]["Input"]["execution.$"], "$$.Execution");
+                continue;
+            }
+            // The root's own tasks read its context; a child's, the root's, from its input.
+            let execution = if is_root {
+                "$$.Execution"
+            } else {
+                "$.execution"
+            };
+            assert_eq!(
+                task["Parameters"]["Payload"]["execution.$"], execution,
+                "{name}: {state} reads the root's execution"
+            );
+            assert!(seen.insert(state.to_string()), "{state} is in two machines");
+        }
+    }
+    let planned: BTreeSet<String> = plan.tasks.iter().map(|t| t.state.clone()).collect();
+    assert_eq!(seen, planned, "every task in exactly one machine");
+    let started: Vec<&str> = asl::started_children(&plan.definition);
+    let names: Vec<String> = plan
+        .children
+        .iter()
+        .map(|c| c.arn.clone().expect("an account is configured"))
+        .collect();
+    assert_eq!(
+        started.iter().collect::<BTreeSet<_>>(),
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            .iter()
+            .collect(),
+    );
+    assert_eq!(
+        started.len(),
+        plan.children.len(),
+        "each child started once"
+    );
+}
+
+fn validate(plan: &Plan) {
+    let definitions: Vec<(String, Value)> = plan
+        .definitions()
+        .map(|(name, definition, _)| (name.to_string(), definition.clone()))
+        .collect();
+    support::assert_valid_asl(&definitions);
+}
+
+/// Writes the root and `state-machines/`, as `plan` does, and runs them on the interpreter,
+/// every task handled in-process (its payload recorded).
+fn run(plan: &Plan, dir: &Path) -> Value {
+    let root = dir.join("state-machine.asl.json");
+    std::fs::write(&root, plan.definition.to_string()).expect("writes the root");
+    let children = dir.join("state-machines");
+    std::fs::create_dir_all(&children).expect("a directory");
+    for child in &plan.children {
+        std::fs::write(
+            children.join(format!("{}.asl.json", child.name)),
+            child.definition.to_string(),
+        )
+        .expect("writes a child");
+    }
+    let repo = support::repo_root();
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+    let output = Command::new(&node)
+        .arg("--import")
+        .arg(repo.join("tests/support/promise_with_resolvers.mjs"))
+        .arg(repo.join("tests/support/local_sfn.mjs"))
+        .arg("--definition")
+        .arg(&root)
+        .arg("--children")
+        .arg(&children)
+        .args(["--input", r#"{"params": {"alpha": 2}}"#])
+        .args([
+            "--execution-name",
+            "run-7",
+            "--record-payloads",
+            "--",
+            "@echo",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {node} (install Node.js >= 20, then scripts/setup.sh): {e}")
+        });
+    assert!(
+        output.status.success(),
+        "the interpreter driver failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the driver prints JSON")
+}
+
+/// Every task started once, after every task it depends on ended, with the root's
+/// execution (name, start time, input) in its payload.
+fn assert_ran_in_order(plan: &Plan, result: &Value) {
+    assert_eq!(result["status"], "SUCCEEDED", "{}", result["error"]);
+    let context = &result["context"];
+    let mut started: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ended: BTreeMap<String, u64> = BTreeMap::new();
+    let mut children_run = BTreeSet::new();
+    for event in result["events"].as_array().expect("events") {
+        let state = event["state"].as_str().unwrap_or_default().to_string();
+        let seq = event["seq"].as_u64().unwrap_or_default();
+        if event["via"] == "child" {
+            if event["phase"] == "start" {
+                children_run.insert(event["machine"].as_str().unwrap_or_default().to_string());
+            }
+            continue;
+        }
+        match event["phase"].as_str() {
+            Some("start") => {
+                assert!(
+                    started.insert(state.clone(), seq).is_none(),
+                    "{state} ran twice"
+                );
+                let execution = &event["payload"]["execution"];
+                assert_eq!(execution["StartTime"], context["StartTime"], "{state}");
+                assert_eq!(execution["Name"], "run-7", "{state}");
+                assert_eq!(execution["Input"]["params"]["alpha"], 2, "{state}");
+            }
+            Some("end") => {
+                ended.insert(state, seq);
+            }
+            other => panic!("{state}: unexpected phase {other:?}"),
+        }
+    }
+    assert_eq!(started.len(), plan.tasks.len(), "every task ran");
+    assert_eq!(
+        children_run,
+        plan.children.iter().map(|c| c.name.clone()).collect(),
+        "every child ran"
+    );
+    for task in &plan.tasks {
+        for upstream in &task.depends_on {
+            assert!(
+                ended[upstream] < started[&task.state],
+                "{} started before {upstream} ended",
+                task.state
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pipeline_of_1500_tasks_runs_as_a_root_and_its_children() {
+    let (_, plan) = planned(30, 50);
+    assert_split(&plan, 1_502);
+    // Cuts follow the namespaces: no namespace spreads over more children than it must.
+    for child in &plan.children {
+        assert!(
+            child.name.starts_with("synthetic--"),
+            "{} is named after its root",
+            child.name
+        );
+    }
+    validate(&plan);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let result = run(&plan, dir.path());
+    assert_ran_in_order(&plan, &result);
+}
+
+#[test]
+fn a_pipeline_of_10000_tasks_plans_and_runs() {
+    let (_, plan) = planned(200, 50);
+    assert_split(&plan, 10_002);
+    validate(&plan);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let result = run(&plan, dir.path());
+    assert_ran_in_order(&plan, &result);
+}
+
+#[test]
+fn a_pipeline_that_fits_keeps_one_machine() {
+    let (_, plan) = planned(4, 50);
+    assert!(plan.children.is_empty());
+    assert!(asl::started_children(&plan.definition).is_empty());
+}
+
+#[test]
+fn a_failed_task_in_a_child_fails_the_root_naming_it() {
+    let (_, plan) = planned(30, 50);
+    let failing = &plan.children[1].tasks[3];
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let root = dir.path().join("state-machine.asl.json");
+    std::fs::write(&root, plan.definition.to_string()).expect("writes the root");
+    let children = dir.path().join("state-machines");
+    std::fs::create_dir_all(&children).expect("a directory");
+    for child in &plan.children {
+        std::fs::write(
+            children.join(format!("{}.asl.json", child.name)),
+            child.definition.to_string(),
+        )
+        .expect("writes a child");
+    }
+    // A handler that fails the one task, and echoes every other payload.
+    let script = dir.path().join("handler.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\npayload=$(cat)\ncase \"$payload\" in *'\"task\":\"{failing}\"'*) echo 'ValueError: bad data' >&2; exit 1;; esac\necho \"$payload\"\n"
+        ),
+    )
+    .expect("writes the handler");
+    let repo = support::repo_root();
+    let output = Command::new("node")
+        .arg("--import")
+        .arg(repo.join("tests/support/promise_with_resolvers.mjs"))
+        .arg(repo.join("tests/support/local_sfn.mjs"))
+        .arg("--definition")
+        .arg(&root)
+        .arg("--children")
+        .arg(&children)
+        .args(["--execution-name", "run-8", "--", "sh"])
+        .arg(&script)
+        .output()
+        .expect("node runs");
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the driver prints JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(
+        result["error"],
+        asl::failed_error(failing),
+        "the root fails with the task's error"
+    );
+    assert_eq!(
+        asl::failed_task(result["error"].as_str().unwrap_or_default()),
+        Some(failing.as_str())
+    );
+    assert_eq!(
+        result["cause"], "ValueError: bad data",
+        "the root's cause is the task's own error"
+    );
+}
