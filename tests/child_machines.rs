@@ -296,3 +296,227 @@ fn a_failed_task_in_a_child_fails_the_root_naming_it() {
         "the root's cause is the task's own error"
     );
 }
+
+/// `kedro-sfn deploy` of a 1,502-task pipeline on moto: the root and its children created,
+/// each with a version and the alias, the root starting each child's version; a second
+/// deploy writes nothing; new code gives every child a new version; a pipeline that fits
+/// one machine again deletes the children.
+#[test]
+fn a_pipeline_of_1500_tasks_deploys_and_a_redeploy_changes_nothing() {
+    let moto = support::moto::MotoServer::start_with(&[("MOTO_LAMBDA_STUB_ECR", "false")]);
+    let roles = moto.fixture(&["roles"]);
+    let machine = "big";
+    let image = moto.fixture(&["image", machine, "v1"])["uri"]
+        .as_str()
+        .expect("an image")
+        .to_string();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (doc, _) = modular_pipeline(30, 50);
+    let document = dir.path().join("pipeline.json");
+    std::fs::write(&document, serde_json::to_vec(&doc).expect("JSON")).expect("writes");
+    let out = dir.path().join("out");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).expect("a directory");
+    let deploy = |document: &Path, image: &str| {
+        let started = std::time::Instant::now();
+        let output = support::kedro_sfn()
+            .arg("deploy")
+            .arg("--pipeline-json")
+            .arg(document)
+            .args(["--state-machine-name", machine, "--group-by", "none"])
+            .args(["--image-uri", image, "--concurrency", "16"])
+            .args(["--lambda-role-arn", roles["lambda"].as_str().expect("role")])
+            .args([
+                "--state-machine-role-arn",
+                roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(&out)
+            .envs(moto.aws_env())
+            // An empty project: the source digest of the repository (or of this test's
+            // directory, where plans are written) would change between deploys.
+            .current_dir(&project)
+            .output()
+            .expect("kedro-sfn runs");
+        assert!(
+            output.status.success(),
+            "the deploy failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(out.join("deploy.json")).expect("deploy.json"))
+                .expect("JSON");
+        println!(
+            "deploy of {} on moto: {:.1} s, calls {}",
+            document.display(),
+            started.elapsed().as_secs_f64(),
+            report["calls"]
+        );
+        report
+    };
+
+    let first = deploy(&document, &image);
+    let children: Vec<String> = std::fs::read_dir(out.join("state-machines"))
+        .expect("state-machines/ is written")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(children.len(), 2, "{children:?}");
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(out.join("plan.json")).expect("plan.json"))
+            .expect("JSON");
+    let listed = plan["child_state_machines"].as_array().expect("listed");
+    assert_eq!(listed.len(), 2);
+    for child in listed {
+        let name = child["name"].as_str().expect("a name");
+        assert!(children.contains(&format!("{name}.asl.json")), "{name}");
+        assert!(name.starts_with("big--"), "{name}");
+    }
+    let by_operation = &first["calls"]["by_operation"];
+    assert_eq!(by_operation["lambda:CreateFunction"], 1_502);
+    assert_eq!(
+        by_operation["states:CreateStateMachine"], 3,
+        "root and 2 children"
+    );
+    let runnable = moto.fixture(&["alias-runnable", machine, "live"]);
+    assert_eq!(runnable["alias"], true);
+    assert_eq!(
+        runnable["children"].as_array().map(Vec::len),
+        Some(2),
+        "{runnable}"
+    );
+    assert_eq!(runnable["pinned"], 1_502, "{runnable}");
+    assert_eq!(runnable["missing"], serde_json::json!([]), "{runnable}");
+    let runnable_versions: Vec<String> = runnable["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    for child in listed {
+        let name = child["name"].as_str().expect("a name");
+        let described = moto.fixture(&["machine", name]);
+        assert_eq!(
+            described["tags"]["kedro-sfn:state-machine"], machine,
+            "{described}"
+        );
+        assert_eq!(
+            described["tags"]["kedro-sfn:managed"], "true",
+            "{described}"
+        );
+        assert!(
+            described["live"]
+                .as_str()
+                .is_some_and(|live| runnable_versions.iter().any(|v| v == live)),
+            "the child's alias serves the version the root starts: {described}"
+        );
+    }
+
+    // A live plan says why, should anything differ.
+    let planned = support::kedro_sfn()
+        .arg("plan")
+        .arg("--pipeline-json")
+        .arg(&document)
+        .args(["--state-machine-name", machine, "--group-by", "none"])
+        .args(["--image-uri", &image])
+        .args(["--lambda-role-arn", roles["lambda"].as_str().expect("role")])
+        .args([
+            "--state-machine-role-arn",
+            roles["states"].as_str().expect("role"),
+        ])
+        .arg("--out")
+        .arg(dir.path().join("plan"))
+        .envs(moto.aws_env())
+        .current_dir(&project)
+        .output()
+        .expect("kedro-sfn runs");
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let live: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("plan/plan.json")).expect("plan.json"),
+    )
+    .expect("JSON");
+    let set = &live["changes"]["set"];
+    let differing: Vec<&Value> = set["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["action"] != "keep")
+        .take(3)
+        .collect();
+    assert_eq!(
+        live["changes"]["headline"], "no changes",
+        "functions {differing:#?}, machine {}, children {}",
+        set["machine"], set["children"]
+    );
+    let again = deploy(&document, &image);
+    assert_eq!(
+        again["calls"]["writes"], 0,
+        "a no-op redeploy wrote: {}",
+        again["calls"]
+    );
+
+    // New code: every function gets a version, so every child does, and the root starts
+    // the new ones; the old child versions stay (the previous root version starts them).
+    let image_v2 = moto.fixture(&["image", machine, "v2"])["uri"]
+        .as_str()
+        .expect("an image")
+        .to_string();
+    let code = deploy(&document, &image_v2);
+    let by_operation = &code["calls"]["by_operation"];
+    assert_eq!(by_operation["lambda:UpdateFunctionCode"], 1_502);
+    assert_eq!(
+        by_operation["states:UpdateStateMachine"], 3,
+        "root and 2 children"
+    );
+    let after = moto.fixture(&["alias-runnable", machine, "live"]);
+    assert_eq!(after["missing"], serde_json::json!([]), "{after}");
+    let new_versions: Vec<&str> = after["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        new_versions.iter().all(|v| v.ends_with(":2")),
+        "the root starts the children's new versions: {new_versions:?}"
+    );
+    for old in &runnable_versions {
+        moto.fixture(&["machine-version", old]);
+    }
+
+    // A smaller pipeline fits one machine: the children go, after the root's alias moved.
+    let (small, _) = modular_pipeline(4, 50);
+    let small_document = dir.path().join("small.json");
+    std::fs::write(&small_document, serde_json::to_vec(&small).expect("JSON")).expect("writes");
+    let shrunk = deploy(&small_document, &image_v2);
+    assert_eq!(
+        shrunk["calls"]["by_operation"]["states:DeleteStateMachine"], 2,
+        "{}",
+        shrunk["calls"]
+    );
+    assert!(
+        !out.join("state-machines").exists(),
+        "no child definitions are left"
+    );
+    let final_state = moto.fixture(&["alias-runnable", machine, "live"]);
+    assert_eq!(
+        final_state["children"],
+        serde_json::json!([]),
+        "{final_state}"
+    );
+    assert_eq!(final_state["pinned"], 202, "{final_state}");
+    assert_eq!(
+        final_state["missing"],
+        serde_json::json!([]),
+        "{final_state}"
+    );
+}

@@ -53,7 +53,10 @@ pub fn run_task(
                     .join(", ")
             )
         })?;
-    let state = find_task_state(&plan.definition, &task.state)
+    // In a split pipeline the task is in a child machine's definition.
+    let state = plan
+        .definitions()
+        .find_map(|(_, definition, _)| find_task_state(definition, &task.state))
         .ok_or_else(|| anyhow!("the definition has no Task state {:?}", task.state))?;
     let start_time = request.start_time.clone().unwrap_or_else(now_iso8601);
     let context = ExecutionContext {
@@ -151,7 +154,12 @@ pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Res
             }
             Some(field) => {
                 let path = value.as_str().unwrap_or_default();
-                let value = match path {
+                // A child machine's tasks read the root's execution from their input.
+                let path = match path.strip_prefix("$.execution") {
+                    Some(rest) => format!("$$.Execution{rest}"),
+                    None => path.to_string(),
+                };
+                let value = match path.as_str() {
                     "$$.Execution" => serde_json::json!({
                         "Name": context.name,
                         "StartTime": context.start_time,

@@ -79,6 +79,7 @@ pub fn render_comment(input: &CommentInput) -> String {
         let _ = writeln!(out, "> {}\n", text(note));
     }
     out.push_str(&marked_flowchart(plan, input.changes));
+    out.push_str(&super::summary::split_line(plan));
     out.push_str(&super::summary::ecs_tasks_line(plan));
     out.push_str(&super::run_cost::render(plan, deployed_run));
     if let Some(changes) = input.changes {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::plan::changes::{ChangeSet, FunctionAction, MachineAction};
+use crate::plan::changes::{ChangeSet, ChildAction, FunctionAction, MachineAction};
 use crate::plan::Plan;
 
 use super::escape::{code, text};
@@ -61,12 +61,30 @@ pub fn headline(changes: &ChangeSet) -> String {
         true => "functions",
         false => "functions and ECS task definitions",
     };
-    format!(
+    let mut line = format!(
         "{what}: {} to create, {updates}, {} to delete, {} unchanged; {machine}",
         tally.get("create").unwrap_or(&0),
         tally.get("delete").unwrap_or(&0),
         tally.get("keep").unwrap_or(&0),
-    )
+    );
+    if !changes.children.is_empty() {
+        let count = |wanted: fn(&ChildAction) -> bool| {
+            changes
+                .children
+                .iter()
+                .filter(|c| wanted(&c.action))
+                .count()
+        };
+        let _ = write!(
+            line,
+            "; child state machines: {} to create, {} to update, {} to delete, {} unchanged",
+            count(|a| a == &ChildAction::Create),
+            count(|a| matches!(a, ChildAction::Update { .. })),
+            count(|a| a == &ChildAction::Delete),
+            count(|a| a == &ChildAction::Keep),
+        );
+    }
+    line
 }
 
 /// The Markdown section of the change set; `plan` names the Kedro nodes of each task.
@@ -118,6 +136,22 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
             let list: Vec<String> = names.iter().map(|n| code(n)).collect();
             lines.push(format!("- Tasks {label}: {}", list.join(", ")));
         }
+    }
+    let children: Vec<String> = changes
+        .children
+        .iter()
+        .filter_map(|c| {
+            let what = match &c.action {
+                ChildAction::Keep => return None,
+                ChildAction::Create => "create".to_string(),
+                ChildAction::Update { reasons } => format!("new version ({})", reasons.join(", ")),
+                ChildAction::Delete => "**delete**".to_string(),
+            };
+            Some(format!("{} {}", code(&c.name), text(&what)))
+        })
+        .collect();
+    if !children.is_empty() {
+        lines.push(format!("- Child state machines: {}", children.join(", ")));
     }
     if !s.renamed.is_empty() {
         let list: Vec<String> = s

@@ -102,6 +102,7 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
     out.push_str(&super::run_cost::render(plan, deployed_run));
 
     out.push_str("### State machine\n\n");
+    out.push_str(&split_line(plan));
     if plan.tasks.len() <= MAX_TASKS_DRAWN {
         let labels = task_labels(plan);
         let _ = writeln!(out, "```mermaid\n{}```\n", flowchart(&plan.tree, &labels));
@@ -168,6 +169,40 @@ fn tasks_table(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// The child machines listed in a paragraph at most.
+const CHILDREN_LISTED: usize = 12;
+
+/// One paragraph on how the pipeline is split into a root and child state machines (empty
+/// when it is one machine): a reviewer sees why there are several and where each task is.
+pub fn split_line(plan: &Plan) -> String {
+    if plan.children.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = plan
+        .children
+        .iter()
+        .take(CHILDREN_LISTED)
+        .map(|c| {
+            format!(
+                "{} ({} tasks, {} KiB)",
+                code(&c.name),
+                c.tasks.len(),
+                c.bytes.div_ceil(1024)
+            )
+        })
+        .collect();
+    let more = match plan.children.len().saturating_sub(CHILDREN_LISTED) {
+        0 => String::new(),
+        n => format!(" and {n} more (plan.json lists them)"),
+    };
+    format!(
+        "Split into {} state machines, as one would pass Step Functions' limits (1 MiB a definition, 25,000 events an execution): {} starts {}{more}, each as one run with the root's execution name and start time. Their definitions are in `state-machines/`.\n\n",
+        plan.children.len() + 1,
+        code(&plan.state_machine.name),
+        listed.join(", ")
+    )
 }
 
 /// One paragraph naming the tasks that run on ECS Fargate, with their size (empty when none

@@ -112,7 +112,8 @@ def describe(machine, alias):
 
 
 def alias_runnable(machine, alias):
-    """Whether the alias can run: it exists, and every function version its definition pins
+    """Whether the alias can run: it exists, every child machine version its definition
+    starts exists, and every function version its definition (and those children's) pins
     exists. {"alias": false} when there is no state machine or alias yet."""
     sfn = boto3.client("stepfunctions")
     lam = boto3.client("lambda")
@@ -124,14 +125,41 @@ def alias_runnable(machine, alias):
     except sfn.exceptions.ResourceNotFound:
         return {"alias": False}
     definition = sfn.describe_state_machine(stateMachineArn=routes[0]["stateMachineVersionArn"])["definition"]
-    pinned = sorted(set(re.findall(r'"FunctionName":\s*"([^"]+):(\d+)"', definition)))
     missing = []
+    definitions = [definition]
+    children = sorted(set(re.findall(r'"StateMachineArn":\s*"([^"]+:stateMachine:[^":]+:\d+)"', definition)))
+    for child in children:
+        try:
+            definitions.append(sfn.describe_state_machine(stateMachineArn=child)["definition"])
+        except sfn.exceptions.StateMachineDoesNotExist:
+            missing.append(child)
+    pinned = sorted({pin for text in definitions for pin in re.findall(r'"FunctionName":\s*"([^"]+):(\d+)"', text)})
     for name, version in pinned:
         try:
             lam.get_function(FunctionName=name, Qualifier=version)
         except lam.exceptions.ResourceNotFoundException:
             missing.append(f"{name}:{version}")
-    return {"alias": True, "pinned": len(pinned), "missing": missing}
+    return {"alias": True, "pinned": len(pinned), "children": children, "missing": missing}
+
+
+def machine(name):
+    """A state machine's tags and what its `live` alias routes to (null without one)."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name)
+    tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
+    try:
+        routes = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:live")["routingConfiguration"]
+        live = routes[0]["stateMachineVersionArn"]
+    except sfn.exceptions.ResourceNotFound:
+        live = None
+    return {"arn": arn, "tags": tags, "live": live}
+
+
+def machine_version(version_arn):
+    """A state machine version's description; fails (exit 1) when it does not exist."""
+    sfn = boto3.client("stepfunctions")
+    described = sfn.describe_state_machine(stateMachineArn=version_arn)
+    return {"arn": described["stateMachineArn"], "bytes": len(described["definition"])}
 
 
 def task_durations(machine):
@@ -190,7 +218,7 @@ def task_definitions(prefix):
     return out
 
 
-COMMANDS = {"task-definitions": task_definitions, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
+COMMANDS = {"task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
