@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use kedro_sfn::config::{Config, GroupBy};
 use kedro_sfn::pipeline::model::PipelineDoc;
 use kedro_sfn::plan::changes::{changes, Deployment, Target};
-use kedro_sfn::plan::{draft, plan, Plan};
+use kedro_sfn::plan::{plan, Plan};
 use kedro_sfn::report::comment::{render_comment, CommentInput};
 use kedro_sfn::report::diff::definition_diff;
 use kedro_sfn::report::summary::{self, Baseline};
@@ -165,8 +165,7 @@ fn large_pipelines_draw_a_readable_summary_picture() {
     // A thousand tasks without namespaces, with a change set that the comment truncates.
     let dag = random_dag(1_000, 4, 0.5, &mut Rng::new(7));
     let doc = doc_from_dag(&dag, &|i| format!("node_{i:04}"));
-    // A draft: a thousand tasks pass one definition's size limit today.
-    let planned = draft(&doc, &ungrouped()).expect("plans");
+    let planned = plan(&doc, &ungrouped()).expect("plans");
     let comment = first_deploy_comment(&planned);
     for svg in draw("random-comment", &comment) {
         let px = text_px(&svg);
@@ -176,6 +175,34 @@ fn large_pipelines_draw_a_readable_summary_picture() {
         "random-summary",
         &summary::render(&planned, &offline(), None),
     );
+}
+
+#[test]
+fn a_split_pipeline_draws_each_child_machine_around_its_groups() {
+    let dag = modular_dag(30, 50, &mut Rng::new(11));
+    let last = dag.len() - 1;
+    let doc = doc_from_dag(&dag, &|i| match i {
+        0 => "ingest".into(),
+        i if i == last => "report".into(),
+        i => format!("ns_{:03}.node_{i:05}", (i - 1) / 50),
+    });
+    let planned = plan(&doc, &ungrouped()).expect("plans");
+    assert_eq!(planned.children.len(), 2);
+    let comment = first_deploy_comment(&planned);
+    assert!(
+        comment.contains("Split into 3 state machines"),
+        "the comment says how the pipeline is split"
+    );
+    for summary_or_comment in [comment, summary::render(&planned, &offline(), None)] {
+        let svgs = draw("split", &summary_or_comment);
+        for child in &planned.children {
+            assert!(
+                svgs[0].contains(&format!("state machine {}", child.name)),
+                "the picture frames {}",
+                child.name
+            );
+        }
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::flow::history::read_history;
-use crate::flow::outputs::{write_plan, DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE};
+use crate::flow::outputs::{write_plan, CHILDREN_DIR, DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE};
 use crate::flow::planning::plan_or_refuse;
 use crate::flow::prepare::prepare;
 use crate::flow::source::load_pipeline;
@@ -50,8 +50,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         })?
     };
     let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
+    let children = match plan.children.len() {
+        0 => String::new(),
+        n => format!(", {CHILDREN_DIR}/ ({n} child state machines)"),
+    };
     let written = format!(
-        "  wrote {}/{{{DEFINITION_FILE}, {PLAN_FILE}, {SUMMARY_FILE}}}",
+        "  wrote {}/{{{DEFINITION_FILE}, {PLAN_FILE}, {SUMMARY_FILE}}}{children}",
         args.out.display()
     );
     if !args.offline {
@@ -97,8 +101,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     };
     write_plan(&args.out, &plan, &baseline, None)?;
     let schedule = &plan.schedule;
+    let split = match plan.children.len() {
+        0 => String::new(),
+        n => format!(", split into a root and {n} child state machines"),
+    };
     reporter.result(&format!(
-        "plan {}: {} Kedro nodes in {} tasks, {} machine",
+        "plan {}: {} Kedro nodes in {} tasks, {} machine{split}",
         plan.state_machine.name,
         plan.node_count,
         plan.tasks.len(),

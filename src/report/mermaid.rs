@@ -50,6 +50,7 @@ pub fn summary_flowchart(
     }
     let mut out = format!("flowchart {}\n", direction(plan, &group_of, names.len()));
     let mut marked = Vec::new();
+    let mut boxes: Vec<String> = Vec::with_capacity(members.len());
     for (group, tasks) in members.iter().enumerate() {
         let of = |mark: Mark| -> Vec<&str> {
             tasks
@@ -80,17 +81,69 @@ pub fn summary_flowchart(
                 }
             }
         }
-        let _ = writeln!(out, "  g{group}[\"{}\"]", lines.join("<br>"));
+        boxes.push(format!("  g{group}[\"{}\"]\n", lines.join("<br>")));
         if added.len() == tasks.len() {
             marked.push((format!("g{group}"), Mark::Added));
         } else if !added.is_empty() || !changed.is_empty() {
             marked.push((format!("g{group}"), Mark::Changed));
         }
     }
+    // A split pipeline: each child machine a box around its groups (a group cut between
+    // two children stays outside).
+    let child_of_task = child_of_task(plan);
+    let mut in_child: Vec<Option<usize>> = vec![None; members.len()];
+    for (group, tasks) in members.iter().enumerate() {
+        let mut children = tasks.iter().map(|&t| child_of_task[t]);
+        let first = children.next().flatten();
+        if children.all(|c| c == first) {
+            in_child[group] = first;
+        }
+    }
+    for (child, machine) in plan.children.iter().enumerate() {
+        let inside: Vec<usize> = (0..members.len())
+            .filter(|&g| in_child[g] == Some(child))
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  subgraph c{child}[\"{}\"]",
+            mermaid_label(&format!("state machine {}", machine.name))
+        );
+        for group in inside {
+            out.push_str(&boxes[group]);
+        }
+        out.push_str("  end\n");
+    }
+    for (group, line) in boxes.iter().enumerate() {
+        if in_child[group].is_none() {
+            out.push_str(line);
+        }
+    }
     for (a, b) in edges {
         let _ = writeln!(out, "  g{a} --> g{b}");
     }
     (out, marked)
+}
+
+/// Each task's child machine (`None`: in the root).
+fn child_of_task(plan: &crate::plan::Plan) -> Vec<Option<usize>> {
+    let index: std::collections::HashMap<&str, usize> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| (task.state.as_str(), t))
+        .collect();
+    let mut child_of = vec![None; plan.tasks.len()];
+    for (child, machine) in plan.children.iter().enumerate() {
+        for state in &machine.tasks {
+            if let Some(&task) = index.get(state.as_str()) {
+                child_of[task] = Some(child);
+            }
+        }
+    }
+    child_of
 }
 
 /// `TD` when the groups form more ranks than the widest rank holds, else `LR`: a picture is

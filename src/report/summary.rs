@@ -110,8 +110,9 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
         let (chart, _) = summary_flowchart(plan, &[]);
         let _ = writeln!(
             out,
-            "_{} tasks, drawn one box per group; every task is in state-machine.asl.json._\n\n```mermaid\n{chart}```\n",
-            plan.tasks.len()
+            "_{} tasks, drawn one box per group; every task is in state-machine.asl.json{}._\n\n```mermaid\n{chart}```\n",
+            plan.tasks.len(),
+            if plan.children.is_empty() { "" } else { " and state-machines/" }
         );
     }
 
