@@ -162,8 +162,8 @@ fn plan_once(size: usize, shape: &str) {
         let mut definition = 0;
         let mut largest = 0;
         for (_, machine, _) in plan.definitions() {
-            largest = largest.max(serde_json::to_string(machine).map_or(0, |d| d.len()));
-            definition += kedro_sfn::report::json_text::to_pretty(machine)
+            largest = largest.max(serde_json::to_string(&machine).map_or(0, |d| d.len()));
+            definition += kedro_sfn::report::json_text::to_pretty(&machine)
                 .expect("serializes")
                 .len();
         }

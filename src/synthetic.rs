@@ -153,6 +153,18 @@ pub fn modular_dag(namespaces: usize, per_namespace: usize, rng: &mut Rng) -> Da
     Dag::from_edges(report + 1, edges)
 }
 
+/// A [`modular_dag`] as a pipeline of namespaced nodes: `ingest`, then
+/// `ns_000.node_00001`… (each namespace's nodes), then `report`.
+pub fn modular_doc(namespaces: usize, per_namespace: usize, rng: &mut Rng) -> PipelineDoc {
+    let dag = modular_dag(namespaces, per_namespace, rng);
+    let last = dag.len() - 1;
+    doc_from_dag(&dag, &|i| match i {
+        0 => "ingest".to_string(),
+        i if i == last => "report".to_string(),
+        i => format!("ns_{:03}.node_{i:05}", (i - 1) / per_namespace),
+    })
+}
+
 /// A pipeline document whose node `i` writes `data_i` (on s3://) and reads the outputs of
 /// its predecessors in `dag`.
 pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc {

@@ -13,18 +13,12 @@ use std::process::Command;
 use kedro_sfn::config::{Config, GroupBy};
 use kedro_sfn::pipeline::PipelineDoc;
 use kedro_sfn::plan::{asl, plan, Plan, DEFINITION_MAX_BYTES};
-use kedro_sfn::synthetic::{doc_from_dag, modular_dag, Rng};
+use kedro_sfn::synthetic::{modular_doc, Rng};
 use serde_json::Value;
 
 /// `namespaces` copies of a modular pipeline, a node per task (`--group-by none`).
 fn modular_pipeline(namespaces: usize, per_namespace: usize) -> (PipelineDoc, Config) {
-    let dag = modular_dag(namespaces, per_namespace, &mut Rng::new(11));
-    let last = dag.len() - 1;
-    let doc = doc_from_dag(&dag, &|i| match i {
-        0 => "ingest".to_string(),
-        i if i == last => "report".to_string(),
-        i => format!("ns_{:03}.node_{:05}", (i - 1) / per_namespace, i),
-    });
+    let doc = modular_doc(namespaces, per_namespace, &mut Rng::new(11));
     let mut config = Config::default();
     config.file.group_by = Some(GroupBy::None);
     config.file.region = Some("eu-west-1".into());
@@ -49,13 +43,15 @@ fn assert_split(plan: &Plan, tasks: usize) {
     );
     let mut seen = BTreeSet::new();
     for (name, definition, task_count) in plan.definitions() {
-        let bytes = serde_json::to_string(definition).expect("serializes").len();
+        let bytes = serde_json::to_string(&definition)
+            .expect("serializes")
+            .len();
         assert!(
             bytes + task_count * 8 <= DEFINITION_MAX_BYTES,
             "{name}: {bytes} bytes for {task_count} Task states"
         );
         let is_root = name == plan.state_machine.name;
-        for (state, task) in asl::task_states(definition) {
+        for (state, task) in asl::task_states(&definition) {
             if task["Resource"] == "arn:aws:states:::states:startExecution.sync:2" {
                 assert!(is_root, "only the root starts children: {name}");
                 assert_eq!(task["Parameters"]["Name.$"], "$$.Execution.Name");
@@ -102,7 +98,7 @@ fn assert_split(plan: &Plan, tasks: usize) {
 fn validate(plan: &Plan) {
     let definitions: Vec<(String, Value)> = plan
         .definitions()
-        .map(|(name, definition, _)| (name.to_string(), definition.clone()))
+        .map(|(name, definition, _)| (name.to_string(), definition.into_owned()))
         .collect();
     support::assert_valid_asl(&definitions);
 }
@@ -110,17 +106,7 @@ fn validate(plan: &Plan) {
 /// Writes the root and `state-machines/`, as `plan` does, and runs them on the interpreter,
 /// every task handled in-process (its payload recorded).
 fn run(plan: &Plan, dir: &Path) -> Value {
-    let root = dir.join("state-machine.asl.json");
-    std::fs::write(&root, plan.definition.to_string()).expect("writes the root");
-    let children = dir.join("state-machines");
-    std::fs::create_dir_all(&children).expect("a directory");
-    for child in &plan.children {
-        std::fs::write(
-            children.join(format!("{}.asl.json", child.name)),
-            child.definition.to_string(),
-        )
-        .expect("writes a child");
-    }
+    let (root, children) = write_machines(plan, dir);
     let repo = support::repo_root();
     let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
     let output = Command::new(&node)
@@ -149,6 +135,23 @@ fn run(plan: &Plan, dir: &Path) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the driver prints JSON")
+}
+
+/// The root as `state-machine.asl.json` and the children in `state-machines/`, as `plan`
+/// writes them: (the root's file, the children's directory).
+fn write_machines(plan: &Plan, dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = dir.join("state-machine.asl.json");
+    std::fs::write(&root, plan.definition.to_string()).expect("writes the root");
+    let children = dir.join("state-machines");
+    std::fs::create_dir_all(&children).expect("a directory");
+    for child in &plan.children {
+        std::fs::write(
+            children.join(format!("{}.asl.json", child.name)),
+            &child.definition_text,
+        )
+        .expect("writes a child");
+    }
+    (root, children)
 }
 
 /// Every task started once, after every task it depends on ended, with the root's
@@ -242,17 +245,7 @@ fn a_failed_task_in_a_child_fails_the_root_naming_it() {
     let (_, plan) = planned(30, 50);
     let failing = &plan.children[1].tasks[3];
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let root = dir.path().join("state-machine.asl.json");
-    std::fs::write(&root, plan.definition.to_string()).expect("writes the root");
-    let children = dir.path().join("state-machines");
-    std::fs::create_dir_all(&children).expect("a directory");
-    for child in &plan.children {
-        std::fs::write(
-            children.join(format!("{}.asl.json", child.name)),
-            child.definition.to_string(),
-        )
-        .expect("writes a child");
-    }
+    let (root, children) = write_machines(&plan, dir.path());
     // A handler that fails the one task, and echoes every other payload.
     let script = dir.path().join("handler.sh");
     std::fs::write(

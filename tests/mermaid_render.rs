@@ -14,7 +14,7 @@ use kedro_sfn::plan::{plan, Plan};
 use kedro_sfn::report::comment::{render_comment, CommentInput};
 use kedro_sfn::report::diff::definition_diff;
 use kedro_sfn::report::summary::{self, Baseline};
-use kedro_sfn::synthetic::{doc_from_dag, modular_dag, random_dag, Rng};
+use kedro_sfn::synthetic::{doc_from_dag, modular_doc, random_dag, Rng};
 use support::{example_doc_path, node_tool};
 
 /// The width of a pull request's comment column on github.com, in CSS pixels.
@@ -137,13 +137,7 @@ fn the_example_comment_and_summary_draw() {
 #[test]
 fn large_pipelines_draw_a_readable_summary_picture() {
     // 12 namespaces of 25 nodes: past the size where the full picture is drawn.
-    let dag = modular_dag(12, 25, &mut Rng::new(3));
-    let last = dag.len() - 1;
-    let doc = doc_from_dag(&dag, &|i| match i {
-        0 => "ingest".into(),
-        i if i == last => "report".into(),
-        i => format!("pipeline_{}.node_{i:04}", (i - 1) / 25),
-    });
+    let doc = modular_doc(12, 25, &mut Rng::new(3));
     let planned = plan(&doc, &ungrouped()).expect("plans");
     let comment = first_deploy_comment(&planned);
     let svgs = draw("modular-comment", &comment);
@@ -179,13 +173,7 @@ fn large_pipelines_draw_a_readable_summary_picture() {
 
 #[test]
 fn a_split_pipeline_draws_each_child_machine_around_its_groups() {
-    let dag = modular_dag(30, 50, &mut Rng::new(11));
-    let last = dag.len() - 1;
-    let doc = doc_from_dag(&dag, &|i| match i {
-        0 => "ingest".into(),
-        i if i == last => "report".into(),
-        i => format!("ns_{:03}.node_{i:05}", (i - 1) / 50),
-    });
+    let doc = modular_doc(30, 50, &mut Rng::new(11));
     let planned = plan(&doc, &ungrouped()).expect("plans");
     assert_eq!(planned.children.len(), 2);
     let comment = first_deploy_comment(&planned);

@@ -404,7 +404,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         .unwrap_or_default();
     let mut validated = false;
     for child in &plan.children {
-        let mut definition = qualify_functions(&child.definition, &versions);
+        let mut definition = qualify_functions(&child.definition(), &versions);
         crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
         let current = deployment.children.get(&child.name);
         let kept = current.and_then(|current| {

@@ -136,26 +136,7 @@ impl StepFunctions {
 
     /// The ARN of the state machine called `name`, if there is one.
     pub async fn find(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let mut token = None;
-        loop {
-            self.calls.read("states:ListStateMachines");
-            let page = self
-                .client
-                .list_state_machines()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::new("listing state machines (states:ListStateMachines)", e)
-                })?;
-            if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
-                return Ok(Some(found.state_machine_arn().to_string()));
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(None);
-            }
-        }
+        Ok(self.list_machines().await?.remove(name))
     }
 
     /// Every state machine in the region: name -> ARN (one pass over the pages).

@@ -2,6 +2,7 @@
 //! `summary.md`, written in one place whatever made the plan (offline, live, the action,
 //! a deploy), and a refusal's `summary.md`.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::Context;
@@ -46,21 +47,23 @@ pub fn write_plan(
     // 26 MB of text, plan.json 10 MB.
     write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
     drop(definition);
-    let children: Vec<(&str, &serde_json::Value)> = match compared {
-        Some(c) => c
-            .changes
-            .children
-            .iter()
-            .filter(|c| c.action != crate::plan::changes::ChildAction::Delete)
-            .map(|c| (c.name.as_str(), &c.definition))
-            .collect(),
-        None => plan
-            .children
-            .iter()
-            .map(|c| (c.name.as_str(), &c.definition))
-            .collect(),
+    // One child's definition at a time: thousands of tasks as values are large.
+    let mut children: Box<dyn Iterator<Item = (&str, Cow<'_, serde_json::Value>)>> = match compared
+    {
+        Some(c) => Box::new(
+            c.changes
+                .children
+                .iter()
+                .filter(|c| c.action != crate::plan::changes::ChildAction::Delete)
+                .map(|c| (c.name.as_str(), Cow::Borrowed(&c.definition))),
+        ),
+        None => Box::new(
+            plan.children
+                .iter()
+                .map(|c| (c.name.as_str(), Cow::Owned(c.definition()))),
+        ),
     };
-    write_children(out, &children)?;
+    write_children(out, &mut children)?;
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);
     let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
@@ -91,7 +94,7 @@ pub fn write_refusal(
     pipeline: &str,
     findings: &Findings,
 ) -> anyhow::Result<String> {
-    write_children(out, &[])?;
+    write_children(out, &mut std::iter::empty())?;
     for stale in [DEFINITION_FILE, PLAN_FILE] {
         let path = out.join(stale);
         if path.exists() {
@@ -106,12 +109,15 @@ pub fn write_refusal(
 
 /// Writes each child's definition into `state-machines/` and removes the definitions of
 /// children an earlier plan had (the directory goes when there are none).
-fn write_children(out: &Path, children: &[(&str, &serde_json::Value)]) -> anyhow::Result<()> {
+fn write_children<'a>(
+    out: &Path,
+    children: &mut dyn Iterator<Item = (&'a str, Cow<'a, serde_json::Value>)>,
+) -> anyhow::Result<()> {
     let dir = out.join(CHILDREN_DIR);
     let mut written = std::collections::BTreeSet::new();
     for (name, definition) in children {
         let file = format!("{name}.asl.json");
-        let mut text = crate::report::json_text::to_pretty(definition)?;
+        let mut text = crate::report::json_text::to_pretty(&definition)?;
         text.push('\n');
         write_atomically(&dir.join(&file), text.as_bytes())?;
         written.insert(file);

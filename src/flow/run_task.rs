@@ -56,7 +56,7 @@ pub fn run_task(
     // In a split pipeline the task is in a child machine's definition.
     let state = plan
         .definitions()
-        .find_map(|(_, definition, _)| find_task_state(definition, &task.state))
+        .find_map(|(_, definition, _)| find_task_state(&definition, &task.state).cloned())
         .ok_or_else(|| anyhow!("the definition has no Task state {:?}", task.state))?;
     let start_time = request.start_time.clone().unwrap_or_else(now_iso8601);
     let context = ExecutionContext {
@@ -67,7 +67,7 @@ pub fn run_task(
         start_time,
         input,
     };
-    let payload = resolve_payload(state, &context)?;
+    let payload = resolve_payload(&state, &context)?;
     reporter.progress(&format!(
         "running task {} ({} node(s)) with the handler",
         task.state,

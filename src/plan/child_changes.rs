@@ -61,7 +61,7 @@ pub fn child_changes(
         .unwrap_or_default();
     let mut out = Vec::new();
     for child in &plan.children {
-        let mut definition = qualify_functions(&child.definition, versions);
+        let mut definition = qualify_functions(&child.definition(), versions);
         pin_task_definitions(&mut definition, revisions);
         let (action, version) = match deployment.children.get(&child.name) {
             None => (ChildAction::Create, Some(1)),

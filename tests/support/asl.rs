@@ -113,11 +113,14 @@ fn check_task(name: &str, state: &Value, states: &serde_json::Map<String, Value>
         .get(fail)
         .unwrap_or_else(|| panic!("{name}'s Catch leads to a state outside its branch"));
     assert_eq!(fail_state["Type"], "Fail");
-    let cause = fail_state["Cause"].as_str().expect("Cause");
-    assert!(
-        cause.contains(name),
-        "the Fail state of {name} does not name it: {cause}"
+    assert_eq!(
+        fail_state["Error"],
+        format!("{name}.Failed"),
+        "the Fail state of {name} names it"
     );
+    // The cause is the task's own error, which the Catch put at $.error.
+    assert_eq!(state["Catch"][0]["ResultPath"], "$.error");
+    assert_eq!(fail_state["CausePath"], "$.error.Cause");
     let payload = &state["Parameters"]["Payload"];
     assert_eq!(payload["execution.$"], "$$.Execution");
 }
