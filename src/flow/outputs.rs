@@ -47,20 +47,19 @@ pub fn write_plan(
     // 26 MB of text, plan.json 10 MB.
     write_atomically(&out.join(DEFINITION_FILE), definition.as_bytes())?;
     drop(definition);
-    // One child's definition at a time: thousands of tasks as values are large.
-    let mut children: Box<dyn Iterator<Item = (&str, Cow<'_, serde_json::Value>)>> = match compared
-    {
+    // Each child's compact text, reindented one at a time.
+    let mut children: Box<dyn Iterator<Item = (&str, Cow<'_, str>)>> = match compared {
         Some(c) => Box::new(
             c.changes
                 .children
                 .iter()
                 .filter(|c| c.action != crate::plan::changes::ChildAction::Delete)
-                .map(|c| (c.name.as_str(), Cow::Borrowed(&c.definition))),
+                .map(|c| (c.name.as_str(), Cow::Owned(c.definition.to_string()))),
         ),
         None => Box::new(
             plan.children
                 .iter()
-                .map(|c| (c.name.as_str(), Cow::Owned(c.definition()))),
+                .map(|c| (c.name.as_str(), Cow::Borrowed(c.definition_text.as_str()))),
         ),
     };
     write_children(out, &mut children)?;
@@ -111,13 +110,13 @@ pub fn write_refusal(
 /// children an earlier plan had (the directory goes when there are none).
 fn write_children<'a>(
     out: &Path,
-    children: &mut dyn Iterator<Item = (&'a str, Cow<'a, serde_json::Value>)>,
+    children: &mut dyn Iterator<Item = (&'a str, Cow<'a, str>)>,
 ) -> anyhow::Result<()> {
     let dir = out.join(CHILDREN_DIR);
     let mut written = std::collections::BTreeSet::new();
     for (name, definition) in children {
         let file = format!("{name}.asl.json");
-        let mut text = crate::report::json_text::to_pretty(&definition)?;
+        let mut text = crate::report::json_text::pretty_from_compact(&definition);
         text.push('\n');
         write_atomically(&dir.join(&file), text.as_bytes())?;
         written.insert(file);

@@ -129,9 +129,15 @@ fn tied_positions(names: &[String]) -> Vec<usize> {
 
 /// The first `len` hex digits of the SHA-256 of `text`.
 pub fn short_hash(text: &str, len: usize) -> String {
+    // By hand: a `format!` per byte was a tenth of planning 10,000 tasks (three names each).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..len.min(hex.len())].to_string()
+    digest
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// The state machine's name from config or the project's package; legal for AWS.
