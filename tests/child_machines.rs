@@ -233,6 +233,27 @@ fn a_pipeline_of_10000_tasks_plans_and_runs() {
     assert_ran_in_order(&plan, &result);
 }
 
+/// The root with its children inlined reads back as the planned tree: the deployed shape
+/// (kept while about as fast) and every reader of a definition see the whole pipeline.
+#[test]
+fn the_root_with_its_children_inlined_is_the_planned_tree() {
+    let (_, plan) = planned(30, 50);
+    let whole = plan.whole_definition();
+    assert_eq!(asl::task_states(&whole).len(), plan.tasks.len());
+    let index: BTreeMap<Vec<String>, usize> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| (task.nodes.clone(), t))
+        .collect();
+    let tree = kedro_sfn::plan::sp_tree::from_definition(
+        &whole,
+        &|nodes| index.get(nodes).copied(),
+        plan.tasks.len(),
+    );
+    assert_eq!(tree.as_ref(), Some(&plan.tree));
+}
+
 #[test]
 fn a_pipeline_that_fits_keeps_one_machine() {
     let (_, plan) = planned(4, 50);

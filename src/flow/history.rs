@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::aws::deploy::Clients;
 use crate::aws::sfn::{StepFunctions, TaskRunRecord};
 use crate::config::Config;
+use crate::plan::asl::{inline_children, started_children};
 use crate::plan::durations::History;
+use crate::plan::target::without_number_suffix;
 
 use super::Reporter;
 
@@ -88,13 +90,47 @@ async fn read_into(
     let Some(machine) = sfn.find(machine_name).await? else {
         return Ok(());
     };
-    history.deployed_definition = Some(sfn.read(&machine, alias, None).await?.definition);
+    let root = sfn.read(&machine, alias, None).await?.definition;
+    // A split machine: its tasks ran in the children, each execution named as the root's.
+    let mut children = Vec::new();
+    for reference in started_children(&root) {
+        let arn = without_number_suffix(reference).to_string();
+        let definition = sfn.read(&arn, alias, Some(reference)).await?.definition;
+        children.push((arn, reference.to_string(), definition));
+    }
+    history.deployed_definition = Some(if children.is_empty() {
+        root
+    } else {
+        inline_children(&root, &|reference| {
+            children
+                .iter()
+                .find(|(_, version, _)| version == reference)
+                .map(|(_, _, definition)| definition.clone())
+        })
+    });
     for execution in sfn.recent_successes(&machine, executions).await? {
         let runs = sfn.task_runs(&execution, MAX_PAGES_PER_EXECUTION).await?;
         record_runs(history, &runs);
+        for (child, _, _) in &children {
+            let Some(child_execution) = child_execution(&execution, child) else {
+                continue;
+            };
+            let runs = sfn
+                .task_runs(&child_execution, MAX_PAGES_PER_EXECUTION)
+                .await?;
+            record_runs(history, &runs);
+        }
         history.executions += 1;
     }
     Ok(())
+}
+
+/// The child machine's execution that a root execution started: the same name, under the
+/// child (`arn:…:execution:<root>:<name>` -> `arn:…:execution:<child>:<name>`).
+fn child_execution(root_execution: &str, child_machine: &str) -> Option<String> {
+    let (_, name) = root_execution.rsplit_once(':')?;
+    let (prefix, child) = child_machine.split_once(":stateMachine:")?;
+    Some(format!("{prefix}:execution:{child}:{name}"))
 }
 
 /// Adds one execution's task runs: only those that ended and say which nodes they ran.
@@ -103,5 +139,22 @@ fn record_runs(history: &mut History, runs: &[TaskRunRecord]) {
         if let (Some(nodes), Some(exited)) = (&run.nodes, run.exited_s) {
             history.record(nodes, exited - run.entered_s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_execution_is_the_root_execution_under_the_child() {
+        assert_eq!(
+            child_execution(
+                "arn:aws:states:eu-west-1:1:execution:big:run-7",
+                "arn:aws:states:eu-west-1:1:stateMachine:big--ns_000-ns_017"
+            )
+            .as_deref(),
+            Some("arn:aws:states:eu-west-1:1:execution:big--ns_000-ns_017:run-7")
+        );
     }
 }

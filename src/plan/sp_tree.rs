@@ -124,6 +124,24 @@ fn sequence(steps: Vec<SpTree>) -> SpTree {
     }
 }
 
+/// A Parallel of these branches, as [`decompose`] makes them: one branch is that branch,
+/// and a branch that is itself a Parallel adds its branches (what a split machine's inlined
+/// children read back as).
+fn parallel(branches: Vec<SpTree>) -> SpTree {
+    let mut flat = Vec::with_capacity(branches.len());
+    for branch in branches {
+        match branch {
+            SpTree::Parallel(inner) => flat.extend(inner),
+            other => flat.push(other),
+        }
+    }
+    if flat.len() == 1 {
+        flat.pop().unwrap_or(SpTree::Parallel(Vec::new()))
+    } else {
+        SpTree::Parallel(flat)
+    }
+}
+
 /// Turns the DAG into a series-parallel tree that respects every dependency.
 pub fn decompose(dag: &Dag, durations: &[f64]) -> SpTree {
     if dag.is_empty() {
@@ -424,7 +442,7 @@ pub fn from_definition(
                         .iter()
                         .map(|branch| machine(branch, task_of, seen))
                         .collect::<Option<Vec<SpTree>>>()?;
-                    steps.push(SpTree::Parallel(branches));
+                    steps.push(parallel(branches));
                 }
                 _ => return None,
             }
