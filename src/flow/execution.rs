@@ -174,14 +174,26 @@ async fn follow(
                 reporter.result(&format!("execution {name} SUCCEEDED"));
                 return Ok((status.status, None));
             }
-            let failed = events.iter().rev().find_map(|e| match e {
-                ExecutionEvent::TaskFailed {
-                    state,
-                    error,
-                    cause,
-                } => Some((state.clone(), error.clone(), cause.clone())),
-                _ => None,
+            // A task of a child machine: the root's own events know only the child's start,
+            // while the execution's error names the task and its cause is the task's error.
+            let named = status.error.as_deref().and_then(failed_task);
+            let in_child = named.is_some_and(|task| {
+                !events
+                    .iter()
+                    .any(|e| matches!(e, ExecutionEvent::TaskFailed { state, .. } if state == task))
             });
+            let failed = events
+                .iter()
+                .rev()
+                .filter(|_| !in_child)
+                .find_map(|e| match e {
+                    ExecutionEvent::TaskFailed {
+                        state,
+                        error,
+                        cause,
+                    } => Some((state.clone(), error.clone(), cause.clone())),
+                    _ => None,
+                });
             let (task, error, cause) = failed.unwrap_or_else(|| {
                 (
                     status
