@@ -273,6 +273,13 @@ mod tests {
                    "input": {"params": {"x": 1}}})
         );
         assert!(find_task_state(&definition, "P").is_none());
+        // A child machine's task reads the root's execution from its input.
+        let child = json!({"Parameters": {"Payload": {"task": "a", "execution.$": "$.execution"}}});
+        assert_eq!(
+            resolve_payload(&child, &context).unwrap(),
+            json!({"task": "a", "execution": {"Name": "run-1",
+                   "StartTime": "2026-11-27T19:08:38.123Z", "Input": {"params": {"x": 1}}}})
+        );
     }
 
     #[test]
