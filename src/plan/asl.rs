@@ -6,6 +6,8 @@
 //! transient service errors with backoff and jitter, and on any other error ends in a Fail
 //! state whose error names the task and whose cause is the task's own error.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{json, Map, Value};
 
 use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, START_EXECUTION_SYNC};
@@ -520,6 +522,67 @@ pub fn task_states(definition: &Value) -> Vec<(&str, &Value)> {
     }
     let mut out = Vec::new();
     walk(definition, &mut out);
+    out
+}
+
+/// Task state -> (nodes, the tasks it directly waits for), read from a definition: the
+/// tasks that end last before it starts (in a sequence, the previous element's last tasks;
+/// after a Parallel state, every branch's). A task's order changed when these change, not
+/// when a task far upstream moved.
+pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<String>)> {
+    /// Walks one machine (or branch) entered after `frontier`; returns the tasks that end it.
+    fn walk(
+        machine: &Value,
+        frontier: &BTreeSet<String>,
+        out: &mut BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
+    ) -> BTreeSet<String> {
+        let mut last = frontier.clone();
+        let states = machine.get("States").and_then(Value::as_object);
+        let mut current = machine
+            .get("StartAt")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut guard = 0;
+        while let (Some(name), Some(states)) = (current.take(), states) {
+            guard += 1;
+            let Some(state) = states.get(&name) else {
+                break;
+            };
+            if guard > states.len() + 1 {
+                break;
+            }
+            match state.get("Type").and_then(Value::as_str) {
+                Some("Task") => {
+                    let nodes = state
+                        .get("Parameters")
+                        .and_then(super::task_event::nodes_in_parameters)
+                        .unwrap_or_default();
+                    out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
+                    last.insert(name.clone());
+                }
+                Some("Parallel") => {
+                    let mut after = BTreeSet::new();
+                    for branch in state
+                        .get("Branches")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        after.extend(walk(branch, &last, out));
+                    }
+                    last = after;
+                }
+                _ => {}
+            }
+            current = state
+                .get("Next")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        last
+    }
+    let mut out = BTreeMap::new();
+    walk(definition, &BTreeSet::new(), &mut out);
     out
 }
 

@@ -7,85 +7,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use super::asl::tasks_of;
 use super::child_changes::{
     child_changes, expected_child_versions, machine_differences, pin_children,
 };
 pub use super::child_changes::{ChildAction, ChildChange};
-use super::ecs_changes::{
-    ecs_changes, pin_task_definitions, DeployedTaskDefinition, EcsTaskChange,
+pub use super::deployed::{
+    function_name_of, pinned_versions, qualify_functions, DeployedFunction, DeployedMachine,
+    Deployment,
 };
-use super::functions::{FunctionRecord, FunctionSpec, OWNER_TAG};
+use super::ecs_changes::{ecs_changes, pin_task_definitions, EcsTaskChange};
+use super::functions::{FunctionRecord, FunctionSpec};
 pub use super::target::{image_digest, without_number_suffix, FunctionAction, Target};
 use super::Plan;
-
-/// A function as Lambda reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeployedFunction {
-    pub name: String,
-    /// The digest of its image, hex (Lambda's CodeSha256 of an image function).
-    pub code_sha256: Option<String>,
-    /// The image it runs, when GetFunction was read (only where `code_sha256` is not the
-    /// planned image's digest).
-    pub image_uri: Option<String>,
-    pub memory_mb: u32,
-    pub timeout_s: u32,
-    pub ephemeral_storage_mb: u32,
-    pub architecture: String,
-    pub environment: BTreeMap<String, String>,
-    pub role_arn: String,
-    /// What kedro-sfn recorded in its description; `None` for any other description.
-    pub record: Option<FunctionRecord>,
-    /// Its tags, when they were read: only for functions without a record (made by hand,
-    /// or by an older kedro-sfn) and those about to be deleted.
-    pub tags: Option<BTreeMap<String, String>>,
-    /// The version the deployment's Task states can keep naming: the highest published one
-    /// (or, when nothing changed it since the served state machine version was published,
-    /// the version that machine names, which is the same).
-    pub latest_version: Option<u64>,
-}
-
-impl DeployedFunction {
-    /// The state machine that owns it: its ownership tag when the tags were read (they are
-    /// before a deletion), else what its record says.
-    pub fn owner(&self) -> Option<&str> {
-        match (&self.tags, &self.record) {
-            (Some(tags), _) => tags.get(OWNER_TAG).map(String::as_str),
-            (None, Some(record)) => Some(record.state_machine.as_str()),
-            (None, None) => None,
-        }
-    }
-}
-
-/// The state machine as Step Functions reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeployedMachine {
-    pub arn: String,
-    pub role_arn: String,
-    /// The definition the alias serves (else the latest revision).
-    pub definition: Value,
-    /// The version the alias points at, if the alias exists.
-    pub alias_version_arn: Option<String>,
-    pub logging: Value,
-    pub tracing: bool,
-    pub tags: BTreeMap<String, String>,
-    /// When the version the alias serves was published, in milliseconds since the epoch.
-    pub served_since_ms: Option<i64>,
-}
-
-/// What is deployed: the state machine (if any) and the functions that carry its name or
-/// are named like planned ones.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Deployment {
-    pub machine: Option<DeployedMachine>,
-    pub functions: BTreeMap<String, DeployedFunction>,
-    /// The latest active revision of each task definition family this state machine owns
-    /// or the plan names.
-    pub task_definitions: BTreeMap<String, DeployedTaskDefinition>,
-    /// The child machines the plan names or this root owns: each as the version the
-    /// served root starts (else its alias's).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub children: BTreeMap<String, DeployedMachine>,
-}
 
 /// One function's change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -423,109 +357,6 @@ fn function_differences(
     (code, configuration)
 }
 
-/// The definition with every Task's FunctionName qualified by the version it will invoke,
-/// so a running execution never picks up code published after it started.
-pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
-    let mut out = definition.clone();
-    super::target::pin_numbers(
-        &mut out,
-        "/Parameters/FunctionName",
-        function_name_of,
-        versions,
-    );
-    out
-}
-
-/// Function -> the version a deployed definition's Task states name (`NAME:7`).
-pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
-    let mut pins = BTreeMap::new();
-    for (_, state) in super::asl::task_states(definition) {
-        let Some(text) = state
-            .pointer("/Parameters/FunctionName")
-            .and_then(Value::as_str)
-        else {
-            continue;
-        };
-        if let Some((name, version)) = text.rsplit_once(':') {
-            if let Ok(version) = version.parse() {
-                pins.insert(function_name_of(name).to_string(), version);
-            }
-        }
-    }
-    pins
-}
-
-/// The function's name in a FunctionName that is a name or an ARN, either maybe qualified
-/// by a version (`NAME:7`, `arn:…:function:NAME:7`).
-pub fn function_name_of(value: &str) -> &str {
-    let unqualified = without_number_suffix(value);
-    match unqualified.strip_prefix("arn:") {
-        Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
-        None => unqualified,
-    }
-}
-
-/// Task state -> (nodes, the tasks it directly waits for), read from a definition: the
-/// tasks that end last before it starts (in a sequence, the previous element's last tasks;
-/// after a Parallel state, every branch's). A task's order changed when these change, not
-/// when a task far upstream moved.
-pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<String>)> {
-    /// Walks one machine (or branch) entered after `frontier`; returns the tasks that end it.
-    fn walk(
-        machine: &Value,
-        frontier: &BTreeSet<String>,
-        out: &mut BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
-    ) -> BTreeSet<String> {
-        let mut last = frontier.clone();
-        let states = machine.get("States").and_then(Value::as_object);
-        let mut current = machine
-            .get("StartAt")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let mut guard = 0;
-        while let (Some(name), Some(states)) = (current.take(), states) {
-            guard += 1;
-            let Some(state) = states.get(&name) else {
-                break;
-            };
-            if guard > states.len() + 1 {
-                break;
-            }
-            match state.get("Type").and_then(Value::as_str) {
-                Some("Task") => {
-                    let nodes = state
-                        .get("Parameters")
-                        .and_then(super::task_event::nodes_in_parameters)
-                        .unwrap_or_default();
-                    out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
-                    last.insert(name.clone());
-                }
-                Some("Parallel") => {
-                    let mut after = BTreeSet::new();
-                    for branch in state
-                        .get("Branches")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        after.extend(walk(branch, &last, out));
-                    }
-                    last = after;
-                }
-                _ => {}
-            }
-            current = state
-                .get("Next")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
-        last
-    }
-    let mut out = BTreeMap::new();
-    walk(definition, &BTreeSet::new(), &mut out);
-    out
-}
-
 fn structural_diff(
     deployed: Option<&Value>,
     planned: &Value,
@@ -581,6 +412,7 @@ fn structural_diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::functions::OWNER_TAG;
     use serde_json::json;
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::arns::{state_machine_name_of, version_number, START_EXECUTION_SYNC};
-use super::changes::{qualify_functions, DeployedMachine, Deployment};
+use super::deployed::{qualify_functions, DeployedMachine, Deployment};
 use super::ecs_changes::pin_task_definitions;
 use super::functions::OWNER_TAG;
 use super::target::Target;
@@ -208,25 +208,6 @@ pub fn expected_child_versions(
             Some((change.name.clone(), format!("{arn}:{}", change.version?)))
         })
         .collect()
-}
-
-impl Deployment {
-    /// The served root definition with its children inlined: every deployed task in one
-    /// definition (see [`super::asl::inline_children`]).
-    pub fn whole_definition(&self) -> Option<Value> {
-        let machine = self.machine.as_ref()?;
-        if self.children.is_empty() {
-            return Some(machine.definition.clone());
-        }
-        Some(super::asl::inline_children(
-            &machine.definition,
-            &|reference| {
-                self.children
-                    .get(state_machine_name_of(reference))
-                    .map(|c| c.definition.clone())
-            },
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::config::PriceOverrides;
 
-use super::changes::DeployedFunction;
+use super::deployed::DeployedFunction;
 use super::durations::TaskDurations;
 use super::ecs_changes::{family_of, DeployedTaskDefinition};
 use super::sp_tree::SpTree;
@@ -138,15 +138,10 @@ pub fn estimate(
     tasks: &BTreeMap<String, TaskRun>,
     prices: &Prices,
 ) -> Estimate {
-    estimate_in_order(
-        definition,
-        &super::changes::tasks_of(definition),
-        tasks,
-        prices,
-    )
+    estimate_in_order(definition, &super::asl::tasks_of(definition), tasks, prices)
 }
 
-/// [`estimate`] with the definition's order already read ([`super::changes::tasks_of`]).
+/// [`estimate`] with the definition's order already read ([`super::asl::tasks_of`]).
 fn estimate_in_order(
     definition: &Value,
     order: &BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
@@ -230,7 +225,7 @@ pub fn deployed(
     durations: &TaskDurations,
     prices: &Prices,
 ) -> Estimate {
-    let order = super::changes::tasks_of(definition);
+    let order = super::asl::tasks_of(definition);
     let mut runs = BTreeMap::new();
     for (state, task) in super::asl::task_states(definition) {
         let nodes = order
@@ -262,7 +257,7 @@ pub fn deployed(
         let function = task
             .pointer("/Parameters/FunctionName")
             .and_then(Value::as_str)
-            .map(super::changes::function_name_of)
+            .map(super::deployed::function_name_of)
             .and_then(|name| functions.get(name));
         runs.insert(
             state.to_string(),

@@ -6,6 +6,7 @@ pub mod asl;
 pub mod changes;
 pub mod child_changes;
 pub mod dag;
+pub mod deployed;
 pub mod document;
 pub mod durations;
 pub mod ecs;
