@@ -510,14 +510,31 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         }
     }
 
-    // 4. Only now: the functions of removed tasks, which no version in service names.
+    // 4. Only now: the functions of removed tasks, which no version in service names,
+    // `concurrency` at a time (a pipeline that shrank by a thousand tasks deletes a thousand).
+    let mut deletions = JoinSet::new();
     for change in &changes.functions {
         if change.action == FunctionAction::Delete {
-            clients.lambda.delete(&change.name).await?;
-            progress(&format!("deleted {}", change.name));
-            applied.deleted.push(change.name.clone());
+            let lambda = clients.lambda.clone();
+            let pool = pool.clone();
+            let name = change.name.clone();
+            deletions.spawn(async move {
+                let _permit = pool.acquire_owned().await;
+                let result = lambda.delete(&name).await;
+                (name, result)
+            });
         }
     }
+    let mut deleted = Vec::new();
+    while let Some(joined) = deletions.join_next().await {
+        let (name, result) =
+            joined.map_err(|e| AwsError::other("deleting functions", e.to_string()))?;
+        result?;
+        progress(&format!("deleted {name}"));
+        deleted.push(name);
+    }
+    deleted.sort();
+    applied.deleted.extend(deleted);
     for change in &changes.ecs_tasks {
         if change.action == FunctionAction::Delete {
             let count = clients.ecs.deregister_family(&change.family).await?;

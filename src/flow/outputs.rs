@@ -166,3 +166,16 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_walk_knows_a_plan_s_files() {
+        assert_eq!(
+            crate::pipeline::cache::PLAN_OUTPUTS,
+            [DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE]
+        );
+    }
+}

@@ -177,7 +177,8 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
             let skipped = name.starts_with('.')
                 || name.ends_with(".egg-info")
                 || name == "__pycache__"
-                || (dir == root && SKIPPED_DIRS.contains(&name.as_ref()));
+                || (dir == root && SKIPPED_DIRS.contains(&name.as_ref()))
+                || holds_plan_outputs(&entry.path());
             if !skipped {
                 walk(root, &entry.path(), files);
             }
@@ -188,6 +189,17 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// A directory a `plan` or `deploy` wrote (`--out` anywhere in the project): its files
+/// change with every plan and are never code or config, so they must not make the next
+/// deploy see new code.
+fn holds_plan_outputs(dir: &Path) -> bool {
+    PLAN_OUTPUTS.iter().all(|file| dir.join(file).is_file())
+}
+
+/// The files every plan writes into its output directory (`flow::outputs` names them; a
+/// test there keeps the two lists equal).
+pub(crate) const PLAN_OUTPUTS: &[&str] = &["state-machine.asl.json", "plan.json", "summary.md"];
 
 /// The program a command name or path runs (absolute, links not followed): a bare name is
 /// looked up on PATH.
@@ -230,4 +242,35 @@ fn modified_nanos(path: &Path) -> u128 {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_outputs_anywhere_in_the_project_are_not_project_files() {
+        let project = tempfile::tempdir().expect("tempdir");
+        let write = |relative: &str| {
+            let path = project.path().join(relative);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("dirs");
+            std::fs::write(&path, b"x").expect("writes");
+        };
+        write("src/p/nodes.py");
+        write("conf/base/catalog.yml");
+        for file in PLAN_OUTPUTS {
+            write(&format!("build/plan/{file}"));
+        }
+        write("build/plan/state-machines/child.asl.json");
+        // A directory with only some of those names is the project's own.
+        write("docs/plan.json");
+        let files: Vec<String> = project_files(project.path())
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            files,
+            vec!["conf/base/catalog.yml", "docs/plan.json", "src/p/nodes.py"]
+        );
+    }
 }
