@@ -3,12 +3,21 @@
 //! A set of tasks that falls apart into independent parts becomes a `Parallel` (one branch
 //! per part); a set that splits into A then B, every task of A upstream of every task of B,
 //! becomes a `Sequence`. Only where neither applies (a non-series-parallel core) is an
-//! ordering added that the pipeline does not have: the down-set cut with the smallest
-//! `critical_path(A) + critical_path(B)`. On a series-parallel DAG the tree's makespan
-//! therefore equals the critical path.
+//! ordering added that the pipeline does not have. On a series-parallel DAG the tree's
+//! makespan therefore equals the critical path.
+//!
+//! A core is first cut in two greedily: the down-set cut with the smallest
+//! `critical_path(A) + critical_path(B)`, each side built the same way. That sum is only a
+//! lower bound on what the sides will cost once they are cut in turn, so where the greedy
+//! tree is slower than the core's critical path, a search replaces it when it finds better:
+//! the core is cut into consecutive bands at once, the bands chosen by dynamic programming
+//! over their true (built) makespans, and each chosen band is searched again; and the
+//! greedy cut in two, each side searched.
 //!
 //! Every subset the recursion visits is convex (a path between two of its tasks stays
 //! inside it), so reachability inside a subset is reachability in the subgraph it induces.
+
+use std::collections::BTreeMap;
 
 use super::dag::Dag;
 
@@ -22,12 +31,22 @@ pub enum SpTree {
     Parallel(Vec<SpTree>),
 }
 
-/// How many cut thresholds of each kind are tried in a non-series-parallel core.
-const CUT_CANDIDATES: usize = 48;
 /// Cores larger than this are cut into parts of comparable size.
 const BALANCE_ABOVE: usize = 64;
 /// ... into parts of at least 1/BALANCE_FRACTION of the core.
 const BALANCE_FRACTION: usize = 8;
+/// Cores up to this size are searched for bands; larger ones are bisected first (the search
+/// costs about 30 greedy builds of the core, and plans of 10,000 tasks must stay fast).
+const SEARCH_UP_TO: usize = 1_000;
+/// A searched core is first cut into this many bands of equal task count; a band of the
+/// search is a run of consecutive ones.
+const SEARCH_BANDS: usize = 16;
+/// ... of at most this many, in cores above [`SEARCH_FULL_UP_TO`].
+const SEARCH_SPAN: usize = 4;
+/// Cores up to this size are searched fully: every run of bands, three orders.
+const SEARCH_FULL_UP_TO: usize = 128;
+/// A chosen band this small is not searched again.
+const SEARCH_AGAIN_FROM: usize = 8;
 
 impl SpTree {
     /// Expected run time of the tree: a sequence sums, a parallel takes its slowest branch.
@@ -153,6 +172,8 @@ pub fn decompose(dag: &Dag, durations: &[f64]) -> SpTree {
         mark: vec![0; dag.len()],
         generation: 0,
         local: vec![0; dag.len()],
+        search: true,
+        halves: true,
     };
     builder.build((0..dag.len()).collect())
 }
@@ -165,6 +186,11 @@ struct Builder<'a> {
     generation: u64,
     /// A task's position inside the subset being examined.
     local: Vec<usize>,
+    /// False while building the candidates of a search (a search inside one would cost
+    /// the square).
+    search: bool,
+    /// False while building searched halves (see [`Self::build`]).
+    halves: bool,
 }
 
 impl Builder<'_> {
@@ -181,10 +207,147 @@ impl Builder<'_> {
         if parts.len() > 1 {
             return sequence(parts.into_iter().map(|p| self.build(p)).collect());
         }
-        let (before, after) = self.cheapest_cut(&subset);
+        if !self.search || subset.len() > SEARCH_UP_TO {
+            return self.bisect(&subset);
+        }
+        let greedy = self.without_search(|builder| builder.bisect(&subset));
+        self.enter(&subset);
+        let critical_path = self
+            .longest_paths_forward(&subset)
+            .into_iter()
+            .fold(0.0, f64::max);
+        let greedy_makespan = greedy.makespan(self.durations);
+        if greedy_makespan <= critical_path * (1.0 + 1e-9) {
+            return greedy;
+        }
+        let mut best = match self.banded(&subset) {
+            Some((makespan, tree)) if makespan < greedy_makespan => (makespan, tree),
+            _ => (greedy_makespan, greedy),
+        };
+        // The bands are flat: a long task with much slack sits in one of them. Cut in two
+        // with each side searched, it can run beside a whole sequence of steps instead.
+        if self.halves && best.0 > critical_path * (1.0 + 1e-9) {
+            // Once: searched halves that try halves again would cost the square.
+            self.halves = false;
+            let halves = self.bisect(&subset);
+            self.halves = true;
+            let makespan = halves.makespan(self.durations);
+            if makespan < best.0 {
+                best = (makespan, halves);
+            }
+        }
+        best.1
+    }
+
+    /// The core cut in two by [`Self::cheapest_cut`], each side built in turn.
+    fn bisect(&mut self, core: &[usize]) -> SpTree {
+        let (before, after) = self.cheapest_cut(core);
         let first = self.build(before);
         let second = self.build(after);
         sequence(vec![first, second])
+    }
+
+    fn without_search<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = std::mem::replace(&mut self.search, false);
+        let result = work(self);
+        self.search = saved;
+        result
+    }
+
+    /// The core as a sequence of bands, and its makespan: the tasks in the order of a key
+    /// that grows along every edge (so each prefix is a down-set), cut into
+    /// [`SEARCH_BANDS`] equal runs; a step of the sequence is one or more consecutive
+    /// runs, chosen by dynamic programming over the steps' built makespans (never the
+    /// whole core: that is what is being cut). `None` when the core has too few tasks to
+    /// cut.
+    fn banded(&mut self, core: &[usize]) -> Option<(f64, SpTree)> {
+        self.enter(core);
+        let finish = self.longest_paths_forward(core);
+        let tail = self.longest_paths_backward(core);
+        let full = core.len() <= SEARCH_FULL_UP_TO;
+        let orders: &[f64] = if full { &[1.0, 0.5, 0.0] } else { &[0.5] };
+        let bands = SEARCH_BANDS.min(core.len());
+        let mut best: Option<(f64, Vec<Vec<usize>>, Vec<SpTree>)> = None;
+        for &weight in orders {
+            let order = self.key_order(core, &finish, &tail, weight);
+            let bounds: Vec<usize> = (0..=bands).map(|i| i * core.len() / bands).collect();
+            // cheapest[b]: the fastest sequence of steps covering runs 0..b, and its last
+            // step's first run.
+            let mut cheapest = vec![(f64::INFINITY, 0usize); bands + 1];
+            cheapest[0].0 = 0.0;
+            let mut steps: BTreeMap<(usize, usize), (Vec<usize>, SpTree)> = BTreeMap::new();
+            for end in 1..=bands {
+                for start in (0..end).rev() {
+                    if (start == 0 && end == bands) || (!full && end - start > SEARCH_SPAN) {
+                        continue;
+                    }
+                    let mut band: Vec<usize> = order[bounds[start]..bounds[end]]
+                        .iter()
+                        .map(|&k| core[k])
+                        .collect();
+                    band.sort_unstable();
+                    let tree = self.without_search(|builder| builder.build(band.clone()));
+                    let total = cheapest[start].0 + tree.makespan(self.durations);
+                    if total < cheapest[end].0 {
+                        cheapest[end] = (total, start);
+                    }
+                    steps.insert((start, end), (band, tree));
+                }
+            }
+            let makespan = cheapest[bands].0;
+            if makespan.is_finite() && best.as_ref().is_none_or(|(m, _, _)| makespan < *m) {
+                let mut chosen_bands = Vec::new();
+                let mut chosen_trees = Vec::new();
+                let mut end = bands;
+                while end > 0 {
+                    let start = cheapest[end].1;
+                    let (band, tree) = steps.remove(&(start, end))?;
+                    chosen_bands.push(band);
+                    chosen_trees.push(tree);
+                    end = start;
+                }
+                chosen_bands.reverse();
+                chosen_trees.reverse();
+                best = Some((makespan, chosen_bands, chosen_trees));
+            }
+        }
+        let (_, chosen_bands, chosen_trees) = best?;
+        // Each chosen band was built greedily; searched in turn, it may do better.
+        let trees: Vec<SpTree> = chosen_bands
+            .into_iter()
+            .zip(chosen_trees)
+            .map(|(band, greedy)| {
+                if band.len() < SEARCH_AGAIN_FROM {
+                    return greedy;
+                }
+                let searched = self.build(band);
+                if searched.makespan(self.durations) < greedy.makespan(self.durations) {
+                    searched
+                } else {
+                    greedy
+                }
+            })
+            .collect();
+        let tree = sequence(trees);
+        Some((tree.makespan(self.durations), tree))
+    }
+
+    /// Local positions sorted by `weight * earliest finish + (1 - weight) * latest finish`,
+    /// ties by position. Both grow by at least a task's duration along its incoming edge,
+    /// so every prefix of the order is a down-set of the core.
+    fn key_order(&self, core: &[usize], finish: &[f64], tail: &[f64], weight: f64) -> Vec<usize> {
+        let total = finish.iter().copied().fold(0.0, f64::max);
+        let key: Vec<f64> = core
+            .iter()
+            .enumerate()
+            .map(|(k, &task)| {
+                let latest_finish = total - tail[k] + self.durations[task];
+                weight * finish[k] + (1.0 - weight) * latest_finish
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..core.len()).collect();
+        order.sort_unstable_by(|&a, &b| key[a].total_cmp(&key[b]).then(a.cmp(&b)));
+        order
     }
 
     fn enter(&mut self, subset: &[usize]) {
@@ -233,98 +396,124 @@ impl Builder<'_> {
     }
 
     /// Every split of the subset into consecutive parts where each part is wholly upstream
-    /// of the next. In any topological order such parts are prefixes, so the split after
-    /// position `i` is valid exactly when every later task has every task up to `i` among
-    /// its ancestors.
+    /// of the next. At such a split every task before it is an ancestor of every task
+    /// after, so the split falls between two layers (a task's layer: the most tasks on a
+    /// path ending at it). Between layers `l` and `l + 1` it is a split exactly when no task
+    /// of a layer up to `l` has its nearest successor beyond `l + 1` (or none), and every
+    /// task whose nearest successor is in `l + 1` has an edge to all of `l + 1`: a path
+    /// from the before part's last tasks to the after part's first ones can only be an edge.
+    /// Linear in the subset's edges.
     fn series_parts(&mut self, subset: &[usize]) -> Vec<Vec<usize>> {
         self.enter(subset);
-        let size = subset.len();
-        let words = size.div_ceil(64);
-        let mut ancestors = vec![0u64; size * words];
-        let mut first_missing = vec![0usize; size];
+        let mut layer = vec![0usize; subset.len()];
         for (k, &task) in subset.iter().enumerate() {
-            for &parent in &self.dag.predecessors[task] {
-                if !self.inside(parent) {
-                    continue;
-                }
-                let p = self.local[parent];
-                let (done, row) = ancestors.split_at_mut(k * words);
-                let parent_row = &done[p * words..(p + 1) * words];
-                for (word, parent_word) in row[..words].iter_mut().zip(parent_row) {
-                    *word |= parent_word;
-                }
-                row[p / 64] |= 1 << (p % 64);
-            }
-            let row = &ancestors[k * words..(k + 1) * words];
-            first_missing[k] = first_zero_bit(row, k);
+            layer[k] = self.dag.predecessors[task]
+                .iter()
+                .filter(|&&p| self.inside(p))
+                .map(|&p| layer[self.local[p]] + 1)
+                .max()
+                .unwrap_or(0);
         }
-        let mut parts = Vec::new();
-        let mut current = Vec::new();
-        let mut min_later = usize::MAX;
-        let mut split_after = vec![false; size];
-        for k in (1..size).rev() {
-            min_later = min_later.min(first_missing[k]);
-            split_after[k - 1] = min_later > k - 1;
+        let layers = layer.iter().max().map_or(0, |&l| l + 1);
+        let mut layer_size = vec![0usize; layers];
+        for &l in &layer {
+            layer_size[l] += 1;
         }
+        // splits[l]: the subset splits between layers l and l + 1.
+        let mut splits = vec![true; layers];
+        splits[layers - 1] = false;
+        // +1 where a run of impossible splits starts, -1 where it ends.
+        let mut spanned = vec![0i64; layers + 1];
+        let mut successor_layers = Vec::new();
         for (k, &task) in subset.iter().enumerate() {
-            current.push(task);
-            if split_after[k] && k + 1 < size {
-                parts.push(std::mem::take(&mut current));
+            successor_layers.clear();
+            successor_layers.extend(
+                self.dag.successors[task]
+                    .iter()
+                    .filter(|&&s| self.inside(s))
+                    .map(|&s| layer[self.local[s]]),
+            );
+            let nearest = successor_layers.iter().copied().min();
+            let spans_until = nearest.map_or(layers, |n| n - 1);
+            if layer[k] < spans_until {
+                spanned[layer[k]] += 1;
+                spanned[spans_until] -= 1;
+            }
+            if let Some(nearest) = nearest {
+                let direct = successor_layers.iter().filter(|&&l| l == nearest).count();
+                if direct != layer_size[nearest] {
+                    splits[nearest - 1] = false;
+                }
             }
         }
-        parts.push(current);
+        let mut running = 0;
+        for (split, change) in splits.iter_mut().zip(&spanned) {
+            running += change;
+            if running > 0 {
+                *split = false;
+            }
+        }
+        let mut part_of_layer = Vec::with_capacity(layers);
+        let mut part = 0;
+        for split in &splits {
+            part_of_layer.push(part);
+            part += usize::from(*split);
+        }
+        let mut parts = vec![Vec::new(); part + 1];
+        for (k, &task) in subset.iter().enumerate() {
+            parts[part_of_layer[layer[k]]].push(task);
+        }
         parts
     }
 
     /// The down-set cut (A before B) of a connected, series-indecomposable subset that adds
-    /// the least: the smallest `critical_path(A) + critical_path(B)`. Candidates are the
-    /// thresholds on earliest finish (A = what can be done by time t) and on latest start
-    /// (B = what need not start before t).
+    /// the least: the smallest `critical_path(A) + critical_path(B)`, over every prefix of
+    /// the tasks ordered by earliest finish and by latest finish. For a down-set A, its
+    /// critical path is its latest earliest-finish and B's is its longest tail, so every
+    /// prefix is priced at once.
     fn cheapest_cut(&mut self, subset: &[usize]) -> (Vec<usize>, Vec<usize>) {
         self.enter(subset);
         let finish = self.longest_paths_forward(subset);
         let tail = self.longest_paths_backward(subset);
-        let total = finish.iter().copied().fold(0.0, f64::max);
-
-        let mut candidates: Vec<Vec<bool>> = Vec::new();
-        for threshold in sample_thresholds(&finish) {
-            candidates.push(finish.iter().map(|&f| f <= threshold).collect());
-        }
-        let latest_start: Vec<f64> = tail.iter().map(|&t| total - t).collect();
-        for threshold in sample_thresholds(&latest_start) {
-            candidates.push(latest_start.iter().map(|&s| s < threshold).collect());
-        }
-        // Topological prefixes always work, whatever the durations (zero durations make
-        // every threshold cut trivial).
-        candidates.push((0..subset.len()).map(|i| i < subset.len() / 2).collect());
-
+        let size = subset.len();
         // Large cores are cut into parts of comparable size: peeling one cheap task at a
         // time would nest the machine as deep as the pipeline is long (and plan in
         // quadratic time), adding a little delay at every level.
-        let min_side = match subset.len() {
+        let min_side = match size {
             size if size > BALANCE_ABOVE => size / BALANCE_FRACTION,
             _ => 1,
         };
-        let mut best: Option<(f64, usize)> = None;
-        for (index, in_before) in candidates.iter().enumerate() {
-            let before_count = in_before.iter().filter(|&&b| b).count();
-            if before_count < min_side || subset.len() - before_count < min_side {
-                continue;
+        let mut best: Option<(f64, f64, usize)> = None;
+        let mut suffix = vec![0.0f64; size + 1];
+        for weight in [1.0, 0.0] {
+            let order = self.key_order(subset, &finish, &tail, weight);
+            for p in (0..size).rev() {
+                suffix[p] = suffix[p + 1].max(tail[order[p]]);
             }
-            let cost = self.split_cost(subset, in_before);
-            if best.is_none_or(|(best_cost, _)| cost < best_cost) {
-                best = Some((cost, index));
+            let mut prefix = 0.0f64;
+            for k in 1..size {
+                prefix = prefix.max(finish[order[k - 1]]);
+                if k < min_side || size - k < min_side {
+                    continue;
+                }
+                let cost = prefix + suffix[k];
+                if best.is_none_or(|(best_cost, _, _)| cost < best_cost) {
+                    best = Some((cost, weight, k));
+                }
             }
         }
-        let chosen = best.map(|(_, index)| &candidates[index]);
-        let mut before = Vec::new();
-        let mut after = Vec::new();
-        for (position, &task) in subset.iter().enumerate() {
-            let goes_first = match chosen {
-                Some(in_before) => in_before[position],
-                None => position == 0,
-            };
-            if goes_first {
+        let (order, count) = match best {
+            Some((_, weight, count)) => (self.key_order(subset, &finish, &tail, weight), count),
+            None => ((0..size).collect(), 1),
+        };
+        let mut in_before = vec![false; size];
+        for &position in &order[..count] {
+            in_before[position] = true;
+        }
+        let mut before = Vec::with_capacity(count);
+        let mut after = Vec::with_capacity(size - count);
+        for (&task, first) in subset.iter().zip(in_before) {
+            if first {
                 before.push(task);
             } else {
                 after.push(task);
@@ -360,50 +549,6 @@ impl Builder<'_> {
         }
         tail
     }
-
-    /// `critical_path(A) + critical_path(B)` for the cut; `in_before` is by local position.
-    fn split_cost(&self, subset: &[usize], in_before: &[bool]) -> f64 {
-        let mut finish = vec![0.0; subset.len()];
-        let mut makespan = [0.0f64; 2];
-        for (k, &task) in subset.iter().enumerate() {
-            let side = in_before[k];
-            let start = self.dag.predecessors[task]
-                .iter()
-                .filter(|&&p| self.inside(p) && in_before[self.local[p]] == side)
-                .map(|&p| finish[self.local[p]])
-                .fold(0.0, f64::max);
-            finish[k] = start + self.durations[task];
-            let slot = usize::from(!side);
-            makespan[slot] = makespan[slot].max(finish[k]);
-        }
-        makespan[0] + makespan[1]
-    }
-}
-
-/// Up to [`CUT_CANDIDATES`] distinct values, evenly spread, excluding the largest (a cut must
-/// leave something on both sides).
-fn sample_thresholds(values: &[f64]) -> Vec<f64> {
-    let mut distinct: Vec<f64> = values.to_vec();
-    distinct.sort_by(f64::total_cmp);
-    distinct.dedup();
-    distinct.pop();
-    if distinct.len() <= CUT_CANDIDATES {
-        return distinct;
-    }
-    (0..CUT_CANDIDATES)
-        .map(|i| distinct[i * (distinct.len() - 1) / (CUT_CANDIDATES - 1)])
-        .collect()
-}
-
-/// The lowest bit below `limit` that is not set; `limit` when all are.
-fn first_zero_bit(row: &[u64], limit: usize) -> usize {
-    for (index, &word) in row.iter().enumerate() {
-        if word != u64::MAX {
-            let bit = index * 64 + (!word).trailing_zeros() as usize;
-            return bit.min(limit);
-        }
-    }
-    limit
 }
 
 /// The tree of a deployed definition, each Task state matched to a task by `task_of` (its
@@ -518,12 +663,5 @@ mod tests {
         assert!(!SpTree::Sequence(vec![SpTree::Task(1), SpTree::Task(0)]).respects(&d));
         assert!(!SpTree::Task(0).respects(&d));
         assert!(SpTree::Sequence(vec![SpTree::Task(0), SpTree::Task(1)]).respects(&d));
-    }
-
-    #[test]
-    fn first_zero_bit_finds_gaps_across_words() {
-        assert_eq!(first_zero_bit(&[u64::MAX, 0b101], 200), 65);
-        assert_eq!(first_zero_bit(&[u64::MAX], 64), 64);
-        assert_eq!(first_zero_bit(&[0b1], 5), 1);
     }
 }
