@@ -139,6 +139,8 @@ async fn deploy_once(
         target,
         concurrency: pool,
         version_description: "bench",
+        // The bench counts deploy calls; a probe is one Lambda invoke per new version.
+        probe: false,
     };
     apply(job, &|_| {}).await.expect("deploy");
     let seconds = started.elapsed().as_secs_f64();

@@ -24,7 +24,8 @@ and gets back a small summary::
 What it does, per invocation:
 
 - Opens one ``KedroSession`` for ``env`` and runs exactly ``nodes`` of
-  ``pipeline`` in it (``session.run(pipeline_names=[...], node_names=[...])``),
+  ``pipeline`` in it (``session.run(pipeline_names=[...], node_names=[...])``;
+  ``pipeline_name=...`` on Kedro 0.19 to 1.1, whichever ``session.run`` takes),
   so hooks, the catalog, dataset factories and parameters work as in ``kedro run``.
 - Runtime parameters come from the execution input's ``"params"`` object, keyed
   as ``kedro run --params`` keys them: ``{"params": {"model_options.test_size": 0.3}}``
@@ -104,11 +105,15 @@ not be loaded, ...): a traceback and, last, one line
 a missing or invalid key, unknown pipeline or nodes), explained on stderr.
 
 Kedro internals touched, on purpose and nowhere else: the session's store
-(``session._store``) gets the env and the params, because the constructor —
-the only way to choose the session id — takes neither. To know which inputs
-are versioned, and where the task's local outputs go when the project runs from
-a copy, the session's context is loaded once before the run (so the
-``after_context_created`` and ``after_catalog_created`` hooks run twice then).
+(``session._store``) gets the env and the params (as ``runtime_params``, or
+``extra_params`` on Kedro 0.19: what ``KedroSession.create`` calls them), because
+the constructor — the only way to choose the session id — takes neither. On
+Kedro 0.19.0-0.19.8, whose catalog keeps no config, a dataset's config comes
+from the catalog's ``_dataset_patterns``, ``_match_pattern`` and
+``_resolve_config`` and the context's ``_convert_paths_to_absolute_posix``.
+To know which inputs are versioned, and where the task's local outputs go when
+the project runs from a copy, the session's context is loaded once before the
+run (so the ``after_context_created`` and ``after_catalog_created`` hooks run twice then).
 Which node failed is read from the traceback (Kedro re-raises a node's error
 as is, without naming the node).
 
@@ -117,7 +122,8 @@ retry after the function did run, a redrive) fails when it saves a versioned
 dataset, because Kedro refuses to overwrite a version; two executions that
 start in the same millisecond share a version.
 
-One self-contained file, standard library plus Kedro only. Kedro 1.x.
+One self-contained file, standard library plus Kedro only. Kedro 0.19.0 and
+later (run here on 0.19.12, 1.0.0 and 1.7).
 """
 
 from __future__ import annotations
@@ -196,6 +202,10 @@ class NodeFailed(Exception):
 
 class NoWritableDirectory(RuntimeError):
     """The project directory is read-only, and no temp directory is writable for its copy."""
+
+
+class UnsupportedKedro(RuntimeError):
+    """The installed Kedro's ``KedroSession.run`` takes no pipeline keyword known here."""
 
 
 def _is_no_space(error: Optional[BaseException]) -> bool:
@@ -640,7 +650,9 @@ def _mirror(source: Path, target: Path, linked: frozenset) -> None:
                 copy.symlink_to(original)
 
 
-def make_outputs_writable(catalog: Any, names: list, copy: TempCopy) -> None:
+def make_outputs_writable(
+    catalog: Any, names: list, copy: TempCopy, context: Any = None,
+) -> None:
     """Replace the links in the copy at the local paths that ``names`` save to.
 
     A link there points into the read-only project: a save would follow it and
@@ -649,11 +661,12 @@ def make_outputs_writable(catalog: Any, names: list, copy: TempCopy) -> None:
     adds to the directory keeps what is there. A versioned dataset saves into a
     new version directory: nothing to do. Paths outside the copy (absolute
     ones, URLs) and links that the project itself holds (to elsewhere) are left
-    alone.
+    alone. ``context``: the ``KedroContext`` of ``catalog`` (see ``catalog_lookup``).
     """
     project = str(copy.project)
+    lookup = catalog_lookup(catalog, context)
     for name in names:
-        config = dataset_config(catalog.config_resolver, name)
+        config = lookup(name)[1]
         if not isinstance(config, dict) or config.get("versioned"):
             continue
         path = config.get("filepath", config.get("path"))
@@ -731,16 +744,326 @@ def unknown_nodes_message(pipeline: str, unknown: list, known: set) -> str:
     )
 
 
+# ---------------------------------------------------------------- credentials
+
+
+CREDENTIALS_ENV = "KEDRO_SFN_CREDENTIALS"  # {"<Kedro credentials key>": "secretsmanager:NAME"}
+STAND_IN_CREDENTIALS_ENV = "KEDRO_SFN_STAND_IN_CREDENTIALS"  # "1": no AWS call (image test)
+CREDENTIAL_SERVICES = {"secretsmanager": "Secrets Manager", "ssm": "SSM Parameter Store"}
+_FETCHED_CREDENTIALS: dict = {}  # the env's mapping (as JSON text) -> what it gave, per process
+
+
+class CredentialsUnavailable(RuntimeError):
+    """A credentials source of ``KEDRO_SFN_CREDENTIALS`` could not be read or is not JSON."""
+
+
+class StandIn(dict):
+    """A credentials entry for checks that must not read a secret: any key is present
+    and holds a placeholder, so a dataset can be built but never reach a real system."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __missing__(self, item: str) -> str:
+        return f"kedro-sfn-stand-in-{self.key}"
+
+
+def credential_sources(environ: Any) -> dict:
+    """``$KEDRO_SFN_CREDENTIALS``: each Kedro credentials key -> (service, name)."""
+    text = environ.get(CREDENTIALS_ENV) or "{}"
+    try:
+        mapping = json.loads(text)
+    except ValueError as exc:
+        raise CredentialsUnavailable(f"{CREDENTIALS_ENV} is not JSON: {exc}") from None
+    if not isinstance(mapping, dict):
+        raise CredentialsUnavailable(f"{CREDENTIALS_ENV} must be a JSON object")
+    sources = {}
+    for key, source in sorted(mapping.items()):
+        service, _, name = str(source).partition(":")
+        if service not in CREDENTIAL_SERVICES or not name:
+            raise CredentialsUnavailable(
+                f"{CREDENTIALS_ENV}: credentials '{key}' come from {source!r}; expected "
+                f"secretsmanager:NAME or ssm:NAME (credentials: in kedro-sfn.yml)"
+            )
+        sources[key] = (service, name)
+    return sources
+
+
+def aws_client(service: str) -> Any:
+    """A client of ``service`` (boto3 when installed, as on Lambda; else botocore, which
+    s3fs brings), honouring ``AWS_REGION`` and ``AWS_ENDPOINT_URL``."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    try:
+        import boto3
+
+        return boto3.client(service, region_name=region)
+    except ImportError:
+        import botocore.session
+
+        return botocore.session.get_session().create_client(service, region_name=region)
+
+
+def fetch_credentials(key: str, service: str, name: str) -> dict:
+    """One credentials entry, read from AWS: a JSON object, never logged."""
+    where = f"{CREDENTIAL_SERVICES[service]} ({service}:{name})"
+    try:
+        if service == "secretsmanager":
+            text = aws_client(service).get_secret_value(SecretId=name)["SecretString"]
+            action = "secretsmanager:GetSecretValue"
+        else:
+            answer = aws_client(service).get_parameter(Name=name, WithDecryption=True)
+            text, action = answer["Parameter"]["Value"], "ssm:GetParameter"
+    except Exception as exc:  # noqa: BLE001 - botocore's errors, a missing package, ...
+        action = "secretsmanager:GetSecretValue" if service == "secretsmanager" else "ssm:GetParameter"
+        raise CredentialsUnavailable(
+            f"credentials '{key}': cannot read {where}: {type(exc).__name__}: {exc}; check "
+            f"that it exists in the function's region and that its role may {action} on it"
+        ) from None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise CredentialsUnavailable(
+            f"credentials '{key}': {where} must hold a JSON object (the entry Kedro's "
+            f"credentials.yml would have under '{key}', e.g. {{\"con\": \"postgresql://...\"}})"
+        )
+    return value
+
+
+def deployed_credentials(environ: Any, stand_in: bool = False) -> dict:
+    """The credentials the deployment maps to AWS, read once per process (a cold start).
+
+    ``stand_in``: placeholders instead, read from nowhere (``image test``, offline).
+    """
+    sources = credential_sources(environ)
+    if stand_in:
+        return {key: StandIn(key) for key in sources}
+    cache_key = environ.get(CREDENTIALS_ENV) or "{}"
+    if cache_key not in _FETCHED_CREDENTIALS:
+        fetched = {key: fetch_credentials(key, *source) for key, source in sources.items()}
+        _FETCHED_CREDENTIALS.clear()
+        _FETCHED_CREDENTIALS[cache_key] = fetched
+    return _FETCHED_CREDENTIALS[cache_key]
+
+
+def install_credentials(extra: dict) -> None:
+    """Give Kedro ``extra`` as the env's credentials, beside any the project's config has.
+
+    Kedro reads credentials in ``KedroContext._get_config_credentials`` (0.19.0 to 1.7:
+    the one place it does, when it builds the catalog); the context class the project's
+    settings name gets a version that adds ``extra``. Nothing is written to disk.
+    """
+    from kedro.framework.project import settings
+
+    cls = settings.CONTEXT_CLASS
+    original = cls.__dict__.get("_kedro_sfn_original_credentials") or cls._get_config_credentials
+
+    def _get_config_credentials(self: Any) -> dict:
+        return {**(original(self) or {}), **extra}
+
+    cls._kedro_sfn_original_credentials = original
+    cls._get_config_credentials = _get_config_credentials
+
+
+# -------------------------------------------------------------------- the probe
+
+
+PROBE_FLAG = "--probe"
+NO_MODULE = re.compile(r"No module named '([^']+)'")
+MISSING_CREDENTIALS = re.compile(r"Unable to find credentials '([^']+)'")
+PIPELINE_IMPORT_WARNING = "An error occurred while importing the"
+REQUIREMENTS_FIX = (
+    "add the distribution that provides it to the project's dependencies (pyproject.toml or "
+    "requirements.txt) or to image.requirements in kedro-sfn.yml, then build the image again"
+)
+
+
+def probe(pipeline_name: str, env: Optional[str], nodes: Optional[list] = None,
+          stand_in: bool = False) -> dict:
+    """What would make a task fail before its first node runs, all at once.
+
+    Loads the project as a task does (bootstrap, the pipeline's modules, the env's catalog
+    with its credentials), then builds every dataset the nodes (default: the pipeline's)
+    read or write. Reads and writes no data. Each failure names what is missing (a module,
+    a dataset's type, a credentials key), the nodes it stops, and the fix.
+    """
+    import warnings
+
+    started = time.monotonic()
+    failures: list = []
+    report = {"pipeline": pipeline_name, "env": env, "failures": failures}
+
+    def fail(kind: str, subject: str, error: Any, fix: str, where: tuple = ()) -> None:
+        failures.append({"kind": kind, "subject": subject, "nodes": sorted(where),
+                         "error": one_line(str(error))[:600], "fix": fix})
+
+    def finish() -> dict:
+        report["ok"] = not failures
+        report["seconds"] = round(time.monotonic() - started, 3)
+        return report
+
+    project = project_dir()
+    try:
+        prepare_process(project)
+        bootstrap(project)
+        import kedro
+        from kedro.framework.session import KedroSession
+
+        report["kedro_version"] = kedro.__version__
+    except Exception as exc:  # noqa: BLE001 - every failure is reported
+        fail("project", str(project), exc, "check that the image holds the project "
+             "(kedro_project/) and that Kedro is among its requirements")
+        return finish()
+    if run_pipeline_keyword(KedroSession.run) is None:
+        fail("kedro-version", kedro.__version__, "KedroSession.run takes neither "
+             "pipeline_names nor pipeline_name", "use Kedro 0.19.0 or later")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            pipeline = registered_pipeline(pipeline_name)
+        except Exception as exc:  # noqa: BLE001
+            pipeline = None
+            error = exc
+    for warning in caught:
+        text = str(warning.message)
+        if text.startswith(PIPELINE_IMPORT_WARNING):
+            missing = NO_MODULE.search(text)
+            module = text.split("'")[1] if "'" in text else text.split("\n")[0]
+            last = [line for line in text.splitlines() if line.strip()][-1]
+            if missing:
+                fail("module", missing.group(1), f"importing {module}: {last.strip()}",
+                     REQUIREMENTS_FIX)
+            else:
+                fail("pipeline", module, last.strip(), "fix the error in that module")
+    if pipeline is None and not failures:
+        text = " ".join(f"{type(e).__name__}: {e}" for e in _chain(error))
+        missing = NO_MODULE.search(text)
+        fail("module" if missing else "pipeline",
+             missing.group(1) if missing else pipeline_name, text,
+             REQUIREMENTS_FIX if missing else "check the project's pipeline registry")
+
+    # Without the pipeline the catalog is still built: its credentials fail every task.
+    wanted = set(nodes or [node.name for node in pipeline.nodes] if pipeline else ())
+    to_check = [node for node in pipeline.nodes if node.name in wanted] if pipeline else []
+    report["nodes"] = len(to_check)
+    users: dict = {}
+    for node in to_check:
+        for name in (*node.inputs, *node.outputs):
+            if name != "parameters" and not name.startswith("params:"):
+                users.setdefault(name, set()).add(node.name)
+    report["datasets"] = len(users)
+
+    try:
+        install_credentials(deployed_credentials(os.environ, stand_in))
+    except CredentialsUnavailable as exc:
+        fail("credentials", "KEDRO_SFN_CREDENTIALS", exc, "see the message")
+        return finish()
+    try:
+        with open_session(project, "1970-01-01T00.00.00.000Z", env, {}) as session:
+            catalog = session.load_context().catalog
+    except Exception as exc:  # noqa: BLE001
+        missing = MISSING_CREDENTIALS.search(str(exc))
+        module = NO_MODULE.search(str(exc))
+        if missing:
+            key = missing.group(1)
+            fail("credentials", key, exc, f"add `{key}: secretsmanager:NAME` (or ssm:NAME) "
+                 f"under credentials: in kedro-sfn.yml: the image carries no credentials file")
+        elif module:
+            fail("module", module.group(1), exc, REQUIREMENTS_FIX)
+        else:
+            fail("catalog", env or "default env", exc, "check the env's catalog.yml")
+        return finish()
+
+    for name in sorted(users):
+        try:
+            dataset_object(catalog, name)
+        except Exception as exc:  # noqa: BLE001
+            text = " ".join(str(e) for e in _chain(exc))
+            module = NO_MODULE.search(text)
+            missing = MISSING_CREDENTIALS.search(text)
+            if module:
+                fail("module", module.group(1), f"dataset '{name}': {text}", REQUIREMENTS_FIX,
+                     tuple(users[name]))
+            elif missing:
+                fail("credentials", missing.group(1), f"dataset '{name}': {text}",
+                     f"add `{missing.group(1)}: secretsmanager:NAME` under credentials: in "
+                     f"kedro-sfn.yml", tuple(users[name]))
+            else:
+                fail("dataset", name, text, "check the dataset's catalog entry",
+                     tuple(users[name]))
+    return finish()
+
+
+def _chain(error: BaseException) -> list:
+    """``error`` and those it was raised from, outermost first."""
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def dataset_object(catalog: Any, name: str) -> Any:
+    """The dataset ``name`` built by the catalog (entries, patterns, defaults): Kedro 1.x
+    catalogs build on access (``catalog[name]``), 0.19's through ``_get_dataset``."""
+    getter = getattr(catalog, "_get_dataset", None)
+    if getter is not None and not hasattr(type(catalog), "__getitem__"):
+        return getter(name)
+    return catalog[name]
+
+
+def run_pipeline_keyword(run: Any) -> Optional[str]:
+    """``pipeline_names`` (Kedro >= 1.2) or ``pipeline_name`` (0.19 to 1.1), as
+    ``KedroSession.run`` takes it; ``None``: neither."""
+    import inspect
+
+    parameters = inspect.signature(run).parameters
+    for keyword in ("pipeline_names", "pipeline_name"):
+        if keyword in parameters:
+            return keyword
+    return None
+
+
+class ProbeFailed(RuntimeError):
+    """A probe found what would fail the task: every failure, one per line."""
+
+
+def probe_message(report: dict) -> str:
+    """The failures of a probe, one line each: what, where, and the fix."""
+    lines = []
+    for failure in report["failures"]:
+        where = f" (nodes {', '.join(failure['nodes'])})" if failure["nodes"] else ""
+        lines.append(f"{failure['kind']} {failure['subject']}{where}: {failure['error']}; "
+                     f"fix: {failure['fix']}")
+    return "; ".join(lines)
+
+
 # ----------------------------------------------------------------- the handler
 
 
 def handler(event: Any, context: Any = None) -> dict:
-    """The Lambda entry point: run the event's nodes; return the summary."""
+    """The Lambda entry point: run the event's nodes; return the summary.
+
+    A probe event (``{"probe": true, "pipeline": ..., "env": ..., "nodes": [...]}``, sent
+    by a deploy before the alias moves) runs no node: it checks what the task needs
+    (see ``probe``) and fails with ``ProbeFailed`` naming every problem.
+    """
+    if isinstance(event, dict) and event.get("probe") is True:
+        return handle_probe(event)
     started = time.monotonic()
     request = parse_event(event)
     project = project_dir()
     prepare_process(project)
     metadata = bootstrap(project)
+    if os.environ.get(CREDENTIALS_ENV):
+        install_credentials(deployed_credentials(os.environ))
 
     pipeline = registered_pipeline(request["pipeline"])
     known = {node.name for node in pipeline.nodes}
@@ -768,15 +1091,20 @@ def handler(event: Any, context: Any = None) -> dict:
         project, version, request["env"], request["runtime_params"],
         run_path=copy.path if copy is not None else None,
     ) as session:
+        which_pipeline = pipeline_argument(session.run, request["pipeline"])
         load_versions = {}
         if pinnable or copy is not None:
-            catalog = session.load_context().catalog
+            kedro_context = session.load_context()
+            catalog = kedro_context.catalog
             if copy is not None:
-                make_outputs_writable(catalog, saved_names(to_run), copy)
-            load_versions = {name: version for name in versioned_datasets(catalog, pinnable)}
+                make_outputs_writable(catalog, saved_names(to_run), copy, kedro_context)
+            load_versions = {
+                name: version
+                for name in versioned_datasets(catalog, pinnable, kedro_context)
+            }
         try:
             session.run(
-                pipeline_names=[request["pipeline"]],
+                **which_pipeline,
                 node_names=[node.name for node in to_run],
                 load_versions=load_versions or None,
             )
@@ -793,6 +1121,28 @@ def handler(event: Any, context: Any = None) -> dict:
         "save_version": version,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def run_probe(event: Any) -> dict:
+    """The report of a probe event (``pipeline``, optional ``env`` and ``nodes``)."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"the probe event must be a JSON object, got {_json_type(event)}")
+    pipeline, env, nodes = event.get("pipeline"), event.get("env"), event.get("nodes")
+    if not isinstance(pipeline, str) or not pipeline:
+        raise InvalidEvent("probe event key 'pipeline' must be a non-empty string")
+    if env is not None and not isinstance(env, str):
+        raise InvalidEvent("probe event key 'env' must be a string or absent")
+    if nodes is not None and not (isinstance(nodes, list) and all(isinstance(n, str) for n in nodes)):
+        raise InvalidEvent("probe event key 'nodes' must be a list of node names or absent")
+    return probe(pipeline, env, nodes, stand_in=os.environ.get(STAND_IN_CREDENTIALS_ENV) == "1")
+
+
+def handle_probe(event: dict) -> dict:
+    """A probe event: the report, or ``ProbeFailed`` when anything would fail."""
+    report = run_probe(event)
+    if not report["ok"]:
+        raise ProbeFailed(probe_message(report))
+    return report
 
 
 def saved_names(nodes: list) -> list:
@@ -864,44 +1214,143 @@ def open_session(
     if env:
         data["env"] = env
     if params:
-        data["runtime_params"] = params
+        data[params_store_key(KedroSession)] = params
     session._store.update(data)
     return session
 
 
-def versioned_datasets(catalog: Any, names: list) -> list:
+def params_store_key(session_class: Any) -> str:
+    """The session store's key for runtime params, as ``KedroSession.create`` names
+    its argument (and puts it in the store): ``runtime_params`` (Kedro 1.x) or
+    ``extra_params`` (0.19.x). ``load_context`` reads that key."""
+    import inspect
+
+    parameters = inspect.signature(session_class.create).parameters
+    if "runtime_params" not in parameters and "extra_params" in parameters:
+        return "extra_params"
+    return "runtime_params"
+
+
+def pipeline_argument(run: Any, pipeline: str) -> dict:
+    """``session.run``'s pipeline argument: ``{"pipeline_names": [pipeline]}`` (Kedro
+    >= 1.2) or ``{"pipeline_name": pipeline}`` (0.19.0 to 1.1), whichever ``run``'s
+    signature has; ``UnsupportedKedro`` when it has neither."""
+    keyword = run_pipeline_keyword(run)
+    if keyword == "pipeline_names":
+        return {keyword: [pipeline]}
+    if keyword == "pipeline_name":
+        return {keyword: pipeline}
+    import kedro
+
+    raise UnsupportedKedro(
+        f"Kedro {getattr(kedro, '__version__', '(version unknown)')} is not supported: its "
+        f"KedroSession.run takes neither pipeline_names (Kedro 1.2 and later) nor "
+        f"pipeline_name (Kedro 0.19.0 to 1.1); kedro-sfn runs Kedro 0.19.0 and later"
+    )
+
+
+def versioned_datasets(catalog: Any, names: list, context: Any = None) -> list:
     """Those of ``names`` that the catalog declares ``versioned``.
 
     Kedro's ``load_versions`` only accepts a name that has a catalog entry or
-    matches a dataset pattern; a versioned dataset that only the catch-all
-    pattern ``{name}`` matches cannot be pinned, so that is an error here.
+    matches a dataset pattern; on Kedro 1.x a versioned dataset that only the
+    catch-all pattern ``{name}`` matches cannot be pinned, so that is an error
+    here (Kedro 0.19 accepts the catch-all). ``context``: see ``catalog_lookup``.
     """
-    resolver = catalog.config_resolver
+    lookup = catalog_lookup(catalog, context)
     versioned = []
     for name in names:
-        if name not in resolver.config and not resolver.match_dataset_pattern(name):
-            if resolver.match_user_catch_all_pattern(name):
-                if resolver.resolve_pattern(name).get("versioned"):
-                    raise ValueError(
-                        f"dataset '{name}' is versioned through the catch-all pattern, "
-                        f"and Kedro cannot pin a load version for it: give it a catalog "
-                        f"entry or a more specific pattern"
-                    )
-            continue  # else not in the catalog: a MemoryDataset, never versioned
-        config = dataset_config(resolver, name)
-        if isinstance(config, dict) and config.get("versioned"):
-            versioned.append(name)
+        match, config = lookup(name)
+        if match is None:
+            continue  # not in the catalog: a MemoryDataset, never versioned
+        if not (isinstance(config, dict) and config.get("versioned")):
+            continue
+        if match == CATCH_ALL:
+            raise ValueError(
+                f"dataset '{name}' is versioned through the catch-all pattern, "
+                f"and Kedro cannot pin a load version for it: give it a catalog "
+                f"entry or a more specific pattern"
+            )
+        versioned.append(name)
     return versioned
 
 
-def dataset_config(resolver: Any, name: str) -> Optional[dict]:
+def dataset_config(catalog: Any, name: str, context: Any = None) -> Optional[dict]:
     """The catalog's config of dataset ``name`` (an entry or a pattern, the catch-all
-    included, with Kedro's relative paths already made absolute), or ``None``."""
-    if name in resolver.config:
-        return resolver.config[name]
-    if resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name):
-        return resolver.resolve_pattern(name)
-    return None
+    included, with Kedro's relative paths already made absolute), or ``None``.
+    ``context``: see ``catalog_lookup``."""
+    return catalog_lookup(catalog, context)(name)[1]
+
+
+# What catalog_lookup found a dataset name to be: an entry, a dataset factory
+# pattern that load_versions accepts, Kedro 1.x's user catch-all (which it does not).
+ENTRY, PATTERN, CATCH_ALL = "entry", "pattern", "catch-all"
+
+
+def catalog_lookup(catalog: Any, context: Any = None) -> Any:
+    """A function: dataset name -> ``(ENTRY, PATTERN, CATCH_ALL or None, its config)``,
+    the config with Kedro's relative paths made absolute; ``(None, None)`` when nothing
+    in the catalog matches the name (Kedro then makes it a MemoryDataset).
+
+    Three catalogs: Kedro 1.x's ``config_resolver`` (``match_dataset_pattern``,
+    ``match_user_catch_all_pattern``); 0.19.9-0.19.x's (one ``match_pattern``, the
+    catch-all included); 0.19.0-0.19.8's, which has no resolver and keeps no config
+    of its entries: they are read from ``context`` (the ``KedroContext`` the catalog
+    came from; needed then), their paths made absolute as the context makes them for
+    the catalog, and patterns from the catalog's private ``_dataset_patterns``.
+    """
+    resolver = getattr(catalog, "config_resolver", None)
+    if resolver is None:
+        return _legacy_catalog_lookup(catalog, context)
+
+    if hasattr(resolver, "match_dataset_pattern"):  # Kedro >= 1.0
+        def pattern_kind(name: str) -> Optional[str]:
+            if resolver.match_dataset_pattern(name):
+                return PATTERN
+            return CATCH_ALL if resolver.match_user_catch_all_pattern(name) else None
+    else:  # Kedro 0.19.9-0.19.x
+        def pattern_kind(name: str) -> Optional[str]:
+            return PATTERN if resolver.match_pattern(name) is not None else None
+
+    def lookup(name: str) -> tuple:
+        if name in resolver.config:
+            return ENTRY, resolver.config[name]
+        kind = pattern_kind(name)
+        return (kind, resolver.resolve_pattern(name)) if kind else (None, None)
+
+    return lookup
+
+
+def _legacy_catalog_lookup(catalog: Any, context: Any) -> Any:
+    """``catalog_lookup`` on Kedro 0.19.0-0.19.8."""
+    from copy import deepcopy
+
+    if context is None:
+        raise TypeError(
+            "the catalog has no config_resolver (Kedro 0.19.0-0.19.8): its entries' "
+            "config is read from the KedroContext, so pass the context"
+        )
+    from kedro.framework.context.context import _convert_paths_to_absolute_posix
+
+    entries = _convert_paths_to_absolute_posix(
+        Path(context.project_path),
+        {
+            name: config
+            for name, config in context.config_loader["catalog"].items()
+            if not name.startswith("_") and "{" not in name and isinstance(config, dict)
+        },
+    )
+    patterns = getattr(catalog, "_dataset_patterns", None) or {}
+
+    def lookup(name: str) -> tuple:
+        if name in entries:
+            return ENTRY, entries[name]
+        pattern = catalog._match_pattern(patterns, name) if patterns else None
+        if pattern is None:
+            return None, None
+        return PATTERN, catalog._resolve_config(name, pattern, deepcopy(patterns[pattern]))
+
+    return lookup
 
 
 def failed_node(error: BaseException, nodes: list) -> Optional[str]:
@@ -958,10 +1407,14 @@ def main(argv: Optional[list] = None) -> int:
     """Read one event from stdin, run it, print the summary; return the exit code."""
     args = sys.argv[1:] if argv is None else argv
     from_env = args == [EVENT_FROM_ENV_FLAG]
+    if len(args) == 2 and args[0] == PROBE_FLAG:
+        return main_probe(args[1])
     if args and not from_env:
         usage = (
             f"usage: python kedro_sfn_handler.py < event.json\n"
-            f"       python kedro_sfn_handler.py {EVENT_FROM_ENV_FLAG}\n\n"
+            f"       python kedro_sfn_handler.py {EVENT_FROM_ENV_FLAG}\n"
+            f"       python kedro_sfn_handler.py {PROBE_FLAG} "
+            f"'{{\"pipeline\": \"__default__\", \"env\": \"aws\"}}'\n\n"
             f"{__doc__.split(chr(10))[0]}"
         )
         print(usage, file=sys.stderr)
@@ -986,6 +1439,26 @@ def main(argv: Optional[list] = None) -> int:
         print(f"{PROG}: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     real_stdout.write(json.dumps(result) + "\n")
+    real_stdout.flush()
+    return 0
+
+
+def main_probe(text: str) -> int:
+    """``--probe EVENT``: print the probe's report as one JSON line. Exit 0 whenever a
+    report is printed (its ``ok`` says whether the tasks would start), 2 for a bad event,
+    1 when the probe itself could not run."""
+    real_stdout = divert_stdout()
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    try:
+        report = run_probe(json.loads(text))
+    except (InvalidEvent, ValueError) as exc:
+        print(f"{PROG}: bad probe event: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_EVENT
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        print(f"{PROG}: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    real_stdout.write(json.dumps(report) + "\n")
     real_stdout.flush()
     return 0
 

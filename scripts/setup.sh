@@ -3,6 +3,10 @@
 #   .venv/          Python with Kedro, kedro-datasets, moto, s3fs, pytest
 #                   (scripts/requirements-dev.txt) and the example project
 #                   examples/spaceflights installed in editable mode
+#   .venv-kedro-0.19/, .venv-kedro-1.0/
+#                   older Kedro releases (0.19.12, 1.0.0) with what the real project
+#                   spaceflights-deep-dive-0.19 needs (scripts/requirements-kedro-*.txt),
+#                   for python/tests/test_kedro_versions.py: the task handler under them
 #   node_modules/   asl-validator, aws-local-stepfunctions and mermaid-cli
 #                   (package.json; puppeteer's own Chromium is not downloaded: the
 #                   tests use Debian's, from scripts/setup-images.sh)
@@ -20,6 +24,11 @@ EXAMPLE="$ROOT/examples/spaceflights"
 PYTHON="${PYTHON:-python3}"
 NPM="${NPM:-npm}"
 PIP_VERSION="26.3"
+# The older Kedro environments: directory (under the repository) = requirements file.
+OLD_KEDRO_VENVS=(
+    ".venv-kedro-0.19=scripts/requirements-kedro-0.19.txt"
+    ".venv-kedro-1.0=scripts/requirements-kedro-1.0.txt"
+)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -78,6 +87,45 @@ setup_python() {
     say "python: ready ($("$VENV/bin/python" -c 'import kedro; print("kedro", kedro.__version__)'))"
 }
 
+# One older Kedro environment ($1: its directory, $2: its requirements file, both relative
+# to the repository), with the same stamp scheme as setup_python.
+setup_old_kedro() {
+    local venv="$ROOT/$1" requirements="$ROOT/$2" py_version stamp kedro_version
+    [[ -f "$requirements" ]] || die "$2 is missing (the pins of $1)"
+    kedro_version="$(sed -n 's/^kedro==\([^[:space:]]*\).*/\1/p' "$requirements")"
+    [[ -n "$kedro_version" ]] || die "$2 pins no kedro==VERSION"
+    py_version="$("$PYTHON" -c 'import sys; print(sys.version)')"
+    stamp="$venv/.kedro-sfn-setup-$(fingerprint "$py_version $PIP_VERSION" "$requirements" \
+        "${BASH_SOURCE[0]}")"
+    if [[ -f "$stamp" && -x "$venv/bin/python" ]]; then
+        say "kedro $kedro_version: up to date ($venv)"
+        return
+    fi
+    if [[ -x "$venv/bin/python" ]] \
+        && [[ "$("$venv/bin/python" -c 'import sys; print(sys.version)')" != "$py_version" ]]; then
+        say "kedro $kedro_version: $venv was made by another Python: removing it"
+        rm -rf "$venv"
+    fi
+    if [[ ! -x "$venv/bin/python" ]]; then
+        say "kedro $kedro_version: creating $venv with $PYTHON ($("$PYTHON" --version 2>&1))"
+        "$PYTHON" -m venv "$venv" || die "could not create $venv"
+    fi
+    local pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-input)
+    "${pip[@]}" install -q "pip==$PIP_VERSION" || die "could not install pip $PIP_VERSION into $venv"
+    say "kedro $kedro_version: installing $2"
+    "${pip[@]}" install -q -r "$requirements" \
+        || die "installing $2 into $venv failed (its pins were checked together on Python 3.11)"
+    "${pip[@]}" check >&2 || die "pip check found inconsistent requirements in $venv"
+    "$venv/bin/python" -c 'import kedro, kedro_datasets, pandas, pyarrow, openpyxl, sklearn' \
+        || die "$venv cannot import what $2 installs"
+    local found
+    found="$("$venv/bin/python" -c 'import kedro; print(kedro.__version__)')"
+    [[ "$found" == "$kedro_version" ]] || die "$venv has kedro $found, $2 pins $kedro_version"
+    rm -f "$venv"/.kedro-sfn-setup-*
+    touch "$stamp"
+    say "kedro $kedro_version: ready ($venv)"
+}
+
 setup_node() {
     local stamp_dir="$ROOT/node_modules" stamp lock=()
     [[ -f "$ROOT/package-lock.json" ]] && lock=("$ROOT/package-lock.json")
@@ -110,5 +158,8 @@ setup_node() {
 
 require_tools
 setup_python
+for old in "${OLD_KEDRO_VENVS[@]}"; do
+    setup_old_kedro "${old%%=*}" "${old#*=}"
+done
 setup_node
 say "done"

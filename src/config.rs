@@ -129,6 +129,86 @@ pub struct ConfigFile {
     pub prices: PriceOverrides,
     /// Where tasks that outgrow Lambda run: ECS on Fargate.
     pub ecs: Option<EcsConfig>,
+    /// Where each Kedro credentials key is read from on AWS: the image carries no
+    /// credentials file, so a key the catalog names must come from here.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, CredentialSource>,
+}
+
+/// The environment variable that gives the handler the `credentials:` mapping (names of
+/// secrets and parameters, never their values).
+pub const CREDENTIALS_ENV: &str = "KEDRO_SFN_CREDENTIALS";
+
+/// Where one Kedro credentials entry lives on AWS: a secret or a SecureString parameter
+/// holding the entry as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CredentialSource {
+    /// `secretsmanager:NAME`: a Secrets Manager secret (name or ARN).
+    SecretsManager(String),
+    /// `ssm:NAME`: an SSM parameter (a path such as `/team/db`), read with decryption.
+    Ssm(String),
+}
+
+impl CredentialSource {
+    /// Parses `secretsmanager:NAME` or `ssm:NAME`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (service, name) = text.split_once(':').unwrap_or(("", ""));
+        let name = name.trim();
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "`{text}` names no source; write secretsmanager:NAME (a secret whose value is \
+                 the entry as JSON) or ssm:NAME (a SecureString parameter holding JSON)"
+            ));
+        }
+        match service {
+            "secretsmanager" => Ok(Self::SecretsManager(name.to_string())),
+            "ssm" => Ok(Self::Ssm(name.to_string())),
+            other => Err(format!(
+                "`{text}`: unknown source `{other}`; write secretsmanager:NAME or ssm:NAME"
+            )),
+        }
+    }
+
+    /// The IAM action and resource ARN a task's role needs to read it, in `region` and
+    /// `account` (or `*` when unknown).
+    pub fn iam_grant(&self, region: &str, account: &str) -> (String, String) {
+        match self {
+            Self::SecretsManager(name) if name.starts_with("arn:") => {
+                ("secretsmanager:GetSecretValue".into(), name.clone())
+            }
+            Self::SecretsManager(name) => (
+                "secretsmanager:GetSecretValue".into(),
+                // Secrets Manager appends six random characters to a secret's ARN.
+                format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????"),
+            ),
+            Self::Ssm(name) if name.starts_with("arn:") => {
+                ("ssm:GetParameter".into(), name.clone())
+            }
+            Self::Ssm(name) => (
+                "ssm:GetParameter".into(),
+                format!(
+                    "arn:aws:ssm:{region}:{account}:parameter/{}",
+                    name.trim_start_matches('/')
+                ),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretsManager(name) => write!(f, "secretsmanager:{name}"),
+            Self::Ssm(name) => write!(f, "ssm:{name}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The `ecs:` section: the cluster and network an ECS task runs in, its roles and logs, and
@@ -213,6 +293,9 @@ pub struct ImageConfig {
     /// More pip requirements for the image, beside the project's own (e.g. `s3fs` for a
     /// catalog on S3 when the project does not depend on it).
     pub requirements: Option<Vec<String>>,
+    /// The file whose requirements the image installs beside the wheel's (relative to the
+    /// project); default `requirements.txt`, else `src/requirements.txt`, when present.
+    pub requirements_file: Option<PathBuf>,
 }
 
 /// The tools that can build and push images.
@@ -380,6 +463,20 @@ impl Config {
         self.file.group_by.unwrap_or_default()
     }
 
+    /// `credentials:` as the handler reads it (compact JSON, keys sorted); `None` without
+    /// the section, so a deployment that maps nothing carries no variable.
+    pub fn credentials_mapping(&self) -> Option<String> {
+        let credentials = &self.file.credentials;
+        if credentials.is_empty() {
+            return None;
+        }
+        let mapping: BTreeMap<&str, String> = credentials
+            .iter()
+            .map(|(key, source)| (key.as_str(), source.to_string()))
+            .collect();
+        serde_json::to_string(&mapping).ok()
+    }
+
     /// The name a config key has in messages: `nodes.train.memory_mb (kedro-sfn.yml)`.
     pub fn describe_key(&self, key: &str) -> String {
         match &self.source {
@@ -473,6 +570,9 @@ impl Config {
         }
         if let Some((_, s)) = &node_settings {
             environment.extend(s.environment.clone().unwrap_or_default());
+        }
+        if let Some(mapping) = self.credentials_mapping() {
+            environment.insert(CREDENTIALS_ENV.to_string(), mapping);
         }
 
         // The runner: node, else a tag (an `ecs` tag beats an `auto` one, `lambda` beats

@@ -207,5 +207,6 @@ pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc
         pipelines: vec!["__default__".into()],
         nodes,
         datasets,
+        credentials: BTreeMap::new(),
     }
 }

@@ -49,12 +49,52 @@ impl Clients {
 pub enum DeployError {
     #[error("{} function(s) or ECS task definition(s) exist with the names this state machine needs but are not tagged {}={}: {}. kedro-sfn never overwrites what it does not own; rename the state machine (state_machine.name) or remove them", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
     Clash { machine: String, names: Vec<String> },
-    #[error("{count} function(s) could not be deployed; the state machine and its alias were left as they were, so executions keep running the previous version. Fix the cause and deploy again:\n{list}")]
-    Functions { count: usize, list: String },
+    #[error("{count} function(s) could not be deployed; {}. Fix the cause and deploy again:\n{list}", if *.first { "no state machine was created, so nothing runs until a deploy succeeds" } else { "the state machine and its alias were left as they were, so executions keep running the previous version" })]
+    Functions {
+        count: usize,
+        list: String,
+        /// Nothing was deployed before: there is no previous version to keep running.
+        first: bool,
+    },
+    #[error("{count} new function version(s) failed their probe: each would fail its task before a node runs. The state machine and its alias were left as they were (the new versions serve nothing). Fix the cause, build the image again and deploy:\n{list}")]
+    Probe { count: usize, list: String },
     #[error("Step Functions rejects the definition: {0}")]
     InvalidDefinition(String),
     #[error(transparent)]
     Aws(#[from] AwsError),
+}
+
+/// One line per distinct error, naming what it stopped: a missing role fails every
+/// function alike, and is said once.
+fn grouped_failures(failures: Vec<(String, String)>) -> String {
+    let mut by_error: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, error) in failures {
+        by_error.entry(error).or_default().push(name);
+    }
+    by_error
+        .into_iter()
+        .map(|(error, mut names)| {
+            names.sort();
+            match names.as_slice() {
+                [one] => format!("  - {one}: {error}"),
+                _ => {
+                    const SHOWN: usize = 5;
+                    let more = names.len().saturating_sub(SHOWN);
+                    let mut list = names
+                        .iter()
+                        .take(SHOWN)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if more > 0 {
+                        list.push_str(&format!(" and {more} more"));
+                    }
+                    format!("  - {} of them ({list}): {error}", names.len())
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Reads the state machine (by name) and every function that carries its prefix or a
@@ -210,6 +250,9 @@ pub struct Applied {
     pub validation: Option<String>,
     /// The definition as sent (or as already deployed).
     pub definition: serde_json::Value,
+    /// The probes run before the state machine changed (`None`: none were asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<Probes>,
 }
 
 /// What one deploy works from, all decided before anything changes.
@@ -223,6 +266,103 @@ pub struct Job<'a> {
     pub concurrency: usize,
     /// The new state machine version's description: the commit and a one-line summary.
     pub version_description: &'a str,
+    /// Invoke each new or changed function version once with a probe before the state
+    /// machine changes (see [`probe_versions`]).
+    pub probe: bool,
+}
+
+/// The probes a deploy ran: how many versions, and how long they took together.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Probes {
+    pub count: usize,
+    pub seconds: f64,
+}
+
+/// Invokes each function version this deploy published (created or updated) once with the
+/// handler's probe event, `concurrency` at a time: the version imports the project and its
+/// task's nodes, builds the env's catalog with its real credentials and each dataset its
+/// nodes use, and reads or writes no data. Any failure stops the deploy before the state
+/// machine or its alias changes, naming the task, its nodes and the error.
+async fn probe_versions(
+    clients: &Clients,
+    plan: &Plan,
+    changes: &ChangeSet,
+    applied: &Applied,
+    pool: &Arc<Semaphore>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Probes, DeployError> {
+    let started = std::time::Instant::now();
+    let changed: Vec<&str> = changes
+        .functions
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.action,
+                FunctionAction::Create | FunctionAction::Update { .. }
+            )
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut work = JoinSet::new();
+    for task in plan
+        .tasks
+        .iter()
+        .filter(|t| changed.contains(&t.function.as_str()))
+    {
+        let Some(&version) = applied.function_versions.get(&task.function) else {
+            continue;
+        };
+        let payload = serde_json::json!({
+            "probe": true,
+            "pipeline": plan.pipeline,
+            "env": plan.env,
+            "nodes": task.nodes,
+        })
+        .to_string();
+        let lambda = clients.lambda.clone();
+        let pool = pool.clone();
+        let (state, function, nodes) = (
+            task.state.clone(),
+            task.function.clone(),
+            task.nodes.clone(),
+        );
+        work.spawn(async move {
+            let _permit = pool.acquire_owned().await;
+            let answer = lambda.invoke(&function, version, payload.as_bytes()).await;
+            (state, function, version, nodes, answer)
+        });
+    }
+    let mut count = 0;
+    let mut failures = Vec::new();
+    while let Some(joined) = work.join_next().await {
+        let Ok((state, function, version, nodes, answer)) = joined else {
+            continue;
+        };
+        count += 1;
+        match answer {
+            Ok(Ok(())) => progress(&format!(
+                "probed {function}:{version}: it loads its project and nodes"
+            )),
+            Ok(Err(message)) => failures.push(format!(
+                "  - task {state} ({function}:{version}, nodes {}): {message}",
+                nodes.join(", ")
+            )),
+            Err(error) => {
+                failures.push(format!("  - task {state} ({function}:{version}): {error}"))
+            }
+        }
+    }
+    if !failures.is_empty() {
+        failures.sort();
+        return Err(DeployError::Probe {
+            count: failures.len(),
+            list: failures.join("\n"),
+        });
+    }
+    Ok(Probes {
+        count,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Applies the change set. Nothing mutating happens when it is empty.
@@ -235,6 +375,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         target,
         concurrency,
         version_description,
+        probe,
     } = job;
     let machine_name = &plan.state_machine.name;
     if !changes.clashes.is_empty() {
@@ -273,6 +414,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         deleted: Vec::new(),
         validation: None,
         definition: changes.definition.clone(),
+        probes: None,
     };
     if changes.is_empty() {
         return Ok(applied);
@@ -342,8 +484,8 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                 progress(&format!("{verb} {name} (version {version})"));
                 applied.function_versions.insert(name, version);
             }
-            Ok((name, _, Err(error))) => failures.push(format!("  - {name}: {error}")),
-            Err(error) => failures.push(format!("  - a function task stopped: {error}")),
+            Ok((name, _, Err(error))) => failures.push((name, error.to_string())),
+            Err(error) => failures.push(("a function task".into(), format!("stopped: {error}"))),
         }
     }
     // ECS task definitions: one registration each, where the content changed.
@@ -373,16 +515,22 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                         .task_definition_revisions
                         .insert(change.family.clone(), revision);
                 }
-                Err(error) => failures.push(format!("  - {}: {error}", change.family)),
+                Err(error) => failures.push((change.family.clone(), error.to_string())),
             }
         }
     }
     if !failures.is_empty() {
-        failures.sort();
         return Err(DeployError::Functions {
             count: failures.len(),
-            list: failures.join("\n"),
+            list: grouped_failures(failures),
+            first: deployment.machine.is_none(),
         });
+    }
+
+    // 1b. Each new or changed function version loads its project before anything serves it.
+    if probe {
+        applied.probes =
+            Some(probe_versions(clients, plan, changes, &applied, &pool, progress).await?);
     }
 
     // 2. The child machines (where the pipeline is split), naming the versions just

@@ -446,6 +446,44 @@ impl Lambda {
             .ok_or_else(|| AwsError::other(action, "Lambda returned no version number"))
     }
 
+    /// Invokes version `version` of `name` once with `payload` and waits for its answer:
+    /// `Ok(Err(message))` when the function itself failed (Lambda's `FunctionError`, with
+    /// the handler's error type and message), `Err` when the call failed.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<Result<(), String>, AwsError> {
+        // A probe runs no node and writes nothing: it changes no resource.
+        self.calls.read("lambda:Invoke");
+        let answer = self
+            .client
+            .invoke()
+            .function_name(name)
+            .qualifier(version.to_string())
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("invoking {name}:{version}"), e))?;
+        let Some(kind) = answer.function_error() else {
+            return Ok(Ok(()));
+        };
+        let body = answer
+            .payload()
+            .map(|blob| String::from_utf8_lossy(blob.as_ref()).into_owned())
+            .unwrap_or_default();
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let message = match (
+            parsed["errorType"].as_str(),
+            parsed["errorMessage"].as_str(),
+        ) {
+            (Some(error_type), Some(message)) => format!("{error_type}: {message}"),
+            _ => format!("{kind}: {}", body.chars().take(2000).collect::<String>()),
+        };
+        Ok(Err(message))
+    }
+
     /// Deletes a function (and its versions).
     pub async fn delete(&self, name: &str) -> Result<(), AwsError> {
         self.calls.write("lambda:DeleteFunction");

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::config::{BuilderKind, Config, FlagOverrides};
-use crate::flow::image::{build, push, BuildRequest, PushRequest};
+use crate::flow::image::{
+    build, push, read_record, test_image, write_context, BuildRequest, PushRequest,
+};
 use crate::flow::{block_on, Reporter, Terminal};
+use crate::image::Builder;
 
 use super::ProjectArgs;
 
@@ -17,6 +20,33 @@ pub enum ImageCommand {
     Build(Box<BuildArgs>),
     /// Push the built image to ECR (creating the repository) and resolve its digest.
     Push(PushArgs),
+    /// Check the built image as a task would load it: the project, its pipeline's modules,
+    /// the env's catalog (stand-in credentials) and every dataset, reading no data.
+    Test(Box<TestArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Example:\n  kedro-sfn image test --env aws   # after kedro-sfn image build"
+)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub kedro: ProjectArgs,
+    #[command(flatten)]
+    pub settings: ImageSettingsArgs,
+    /// The image to test (default: the one image.json in --out records).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The directory `image build` wrote.
+    #[arg(long, value_name = "DIR", default_value = "kedro-sfn-image")]
+    pub out: PathBuf,
+    /// The image builder that holds the image (default: image.json's, else as for build).
+    #[arg(long, value_enum, env = "KEDRO_SFN_BUILDER")]
+    pub builder: Option<BuilderKind>,
+    /// The registered pipeline whose modules and datasets are checked (default: pipeline
+    /// in kedro-sfn.yml, else __default__).
+    #[arg(long)]
+    pub pipeline: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -39,6 +69,13 @@ pub struct BuildArgs {
     /// The ECR repository (default: image.repository, else the state machine's name).
     #[arg(long, value_name = "NAME")]
     pub repository: Option<String>,
+    /// Write the build context (Dockerfile, requirements.txt, wheel, conf) into --out and
+    /// build nothing: to read what the image would hold. Needs no builder.
+    #[arg(long)]
+    pub context_only: bool,
+    /// Do not run `image test` on the built image.
+    #[arg(long)]
+    pub no_test: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -93,6 +130,7 @@ impl BuildArgs {
             base_image: self.base_image.clone(),
             out: self.out.clone(),
             repository: self.repository.clone(),
+            no_test: self.no_test,
         }
     }
 }
@@ -110,12 +148,45 @@ impl PushArgs {
 pub fn run(command: &ImageCommand) -> anyhow::Result<()> {
     let reporter = Terminal;
     match command {
+        ImageCommand::Build(args) if args.context_only => {
+            let config = args.settings.load(&args.kedro.project)?;
+            let (context, _) = write_context(&config, &args.request(), &reporter)?;
+            reporter.result(&format!(
+                "wrote the build context {} (Dockerfile {}); built nothing",
+                context.dir.display(),
+                context.dockerfile.display()
+            ));
+        }
         ImageCommand::Build(args) => {
             let config = args.settings.load(&args.kedro.project)?;
             let record = build(&config, &args.request(), &reporter)?;
             reporter.result(&format!(
                 "built {} in {:.1} s",
                 record.local, record.build_seconds
+            ));
+        }
+        ImageCommand::Test(args) => {
+            let mut config = args.settings.load(&args.kedro.project)?;
+            if let Some(pipeline) = &args.pipeline {
+                config.file.pipeline = Some(pipeline.clone());
+            }
+            let recorded = match &args.image {
+                Some(_) => None,
+                None => Some(read_record(&args.out)?),
+            };
+            let image = args
+                .image
+                .clone()
+                .or_else(|| recorded.as_ref().map(|r| r.local.clone()));
+            let builder = Builder::detect(
+                args.builder
+                    .or(recorded.as_ref().map(|r| r.builder))
+                    .or(config.file.image.builder),
+            )?;
+            let image = image.unwrap_or_default();
+            test_image(&builder, &image, &config, &reporter)?;
+            reporter.result(&format!(
+                "{image}: every task can load its project, pipeline and datasets"
             ));
         }
         ImageCommand::Push(args) => {

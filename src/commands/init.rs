@@ -73,11 +73,31 @@ fn print_report(project: &Path, report: &InitReport, reporter: &dyn Reporter) {
             } else {
                 "    # not found here"
             };
+            let version = match &upload.version {
+                Some(version) => {
+                    format!("    # versioned: under version {version}, where Kedro loads it")
+                }
+                None => String::new(),
+            };
             reporter.result(&format!(
-                "  aws s3 cp {} {}{missing}",
+                "  aws s3 cp {} {}{missing}{version}",
                 upload.local, upload.remote
             ));
         }
+    }
+    reporter.result("\nLeft for you to edit:");
+    reporter.result(
+        "  - kedro-sfn.yml: the IAM roles (lambda.role_arn, state_machine.role_arn; docs/permissions.md), and `credentials:` for any credentials key the catalog names",
+    );
+    if report
+        .files
+        .iter()
+        .any(|f| f.shown.contains(".github/workflows"))
+    {
+        reporter.result(&format!(
+            "  - .github/workflows/kedro-sfn.yml: its `uses: {}` line names where you get kedro-sfn's action; point it at that repository and tag",
+            crate::flow::init::ACTION_USES
+        ));
     }
     reporter.result(&format!(
         "\nThen: kedro-sfn check --env {env}, kedro-sfn plan, kedro-sfn deploy",

@@ -155,6 +155,10 @@ pub struct TargetArgs {
     /// duration_s does not (0: none).
     #[arg(long, value_name = "N", default_value_t = crate::flow::history::DEFAULT_EXECUTIONS)]
     pub history: usize,
+    /// Do not invoke new function versions with a probe before the state machine and its
+    /// alias change (the probe imports the project and builds the catalog; no data).
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 impl TargetArgs {
@@ -167,6 +171,7 @@ impl TargetArgs {
             lambda_role_arn: self.lambda_role_arn.clone(),
             state_machine_role_arn: self.state_machine_role_arn.clone(),
             concurrency: self.concurrency,
+            no_probe: self.no_probe,
         }
     }
 }

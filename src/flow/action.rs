@@ -199,6 +199,7 @@ async fn run_mode(
         state_machine_role_arn: inputs.state_machine_role_arn.clone(),
         concurrency: None,
         project: Some(inputs.project_dir.clone()),
+        no_probe: false,
     };
     if mode == Mode::Deploy && target_args.image_uri.is_none() {
         let phase = Phase::start("kedro-sfn: build and push the Lambda image");
@@ -511,13 +512,15 @@ async fn build_and_push(
         base_image: None,
         out: PathBuf::from(IMAGE_DIR),
         repository: inputs.ecr_repository.clone(),
+        no_test: false,
     };
     build(config, &request, reporter).map_err(|error| {
         match error.downcast_ref::<crate::image::builder::BuilderError>() {
             // The CLI's hint (install buildah, --builder) does not fit a runner.
             Some(
                 crate::image::builder::BuilderError::DockerEngineDown
-                | crate::image::builder::BuilderError::NoneInstalled,
+                | crate::image::builder::BuilderError::NoneInstalled
+                | crate::image::builder::BuilderError::NotInstalled { .. },
             ) => anyhow::anyhow!(
                 "no Docker engine answers on this runner, and the action builds the image with it: run on a runner with Docker (GitHub's ubuntu runners have it), or build and push the image in an earlier step and pass its URI as image-uri"
             ),

@@ -61,6 +61,7 @@ pub async fn apply_prepared(
         target: &prepared.target,
         concurrency: prepared.concurrency,
         version_description: &description,
+        probe: prepared.probe,
     };
     let result = apply(job, &progress).await;
     let calls = prepared.clients.calls.count();
@@ -76,6 +77,7 @@ pub async fn apply_prepared(
         "function_versions": applied.function_versions,
         "deleted": applied.deleted,
         "validation": applied.validation,
+        "probes": applied.probes,
         "calls": calls,
     });
     let mut text = serde_json::to_string_pretty(&report)?;

@@ -33,6 +33,8 @@ pub struct BuildRequest {
     /// Where the build context and image.json are written.
     pub out: PathBuf,
     pub repository: Option<String>,
+    /// Skip `image test` after the build.
+    pub no_test: bool,
 }
 
 /// What to push.
@@ -69,14 +71,65 @@ pub struct ImageRecord {
     pub digest: Option<String>,
 }
 
-/// Builds the image and writes `image.json`.
+/// Builds the image, tests it (unless `no_test`), and writes `image.json`.
 pub fn build(
     config: &Config,
     args: &BuildRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<ImageRecord> {
     let image = &config.file.image;
+    let (context, base_image) = write_context(config, args, reporter)?;
     let builder = Builder::detect(args.builder.or(image.builder))?;
+    let repository = args
+        .repository
+        .clone()
+        .unwrap_or_else(|| repository_name(config, &args.project, context.project_name.as_deref()));
+    let tag = image_tag(&args.project, &context.digest);
+    let local = format!("kedro-sfn/{repository}:{tag}");
+    let architecture = architecture(config);
+    // The generated Dockerfile names the base already; the flag still reaches a project's own.
+    let build_args = match (&args.base_image, context.generated) {
+        (Some(base), false) => vec![("BASE_IMAGE".to_string(), base.clone())],
+        _ => Vec::new(),
+    };
+    reporter.progress(&format!(
+        "building {local} with {} ({}, from {base_image})",
+        builder.kind,
+        crate::image::builder::platform(architecture)
+    ));
+    let built = builder.build(&context, &local, architecture, &build_args)?;
+    if !args.no_test {
+        test_image(&builder, &local, config, reporter)?;
+    }
+    let record = ImageRecord {
+        local,
+        builder: builder.kind,
+        repository,
+        tag,
+        context_digest: context.digest.clone(),
+        source_digest: Some(crate::image::source::source_digest(
+            &args.project,
+            config.file.env.as_deref(),
+            image,
+        )),
+        region: config.file.region.clone(),
+        build_seconds: built.seconds,
+        uri: None,
+        digest: None,
+    };
+    write_record(&args.out, &record)?;
+    Ok(record)
+}
+
+/// Writes the build context (or picks the project's own Dockerfile) and says what the
+/// image will install; returns it with the base image. Needs no builder: `image build
+/// --context-only` stops here.
+pub fn write_context(
+    config: &Config,
+    args: &BuildRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<(BuildContext, String)> {
+    let image = &config.file.image;
     let base_image = args.base_image.clone().unwrap_or_else(|| {
         format!(
             "{}:{}",
@@ -98,47 +151,153 @@ pub fn build(
             env: config.file.env.clone(),
             extras: image.extras.clone().unwrap_or_default(),
             requirements: image.requirements.clone().unwrap_or_default(),
+            requirements_file: image.requirements_file.clone(),
             base_image: base_image.clone(),
             out: args.out.join("context"),
         })
         .context("cannot write the image's build context")?,
     };
-    let repository = args
-        .repository
-        .clone()
-        .unwrap_or_else(|| repository_name(config, &args.project, context.project_name.as_deref()));
-    let tag = image_tag(&args.project, &context.digest);
-    let local = format!("kedro-sfn/{repository}:{tag}");
-    let architecture = architecture(config);
-    // The generated Dockerfile names the base already; the flag still reaches a project's own.
-    let build_args = match (&args.base_image, context.generated) {
-        (Some(base), false) => vec![("BASE_IMAGE".to_string(), base.clone())],
-        _ => Vec::new(),
-    };
+    if context.generated {
+        reporter.progress(&requirements_list(&context));
+        for skipped in &context.skipped {
+            reporter.progress(&format!(
+                "warning: not installed in the image: `{}` from {} ({})",
+                skipped.line, skipped.file, skipped.why
+            ));
+        }
+    }
+    Ok((context, base_image))
+}
+
+/// `the image installs 12 requirements: kedro~=1.7 (wheel), pandas (requirements.txt), ...`
+fn requirements_list(context: &BuildContext) -> String {
+    let mut text = format!(
+        "the image installs {} requirement(s) before the project's code:",
+        context.requirements.len()
+    );
+    for requirement in &context.requirements {
+        text.push_str(&format!(
+            "\n  {} ({})",
+            requirement.requirement, requirement.source
+        ));
+    }
+    text
+}
+
+/// What `image test` found in an image: every reason a task would fail before its first
+/// node runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeReport {
+    pub ok: bool,
+    #[serde(default)]
+    pub kedro_version: Option<String>,
+    #[serde(default)]
+    pub nodes: usize,
+    #[serde(default)]
+    pub datasets: usize,
+    pub failures: Vec<ProbeFailure>,
+    pub seconds: f64,
+}
+
+/// One reason a task would fail: a missing module, dataset type or credentials key.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeFailure {
+    /// `module`, `credentials`, `dataset`, `pipeline`, `catalog`, `project`, `kedro-version`.
+    pub kind: String,
+    pub subject: String,
+    /// The nodes it stops (empty: every task).
+    pub nodes: Vec<String>,
+    pub error: String,
+    pub fix: String,
+}
+
+/// The failures of an image test, one block each.
+#[derive(Debug, thiserror::Error)]
+#[error("the image {image} would fail its tasks on Lambda ({} problem(s) found by `image test`):\n{}", .report.failures.len(), describe_failures(&.report.failures))]
+pub struct ImageTestFailed {
+    pub image: String,
+    pub report: ProbeReport,
+}
+
+fn describe_failures(failures: &[ProbeFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            let nodes = if f.nodes.is_empty() {
+                "every task".to_string()
+            } else {
+                format!("node(s) {}", f.nodes.join(", "))
+            };
+            format!(
+                "  - {} `{}` stops {nodes}: {}\n    fix: {}",
+                f.kind, f.subject, f.error, f.fix
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the handler's probe inside the built image, with the image's Python and the
+/// image's task root, as a task would load the project: imports the pipeline, builds the
+/// env's catalog with stand-in credentials for every key `credentials:` maps, and builds
+/// each dataset, reading and writing no data. Fails with every problem at once.
+pub fn test_image(
+    builder: &Builder,
+    image: &str,
+    config: &Config,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ProbeReport> {
     reporter.progress(&format!(
-        "building {local} with {} ({}, from {base_image})",
-        builder.kind,
-        crate::image::builder::platform(architecture)
+        "testing {image}: loading the project, its pipeline `{}` and catalog inside the image",
+        config.pipeline()
     ));
-    let built = builder.build(&context, &local, architecture, &build_args)?;
-    let record = ImageRecord {
-        local,
-        builder: builder.kind,
-        repository,
-        tag,
-        context_digest: context.digest.clone(),
-        source_digest: Some(crate::image::source::source_digest(
-            &args.project,
-            config.file.env.as_deref(),
-            image,
-        )),
-        region: config.file.region.clone(),
-        build_seconds: built.seconds,
-        uri: None,
-        digest: None,
-    };
-    write_record(&args.out, &record)?;
-    Ok(record)
+    let event = serde_json::json!({"pipeline": config.pipeline(), "env": config.file.env});
+    let handler = format!(
+        "{}/{}",
+        crate::image::TASK_ROOT,
+        crate::image::context::HANDLER_FILE
+    );
+    let args = [
+        std::ffi::OsString::from(handler),
+        "--probe".into(),
+        event.to_string().into(),
+    ];
+    let mut env = vec![
+        (
+            "PYTHONPATH".to_string(),
+            crate::image::TASK_ROOT.to_string(),
+        ),
+        ("KEDRO_DISABLE_TELEMETRY".to_string(), "true".to_string()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+        (
+            "KEDRO_SFN_STAND_IN_CREDENTIALS".to_string(),
+            "1".to_string(),
+        ),
+    ];
+    if let Some(mapping) = config.credentials_mapping() {
+        env.push((crate::config::CREDENTIALS_ENV.to_string(), mapping));
+    }
+    let output = builder
+        .run_python(image, &args, &env)
+        .with_context(|| format!("cannot run the image test inside {image}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let report: ProbeReport = serde_json::from_str(text.trim())
+        .with_context(|| format!("the image test inside {image} printed no report: {text}"))?;
+    if !report.ok {
+        return Err(ImageTestFailed {
+            image: image.to_string(),
+            report,
+        }
+        .into());
+    }
+    reporter.progress(&format!(
+        "image test passed in {:.1} s: Kedro {}, {} node(s), {} dataset(s) built",
+        report.seconds,
+        report.kedro_version.as_deref().unwrap_or("?"),
+        report.nodes,
+        report.datasets
+    ));
+    Ok(report)
 }
 
 /// Pushes the image `image build` recorded, unless ECR has its tag already; completes

@@ -18,6 +18,13 @@ use super::outputs::write_atomically;
 const WORKFLOW_TEMPLATE: &str = include_str!("../../examples/workflows/kedro-sfn.yml");
 const WORKFLOW_PATH: &str = ".github/workflows/kedro-sfn.yml";
 
+/// The `uses:` line of the workflow `init` writes: a placeholder the user points at the
+/// repository they get kedro-sfn's action from.
+pub const ACTION_USES: &str = "owner/kedro-sfn@v1";
+
+/// What kedro-sfn writes into a project that is output, not source: ignored by git.
+const IGNORED_OUTPUTS: &[&str] = &["kedro-sfn-plan/", "kedro-sfn-image/"];
+
 /// The S3 filesystem the datasets need in the image; kept in step with the example's `aws`
 /// extra.
 const S3_REQUIREMENT: &str = "s3fs>=2023.1";
@@ -165,11 +172,62 @@ pub fn init(args: &InitRequest) -> anyhow::Result<InitReport> {
             what: file.what,
         });
     }
+    if let Some(outcome) = ignore_outputs(&project.join(".gitignore"))? {
+        written.push(WrittenFile {
+            shown: ".gitignore".into(),
+            outcome,
+            what: format!(
+                "ignores kedro-sfn's outputs ({})",
+                IGNORED_OUTPUTS.join(", ")
+            ),
+        });
+    }
     Ok(InitReport {
         files: written,
         env,
         env_name: args.env.clone(),
     })
+}
+
+/// Adds kedro-sfn's output folders to the project's `.gitignore` where missing (creating
+/// it); `None` when every one is there already.
+fn ignore_outputs(path: &Path) -> anyhow::Result<Option<FileOutcome>> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("cannot read {}", path.display())))
+        }
+    };
+    let text = existing.clone().unwrap_or_default();
+    let present = |entry: &str| {
+        text.lines().map(str::trim).any(|line| {
+            line == entry || line == entry.trim_end_matches('/') || line == format!("/{entry}")
+        })
+    };
+    let missing: Vec<&str> = IGNORED_OUTPUTS
+        .iter()
+        .copied()
+        .filter(|e| !present(e))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let mut updated = text.clone();
+    if !updated.is_empty() && !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str("# kedro-sfn's plan and image build outputs\n");
+    for entry in missing {
+        updated.push_str(entry);
+        updated.push('\n');
+    }
+    write_atomically(path, updated.as_bytes())?;
+    Ok(Some(if existing.is_some() {
+        FileOutcome::Replaced
+    } else {
+        FileOutcome::Wrote
+    }))
 }
 
 /// `path` relative to the project, as users see it in their tree.
@@ -188,7 +246,9 @@ fn config_yaml(package: &str, env: &str, region: Option<&str>) -> String {
     };
     format!(
         "# kedro-sfn settings, written by `kedro-sfn init`; every key is optional (see kedro-sfn's docs/configuration.md).\n\
-         state_machine:\n  name: {}\n\
+         # One state machine per registered pipeline: the package's name for __default__,\n\
+         # <package>-<pipeline> for the others. To name it yourself:\n\
+         # state_machine:\n#   name: {}\n\
          env: {env}\n\
          {region}\
          group_by: memory\n\

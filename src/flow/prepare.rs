@@ -39,6 +39,8 @@ pub struct TargetRequest {
     /// The checkout the image is (or would be) built from: its source digest is compared
     /// with the one each function records. `None`: code is compared by image only.
     pub project: Option<PathBuf>,
+    /// Skip the probe of new function versions before the state machine changes.
+    pub no_probe: bool,
 }
 
 /// Everything computed before anything is changed.
@@ -52,6 +54,8 @@ pub struct Prepared {
     pub clients: Clients,
     pub region: String,
     pub concurrency: usize,
+    /// Probe new function versions before the state machine changes.
+    pub probe: bool,
 }
 
 impl Prepared {
@@ -202,6 +206,7 @@ pub async fn prepare(
             let why = read_failure(&error, concurrency);
             anyhow::Error::new(error).context(why)
         })?;
+    refuse_other_pipeline(&plan, &deployment, config.file.state_machine.name.is_some())?;
     let changes = changes(&plan, &deployment, &target);
     // Children inlined on both sides: the diff shows tasks, wherever they run.
     let planned_whole = crate::plan::asl::inline_children(&changes.definition, &|reference| {
@@ -223,6 +228,47 @@ pub async fn prepare(
         clients,
         region,
         concurrency,
+        probe: !request.no_probe,
+    })
+}
+
+/// The state machine this plan targets runs another registered pipeline: deploying would
+/// replace it (and delete its functions).
+#[derive(Debug, thiserror::Error)]
+#[error("the state machine {machine} runs the pipeline `{deployed}`, and this plan is of the pipeline `{planned}`: deploying would replace one pipeline with the other and delete its functions. {hint}")]
+pub struct OtherPipeline {
+    pub machine: String,
+    pub deployed: String,
+    pub planned: String,
+    hint: String,
+}
+
+fn refuse_other_pipeline(
+    plan: &Plan,
+    deployment: &crate::plan::deployed::Deployment,
+    named: bool,
+) -> Result<(), OtherPipeline> {
+    let Some(deployed) = deployment
+        .whole_definition()
+        .as_ref()
+        .and_then(crate::plan::task_event::pipeline_of_definition)
+    else {
+        return Ok(());
+    };
+    let planned = &plan.pipeline;
+    if &deployed == planned {
+        return Ok(());
+    }
+    let hint = if named {
+        "Give each pipeline its own state machine: set another --state-machine-name (state_machine.name in kedro-sfn.yml names one machine for every pipeline)".to_string()
+    } else {
+        format!("Pass --state-machine-name to deploy `{planned}` under another name, or --pipeline {deployed} to update this one")
+    };
+    Err(OtherPipeline {
+        machine: plan.state_machine.name.clone(),
+        deployed,
+        planned: planned.clone(),
+        hint,
     })
 }
 

@@ -32,6 +32,8 @@ pub struct BuiltImage {
 pub enum BuilderError {
     #[error("no image builder found: install Docker (with a running engine) or buildah (apt-get install buildah), or pass --builder")]
     NoneInstalled,
+    #[error("{kind} is not installed (not on PATH), and it was asked for with --builder or image.builder: {}", install_hint(*.kind))]
+    NotInstalled { kind: BuilderKind },
     #[error("docker is installed but its engine does not answer (`docker info` failed); start Docker, or use buildah with --builder buildah")]
     DockerEngineDown,
     #[error(transparent)]
@@ -69,7 +71,7 @@ impl Builder {
             |kind: BuilderKind| on_path(&kind.to_string()).map(|program| Builder { kind, program });
         match preferred {
             Some(kind) => {
-                let builder = find(kind).ok_or(BuilderError::NoneInstalled)?;
+                let builder = find(kind).ok_or(BuilderError::NotInstalled { kind })?;
                 if kind == BuilderKind::Docker && !builder.docker_engine_answers() {
                     return Err(BuilderError::DockerEngineDown);
                 }
@@ -263,6 +265,14 @@ impl Builder {
                 Ok(result?)
             }
         }
+    }
+}
+
+/// How to get a builder that is missing.
+fn install_hint(kind: BuilderKind) -> &'static str {
+    match kind {
+        BuilderKind::Buildah => "install it (Debian/Ubuntu: apt-get install buildah), or pass --builder docker where a Docker engine runs",
+        BuilderKind::Docker => "install Docker with its engine (https://docs.docker.com/engine/install/), or pass --builder buildah",
     }
 }
 

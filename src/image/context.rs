@@ -34,6 +34,10 @@ pub struct ContextRequest {
     pub extras: Vec<String>,
     /// pip requirements installed beside the project's own (`image.requirements`).
     pub requirements: Vec<String>,
+    /// The file whose requirements are installed beside the wheel's
+    /// (`image.requirements_file`); `None`: the project's `requirements.txt` or
+    /// `src/requirements.txt`, when it has one.
+    pub requirements_file: Option<PathBuf>,
     /// The base image, tag included.
     pub base_image: String,
     /// The directory the context is written to; replaced whole.
@@ -51,6 +55,27 @@ pub struct BuildContext {
     pub digest: String,
     /// The project's distribution name, from its wheel (generated contexts only).
     pub project_name: Option<String>,
+    /// What the image installs before the project's code, each with where it came from
+    /// (generated contexts only): printed by `image build`, so nothing is dropped unseen.
+    pub requirements: Vec<Requirement>,
+    /// Lines of the requirements file the image does not install, each with why.
+    pub skipped: Vec<SkippedRequirement>,
+}
+
+/// One requirement the image installs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Requirement {
+    pub requirement: String,
+    /// `wheel` (its Requires-Dist), the requirements file's name, or `image.requirements`.
+    pub source: String,
+}
+
+/// A line of the requirements file that is not a requirement pip can install in the image.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SkippedRequirement {
+    pub line: String,
+    pub file: String,
+    pub why: String,
 }
 
 /// Why no context could be written.
@@ -82,6 +107,10 @@ struct Packaged {
     name: String,
     version: String,
     requirements: Vec<String>,
+    /// Where each of `requirements` came from, in the same order.
+    sources: Vec<String>,
+    #[serde(default)]
+    skipped: Vec<SkippedRequirement>,
     source_dir: String,
 }
 
@@ -131,11 +160,22 @@ impl BuildContext {
             requirements = packaged.requirements.len(),
             "built the project's wheel"
         );
-        let mut requirements = packaged
+        let installed: Vec<Requirement> = packaged
             .requirements
             .iter()
-            .chain(&request.requirements)
-            .cloned()
+            .zip(&packaged.sources)
+            .map(|(requirement, source)| Requirement {
+                requirement: requirement.clone(),
+                source: source.clone(),
+            })
+            .chain(request.requirements.iter().map(|requirement| Requirement {
+                requirement: requirement.clone(),
+                source: "image.requirements".to_string(),
+            }))
+            .collect();
+        let mut requirements = installed
+            .iter()
+            .map(|r| r.requirement.as_str())
             .collect::<Vec<_>>()
             .join("\n");
         requirements.push('\n');
@@ -172,6 +212,8 @@ impl BuildContext {
             generated: true,
             digest: tree_digest(out, &[])?,
             project_name: Some(packaged.name.clone()),
+            requirements: installed,
+            skipped: packaged.skipped,
         })
     }
 
@@ -187,6 +229,8 @@ impl BuildContext {
             generated: false,
             digest: tree_digest(project, OWN_CONTEXT_SKIPPED)?,
             project_name: None,
+            requirements: Vec::new(),
+            skipped: Vec::new(),
         })
     }
 }
@@ -216,6 +260,9 @@ fn package(request: &ContextRequest) -> Result<Packaged, ContextError> {
         .hint("hint: the project must build with `pip wheel` in the Python given with --python");
     for extra in &request.extras {
         tool = tool.arg("--extra").arg(extra);
+    }
+    if let Some(file) = &request.requirements_file {
+        tool = tool.arg("--requirements-file").arg(file.as_os_str());
     }
     let output = tool.run(Progress::Stream)?;
     let text = String::from_utf8_lossy(&output.stdout);

@@ -30,11 +30,13 @@ pub enum Severity {
 pub enum Rule {
     ConfigUnknownNode,
     ConfigUnknownTag,
+    CredentialsMissing,
     DatasetNotShared,
     DefinitionTooLarge,
     EmptyPipeline,
     FreeInputNotRemote,
     InvalidSetting,
+    KedroUnsupported,
     MixedArchitectures,
     OutputDiscarded,
     ResourceOutOfRange,
@@ -61,11 +63,13 @@ impl Rule {
         match self {
             Rule::ConfigUnknownNode => "config-unknown-node",
             Rule::ConfigUnknownTag => "config-unknown-tag",
+            Rule::CredentialsMissing => "credentials-missing",
             Rule::DatasetNotShared => "dataset-not-shared",
             Rule::DefinitionTooLarge => "definition-too-large",
             Rule::EmptyPipeline => "empty-pipeline",
             Rule::FreeInputNotRemote => "free-input-not-remote",
             Rule::InvalidSetting => "invalid-setting",
+            Rule::KedroUnsupported => "kedro-unsupported",
             Rule::MixedArchitectures => "mixed-architectures",
             Rule::OutputDiscarded => "output-discarded",
             Rule::ResourceOutOfRange => "resource-out-of-range",
@@ -84,15 +88,17 @@ impl Rule {
             }
             Rule::ConfigUnknownNode
             | Rule::ConfigUnknownTag
+            | Rule::CredentialsMissing
             | Rule::InvalidSetting
             | Rule::MixedArchitectures
             | Rule::ResourceOutOfRange
             | Rule::RunnerConflict
             | Rule::TaskTooLong
             | Rule::TimeoutBelowDuration => FixedIn::Config,
-            Rule::DefinitionTooLarge | Rule::EmptyPipeline | Rule::UnknownPipeline => {
-                FixedIn::Project
-            }
+            Rule::DefinitionTooLarge
+            | Rule::EmptyPipeline
+            | Rule::KedroUnsupported
+            | Rule::UnknownPipeline => FixedIn::Project,
         }
     }
 }
@@ -222,7 +228,75 @@ pub fn check(context: &CheckContext) -> Findings {
     check_architectures(context, &mut findings);
     check_task_durations(context, &mut findings);
     check_config_names(context, &mut findings);
+    check_credentials(context, &mut findings);
+    check_kedro_version(context.doc, &mut findings);
     findings.finish()
+}
+
+/// The Kedro releases the handler and the exporter are built for: 0.19.0 up to, not
+/// including, the next major release after the newest one tested (1.x).
+pub const KEDRO_SUPPORTED: &str = ">=0.19.0, <2.0";
+
+/// `major.minor` of a Kedro version (`1.0.0`, `0.19.12`, `1.2.0rc1`), or `None`.
+fn kedro_major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+fn check_kedro_version(doc: &PipelineDoc, findings: &mut Findings) {
+    let found = &doc.project.kedro_version;
+    let supported = kedro_major_minor(found)
+        .is_some_and(|(major, minor)| (major == 0 && minor >= 19) || major == 1);
+    if !supported {
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: Rule::KedroUnsupported,
+            subject: found.clone(),
+            message: format!(
+                "the project runs with Kedro {found}; kedro-sfn supports Kedro {KEDRO_SUPPORTED}"
+            ),
+            hint: "install a supported Kedro in the project's environment (e.g. `pip install 'kedro>=0.19,<2'`) and pin it in the project's requirements, so the image gets the same".into(),
+        });
+    }
+}
+
+/// A credentials key the env's catalog names must have a source in `credentials:`: the
+/// image carries no credentials file, and Kedro resolves every key when it builds the
+/// catalog, so one missing key fails every task.
+fn check_credentials(context: &CheckContext, findings: &mut Findings) {
+    let mapped = &context.config.file.credentials;
+    for (key, entries) in &context.doc.credentials {
+        if mapped.contains_key(key) {
+            continue;
+        }
+        findings.push(Problem {
+            severity: Severity::Error,
+            rule: Rule::CredentialsMissing,
+            subject: key.clone(),
+            message: format!(
+                "{} names the credentials `{key}`, which nothing gives a task on AWS (the image carries no credentials file, and Kedro resolves every credentials key of the catalog when it builds it, so every task would fail)",
+                entries
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            hint: format!(
+                "add to {}:\n    credentials:\n      {key}: secretsmanager:NAME   # or ssm:/PATH; the secret holds the entry as JSON",
+                context
+                    .config
+                    .source
+                    .as_ref()
+                    .map_or_else(|| "kedro-sfn.yml".to_string(), |p| p.display().to_string())
+            ),
+        });
+    }
 }
 
 fn env_catalog(doc: &PipelineDoc) -> String {

@@ -28,6 +28,10 @@ pub struct PipelineDoc {
     /// Every dataset a node reads or writes, except parameters, as Kedro resolved it.
     #[serde(default)]
     pub datasets: BTreeMap<String, Dataset>,
+    /// Every credentials key the env's catalog names (any entry, pattern or not: Kedro
+    /// resolves them all when it builds the catalog), with the entries naming it. No values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, Vec<String>>,
 }
 
 /// Where the document came from; names the state machine by default.
@@ -133,6 +137,7 @@ impl PipelineDoc {
             pipelines: vec![],
             nodes,
             datasets: Default::default(),
+            credentials: Default::default(),
         }
     }
 }

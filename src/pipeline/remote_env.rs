@@ -93,8 +93,17 @@ pub struct Upload {
     pub dataset: String,
     /// As the catalog writes it (relative to the project, or absolute).
     pub local: String,
+    /// Where the file goes: for a versioned dataset, inside a version folder
+    /// (`<filepath>/<version>/<file name>`), where Kedro looks for it.
     pub remote: String,
+    /// The version folder a versioned dataset's file is uploaded under.
+    pub version: Option<String>,
 }
+
+/// The version an uploaded input of a versioned dataset is put under: Kedro's format
+/// (`kedro.io.core.VERSION_FORMAT`, milliseconds), older than any run's, so a run's
+/// "latest" is the upload until a node of the pipeline writes a newer one.
+pub const UPLOAD_VERSION: &str = "2000-01-01T00.00.00.000Z";
 
 /// Why a dataset was left as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,10 +166,19 @@ pub fn remote_env(
                     .insert(name.clone(), Value::Object(moved(entry, &remote)));
                 env.moved_files += 1;
                 if !written {
+                    let versioned = entry.get("versioned").and_then(Value::as_bool) == Some(true);
+                    let (remote, version) = if versioned {
+                        let file = relative.rsplit('/').next().unwrap_or(&relative);
+                        let version = UPLOAD_VERSION.to_string();
+                        (format!("{remote}/{version}/{file}"), Some(version))
+                    } else {
+                        (remote, None)
+                    };
                     env.uploads.push(Upload {
                         dataset: name.clone(),
                         local: path,
                         remote,
+                        version,
                     });
                 }
             }

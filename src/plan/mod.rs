@@ -275,8 +275,18 @@ pub fn machine_name(doc: &PipelineDoc, config: &Config) -> String {
         .state_machine
         .name
         .clone()
-        .unwrap_or_else(|| doc.project.package.clone());
+        .unwrap_or_else(|| default_machine_name(doc));
     names::state_machine_name(&wanted)
+}
+
+/// One state machine per registered pipeline: the package's name for `__default__`,
+/// `<package>-<pipeline>` for the others (made legal by [`names::state_machine_name`]).
+pub fn default_machine_name(doc: &PipelineDoc) -> String {
+    if doc.pipeline == crate::config::defaults::PIPELINE {
+        doc.project.package.clone()
+    } else {
+        format!("{}-{}", doc.project.package, doc.pipeline)
+    }
 }
 
 /// The most a deployed Task's `FunctionName` grows by when deploy appends the version

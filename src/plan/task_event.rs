@@ -42,11 +42,64 @@ pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
     strings(&serde_json::from_str(text).ok()?)
 }
 
+/// The registered pipeline a Task state's parameters run (`Payload.pipeline`, or an ECS
+/// task's `KEDRO_SFN_PIPELINE` container variable).
+pub fn pipeline_in_parameters(parameters: &Value) -> Option<String> {
+    if let Some(pipeline) = parameters.pointer("/Payload/pipeline") {
+        return pipeline.as_str().map(str::to_string);
+    }
+    parameters
+        .pointer("/Overrides/ContainerOverrides")?
+        .as_array()?
+        .iter()
+        .filter_map(|o| o.get("Environment")?.as_array())
+        .flatten()
+        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(ecs_env::PIPELINE))?
+        .get("Value")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The registered pipeline a definition's tasks run: the first Task state's, searched
+/// through Parallel branches in document order. `None`: no task names one.
+pub fn pipeline_of_definition(definition: &Value) -> Option<String> {
+    let states = definition.get("States")?.as_object()?;
+    states.values().find_map(|state| {
+        if let Some(pipeline) = state.get("Parameters").and_then(pipeline_in_parameters) {
+            return Some(pipeline);
+        }
+        state
+            .get("Branches")?
+            .as_array()?
+            .iter()
+            .find_map(pipeline_of_definition)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::ecs::CONTAINER_NAME;
     use serde_json::json;
+
+    #[test]
+    fn the_pipeline_is_read_from_lambda_payloads_inside_parallel_branches_and_from_ecs_variables() {
+        let lambda = json!({"States": {"P": {"Type": "Parallel", "Branches": [
+            {"States": {"t": {"Type": "Task", "Parameters": {"Payload": {"pipeline": "data_science"}}}}}
+        ]}}});
+        assert_eq!(
+            pipeline_of_definition(&lambda).as_deref(),
+            Some("data_science")
+        );
+        let ecs = json!({"States": {"t": {"Type": "Task", "Parameters": {"Overrides": {"ContainerOverrides": [
+            {"Environment": [{"Name": ecs_env::PIPELINE, "Value": "__default__"}]}
+        ]}}}}});
+        assert_eq!(pipeline_of_definition(&ecs).as_deref(), Some("__default__"));
+        assert_eq!(
+            pipeline_of_definition(&json!({"States": {"end": {"Type": "Succeed"}}})),
+            None
+        );
+    }
 
     #[test]
     fn nodes_are_read_from_lambda_payloads_and_ecs_container_environments() {
