@@ -684,3 +684,110 @@ fn past_executions_give_the_plan_its_durations_and_a_failed_read_only_a_note() {
     }
     assert!(proxy.stats()["errors"].as_u64().unwrap_or(0) >= 1);
 }
+
+/// The probe before the alias moves, answered by the real handler (the fault proxy runs
+/// `handler(event)` on the copy of the example for every Lambda Invoke, with the invoked
+/// version's environment): a first deploy probes every new version and records it; a
+/// deploy of code that cannot import a module publishes the new versions but leaves the
+/// state machine and its alias where they were, naming the module and the tasks.
+#[test]
+fn a_new_version_that_cannot_import_its_code_never_gets_the_alias() {
+    let world = World::new();
+    let project = support::copy_project(&example_project());
+    let proxy = FaultProxy::start(&world.moto, &[]);
+    let mut handler_env: serde_json::Map<String, Value> = world
+        .moto
+        .aws_env()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    // The copy's package, not the example's editable install, is what the handler imports.
+    handler_env.insert(
+        "PYTHONPATH".into(),
+        json!(project.path().join("src").display().to_string()),
+    );
+    proxy.configure(json!({"invoke_with": {
+        "handler": support::repo_root().join("python/kedro_sfn_handler.py"),
+        "python": support::python(),
+        "project": project.path(),
+        "env": handler_env,
+    }}));
+    let deploy = |image: &str| {
+        let output = kedro_sfn()
+            .arg("deploy")
+            .arg("--project")
+            .arg(project.path())
+            .arg("--pipeline-json")
+            .arg(example_doc_path())
+            .args(["--image-uri", image])
+            .args([
+                "--lambda-role-arn",
+                world.roles["lambda"].as_str().expect("role"),
+            ])
+            .args([
+                "--state-machine-role-arn",
+                world.roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(world.out())
+            .envs(proxy.aws_env(&world.moto))
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("kedro-sfn runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (success, stdout, stderr) = deploy(&world.image("v1"));
+    assert!(success, "first deploy:\n{stdout}\n{stderr}");
+    let functions = world.plan()["functions"]
+        .as_array()
+        .expect("functions")
+        .len();
+    let probes = &world.report()["probes"];
+    assert_eq!(probes["count"], json!(functions), "{probes:#}");
+    assert!(
+        probes["seconds"].as_f64().expect("seconds") > 0.0,
+        "{probes:#}"
+    );
+    assert!(stderr.contains("probed "), "{stderr}");
+    let before = world.deployed();
+
+    // The new code imports a module the image does not have.
+    let nodes = project
+        .path()
+        .join("src/spaceflights/pipelines/reporting/nodes.py");
+    let code = std::fs::read_to_string(&nodes).expect("nodes.py");
+    let code = code.replacen(
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nimport kedro_sfn_missing_module\n",
+        1,
+    );
+    assert!(code.contains("kedro_sfn_missing_module"), "{code}");
+    std::fs::write(&nodes, code).expect("write");
+    let (success, stdout, stderr) = deploy(&world.image("v2"));
+    assert!(
+        !success,
+        "a version that cannot import its code was deployed:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("failed their probe") && stderr.contains("kedro_sfn_missing_module"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("task "),
+        "the failure names its task: {stderr}"
+    );
+    let after = world.deployed();
+    assert_eq!(
+        after["alias_version"], before["alias_version"],
+        "the alias moved"
+    );
+    assert_eq!(
+        after["definition"], before["definition"],
+        "the state machine changed"
+    );
+}

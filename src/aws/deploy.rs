@@ -339,24 +339,22 @@ async fn probe_versions(
             continue;
         };
         count += 1;
+        let task = format!(
+            "task {state} ({function}:{version}, node(s) {})",
+            nodes.join(", ")
+        );
         match answer {
             Ok(Ok(())) => progress(&format!(
                 "probed {function}:{version}: it loads its project and nodes"
             )),
-            Ok(Err(message)) => failures.push(format!(
-                "  - task {state} ({function}:{version}, nodes {}): {message}",
-                nodes.join(", ")
-            )),
-            Err(error) => {
-                failures.push(format!("  - task {state} ({function}:{version}): {error}"))
-            }
+            Ok(Err(message)) => failures.push((task, message)),
+            Err(error) => failures.push((task, error.to_string())),
         }
     }
     if !failures.is_empty() {
-        failures.sort();
         return Err(DeployError::Probe {
             count: failures.len(),
-            list: failures.join("\n"),
+            list: grouped_failures(failures),
         });
     }
     Ok(Probes {

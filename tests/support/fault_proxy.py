@@ -27,7 +27,13 @@ and PublishVersion refused with 409 ResourceConflictException).
 /__proxy/client-pid``) right after moto answered its K-th write, which is left
 unanswered: a deploy interrupted at any point. ``fail_operations`` (config only:
 a list of operation names, e.g. ``["ListExecutions"]``) answers every call of those
-operations with a 500: a service that is down for one API.
+operations with a 500: a service that is down for one API. ``invoke_with`` (config only:
+``{"handler": PATH, "python": PATH, "project": DIR, "env": {...}}``) makes Lambda's Invoke
+run the real kedro-sfn handler instead of moto's echo: a process per invocation calls
+``handler(event, None)`` with the invoked version's environment variables (read from
+moto) plus ``env`` and ``KEDRO_SFN_PROJECT_DIR=project``, and its result, or its error as
+Lambda reports an unhandled one (``X-Amz-Function-Error: Unhandled``, ``errorType``,
+``errorMessage``), is the answer.
 
 Control endpoints (never forwarded, never faulted): ``POST /__proxy/config``,
 ``POST /__proxy/client-pid``, ``GET /__proxy/stats``, ``POST /__proxy/reset-stats``.
@@ -75,7 +81,23 @@ FUNCTION_OPERATIONS = {
     ("GET", "configuration"): "GetFunctionConfiguration",
     ("POST", "versions"): "PublishVersion",
     ("GET", "versions"): "ListVersionsByFunction",
+    ("POST", "invocations"): "Invoke",
 }
+# Runs the handler on one event (stdin) and writes Lambda's answer to the file argv[2]:
+# the handler's own stdout (Kedro's logs) stays out of the answer.
+INVOKE_RUNNER = """
+import json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import kedro_sfn_handler
+event = json.load(sys.stdin)
+try:
+    answer, failed = kedro_sfn_handler.handler(event, None), False
+except Exception as exc:
+    answer, failed = {"errorType": type(exc).__name__, "errorMessage": str(exc),
+                      "stackTrace": traceback.format_tb(exc.__traceback__)}, True
+with open(sys.argv[2], "w") as out:
+    json.dump({"failed": failed, "answer": answer}, out)
+"""
 TAG_OPERATIONS = {"POST": "TagResource", "DELETE": "UntagResource", "GET": "ListTags"}
 SETTLE_STARTERS = {"CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"}
 SETTLE_REFUSED = {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"}
@@ -157,7 +179,7 @@ class Proxy:
         self.random = random.Random(seed)
         self.config = {
             "throttle": 0.0, "error": 0.0, "lose": 0.0, "latency_ms": 0, "settle_ms": 0,
-            "kill_after_write": 0, "fail_operations": [],
+            "kill_after_write": 0, "fail_operations": [], "invoke_with": None,
         }
         self.client_pid: int | None = None
         self.forwarded_writes = 0
@@ -179,6 +201,10 @@ class Proxy:
             for key, value in changes.items():
                 if key == "fail_operations":
                     self.config[key] = [str(name) for name in value]
+                elif key == "invoke_with":
+                    if value is not None and not {"handler", "python", "project"} <= set(value):
+                        raise ValueError("invoke_with needs handler, python and project")
+                    self.config[key] = value
                 elif key in ("throttle", "error", "lose"):
                     if not 0.0 <= float(value) <= 1.0:
                         raise ValueError(f"{key} must be a probability, got {value!r}")
@@ -311,6 +337,11 @@ class Handler(BaseHTTPRequestHandler):
         if latency_ms > 0:
             time.sleep(latency_ms / 1000)
         decision = self.proxy.decide(call)
+        with self.proxy.lock:
+            invoke_with = self.proxy.config["invoke_with"]
+        if decision == "forward" and call.operation == "Invoke" and invoke_with:
+            self.respond(*self.invoke(call, body, invoke_with))
+            return
         if decision == "throttle":
             self.respond(*self.throttled(call))
         elif decision == "error":
@@ -339,6 +370,48 @@ class Handler(BaseHTTPRequestHandler):
             self.respond(status, headers, payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = serve
+
+    def invoke(self, call: Call, body: bytes, invoke_with: dict) -> tuple[int, list, bytes]:
+        """Lambda's Invoke, answered by the real handler (see ``invoke_with``)."""
+        import subprocess
+        import tempfile
+
+        qualifier = call.qualifier or "$LATEST"
+        saved_path, saved_command = self.path, self.command
+        self.path = f"/2015-03-31/functions/{call.function}/configuration?Qualifier={qualifier}"
+        self.command = "GET"
+        try:
+            status, _, payload = self.forward(b"") or (502, [], b"{}")
+        finally:
+            self.path, self.command = saved_path, saved_command
+        if status != 200:
+            return status, [("Content-Type", "application/json")], payload
+        variables = (json.loads(payload).get("Environment") or {}).get("Variables") or {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KEDRO_"))}
+        env.update(invoke_with.get("env") or {})
+        env.update(variables)
+        env["KEDRO_SFN_PROJECT_DIR"] = invoke_with["project"]
+        with tempfile.TemporaryDirectory(prefix="fault-proxy-invoke-") as scratch:
+            answer_file = os.path.join(scratch, "answer.json")
+            handler_dir = os.path.dirname(invoke_with["handler"])
+            ran = subprocess.run(
+                [invoke_with["python"], "-c", INVOKE_RUNNER, handler_dir, answer_file],
+                input=body, env=env, cwd=scratch, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, timeout=600,
+            )
+            try:
+                with open(answer_file) as handle:
+                    result = json.load(handle)
+            except (OSError, ValueError):
+                result = {"failed": True, "answer": {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"exit code {ran.returncode}: "
+                                    f"{ran.stderr.decode(errors='replace')[-2000:]}",
+                }}
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", qualifier)]
+        if result["failed"]:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        return 200, headers, json.dumps(result["answer"]).encode()
 
     def settled(self, call: Call, payload: bytes) -> bytes:
         """moto's answer, as AWS would give it while ``call.function`` settles."""
