@@ -279,3 +279,270 @@ fn spaceflights_pandas_runs_every_task_from_a_read_only_task_root_on_s3() {
 fn run_export(project: &Path) -> (bool, String, String) {
     run_in_project(project, &["export", "--env", "aws"])
 }
+
+/// The shared (unedited) copy of a real project, to read its data from.
+fn shared_project(name: &str) -> std::path::PathBuf {
+    std::env::var_os("KEDRO_SFN_REAL_PROJECTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| support::repo_root().join("../shared/real-projects"))
+        .join(name)
+}
+
+/// Adds `line` to the catalog entry `dataset` of `file` (an indented key: value).
+fn add_to_entry(file: &Path, dataset: &str, line: &str) {
+    let text = std::fs::read_to_string(file).expect("catalog");
+    let start = text
+        .find(&format!("\n{dataset}:\n"))
+        .unwrap_or_else(|| panic!("{dataset} in {}:\n{text}", file.display()))
+        + 1;
+    let header_end = start + dataset.len() + 2;
+    let changed = format!("{}  {line}\n{}", &text[..header_end], &text[header_end..]);
+    std::fs::write(file, changed).expect("write catalog");
+}
+
+/// A versioned input (as in users' projects) is uploaded where Kedro reads a version, init
+/// says which, the outputs go into .gitignore, and the closing lines say what is left; the
+/// task that reads it then runs from that upload.
+#[test]
+fn a_versioned_input_uploaded_where_init_says_is_read_by_its_task() {
+    let project = real_project("spaceflights-pandas");
+    let dir = project.path();
+    add_to_entry(
+        &dir.join("conf/base/catalog.yml"),
+        "companies",
+        "versioned: true",
+    );
+    std::fs::write(dir.join(".gitignore"), "/data\n").expect(".gitignore");
+    let bucket = format!("s3://{BUCKET}/versioned");
+    let (ok, stdout, stderr) = run_in_project(dir, &["init", "--bucket", &bucket]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let version = kedro_sfn::pipeline::remote_env::UPLOAD_VERSION;
+    let uploads: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("aws s3 cp "))
+        .map(|rest| {
+            let mut words = rest.split_whitespace();
+            let local = words.next().expect("local").to_string();
+            let remote = words.next().expect("remote").to_string();
+            (local, remote)
+        })
+        .collect();
+    let companies = uploads
+        .iter()
+        .find(|(local, _)| local.ends_with("companies.csv"))
+        .unwrap_or_else(|| panic!("no upload of companies:\n{stdout}"));
+    assert_eq!(
+        companies.1,
+        format!("{bucket}/data/01_raw/companies.csv/{version}/companies.csv"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("versioned: under version {version}")),
+        "{stdout}"
+    );
+    let ignored = std::fs::read_to_string(dir.join(".gitignore")).expect(".gitignore");
+    assert!(
+        ignored.starts_with("/data\n")
+            && ignored.contains("kedro-sfn-plan/")
+            && ignored.contains("kedro-sfn-image/"),
+        "{ignored}"
+    );
+    assert!(
+        stdout.contains("Left for you to edit")
+            && stdout.contains("role_arn")
+            && stdout.contains("uses: owner/kedro-sfn@v1"),
+        "{stdout}"
+    );
+    // init again: .gitignore already has both lines.
+    let (ok, stdout, stderr) = run_in_project(dir, &["init", "--bucket", &bucket, "--force"]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(".gitignore"), "{stdout}");
+
+    // The uploads, as a user runs them, then the task that reads companies.
+    let moto = MotoServer::start();
+    moto.create_bucket(BUCKET);
+    let source = shared_project("spaceflights-pandas");
+    for (local, remote) in &uploads {
+        let key = remote
+            .strip_prefix(&format!("s3://{BUCKET}/"))
+            .expect("on the bucket");
+        let program = "import boto3, sys\nboto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])";
+        let done = std::process::Command::new(python())
+            .args(["-c", program])
+            .arg(source.join(local))
+            .args([BUCKET, key])
+            .envs(moto.aws_env())
+            .output()
+            .expect("python runs");
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let ran = support::kedro_sfn()
+        .args([
+            "run-task",
+            "--env",
+            "aws",
+            "--task",
+            "preprocess_companies_node",
+        ])
+        .arg("--project")
+        .arg(dir)
+        .arg("--python")
+        .arg(python())
+        .args(["--start-time", "2026-12-05T10:00:00Z"])
+        .envs(moto.aws_env())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kedro-sfn runs");
+    assert!(
+        ran.status.success(),
+        "the task could not read the versioned upload:\n{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}
+
+/// A project whose pyproject lists only notebooks and Kedro, its libraries being in
+/// requirements.txt (as in the first public project tried): the image's requirements
+/// hold them, each said with its source, and the lines pip in the image cannot take are
+/// named, not dropped silently. `--context-only` builds nothing and needs no builder.
+#[test]
+fn libraries_only_in_requirements_txt_reach_the_image() {
+    let project = real_project("spaceflights-pandas");
+    let dir = project.path();
+    let pyproject = std::fs::read_to_string(dir.join("pyproject.toml")).expect("pyproject");
+    let start = pyproject.find("dependencies = [").expect("dependencies");
+    let end = start + pyproject[start..].find("\n]").expect("end of dependencies") + 1;
+    let pyproject = format!(
+        "{}dependencies = [\"ipython>=8.10\", \"jupyterlab>=3.0\", \"notebook\", \"kedro~=1.7.0\"{}",
+        &pyproject[..start],
+        &pyproject[end..]
+    );
+    std::fs::write(dir.join("pyproject.toml"), pyproject).expect("pyproject");
+    let mut requirements =
+        std::fs::read_to_string(dir.join("requirements.txt")).expect("requirements");
+    requirements.push_str("-e .\n--index-url https://pypi.org/simple\n");
+    std::fs::write(dir.join("requirements.txt"), requirements).expect("requirements");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let built = support::kedro_sfn()
+        // No Docker engine runs here: --context-only must not need one.
+        .args(["image", "build", "--context-only", "--builder", "docker"])
+        .arg("--project")
+        .arg(dir)
+        .arg("--python")
+        .arg(python())
+        .arg("--out")
+        .arg(out.path())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{stderr}");
+    let installed =
+        std::fs::read_to_string(out.path().join("context/requirements.txt")).expect("written");
+    for wanted in [
+        "scikit-learn~=1.5.1",
+        "seaborn~=0.12.1",
+        "kedro-datasets[",
+        "kedro~=1.7.0",
+    ] {
+        assert!(
+            installed.contains(wanted),
+            "{wanted} is not installed:\n{installed}"
+        );
+    }
+    assert_eq!(
+        installed.matches("ipython").count(),
+        1,
+        "a requirement of both lists is installed once:\n{installed}"
+    );
+    assert!(
+        stderr.contains("scikit-learn~=1.5.1 (requirements.txt)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("kedro~=1.7.0 (wheel)"), "{stderr}");
+    assert!(
+        stderr.contains("not installed in the image: `-e .`")
+            && stderr.contains("not installed in the image: `--index-url https://pypi.org/simple`"),
+        "{stderr}"
+    );
+    assert!(!out.path().join("image.json").exists(), "nothing was built");
+}
+
+/// Catalog credentials: export and check never need the secret, check refuses a key with
+/// no source on AWS, and the mapping (names only) reaches every function.
+#[test]
+fn catalog_credentials_need_a_source_on_aws_and_never_a_local_secret() {
+    let project = real_project("spaceflights-pandas");
+    let dir = project.path();
+    let (ok, stdout, stderr) =
+        run_in_project(dir, &["init", "--bucket", &format!("s3://{BUCKET}/c")]);
+    assert!(ok, "{stdout}\n{stderr}");
+    add_to_entry(
+        &dir.join("conf/aws/catalog.yml"),
+        "companies",
+        "credentials: dspacedb",
+    );
+    // As in CI: no local credentials file at all.
+    let _ = std::fs::remove_file(dir.join("conf/local/credentials.yml"));
+
+    let (ok, stdout, stderr) = run_export(dir);
+    assert!(ok, "export needs no credentials file:\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("document");
+    assert_eq!(
+        doc["credentials"],
+        serde_json::json!({"dspacedb": ["companies"]})
+    );
+    assert!(
+        !stdout.contains("stand-in"),
+        "no credentials value is in the document"
+    );
+
+    let (ok, _, stderr) = run_in_project(dir, &["check", "--env", "aws"]);
+    assert!(!ok, "an unmapped credentials key must be refused");
+    assert!(
+        refusals(&stderr).contains(&("credentials-missing".into(), "companies".into())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dspacedb: secretsmanager:NAME"), "{stderr}");
+
+    let config = dir.join("kedro-sfn.yml");
+    let mut text = std::fs::read_to_string(&config).expect("kedro-sfn.yml");
+    text.push_str("credentials:\n  dspacedb: secretsmanager:kedro-scholar/dspacedb\n");
+    std::fs::write(&config, text).expect("write");
+    let out = tempfile::tempdir().expect("tempdir");
+    let plan = plan_offline(dir, out.path(), &["--env", "aws", "--group-by", "none"]);
+    for function in plan["functions"].as_array().expect("functions") {
+        assert_eq!(
+            function["environment"]["KEDRO_SFN_CREDENTIALS"],
+            r#"{"dspacedb":"secretsmanager:kedro-scholar/dspacedb"}"#,
+            "{function:#}"
+        );
+    }
+}
+
+/// One state machine per registered pipeline: a pipeline other than __default__ plans to
+/// `<package>-<pipeline>`.
+#[test]
+fn each_registered_pipeline_plans_its_own_state_machine() {
+    let project = real_project("spaceflights-pandas");
+    let dir = project.path();
+    let (ok, stdout, stderr) =
+        run_in_project(dir, &["init", "--bucket", &format!("s3://{BUCKET}/m")]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let out = tempfile::tempdir().expect("tempdir");
+    let default = plan_offline(dir, &out.path().join("default"), &["--env", "aws"]);
+    let science = plan_offline(
+        dir,
+        &out.path().join("science"),
+        &["--env", "aws", "--pipeline", "data_science"],
+    );
+    assert_eq!(default["state_machine"]["name"], "spaceflights_pandas");
+    assert_eq!(
+        science["state_machine"]["name"],
+        "spaceflights_pandas-data_science"
+    );
+}

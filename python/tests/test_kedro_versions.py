@@ -55,7 +55,9 @@ KEDROS = {
 START, VERSION = "2026-11-27T19:08:38.123Z", "2026-11-27T19.08.38.123Z"
 # Runtime params of the execution: reviews_per_month is a float in the project's
 # parameters; review_scores_rating becomes one only when the params reach Kedro.
-PARAMS = {"ingestion.typing.reviews.columns_as_floats": ["reviews_per_month", "review_scores_rating"]}
+PARAMS = {
+    "ingestion.typing.reviews.columns_as_floats": ["reviews_per_month", "review_scores_rating"],
+}
 # The ingestion pipeline, in dependency order: node -> (datasets saved, files written).
 INGESTION = [
     ("ingestion.apply_types_to_companies", ["ingestion.int_typed_companies"],
