@@ -416,27 +416,58 @@ def catalog_entries(context: Any, names: set) -> dict:
     filled in, by Kedro's own resolver. Credentials stay *names*: the resolver
     is given a credentials table that maps every name to itself, so no secret
     is read, and the entry can be written into another env's catalog as is.
+    Kedro 0.19.9 and later have the resolver (``match_pattern`` before 1.0,
+    ``match_dataset_pattern`` since); 0.19.0-0.19.8 match patterns with the
+    catalog's own private helpers, as ``legacy_catalog_lookup`` does.
     """
-    try:
-        from kedro.io.catalog_config_resolver import CatalogConfigResolver
-    except ImportError as exc:
-        raise RuntimeError("reading catalog entries (kedro-sfn init) needs Kedro >= 1.0") from exc
-
     raw = {
         name: config
         for name, config in context.config_loader["catalog"].items()
         if not name.startswith("_") and isinstance(config, dict)
     }
+    try:
+        from kedro.io.catalog_config_resolver import CatalogConfigResolver
+    except ImportError:
+        return legacy_catalog_entries(context.catalog, raw, names)
+
     referenced = credential_names(raw)
     resolver = CatalogConfigResolver(config=raw, credentials={n: n for n in referenced})
+    if hasattr(resolver, "match_dataset_pattern"):  # Kedro >= 1.0
+        def matches(name: str) -> bool:
+            return bool(
+                resolver.match_dataset_pattern(name)
+                or resolver.match_user_catch_all_pattern(name)
+            )
+    else:  # Kedro 0.19.9-0.19.x
+        def matches(name: str) -> bool:
+            return resolver.match_pattern(name) is not None
     entries = {}
     for name in sorted(names):
         if name in resolver.config:
             entries[name] = resolver.config[name]
-        elif resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name):
+        elif matches(name):
             entries[name] = resolver.resolve_pattern(name)
         else:
             entries[name] = None
+    return entries
+
+
+def legacy_catalog_entries(catalog: Any, raw: dict, names: set) -> dict:
+    """``catalog_entries`` for Kedro 0.19.0-0.19.8: explicit entries as written, patterns
+    matched and filled in by the catalog's ``_match_pattern`` and ``_resolve_config``."""
+    patterns = {name: config for name, config in raw.items() if "{" in name}
+    if hasattr(catalog, "_sort_patterns"):
+        patterns = catalog._sort_patterns(patterns)
+    entries = {}
+    for name in sorted(names):
+        if name in raw and "{" not in name:
+            entries[name] = raw[name]
+            continue
+        pattern = catalog._match_pattern(patterns, name) if patterns else None
+        entries[name] = (
+            None if pattern is None
+            else catalog._resolve_config(name, pattern, copy.deepcopy(patterns[pattern]))
+        )
     return entries
 
 

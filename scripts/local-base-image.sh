@@ -64,6 +64,11 @@ mkdir -p "$STORAGE_ROOT" "$STORAGE_RUNROOT"
 STORAGE_ROOT="$(cd "$STORAGE_ROOT" && pwd)"
 STORAGE_RUNROOT="$(cd "$STORAGE_RUNROOT" && pwd)"
 
+# One build at a time per storage (tests of one binary ask for it at once): the others
+# wait here, then find the image.
+exec 9>"$STORAGE_ROOT.lock"
+flock 9
+
 start=$SECONDS
 PODMAN=(podman --storage-driver "$DRIVER" --root "$STORAGE_ROOT" --runroot "$STORAGE_RUNROOT")
 

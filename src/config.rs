@@ -477,6 +477,22 @@ impl Config {
         serde_json::to_string(&mapping).ok()
     }
 
+    /// What the tasks' role must be allowed for `credentials:`, one line per source:
+    /// `secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:…:secret:x-??????
+    /// (credentials key db)`. Region and account as configured, else placeholders.
+    pub fn credential_grants(&self) -> Vec<String> {
+        let region = self.file.region.as_deref().unwrap_or("REGION");
+        let account = self.file.account_id.as_deref().unwrap_or("ACCOUNT");
+        self.file
+            .credentials
+            .iter()
+            .map(|(key, source)| {
+                let (action, resource) = source.iam_grant(region, account);
+                format!("{action} on {resource} (credentials key {key})")
+            })
+            .collect()
+    }
+
     /// The name a config key has in messages: `nodes.train.memory_mb (kedro-sfn.yml)`.
     pub fn describe_key(&self, key: &str) -> String {
         match &self.source {
@@ -736,6 +752,48 @@ tags:
 nodes:
   train_model_node: {memory_mb: 3008, duration_s: 120}
 "#;
+
+    #[test]
+    fn credentials_map_keys_to_secrets_and_parameters_and_name_their_grants() {
+        let file = parse_config(
+            "region: eu-west-1\naccount_id: \"123456789012\"\ncredentials:\n  db: secretsmanager:team/db\n  api: ssm:/team/api\n",
+            "kedro-sfn.yml",
+        )
+        .expect("valid");
+        let config = Config { source: None, file };
+        assert_eq!(
+            config.credentials_mapping().as_deref(),
+            Some(r#"{"api":"ssm:/team/api","db":"secretsmanager:team/db"}"#)
+        );
+        assert_eq!(
+            config.credential_grants(),
+            [
+                "ssm:GetParameter on arn:aws:ssm:eu-west-1:123456789012:parameter/team/api (credentials key api)",
+                "secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/db-?????? (credentials key db)",
+            ]
+        );
+        // Every function and task gets the mapping: names, never values.
+        let settings = config.node_settings(&node("n", &[]));
+        assert!(settings.environment[CREDENTIALS_ENV].contains("secretsmanager:team/db"));
+        assert_eq!(Config::default().credentials_mapping(), None);
+        assert!(!Config::default()
+            .node_settings(&node("n", &[]))
+            .environment
+            .contains_key(CREDENTIALS_ENV));
+    }
+
+    #[test]
+    fn a_credentials_source_that_is_not_secretsmanager_or_ssm_is_refused_with_both_forms() {
+        for bad in ["vault:x", "secretsmanager:", "db-password", "ssm:a b"] {
+            let error = parse_config(&format!("credentials:\n  db: \"{bad}\"\n"), "kedro-sfn.yml")
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                error.contains("credentials.db") && error.contains("secretsmanager:NAME"),
+                "{bad}: {error}"
+            );
+        }
+    }
 
     /// A node with these tags and nothing else, for settings tests.
     pub(crate) fn node(name: &str, tags: &[&str]) -> Node {

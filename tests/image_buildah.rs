@@ -37,6 +37,8 @@ fn build_push_and_run_the_example_image() {
         "image build failed:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(stderr.contains("image test passed"), "{stderr}");
     let record = read_json(&out.path().join("image.json"));
     let local = record["local"].as_str().expect("local name").to_string();
     let tag = record["tag"].as_str().expect("tag").to_string();
@@ -239,9 +241,11 @@ fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, loca
         "pipeline": "__default__", "env": "aws", "execution": execution});
     let bad = json!({"task": "x", "nodes": ["no_such_node"], "pipeline": "__default__",
         "env": "aws", "execution": execution});
+    // What a deploy sends each new version before the alias moves.
+    let probe = json!({"probe": true, "pipeline": "__default__", "env": "aws"});
     let mut api = Command::new(support::python())
         .arg(support::repo_root().join("tests/support/lambda_runtime_api.py"))
-        .arg(json!([good, bad]).to_string())
+        .arg(json!([good, bad, probe]).to_string())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the loopback Runtime API starts");
@@ -290,7 +294,10 @@ fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, loca
     assert_eq!(report["timed_out"], false, "{report:#}");
     assert_eq!(report["init_error"], Value::Null, "{report:#}");
     let answers = report["answers"].as_array().expect("answers");
-    assert_eq!(answers.len(), 2, "{report:#}");
+    assert_eq!(answers.len(), 3, "{report:#}");
+    assert_eq!(answers[2]["kind"], "response", "{report:#}");
+    assert_eq!(answers[2]["body"]["ok"], true, "{report:#}");
+    assert_eq!(answers[2]["body"]["nodes"], 7, "{report:#}");
     assert_eq!(answers[0]["kind"], "response", "{report:#}");
     assert_eq!(
         answers[0]["body"]["nodes"],
@@ -307,4 +314,88 @@ fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, loca
     assert!(moto
         .s3_keys(EXAMPLE_BUCKET)
         .contains(&"02_intermediate/preprocessed_shuttles.csv".to_string()));
+}
+
+/// `image test`, run by `image build`: an image whose code imports a module it does not
+/// have and whose catalog names credentials with no source is stopped before anything is
+/// recorded, with both problems named; fixed, it passes, and `image test` alone agrees.
+#[test]
+fn image_test_stops_an_image_whose_tasks_would_fail() {
+    let store = ImageStore::ensure();
+    let project = support::copy_project(&example_project());
+    let dir = project.path();
+    let nodes = dir.join("src/spaceflights/pipelines/reporting/nodes.py");
+    let code = std::fs::read_to_string(&nodes).expect("nodes.py");
+    let marker = "from __future__ import annotations\n";
+    let broken = code.replacen(
+        marker,
+        &format!("{marker}\nimport kedro_sfn_missing_module\n"),
+        1,
+    );
+    std::fs::write(&nodes, &broken).expect("write");
+    let catalog = dir.join("conf/aws/catalog.yml");
+    let text = std::fs::read_to_string(&catalog).expect("catalog");
+    let with_credentials = text.replacen(
+        "companies:\n  type: pandas.CSVDataset\n",
+        "companies:\n  type: pandas.CSVDataset\n  credentials: dspacedb\n",
+        1,
+    );
+    assert_ne!(text, with_credentials);
+    std::fs::write(&catalog, with_credentials).expect("write");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let built = store
+        .build_command(dir, out.path())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(
+        !built.status.success(),
+        "an image that fails its tasks was accepted:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("module `kedro_sfn_missing_module` stops every task"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("credentials `dspacedb`"), "{stderr}");
+    assert!(stderr.contains("dspacedb: secretsmanager:NAME"), "{stderr}");
+    assert!(
+        !out.path().join("image.json").exists(),
+        "a failed image was recorded"
+    );
+
+    // Fixed: the import gone, the key mapped (the test gives it a stand-in, no secret).
+    std::fs::write(&nodes, &code).expect("write");
+    let config = dir.join("kedro-sfn.yml");
+    let mut settings = std::fs::read_to_string(&config).expect("kedro-sfn.yml");
+    settings.push_str("credentials:\n  dspacedb: secretsmanager:kedro-sfn/dspacedb\n");
+    std::fs::write(&config, settings).expect("write");
+    let built = store
+        .build_command(dir, out.path())
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{stderr}");
+    assert!(stderr.contains("image test passed"), "{stderr}");
+
+    let tested = support::kedro_sfn()
+        .args(["image", "test"])
+        .arg("--project")
+        .arg(dir)
+        .arg("--out")
+        .arg(out.path())
+        .envs(store.env())
+        .output()
+        .expect("kedro-sfn runs");
+    assert!(
+        tested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&tested.stdout).contains("every task can load"),
+        "{}",
+        String::from_utf8_lossy(&tested.stdout)
+    );
 }

@@ -50,6 +50,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         })?
     };
     let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
+    for grant in config.credential_grants() {
+        reporter.result(&format!("  credentials: the tasks' role needs {grant}"));
+    }
     let children = match plan.children.len() {
         0 => String::new(),
         n => format!(", {CHILDREN_DIR}/ ({n} child state machines)"),

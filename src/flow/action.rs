@@ -311,6 +311,11 @@ async fn run_mode(
                 image_uri: prepared.target.image_uri.as_deref(),
                 seconds: started_at.elapsed().as_secs_f64(),
                 execution: execution.as_ref().map(execution_line),
+                probes: applied
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.probes.as_ref())
+                    .map(|p| (p.count, p.seconds)),
             };
             report_deployment(inputs, context, &record).await?;
             applied?;

@@ -87,6 +87,12 @@ pub async fn apply_prepared(
     if let (false, Some(version)) = (changes.is_empty(), &applied.version_arn) {
         reporter.result(&format!("deployed {version}"));
     }
+    if let Some(probes) = applied.probes.as_ref().filter(|p| p.count > 0) {
+        reporter.result(&format!(
+            "probed {} new function version(s) in {:.1} s before the alias moved",
+            probes.count, probes.seconds
+        ));
+    }
     reporter.result(&format!(
         "AWS calls: {} reads, {} writes",
         calls.reads, calls.writes

@@ -34,6 +34,8 @@ pub struct DeploymentRecord<'a> {
     pub image_uri: Option<&'a str>,
     pub seconds: f64,
     pub execution: Option<ExecutionLine>,
+    /// New function versions probed before the alias moved, and how long that took.
+    pub probes: Option<(usize, f64)>,
 }
 
 /// The summary line under which the reviewed plan is kept.
@@ -76,6 +78,12 @@ pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>)
         let _ = writeln!(out, "| Image | {} |", code(digest));
     }
     let _ = writeln!(out, "| Functions | {} |", function_counts(record.changes));
+    if let Some((count, seconds)) = record.probes.filter(|(count, _)| *count > 0) {
+        let _ = writeln!(
+            out,
+            "| Probed | {count} new function version(s) loaded their project and nodes, in {seconds:.1} s, before the alias moved |"
+        );
+    }
     let _ = writeln!(out, "| Took | {:.1} s |", record.seconds);
     if let Some(execution) = &record.execution {
         let _ = writeln!(
@@ -257,6 +265,7 @@ mod rendering {
                 status: "SUCCEEDED".into(),
                 console: "https://console.aws.amazon.com/x".into(),
             }),
+            probes: failure.is_none().then_some((2, 1.25)),
         }
     }
 
@@ -278,6 +287,10 @@ mod rendering {
             "{body}"
         );
         assert!(body.contains("`run-1`: SUCCEEDED"), "{body}");
+        assert!(
+            body.contains("| Probed | 2 new function version(s) loaded their project and nodes, in 1.2 s, before the alias moved |"),
+            "{body}"
+        );
         assert_eq!(
             body.matches("<details>").count(),
             body.matches("</details>").count()
