@@ -791,3 +791,48 @@ fn a_new_version_that_cannot_import_its_code_never_gets_the_alias() {
         "the state machine changed"
     );
 }
+
+/// The machine the example deployed runs `__default__`; a plan of another registered
+/// pipeline aimed at the same name (the example's kedro-sfn.yml names its machine) is
+/// refused before anything is compared, naming both pipelines and the way out.
+#[test]
+fn a_plan_of_another_pipeline_never_replaces_a_deployed_one() {
+    let world = World::new();
+    let image = world.image("v1");
+    ok(world.deploy(&example_doc_path(), &image, &[]));
+    let mut doc = read_json(&example_doc_path());
+    doc["pipeline"] = json!("reporting");
+    doc["nodes"]
+        .as_array_mut()
+        .expect("nodes")
+        .retain(|n| n["name"] == "summarize_passenger_capacity_node");
+    let path = world.dir.path().join("reporting.pipeline.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+
+    // One kedro-sfn.yml naming one machine for every pipeline (no per-node settings).
+    let config = world.dir.path().join("one-name.yml");
+    std::fs::write(
+        &config,
+        "state_machine:\n  name: spaceflights\nenv: aws\nregion: eu-west-1\n",
+    )
+    .expect("write");
+    let config = config.to_str().expect("utf-8");
+    let (success, stdout, stderr) = world.deploy(
+        &path,
+        &image,
+        &["--pipeline", "reporting", "--config", config],
+    );
+    assert!(!success, "{stdout}");
+    assert!(
+        stderr.contains("runs the pipeline `__default__`")
+            && stderr.contains("this plan is of the pipeline `reporting`")
+            && stderr.contains("--state-machine-name"),
+        "{stderr}"
+    );
+    let deployed = world.deployed();
+    assert_eq!(
+        deployed["functions"].as_object().expect("functions").len(),
+        7,
+        "a function of the deployed pipeline was deleted"
+    );
+}

@@ -278,13 +278,16 @@ def test_config_turns_faults_off_at_runtime(start_proxy):
     assert failure(lam.list_functions) == ("ServiceException", 500)
     assert control(proxy, "config", {"error": 0}) == {
         "throttle": 0.0, "error": 0.0, "lose": 0.0, "latency_ms": 0, "settle_ms": 0,
-        "kill_after_write": 0, "fail_operations": [],
+        "kill_after_write": 0, "fail_operations": [], "invoke_with": None,
     }
     assert "Functions" in lam.list_functions()
     assert control(proxy, "stats")["reads"] == 1
     with pytest.raises(urllib.error.HTTPError) as refused:
         control(proxy, "config", {"throttel": 1})
     assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        control(proxy, "config", {"invoke_with": {"python": "python3"}})
+    assert refused.value.code == 400, "invoke_with needs handler, python and project"
 
     control(proxy, "reset-stats", {})
     assert control(proxy, "stats") == {
