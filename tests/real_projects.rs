@@ -546,3 +546,194 @@ fn each_registered_pipeline_plans_its_own_state_machine() {
         "spaceflights_pandas-data_science"
     );
 }
+
+/// A venv of an older Kedro that scripts/setup.sh makes (`.venv-kedro-0.19`, `.venv-kedro-1.0`).
+fn old_kedro_python(version: &str) -> std::path::PathBuf {
+    let python = support::repo_root().join(format!(".venv-kedro-{version}/bin/python"));
+    assert!(
+        python.is_file(),
+        "{} is missing: run `bash scripts/setup.sh` (it makes the older Kedro environments)",
+        python.display()
+    );
+    python
+}
+
+/// What Kedro 1.0's release notes ask of a 0.19 project, as the deep-dive project uses
+/// Kedro: its `kedro_init_version`, and `kedro.pipeline.pipeline(nodes=...)`.
+fn migrate_to_kedro_1(project: &Path) {
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).expect("pyproject");
+    let migrated = text.replace(
+        "kedro_init_version = \"0.19.12\"",
+        "kedro_init_version = \"1.0.0\"",
+    );
+    assert_ne!(text, migrated, "no kedro_init_version 0.19.12 in {text}");
+    std::fs::write(&pyproject, migrated).expect("write");
+    let mut stack = vec![project.join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "py") {
+                let code = std::fs::read_to_string(&path).expect("module");
+                let new = code
+                    .replace(
+                        "from kedro.pipeline.modular_pipeline import pipeline",
+                        "from kedro.pipeline import pipeline",
+                    )
+                    .replace("pipe=", "nodes=");
+                if new != code {
+                    std::fs::write(&path, new).expect("write");
+                }
+            }
+        }
+    }
+}
+
+/// The Kedro 0.19 project under Kedro 0.19.12 and 1.0.0, each in its own environment, as
+/// users of older Kedro run it: init writes an env (reading its catalog through that
+/// Kedro), every registered pipeline checks and plans, and an ingestion task runs through
+/// the handler on moto's S3 from the uploads init named.
+#[test]
+fn a_kedro_0_19_project_runs_under_kedro_0_19_and_1_0() {
+    for version in ["0.19", "1.0"] {
+        let python = old_kedro_python(version);
+        let project = real_project("spaceflights-deep-dive-0.19");
+        let dir = project.path();
+        if version == "1.0" {
+            migrate_to_kedro_1(dir);
+        }
+        let run = |args: &[&str]| {
+            let output = support::kedro_sfn()
+                .args(args)
+                .arg("--python")
+                .arg(&python)
+                .arg("--project")
+                .arg(dir)
+                .env("RUST_BACKTRACE", "0")
+                .output()
+                .expect("kedro-sfn runs");
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        };
+        let bucket = format!("s3://{BUCKET}/deep-dive-{version}");
+        let (ok, stdout, stderr) = run(&["init", "--bucket", &bucket]);
+        assert!(ok, "Kedro {version}: init:\n{stdout}\n{stderr}");
+        let (ok, exported, stderr) = run(&["export", "--env", "aws"]);
+        assert!(ok, "Kedro {version}: export:\n{stderr}");
+        let doc: Value = serde_json::from_str(&exported).expect("document");
+        assert!(
+            doc["project"]["kedro_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(version)),
+            "{:#}",
+            doc["project"]
+        );
+        let out = tempfile::tempdir().expect("tempdir");
+        for pipeline in doc["pipelines"].as_array().expect("pipelines") {
+            let pipeline = pipeline.as_str().expect("name");
+            let (ok, _, stderr) = run(&["check", "--env", "aws", "--pipeline", pipeline]);
+            assert!(
+                ok,
+                "Kedro {version}: check --pipeline {pipeline}:\n{stderr}"
+            );
+            let target = out.path().join(pipeline);
+            let target = target.to_str().expect("utf-8");
+            let (ok, stdout, stderr) = run(&[
+                "plan",
+                "--offline",
+                "--env",
+                "aws",
+                "--pipeline",
+                pipeline,
+                "--out",
+                target,
+            ]);
+            assert!(
+                ok,
+                "Kedro {version}: plan --pipeline {pipeline}:\n{stdout}\n{stderr}"
+            );
+        }
+
+        // The raw inputs, where init said, then the first ingestion node through the handler.
+        let moto = MotoServer::start();
+        moto.create_bucket(BUCKET);
+        let source = shared_project("spaceflights-deep-dive-0.19");
+        for line in stdout_of_init_uploads(dir, &python, &bucket) {
+            let (local, remote) = line;
+            let key = remote
+                .strip_prefix(&format!("s3://{BUCKET}/"))
+                .expect("on the bucket")
+                .to_string();
+            let program = "import boto3, sys\nboto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])";
+            let done = std::process::Command::new(support::python())
+                .args(["-c", program])
+                .arg(source.join(&local))
+                .args([BUCKET, &key])
+                .envs(moto.aws_env())
+                .output()
+                .expect("python runs");
+            assert!(
+                done.status.success(),
+                "{}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+        }
+        let node = doc["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .filter_map(|n| n["name"].as_str())
+            .find(|n| n.starts_with("ingestion.") || n.contains("companies"))
+            .unwrap_or_else(|| panic!("an ingestion node in {:#}", doc["nodes"]))
+            .to_string();
+        let ran = support::kedro_sfn()
+            .args(["run-task", "--env", "aws", "--task", &node])
+            .arg("--project")
+            .arg(dir)
+            .arg("--python")
+            .arg(&python)
+            .args(["--start-time", "2026-12-05T10:00:00Z"])
+            .envs(moto.aws_env())
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("kedro-sfn runs");
+        assert!(
+            ran.status.success(),
+            "Kedro {version}: run-task {node}:\n{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+}
+
+/// The uploads `init` lists (again, with --force, so its lines are printed once more).
+fn stdout_of_init_uploads(dir: &Path, python: &Path, bucket: &str) -> Vec<(String, String)> {
+    let output = support::kedro_sfn()
+        .args(["init", "--force", "--bucket", bucket])
+        .arg("--python")
+        .arg(python)
+        .arg("--project")
+        .arg(dir)
+        .output()
+        .expect("kedro-sfn runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("aws s3 cp "))
+        .map(|rest| {
+            let mut words = rest.split_whitespace();
+            (
+                words.next().expect("local").to_string(),
+                words.next().expect("remote").to_string(),
+            )
+        })
+        .collect()
+}
