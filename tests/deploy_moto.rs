@@ -836,3 +836,28 @@ fn a_plan_of_another_pipeline_never_replaces_a_deployed_one() {
         "a function of the deployed pipeline was deleted"
     );
 }
+
+/// A first deploy whose functions all fail alike (a role that does not exist) says so once,
+/// counting what it stopped, and does not speak of a previous version: there is none.
+#[test]
+fn a_first_deploy_that_fails_alike_everywhere_says_it_once() {
+    let world = World::new();
+    let (success, _, stderr) = world.deploy_with_role(
+        &example_doc_path(),
+        &world.image("v1"),
+        "arn:aws:iam::123456789012:role/missing",
+        &[],
+    );
+    assert!(!success);
+    assert!(
+        stderr.contains("7 function(s) could not be deployed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  - 7 of them ("), "{stderr}");
+    assert!(stderr.contains("and 2 more): "), "{stderr}");
+    assert!(
+        stderr.contains("no state machine was created, so nothing runs until a deploy succeeds"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("previous version"), "{stderr}");
+}

@@ -67,16 +67,19 @@ pub enum DeployError {
 /// One line per distinct error, naming what it stopped: a missing role fails every
 /// function alike, and is said once.
 fn grouped_failures(failures: Vec<(String, String)>) -> String {
-    let mut by_error: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Errors that differ only by the resource's own name are one error.
+    let mut by_error: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for (name, error) in failures {
-        by_error.entry(error).or_default().push(name);
+        let key = error.replace(&format!(" {name}"), "");
+        by_error.entry(key).or_default().push((name, error));
     }
     by_error
         .into_iter()
-        .map(|(error, mut names)| {
-            names.sort();
-            match names.as_slice() {
-                [one] => format!("  - {one}: {error}"),
+        .map(|(error, mut failed)| {
+            failed.sort();
+            let names: Vec<String> = failed.iter().map(|(name, _)| name.clone()).collect();
+            match failed.as_slice() {
+                [(one, original)] => format!("  - {one}: {original}"),
                 _ => {
                     const SHOWN: usize = 5;
                     let more = names.len().saturating_sub(SHOWN);
