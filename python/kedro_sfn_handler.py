@@ -810,15 +810,14 @@ def aws_client(service: str) -> Any:
 def fetch_credentials(key: str, service: str, name: str) -> dict:
     """One credentials entry, read from AWS: a JSON object, never logged."""
     where = f"{CREDENTIAL_SERVICES[service]} ({service}:{name})"
+    action = "secretsmanager:GetSecretValue" if service == "secretsmanager" else "ssm:GetParameter"
     try:
         if service == "secretsmanager":
             text = aws_client(service).get_secret_value(SecretId=name)["SecretString"]
-            action = "secretsmanager:GetSecretValue"
         else:
             answer = aws_client(service).get_parameter(Name=name, WithDecryption=True)
-            text, action = answer["Parameter"]["Value"], "ssm:GetParameter"
+            text = answer["Parameter"]["Value"]
     except Exception as exc:  # noqa: BLE001 - botocore's errors, a missing package, ...
-        action = "secretsmanager:GetSecretValue" if service == "secretsmanager" else "ssm:GetParameter"
         raise CredentialsUnavailable(
             f"credentials '{key}': cannot read {where}: {type(exc).__name__}: {exc}; check "
             f"that it exists in the function's region and that its role may {action} on it"
