@@ -1418,8 +1418,6 @@ def main(argv: Optional[list] = None) -> int:
         )
         print(usage, file=sys.stderr)
         return 0 if args in (["-h"], ["--help"]) else EXIT_BAD_EVENT
-    real_stdout = divert_stdout()
-    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     try:
         event = event_from_env(os.environ) if from_env else json.loads(sys.stdin.read())
     except InvalidEvent as exc:
@@ -1428,36 +1426,36 @@ def main(argv: Optional[list] = None) -> int:
     except ValueError as exc:
         print(f"{PROG}: stdin must hold one JSON event object: {exc}", file=sys.stderr)
         return EXIT_BAD_EVENT
-    try:
-        result = handler(event, None)
-    except InvalidEvent as exc:
-        print(f"{PROG}: bad event: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_EVENT
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, then exit 1
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        print(f"{PROG}: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_FAILED
-    real_stdout.write(json.dumps(result) + "\n")
-    real_stdout.flush()
-    return 0
+    return print_outcome(lambda: handler(event, None), "bad event")
 
 
 def main_probe(text: str) -> int:
     """``--probe EVENT``: print the probe's report as one JSON line. Exit 0 whenever a
     report is printed (its ``ok`` says whether the tasks would start), 2 for a bad event,
     1 when the probe itself could not run."""
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        print(f"{PROG}: the probe event must be one JSON object: {exc}", file=sys.stderr)
+        return EXIT_BAD_EVENT
+    return print_outcome(lambda: run_probe(event), "bad probe event")
+
+
+def print_outcome(run: Any, bad: str) -> int:
+    """Runs ``run`` with stdout diverted; prints its result as one JSON line on the real
+    stdout (0), or says on stderr why not: ``bad`` input (2), any other failure (1)."""
     real_stdout = divert_stdout()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     try:
-        report = run_probe(json.loads(text))
-    except (InvalidEvent, ValueError) as exc:
-        print(f"{PROG}: bad probe event: {one_line(str(exc))}", file=sys.stderr)
+        result = run()
+    except InvalidEvent as exc:
+        print(f"{PROG}: {bad}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_EVENT
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, then exit 1
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"{PROG}: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
-    real_stdout.write(json.dumps(report) + "\n")
+    real_stdout.write(json.dumps(result) + "\n")
     real_stdout.flush()
     return 0
 

@@ -31,10 +31,30 @@ impl World {
         lambda_role: &str,
         extra: &[&str],
     ) -> (bool, String, String) {
+        self.deploy_through(
+            &example_project(),
+            &self.moto.aws_env(),
+            doc,
+            image,
+            lambda_role,
+            extra,
+        )
+    }
+
+    /// `kedro-sfn deploy` of `project` with the AWS of `aws_env` (moto, or a proxy of it).
+    fn deploy_through(
+        &self,
+        project: &Path,
+        aws_env: &[(String, String)],
+        doc: &Path,
+        image: &str,
+        lambda_role: &str,
+        extra: &[&str],
+    ) -> (bool, String, String) {
         let output = kedro_sfn()
             .arg("deploy")
             .arg("--project")
-            .arg(example_project())
+            .arg(project)
             .arg("--pipeline-json")
             .arg(doc)
             .args(["--image-uri", image])
@@ -46,7 +66,8 @@ impl World {
             .arg("--out")
             .arg(self.out())
             .args(extra)
-            .envs(self.moto.aws_env())
+            .envs(aws_env.iter().cloned())
+            .env("RUST_BACKTRACE", "0")
             .output()
             .expect("kedro-sfn runs");
         (
@@ -712,33 +733,10 @@ fn a_new_version_that_cannot_import_its_code_never_gets_the_alias() {
         "project": project.path(),
         "env": handler_env,
     }}));
+    let aws = proxy.aws_env(&world.moto);
+    let role = world.roles["lambda"].as_str().expect("role").to_string();
     let deploy = |image: &str| {
-        let output = kedro_sfn()
-            .arg("deploy")
-            .arg("--project")
-            .arg(project.path())
-            .arg("--pipeline-json")
-            .arg(example_doc_path())
-            .args(["--image-uri", image])
-            .args([
-                "--lambda-role-arn",
-                world.roles["lambda"].as_str().expect("role"),
-            ])
-            .args([
-                "--state-machine-role-arn",
-                world.roles["states"].as_str().expect("role"),
-            ])
-            .arg("--out")
-            .arg(world.out())
-            .envs(proxy.aws_env(&world.moto))
-            .env("RUST_BACKTRACE", "0")
-            .output()
-            .expect("kedro-sfn runs");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        world.deploy_through(project.path(), &aws, &example_doc_path(), image, &role, &[])
     };
 
     let (success, stdout, stderr) = deploy(&world.image("v1"));

@@ -317,16 +317,7 @@ fn a_versioned_input_uploaded_where_init_says_is_read_by_its_task() {
     let (ok, stdout, stderr) = run_in_project(dir, &["init", "--bucket", &bucket]);
     assert!(ok, "{stdout}\n{stderr}");
     let version = kedro_sfn::pipeline::remote_env::UPLOAD_VERSION;
-    let uploads: Vec<(String, String)> = stdout
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("aws s3 cp "))
-        .map(|rest| {
-            let mut words = rest.split_whitespace();
-            let local = words.next().expect("local").to_string();
-            let remote = words.next().expect("remote").to_string();
-            (local, remote)
-        })
-        .collect();
+    let uploads = upload_lines(&stdout);
     let companies = uploads
         .iter()
         .find(|(local, _)| local.ends_with("companies.csv"))
@@ -360,13 +351,38 @@ fn a_versioned_input_uploaded_where_init_says_is_read_by_its_task() {
 
     // The uploads, as a user runs them, then the task that reads companies.
     let moto = MotoServer::start();
+    upload(&moto, &shared_project("spaceflights-pandas"), &uploads);
+    let (ok, _, stderr) = run_task(&moto, dir, &python(), "preprocess_companies_node");
+    assert!(
+        ok,
+        "the task could not read the versioned upload:\n{stderr}"
+    );
+}
+
+/// The `aws s3 cp LOCAL REMOTE` lines `init` printed, as (LOCAL, REMOTE).
+fn upload_lines(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("aws s3 cp "))
+        .map(|rest| {
+            let mut words = rest.split_whitespace();
+            (
+                words.next().expect("local").to_string(),
+                words.next().expect("remote").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Runs the uploads `init` named (files of `source`, a project with its data) on moto.
+fn upload(moto: &MotoServer, source: &Path, uploads: &[(String, String)]) {
     moto.create_bucket(BUCKET);
-    let source = shared_project("spaceflights-pandas");
-    for (local, remote) in &uploads {
+    let program =
+        "import boto3, sys\nboto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])";
+    for (local, remote) in uploads {
         let key = remote
             .strip_prefix(&format!("s3://{BUCKET}/"))
-            .expect("on the bucket");
-        let program = "import boto3, sys\nboto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])";
+            .unwrap_or_else(|| panic!("{remote} is not on the bucket"));
         let done = std::process::Command::new(python())
             .args(["-c", program])
             .arg(source.join(local))
@@ -380,28 +396,16 @@ fn a_versioned_input_uploaded_where_init_says_is_read_by_its_task() {
             String::from_utf8_lossy(&done.stderr)
         );
     }
-    let ran = support::kedro_sfn()
-        .args([
-            "run-task",
-            "--env",
-            "aws",
-            "--task",
-            "preprocess_companies_node",
-        ])
-        .arg("--project")
-        .arg(dir)
-        .arg("--python")
-        .arg(python())
+}
+
+/// `kedro-sfn run-task` of `task` in env aws on moto, with the project's `python`.
+fn run_task(moto: &MotoServer, dir: &Path, python: &Path, task: &str) -> (bool, String, String) {
+    let mut command = support::kedro_sfn();
+    command
+        .args(["run-task", "--env", "aws", "--task", task])
         .args(["--start-time", "2026-12-05T10:00:00Z"])
-        .envs(moto.aws_env())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("kedro-sfn runs");
-    assert!(
-        ran.status.success(),
-        "the task could not read the versioned upload:\n{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+        .envs(moto.aws_env());
+    support::run_in_project_with(&mut command, dir, python)
 }
 
 /// A project whose pyproject lists only notebooks and Kedro, its libraries being in
@@ -605,24 +609,13 @@ fn a_kedro_0_19_project_runs_under_kedro_0_19_and_1_0() {
             migrate_to_kedro_1(dir);
         }
         let run = |args: &[&str]| {
-            let output = support::kedro_sfn()
-                .args(args)
-                .arg("--python")
-                .arg(&python)
-                .arg("--project")
-                .arg(dir)
-                .env("RUST_BACKTRACE", "0")
-                .output()
-                .expect("kedro-sfn runs");
-            (
-                output.status.success(),
-                String::from_utf8_lossy(&output.stdout).into_owned(),
-                String::from_utf8_lossy(&output.stderr).into_owned(),
-            )
+            let mut command = support::kedro_sfn();
+            command.args(args);
+            support::run_in_project_with(&mut command, dir, &python)
         };
         let bucket = format!("s3://{BUCKET}/deep-dive-{version}");
-        let (ok, stdout, stderr) = run(&["init", "--bucket", &bucket]);
-        assert!(ok, "Kedro {version}: init:\n{stdout}\n{stderr}");
+        let (ok, init_stdout, stderr) = run(&["init", "--bucket", &bucket]);
+        assert!(ok, "Kedro {version}: init:\n{init_stdout}\n{stderr}");
         let (ok, exported, stderr) = run(&["export", "--env", "aws"]);
         assert!(ok, "Kedro {version}: export:\n{stderr}");
         let doc: Value = serde_json::from_str(&exported).expect("document");
@@ -661,79 +654,20 @@ fn a_kedro_0_19_project_runs_under_kedro_0_19_and_1_0() {
 
         // The raw inputs, where init said, then the first ingestion node through the handler.
         let moto = MotoServer::start();
-        moto.create_bucket(BUCKET);
-        let source = shared_project("spaceflights-deep-dive-0.19");
-        for line in stdout_of_init_uploads(dir, &python, &bucket) {
-            let (local, remote) = line;
-            let key = remote
-                .strip_prefix(&format!("s3://{BUCKET}/"))
-                .expect("on the bucket")
-                .to_string();
-            let program = "import boto3, sys\nboto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])";
-            let done = std::process::Command::new(support::python())
-                .args(["-c", program])
-                .arg(source.join(&local))
-                .args([BUCKET, &key])
-                .envs(moto.aws_env())
-                .output()
-                .expect("python runs");
-            assert!(
-                done.status.success(),
-                "{}",
-                String::from_utf8_lossy(&done.stderr)
-            );
-        }
+        upload(
+            &moto,
+            &shared_project("spaceflights-deep-dive-0.19"),
+            &upload_lines(&init_stdout),
+        );
         let node = doc["nodes"]
             .as_array()
             .expect("nodes")
             .iter()
             .filter_map(|n| n["name"].as_str())
-            .find(|n| n.starts_with("ingestion.") || n.contains("companies"))
+            .find(|n| n.starts_with("ingestion."))
             .unwrap_or_else(|| panic!("an ingestion node in {:#}", doc["nodes"]))
             .to_string();
-        let ran = support::kedro_sfn()
-            .args(["run-task", "--env", "aws", "--task", &node])
-            .arg("--project")
-            .arg(dir)
-            .arg("--python")
-            .arg(&python)
-            .args(["--start-time", "2026-12-05T10:00:00Z"])
-            .envs(moto.aws_env())
-            .env("RUST_BACKTRACE", "0")
-            .output()
-            .expect("kedro-sfn runs");
-        assert!(
-            ran.status.success(),
-            "Kedro {version}: run-task {node}:\n{}",
-            String::from_utf8_lossy(&ran.stderr)
-        );
+        let (ok, _, stderr) = run_task(&moto, dir, &python, &node);
+        assert!(ok, "Kedro {version}: run-task {node}:\n{stderr}");
     }
-}
-
-/// The uploads `init` lists (again, with --force, so its lines are printed once more).
-fn stdout_of_init_uploads(dir: &Path, python: &Path, bucket: &str) -> Vec<(String, String)> {
-    let output = support::kedro_sfn()
-        .args(["init", "--force", "--bucket", bucket])
-        .arg("--python")
-        .arg(python)
-        .arg("--project")
-        .arg(dir)
-        .output()
-        .expect("kedro-sfn runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("aws s3 cp "))
-        .map(|rest| {
-            let mut words = rest.split_whitespace();
-            (
-                words.next().expect("local").to_string(),
-                words.next().expect("remote").to_string(),
-            )
-        })
-        .collect()
 }

@@ -178,13 +178,24 @@ pub fn run_on_doc(
 /// (success, stdout, stderr).
 pub fn run_in_project(project: &Path, args: &[&str]) -> (bool, String, String) {
     let mut command = kedro_sfn();
+    command.args(args);
+    run_in_project_with(&mut command, project, &python())
+}
+
+/// Runs a kedro-sfn `command` (its arguments given) on `project` with `python` (an older
+/// Kedro's environment, say): (success, stdout, stderr).
+pub fn run_in_project_with(
+    command: &mut Command,
+    project: &Path,
+    python: &Path,
+) -> (bool, String, String) {
     command
-        .args(args)
         .arg("--python")
-        .arg(python())
+        .arg(python)
         .arg("--project")
-        .arg(project);
-    outcome(&mut command)
+        .arg(project)
+        .env("RUST_BACKTRACE", "0");
+    outcome(command)
 }
 
 /// `kedro-sfn plan --offline --out OUT ARGS` on a real project; fails the test when the
