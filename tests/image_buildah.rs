@@ -399,3 +399,30 @@ fn image_test_stops_an_image_whose_tasks_would_fail() {
         String::from_utf8_lossy(&tested.stdout)
     );
 }
+
+/// `--builder buildah` where buildah is not installed names buildah and how to get it, after
+/// the build context is written (that needs no builder).
+#[test]
+fn a_builder_asked_for_but_not_installed_is_named_with_how_to_get_it() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let built = kedro_sfn()
+        .args(["image", "build", "--builder", "buildah"])
+        .arg("--project")
+        .arg(example_project())
+        .arg("--python")
+        .arg(support::python())
+        .arg("--out")
+        .arg(out.path())
+        .env("PATH", "/nonexistent")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kedro-sfn runs");
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(!built.status.success());
+    assert!(
+        stderr.contains("buildah is not installed") && stderr.contains("apt-get install buildah"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no image builder found"), "{stderr}");
+    assert!(out.path().join("context/Dockerfile").is_file());
+}
