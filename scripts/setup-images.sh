@@ -9,7 +9,7 @@
 #   htpasswd         (apache2-utils) bcrypt users for the registry's basic auth
 #   debootstrap      makes the root file system of the local base image
 #   chromium         the headless browser mermaid-cli draws the comments' pictures in
-#                    (tests/mermaid_render.rs; npm's puppeteer download is skipped)
+#                    (tests/it/mermaid_render.rs; npm's puppeteer download is skipped)
 #
 # Idempotent: only what is missing is installed, and `apt-get update` runs at
 # most once. Prints each tool's version at the end.
@@ -68,7 +68,7 @@ say "htpasswd:        $(dpkg-query -W -f='apache2-utils ${Version}' apache2-util
 say "debootstrap:     $(dpkg-query -W -f='debootstrap ${Version}' debootstrap 2>/dev/null || echo present)"
 say "chromium:        $(chromium --version 2>/dev/null || echo present)"
 # Lambda's runtime interface client (what AWS's Python base image starts), as wheels for
-# the image's Python (3.11): tests/image_buildah.rs installs it into a container of the built
+# the image's Python (3.11): tests/it/image_buildah.rs installs it into a container of the built
 # image and drives the handler through a loopback Runtime API. Downloaded once.
 RIC_VERSION="4.2.2"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,6 +1,6 @@
 """The `kedro sfn` project commands: which arguments each subcommand gives the binary, and
 that click passes everything else through untouched. The installed wheel, run by real Kedro
-in a real project, is tested in tests/wheel.rs."""
+in a real project, is tested in tests/it/wheel.rs."""
 
 from __future__ import annotations
 

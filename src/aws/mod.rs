@@ -29,7 +29,7 @@ pub const MAX_ATTEMPTS: u32 = 15;
 /// throttle, down to half a call per second, which is right when the throttling is caused by
 /// this client's own rate, and ruinous when it is not (Lambda's control-plane limits are per
 /// account: other jobs' calls count too). Measured through the stress proxy (30% of calls
-/// throttled at random, 5% 500s, 5% lost answers; `tests/faults.rs`), the first deploy of
+/// throttled at random, 5% 500s, 5% lost answers; `tests/it/faults.rs`), the first deploy of
 /// 24 tasks took 63.8 s adaptive and 9.1 s standard.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()

@@ -1,7 +1,7 @@
 """Create the plan's functions and state machine in a moto server, run one execution, and
 print what happened as JSON: {"status": ..., "entered": [state names], "error": ...}.
 
-Used by tests/moto_execution.rs; talks to moto through boto3 only (the Rust side has no AWS
+Used by tests/it/moto_execution.rs; talks to moto through boto3 only (the Rust side has no AWS
 code yet). Usage: moto_run_definition.py ENDPOINT DEFINITION_JSON PLAN_JSON
 """
 

@@ -2,7 +2,7 @@
 //! pipelines (every node in exactly one Task, every dependency respected, series-parallel
 //! pipelines at their critical path, never slower than the guide's layered machine).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! dataset, so the reader's task runs after the writer's, and the messages name both views.
 //! The project is tests/fixtures/transcoding (see its README).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::interpreter::run_on_interpreter;

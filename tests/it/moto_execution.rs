@@ -1,7 +1,7 @@
 //! The example's definition on moto's Step Functions: accepted by its ASL parser (a second
 //! validator) and run to SUCCEEDED by its interpreter, every Task entered.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

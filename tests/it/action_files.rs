@@ -4,7 +4,7 @@
 //! the example comment in docs/ is what the code renders, and the docs link to it instead of
 //! pasting a copy.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
@@ -260,7 +260,7 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == body,
-        "docs/example-comment.md is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test action_files"
+        "docs/example-comment.md is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test it action_files::"
     );
     // The docs link to the generated file, and no page pastes a copy that could go stale.
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");

@@ -1,7 +1,7 @@
 //! The action end to end, as the runner starts it (INPUT_* and GITHUB_* variables, an event
 //! file, output and summary files), against moto and a fake GitHub API on loopback.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

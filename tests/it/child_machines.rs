@@ -4,7 +4,7 @@
 //! child definition), every dependency respected and every task given the root's
 //! execution.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

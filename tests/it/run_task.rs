@@ -1,7 +1,7 @@
 //! `kedro-sfn run-task`: one task of the planned machine, run here through the real handler
 //! with the payload its Task state sends, against moto's S3.
 
-mod support;
+use crate::support;
 
 use support::moto::MotoServer;
 use support::{example_doc_path, example_project, kedro_sfn, python, EXAMPLE_BUCKET};

@@ -3,7 +3,7 @@
 //! thousand-task change and hostile names, and a picture drawn at comment width keeps its
 //! text readable (GitHub scales a wide SVG down to the column).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! dependency file changes or an earlier run died mid-install, and never a file in the
 //! checkout.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! `kedro sfn --help` lists the subcommands; the wheel and the sdist pass
 //! `twine check`, and the sdist holds what a cargo build of the crate needs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! `kedro-sfn plan` on the bundled example, as a user runs it.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! `kedro-sfn export` against real Kedro on the example project.
 
-mod support;
+use crate::support;
 
 use support::{copy_project, example_doc_path, example_project, kedro_sfn, python};
 

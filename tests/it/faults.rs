@@ -4,7 +4,7 @@
 //! function version it names exists), a rerun converges, and a no-op after it writes
 //! nothing.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

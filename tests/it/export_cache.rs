@@ -2,7 +2,7 @@
 //! unchanged project starts no Python; any change to the project's code or config, the env
 //! or `--no-cache` exports again.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Instant;

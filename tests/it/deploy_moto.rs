@@ -2,7 +2,7 @@
 //! exist in moto's ECR; execution on): first deploy, no-op redeploy, code-only change,
 //! pipeline change, a failure half-way, ownership, rollback, and executions.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! `kedro-sfn init` on the example project, with real Kedro: the env it writes puts every
 //! dataset on S3 (factories and pickles included) and `check` passes for every grouping.
 
-mod support;
+use crate::support;
 
 use support::{copy_project, example_project, run_in_project};
 

@@ -1,7 +1,7 @@
 //! Every check rule, through `kedro-sfn check` as a user runs it: each offender is named,
 //! all at once, with what to do.
 
-mod support;
+use crate::support;
 
 use support::{doc, run_on_doc};
 

@@ -1,7 +1,7 @@
 //! ECR against moto: the repository is created once (immutable tags, scan on push), the
 //! login comes from GetAuthorizationToken, and a tag resolves to the digest ECR records.
 
-mod support;
+use crate::support;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ecr::config::Credentials;

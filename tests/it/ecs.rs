@@ -5,7 +5,7 @@
 //! registered, tagged, pinned, kept by a no-op, re-registered for a new image, deregistered
 //! when the task leaves ECS.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 //! as the Task state passes it) and Lambda (AWS's runtime interface client, awslambdaric,
 //! against a loopback Runtime API: a result and an error posted back), and the exporter.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 //! the real handler from a read-only task root (its training node as an ECS task), on moto's
 //! S3, in the order the machine gives.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! interpreter ran the tasks in respects every dependency, every output lands in the bucket,
 //! and the versioned datasets of the execution share the one version of its start time.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 
