@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::pipeline::Node;
-
 /// The file names looked for at the project root, in order.
 pub const CONFIG_FILE_NAMES: &[&str] = &["kedro-sfn.yml", "kedro-sfn.yaml"];
 
@@ -28,6 +26,12 @@ pub mod defaults {
     pub const EPHEMERAL_STORAGE_MB: u32 = 512;
     pub const DURATION_S: f64 = 1.0;
     pub const PIPELINE: &str = "__default__";
+    /// The alias deploy moves and executions go through.
+    pub const ALIAS: &str = "live";
+    /// How many functions are read, created or updated at once.
+    pub const CONCURRENCY: usize = 8;
+    /// How many past successful executions give the tasks' expected durations.
+    pub const HISTORY_EXECUTIONS: usize = 10;
 }
 
 /// How nodes are packed into Lambda tasks.
@@ -454,6 +458,15 @@ impl Config {
         override_with(&mut file.account_id, &flags.account_id);
     }
 
+    /// The alias the state machine's executions go through.
+    pub fn alias(&self) -> String {
+        self.file
+            .state_machine
+            .alias
+            .clone()
+            .unwrap_or_else(|| defaults::ALIAS.into())
+    }
+
     /// The registered pipeline to plan.
     pub fn pipeline(&self) -> &str {
         self.file.pipeline.as_deref().unwrap_or(defaults::PIPELINE)
@@ -504,19 +517,16 @@ impl Config {
     /// The Lambda settings of one node: node beats tag beats `lambda:` beats the built-in
     /// default. Where several of the node's tags set a number, the largest wins (the node
     /// needs the most any of its tags asks for).
-    pub fn node_settings(&self, node: &Node) -> NodeSettings {
+    pub fn node_settings(&self, name: &str, tags: &[impl AsRef<str>]) -> NodeSettings {
         let file = &self.file;
-        let mut tags: Vec<&String> = node.tags.iter().collect();
+        let mut tags: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
         tags.sort();
         tags.dedup();
         let tag_settings: Vec<(String, &TaskSettings)> = tags
             .iter()
             .filter_map(|tag| file.tags.get(*tag).map(|s| (format!("tags.{tag}"), s)))
             .collect();
-        let node_settings = file
-            .nodes
-            .get(&node.name)
-            .map(|s| (format!("nodes.{}", node.name), s));
+        let node_settings = file.nodes.get(name).map(|s| (format!("nodes.{name}"), s));
 
         let number = |field: &str, get: &dyn Fn(&TaskSettings) -> Option<u32>, default: u32| {
             if let Some((key, value)) = node_settings
@@ -773,11 +783,11 @@ nodes:
             ]
         );
         // Every function and task gets the mapping: names, never values.
-        let settings = config.node_settings(&node("n", &[]));
+        let settings = config.node_settings("n", &[] as &[&str]);
         assert!(settings.environment[CREDENTIALS_ENV].contains("secretsmanager:team/db"));
         assert_eq!(Config::default().credentials_mapping(), None);
         assert!(!Config::default()
-            .node_settings(&node("n", &[]))
+            .node_settings("n", &[] as &[&str])
             .environment
             .contains_key(CREDENTIALS_ENV));
     }
@@ -792,18 +802,6 @@ nodes:
                 error.contains("credentials.db") && error.contains("secretsmanager:NAME"),
                 "{bad}: {error}"
             );
-        }
-    }
-
-    /// A node with these tags and nothing else, for settings tests.
-    pub(crate) fn node(name: &str, tags: &[&str]) -> Node {
-        Node {
-            name: name.into(),
-            func: None,
-            inputs: vec![],
-            outputs: vec![],
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            namespace: None,
         }
     }
 
@@ -863,7 +861,7 @@ nodes:
             source: None,
             file: parse_config(FULL, "k.yml").expect("valid"),
         };
-        let trained = config.node_settings(&node("train_model_node", &["heavy"]));
+        let trained = config.node_settings("train_model_node", &["heavy"]);
         assert_eq!(trained.memory_mb.value, 3008);
         assert_eq!(trained.memory_mb.origin, "nodes.train_model_node.memory_mb");
         assert_eq!(trained.duration_s.value, 120.0);
@@ -871,13 +869,13 @@ nodes:
             trained.duration_s.origin,
             "nodes.train_model_node.duration_s"
         );
-        let heavy = config.node_settings(&node("x", &["heavy"]));
+        let heavy = config.node_settings("x", &["heavy"]);
         assert_eq!(heavy.memory_mb.value, 4096);
-        let plain = config.node_settings(&node("y", &[]));
+        let plain = config.node_settings("y", &[] as &[&str]);
         assert_eq!(plain.memory_mb.value, 1024);
         assert_eq!(plain.memory_mb.origin, "lambda.memory_mb");
         assert_eq!(plain.environment["LOG_LEVEL"], "INFO");
-        let empty = Config::default().node_settings(&node("y", &[]));
+        let empty = Config::default().node_settings("y", &[] as &[&str]);
         assert_eq!(empty.timeout_s.value, defaults::TIMEOUT_S);
         assert_eq!(empty.timeout_s.origin, "default");
     }

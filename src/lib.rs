@@ -18,7 +18,6 @@
 //! `aws` (the only code that calls AWS), `github` (the only code that calls GitHub), `image`
 //! (build contexts, builders, registries) and `process` (external tools, streamed).
 
-pub mod action;
 pub mod aws;
 pub mod commands;
 pub mod config;

@@ -1,8 +1,8 @@
 //! `kedro-sfn action`: the GitHub Action's entry point: the runner's INPUT_* and GITHUB_*
-//! variables in, the flow of [`crate::flow::action`], the step's outputs out.
+//! variables in, the flow of [`crate::github::workflow`], the step's outputs out.
 
-use crate::action::{self, annotation, Context, Inputs};
-use crate::flow::action::run_action;
+use crate::github::actions::{self, annotation, Context, Inputs};
+use crate::github::workflow::run_action;
 
 /// The action's own description of its inputs, shown by `kedro-sfn action --help`.
 const ACTION_YML: &str = include_str!("../../action.yml");
@@ -39,7 +39,7 @@ pub fn run() -> anyhow::Result<()> {
     let context = Context::from_env(get)?;
     let (outputs, result) = run_action(&inputs, &context);
     if let Some(path) = &context.output {
-        action::write_outputs(path, &outputs)?;
+        actions::write_outputs(path, &outputs)?;
     }
     if let Err(error) = &result {
         println!(

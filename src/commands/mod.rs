@@ -153,7 +153,7 @@ pub struct TargetArgs {
     pub concurrency: Option<usize>,
     /// How many past successful executions give the tasks' expected durations, where
     /// duration_s does not (0: none).
-    #[arg(long, value_name = "N", default_value_t = crate::flow::history::DEFAULT_EXECUTIONS)]
+    #[arg(long, value_name = "N", default_value_t = crate::config::defaults::HISTORY_EXECUTIONS)]
     pub history: usize,
     /// Do not invoke new function versions with a probe before the state machine and its
     /// alias change (the probe imports the project and builds the catalog; no data).

@@ -13,7 +13,7 @@ use crate::plan::asl::failed_task;
 use crate::plan::changes::tasks_of;
 use crate::report::timeline::{self, TaskSpan, Waits};
 
-use super::prepare::{alias, Prepared};
+use super::prepare::Prepared;
 use super::Reporter;
 
 /// One execution to start (and maybe follow).
@@ -81,7 +81,7 @@ pub async fn execute_configured(
         .find(machine_name)
         .await?
         .ok_or_else(|| anyhow!("there is no state machine {machine_name}; deploy first"))?;
-    let target = format!("{machine}:{}", alias(config));
+    let target = format!("{machine}:{}", config.alias());
     run_execution(&clients.sfn, &target, &machine, &region, request, reporter).await
 }
 

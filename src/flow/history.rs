@@ -13,9 +13,6 @@ use crate::plan::target::without_number_suffix;
 
 use super::Reporter;
 
-/// How many successful executions a plan reads when nobody says (`--history N`).
-pub const DEFAULT_EXECUTIONS: usize = 10;
-
 /// The most time reading the history may take; past it the plan goes on without.
 const TIME_BUDGET: Duration = Duration::from_secs(20);
 
@@ -44,7 +41,7 @@ pub async fn read_history(
         "reading the durations of up to {executions} past execution(s) of {machine_name}"
     ));
     let mut history = History::default();
-    let alias = super::prepare::alias(config);
+    let alias = config.alias();
     let reading = read_into(&clients.sfn, machine_name, &alias, executions, &mut history);
     match tokio::time::timeout(TIME_BUDGET, reading).await {
         Ok(Ok(())) => {}

@@ -347,10 +347,7 @@ async fn push_to_ecr(
         });
     }
     let login = ecr.login().await?;
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        // The builder never prints it, but a verbose tool might: hide it in the job log.
-        crate::action::mask(&login.credentials.password);
-    }
+    reporter.secret(&login.credentials.password);
     let push_registry = registry_override
         .unwrap_or(repository.registry())
         .to_string();

@@ -18,7 +18,6 @@
 //! - [`init`]: write a project's AWS env;
 //! - [`action`]: the GitHub Action's run, on top of the others.
 
-pub mod action;
 pub mod apply;
 pub mod execution;
 pub mod history;

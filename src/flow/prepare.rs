@@ -19,12 +19,6 @@ use super::image::read_record;
 use super::outputs::{write_plan, Compared};
 use super::Reporter;
 
-/// The alias when the config names none.
-pub const DEFAULT_ALIAS: &str = "live";
-
-/// How many functions change at once when the config says nothing.
-pub const DEFAULT_CONCURRENCY: usize = 8;
-
 /// What a deploy targets besides the plan: the image and the roles, each beating the config.
 #[derive(Debug, Clone, Default)]
 pub struct TargetRequest {
@@ -73,16 +67,6 @@ impl Prepared {
         };
         write_plan(out, &self.plan, &baseline, Some(&compared))
     }
-}
-
-/// The alias the state machine's executions go through.
-pub fn alias(config: &Config) -> String {
-    config
-        .file
-        .state_machine
-        .alias
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ALIAS.into())
 }
 
 /// The state machine named in the config or by flag, as deploy names it; for the flows that
@@ -185,7 +169,7 @@ pub async fn prepare(
             .state_machine_role_arn
             .clone()
             .or_else(|| state.role_arn.clone()),
-        alias: alias(&config),
+        alias: config.alias(),
         extra_tags: config.file.deploy.tags.clone(),
         logging: logging_target(&config),
         tracing: state.tracing.unwrap_or(false),
@@ -193,7 +177,7 @@ pub async fn prepare(
     let concurrency = request
         .concurrency
         .or(config.file.deploy.concurrency)
-        .unwrap_or(DEFAULT_CONCURRENCY)
+        .unwrap_or(crate::config::defaults::CONCURRENCY)
         .max(1);
     let clients = Clients::new(&sdk);
     reporter.progress(&format!(

@@ -12,6 +12,9 @@ pub trait Reporter: Sync {
     fn progress(&self, line: &str);
     /// A result line: what was planned, deployed or started.
     fn result(&self, line: &str);
+    /// A value that must never show in a log (a registry password): a job log masks it
+    /// from then on. Nothing prints it; this guards against a tool that would.
+    fn secret(&self, _value: &str) {}
 }
 
 /// The terminal: results on stdout (for scripts), the rest on stderr.

@@ -7,8 +7,6 @@ use crate::aws::deploy::Clients;
 use crate::config::Config;
 use crate::plan::arns::version_number;
 
-use super::prepare::alias;
-
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RolledBack {
@@ -28,7 +26,7 @@ pub async fn rollback(
     machine_name: &str,
     to: Option<u64>,
 ) -> anyhow::Result<RolledBack> {
-    let alias = alias(config);
+    let alias = config.alias();
     let sdk = crate::aws::sdk_config(config.file.region.as_deref()).await;
     let sfn = Clients::new(&sdk).sfn;
     let name = machine_name;

@@ -321,8 +321,6 @@ mod tests {
         }
     }
 
-    use crate::config::tests::node;
-
     const ECS: &str = "ecs: {cluster: c, subnets: [subnet-0123456789abcdef0], execution_role_arn: arn:aws:iam::123456789012:role/x}\n";
 
     #[test]
@@ -331,7 +329,7 @@ mod tests {
             format!("{ECS}nodes:\n  long: {{duration_s: 1200}}\n  big: {{memory_mb: 16384}}\n");
         let with = config(&text);
         let runner = |config: &Config, name: &str| {
-            let settings = config.node_settings(&node(name, &[]));
+            let settings = config.node_settings(name, &[] as &[&str]);
             task_runner(config, &[(name, &settings)]).map(|c| c.runner)
         };
         assert_eq!(runner(&with, "long"), Ok(Runner::Ecs));
@@ -342,8 +340,8 @@ mod tests {
         // Two short nodes whose sum outgrows Lambda move together.
         let pair = config(&format!("{ECS}lambda: {{duration_s: 500}}\n"));
         let (a, b) = (
-            pair.node_settings(&node("a", &[])),
-            pair.node_settings(&node("b", &[])),
+            pair.node_settings("a", &[] as &[&str]),
+            pair.node_settings("b", &[] as &[&str]),
         );
         assert_eq!(
             task_runner(&pair, &[("a", &a), ("b", &b)]).map(|c| c.runner),
@@ -355,17 +353,17 @@ mod tests {
     fn explicit_runners_win_and_conflict_when_mixed() {
         let text = format!("{ECS}tags:\n  training: {{runner: ecs}}\nnodes:\n  tiny: {{runner: lambda}}\n  long: {{runner: lambda, duration_s: 1200}}\n");
         let config = config(&text);
-        let trained = config.node_settings(&node("t", &["training"]));
+        let trained = config.node_settings("t", &["training"]);
         let made = task_runner(&config, &[("t", &trained)]).expect("no conflict");
         assert_eq!(made.runner, Runner::Ecs);
         assert_eq!(made.reason, "tags.training.runner");
         // Asked for lambda: stays there even when too long (the limits check refuses it).
-        let long = config.node_settings(&node("long", &[]));
+        let long = config.node_settings("long", &[] as &[&str]);
         assert_eq!(
             task_runner(&config, &[("long", &long)]).map(|c| c.runner),
             Ok(Runner::Lambda)
         );
-        let tiny = config.node_settings(&node("tiny", &[]));
+        let tiny = config.node_settings("tiny", &[] as &[&str]);
         let conflict = task_runner(&config, &[("t", &trained), ("tiny", &tiny)]).unwrap_err();
         assert_eq!(
             conflict.lambda,
@@ -381,8 +379,8 @@ mod tests {
     fn an_ecs_task_takes_its_size_from_nodes_then_the_section_never_from_lambda() {
         let text = format!("{ECS}lambda: {{memory_mb: 512, timeout_s: 60}}\ntags:\n  training: {{runner: ecs, cpu: 4096, memory_mb: 16384, timeout_s: 14400}}\n");
         let config = config(&text);
-        let trained = config.node_settings(&node("t", &["training"]));
-        let plain = config.node_settings(&node("p", &[]));
+        let trained = config.node_settings("t", &["training"]);
+        let plain = config.node_settings("p", &[] as &[&str]);
         let size = ecs_size(config.file.ecs.as_ref(), &[&trained, &plain]);
         assert_eq!(
             (size.cpu, size.memory_mb, size.timeout_s),

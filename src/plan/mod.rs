@@ -83,7 +83,11 @@ pub fn check(doc: &PipelineDoc, config: &Config) -> Result<Checked, PlanError> {
     let graph = NodeGraph::build(doc)?;
     let is_shared = |dataset: &str| classify(doc, dataset).is_shared();
     let tasks = grouping::group(doc, &graph, config.group_by(), &is_shared);
-    let settings: Vec<NodeSettings> = doc.nodes.iter().map(|n| config.node_settings(n)).collect();
+    let settings: Vec<NodeSettings> = doc
+        .nodes
+        .iter()
+        .map(|n| config.node_settings(&n.name, &n.tags))
+        .collect();
     let labels: Vec<String> = tasks.tasks.iter().map(|t| t.label.clone()).collect();
     let task_node_settings: Vec<Vec<(&str, &NodeSettings)>> = tasks
         .tasks

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use crate::action::{annotation, resolve_mode, Context, Inputs, Mode, Phase};
 use crate::config::{Config, FlagOverrides};
-use crate::github::{CommentOutcome, GitHub};
+use crate::github::actions::{annotation, resolve_mode, Context, Inputs, Mode, Phase};
+use crate::github::api::{CommentOutcome, GitHub};
 use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
 use crate::plan::machine_name;
@@ -20,16 +20,16 @@ use crate::report::deployment::{
 };
 use crate::report::summary;
 
-use super::apply::apply_prepared;
-use super::execution::{execute_deployed, ExecutionRequest, Started};
-use super::history::read_history;
-use super::image::{build, push, BuildRequest, ImageRecord, PushRequest};
-use super::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
-use super::planning::{plan_or_refuse, Refused};
-use super::prepare::{prepare, Prepared, TargetRequest};
-use super::project_env::{project_env, EnvRequest};
-use super::source::{cache_dir, load_pipeline, Source};
-use super::{block_on, Reporter};
+use crate::flow::apply::apply_prepared;
+use crate::flow::execution::{execute_deployed, ExecutionRequest, Started};
+use crate::flow::history::read_history;
+use crate::flow::image::{build, push, BuildRequest, ImageRecord, PushRequest};
+use crate::flow::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
+use crate::flow::planning::{plan_or_refuse, Refused};
+use crate::flow::prepare::{prepare, Prepared, TargetRequest};
+use crate::flow::project_env::{project_env, EnvRequest};
+use crate::flow::source::{cache_dir, load_pipeline, Source};
+use crate::flow::{block_on, Reporter};
 
 /// Where the action writes, relative to the workspace (outputs name these paths).
 const PLAN_DIR: &str = "kedro-sfn-plan";
@@ -93,6 +93,10 @@ impl JobLog {
 }
 
 impl Reporter for JobLog {
+    fn secret(&self, value: &str) {
+        crate::github::actions::mask(value);
+    }
+
     fn finding(&self, problem: &Problem) {
         let level = match problem.severity {
             Severity::Error => "error",
@@ -470,7 +474,7 @@ async fn offline_plan(
 /// Writes the job summary (when the runner gives a file for it).
 fn publish(context: &Context, markdown: &str) -> anyhow::Result<()> {
     if let Some(path) = &context.step_summary {
-        crate::action::write_summary(path, markdown)?;
+        crate::github::actions::write_summary(path, markdown)?;
     }
     Ok(())
 }

@@ -136,7 +136,7 @@ impl Inputs {
             fail_on_destructive: boolean("fail-on-destructive", false)?,
             image_uri: text("image-uri"),
             history: match text("history") {
-                None => crate::flow::history::DEFAULT_EXECUTIONS,
+                None => crate::config::defaults::HISTORY_EXECUTIONS,
                 Some(value) => value.parse().map_err(|_| ActionError::Number {
                     name: "history".into(),
                     value,
