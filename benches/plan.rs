@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use kedro_sfn::config::Config;
-use kedro_sfn::plan::dag::Dag;
-use kedro_sfn::plan::sp_tree::decompose;
+use kedro_sfn::plan::shape::dag::Dag;
+use kedro_sfn::plan::shape::sp_tree::decompose;
 use kedro_sfn::plan::{document::PlanDocument, plan, DEFINITION_MAX_BYTES};
 use kedro_sfn::report::summary::{render, Baseline};
 use kedro_sfn::synthetic::{doc_from_dag, modular_dag, random_dag, series_parallel_dag, Rng};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::pipeline::model::{Dataset, Node, PipelineDoc, ProjectInfo, PIPELINE_FORMAT};
-use crate::plan::dag::Dag;
+use crate::plan::shape::dag::Dag;
 
 /// A small, fast, seedable generator (SplitMix64): enough for test data, no dependency.
 #[derive(Debug, Clone)]

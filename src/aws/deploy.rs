@@ -13,14 +13,14 @@ use super::ecs::{Ecs, Registration};
 use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
+use crate::plan::changes::child::{machine_differences, pin_children, pinned_children};
 use crate::plan::changes::DeployedMachine;
 use crate::plan::changes::{
     function_record, function_tags, image_digest, pinned_versions, qualify_functions, ChangeSet,
     ChildAction, Deployment, FunctionAction, MachineAction, Target,
 };
-use crate::plan::child_changes::{machine_differences, pin_children, pinned_children};
+use crate::plan::definition::names::{child_prefix, function_prefix};
 use crate::plan::functions::OWNER_TAG;
-use crate::plan::names::{child_prefix, function_prefix};
 use crate::plan::Plan;
 
 /// The AWS clients a deploy uses, sharing one call counter.
@@ -187,7 +187,7 @@ pub async fn read_deployment(
     // ECS is read only where ECS tasks are planned or deployed, so a deploy without them
     // needs no ECS permission.
     let deployed_ecs = whole.as_ref().is_some_and(|definition| {
-        crate::plan::asl::task_states(definition)
+        crate::plan::definition::asl::task_states(definition)
             .iter()
             .any(|(_, state)| state.pointer("/Parameters/TaskDefinition").is_some())
     });
@@ -499,8 +499,8 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                 continue;
             };
             let content =
-                crate::plan::ecs_changes::TaskDefinitionContent::new(spec, ecs, machine_name);
-            let tags = crate::plan::ecs_changes::task_definition_tags(spec, &content, target);
+                crate::plan::changes::ecs::TaskDefinitionContent::new(spec, ecs, machine_name);
+            let tags = crate::plan::changes::ecs::task_definition_tags(spec, &content, target);
             let registration = Registration {
                 content: &content,
                 image_uri: &image_uri,
@@ -554,7 +554,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
     let mut validated = false;
     for child in &plan.children {
         let mut definition = qualify_functions(&child.definition(), &versions);
-        crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
+        crate::plan::changes::ecs::pin_task_definitions(&mut definition, &revisions);
         let current = deployment.children.get(&child.name);
         let kept = current.and_then(|current| {
             let version = pinned.get(&child.name)?;
@@ -590,7 +590,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         applied.child_versions.insert(child.name.clone(), version);
     }
     let mut definition = qualify_functions(&plan.definition, &versions);
-    crate::plan::ecs_changes::pin_task_definitions(&mut definition, &revisions);
+    crate::plan::changes::ecs::pin_task_definitions(&mut definition, &revisions);
     pin_children(&mut definition, &applied.child_versions);
     let definition_text = definition_text(&definition, machine_name)?;
     let machine_changes = match &changes.machine {

@@ -629,7 +629,9 @@ impl StepFunctions {
                         let nodes = event
                             .task_scheduled_event_details()
                             .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
-                            .and_then(|p| crate::plan::task_event::nodes_in_parameters(&p));
+                            .and_then(|p| {
+                                crate::plan::definition::task_event::nodes_in_parameters(&p)
+                            });
                         if let (Some(&index), Some(nodes)) = (open.get(&state), nodes) {
                             runs[index].nodes = Some(nodes);
                         }

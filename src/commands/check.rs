@@ -5,7 +5,7 @@ use clap::Args;
 use crate::flow::planning::plan_or_refuse;
 use crate::flow::source::load_pipeline;
 use crate::flow::{Reporter, Terminal};
-use crate::plan::durations::History;
+use crate::plan::estimate::durations::History;
 
 use super::{SettingsArgs, SourceArgs};
 

@@ -12,7 +12,7 @@ use crate::flow::planning::plan_or_refuse;
 use crate::flow::prepare::prepare;
 use crate::flow::source::load_pipeline;
 use crate::flow::{block_on, Reporter, Terminal};
-use crate::plan::durations::History;
+use crate::plan::estimate::durations::History;
 use crate::plan::machine_name;
 use crate::report::diff::headline;
 use crate::report::run_cost;

@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::aws::deploy::{Applied, Clients};
 use crate::aws::sfn::{ExecutionEvent, StepFunctions};
 use crate::config::Config;
-use crate::plan::asl::failed_task;
 use crate::plan::changes::tasks_of;
+use crate::plan::definition::asl::failed_task;
 use crate::report::timeline::{self, TaskSpan, Waits};
 
 use super::prepare::Prepared;

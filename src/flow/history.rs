@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::aws::deploy::Clients;
 use crate::aws::sfn::{StepFunctions, TaskRunRecord};
 use crate::config::Config;
-use crate::plan::asl::{inline_children, started_children};
-use crate::plan::durations::History;
-use crate::plan::target::without_number_suffix;
+use crate::plan::changes::target::without_number_suffix;
+use crate::plan::definition::asl::{inline_children, started_children};
+use crate::plan::estimate::durations::History;
 
 use super::Reporter;
 

@@ -12,7 +12,7 @@ use crate::config::{BuilderKind, Config};
 use crate::image::context::{BuildContext, ContextRequest};
 use crate::image::registry;
 use crate::image::{Builder, ImageRef, DEFAULT_BASE_IMAGE, DEFAULT_PYTHON_VERSION};
-use crate::plan::names::state_machine_name;
+use crate::plan::definition::names::state_machine_name;
 use crate::process::git_commit;
 
 use super::outputs::write_atomically;

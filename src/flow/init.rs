@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use crate::config::CONFIG_FILE_NAMES;
 use crate::pipeline::export::{export_with_catalog, ExportRequest};
 use crate::pipeline::remote_env::{catalog_yaml, remote_env, RemoteEnv, S3Prefix};
-use crate::plan::names::state_machine_name;
+use crate::plan::definition::names::state_machine_name;
 
 use super::outputs::write_atomically;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::pipeline::check::Findings;
 use crate::pipeline::PipelineDoc;
-use crate::plan::durations::History;
+use crate::plan::estimate::durations::History;
 use crate::plan::{self, Plan, PlanError};
 
 use super::outputs::write_refusal;

@@ -77,7 +77,7 @@ pub fn configured_machine_name(config: &Config) -> anyhow::Result<String> {
             "which state machine? set state_machine.name in kedro-sfn.yml or pass --state-machine-name"
         )
     })?;
-    Ok(crate::plan::names::state_machine_name(&name))
+    Ok(crate::plan::definition::names::state_machine_name(&name))
 }
 
 fn logging_target(config: &Config) -> Value {
@@ -193,14 +193,15 @@ pub async fn prepare(
     refuse_other_pipeline(&plan, &deployment, config.file.state_machine.name.is_some())?;
     let changes = changes(&plan, &deployment, &target);
     // Children inlined on both sides: the diff shows tasks, wherever they run.
-    let planned_whole = crate::plan::asl::inline_children(&changes.definition, &|reference| {
-        let name = crate::plan::arns::state_machine_name_of(reference);
-        changes
-            .children
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.definition.clone())
-    });
+    let planned_whole =
+        crate::plan::definition::asl::inline_children(&changes.definition, &|reference| {
+            let name = crate::plan::definition::arns::state_machine_name_of(reference);
+            changes
+                .children
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.definition.clone())
+        });
     let text_diff = definition_diff(deployment.whole_definition().as_ref(), &planned_whole);
     Ok(Prepared {
         config,
@@ -229,13 +230,13 @@ pub struct OtherPipeline {
 
 fn refuse_other_pipeline(
     plan: &Plan,
-    deployment: &crate::plan::deployed::Deployment,
+    deployment: &crate::plan::changes::deployed::Deployment,
     named: bool,
 ) -> Result<(), OtherPipeline> {
     let Some(deployed) = deployment
         .whole_definition()
         .as_ref()
-        .and_then(crate::plan::task_event::pipeline_of_definition)
+        .and_then(crate::plan::definition::task_event::pipeline_of_definition)
     else {
         return Ok(());
     };

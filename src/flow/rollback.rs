@@ -5,7 +5,7 @@ use anyhow::{anyhow, bail};
 
 use crate::aws::deploy::Clients;
 use crate::config::Config;
-use crate::plan::arns::version_number;
+use crate::plan::definition::arns::version_number;
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Eq)]

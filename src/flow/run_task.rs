@@ -12,7 +12,7 @@ use crate::process::{Progress, Tool, ToolError};
 use super::planning::plan_or_refuse;
 use super::source::{load_pipeline, Source};
 use super::Reporter;
-use crate::plan::durations::History;
+use crate::plan::estimate::durations::History;
 
 /// Which task, and the execution it pretends to be part of.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ pub struct ExecutionContext {
 
 /// The Task state `name`, wherever it sits (inside Parallel branches too).
 pub fn find_task_state<'a>(definition: &'a Value, name: &str) -> Option<&'a Value> {
-    crate::plan::asl::task_states(definition)
+    crate::plan::definition::asl::task_states(definition)
         .into_iter()
         .find_map(|(state_name, state)| (state_name == name).then_some(state))
 }
@@ -180,7 +180,7 @@ pub fn resolve_payload(state: &Value, context: &ExecutionContext) -> anyhow::Res
 /// An ECS Task state's event: what its container environment holds (the handler's
 /// `--event-from-env` reads the same), as one payload the handler takes on stdin.
 fn ecs_event(state: &Value, context: &ExecutionContext) -> anyhow::Result<Value> {
-    use crate::plan::task_event::ecs_env;
+    use crate::plan::definition::task_event::ecs_env;
     let variables = state
         .pointer("/Parameters/Overrides/ContainerOverrides/0/Environment")
         .and_then(Value::as_array)

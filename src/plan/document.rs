@@ -4,12 +4,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::changes::ChangeSet;
-use super::estimate::{Estimate, Prices};
 use super::functions::FunctionSpec;
 use super::{HistoryUse, Plan, PlannedTask, Schedule, StateMachineSpec};
 use crate::config::GroupBy;
 use crate::pipeline::check::Problem;
+use crate::plan::changes::ChangeSet;
+use crate::plan::estimate::{Estimate, Prices};
 
 /// The format tag of `plan.json`.
 pub const PLAN_FORMAT: &str = "kedro-sfn/plan@1";
@@ -41,7 +41,7 @@ pub struct PlanDocument<'a> {
     pub functions: &'a [FunctionSpec],
     /// The ECS task definitions (of tasks that run on ECS Fargate).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub ecs_tasks: &'a [super::ecs::EcsTaskSpec],
+    pub ecs_tasks: &'a [crate::plan::ecs::EcsTaskSpec],
     pub dependencies: Vec<Dependency<'a>>,
     pub warnings: &'a [Problem],
     /// Only when compared with a live deployment.

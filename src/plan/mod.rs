@@ -1,26 +1,23 @@
 //! Pipeline + config -> the state machine definition and one function spec per task.
 //! Pure and deterministic: the same input gives the same bytes.
 
-pub mod arns;
-pub mod asl;
 pub mod changes;
-pub mod child_changes;
-pub mod dag;
-pub mod deployed;
+pub mod definition;
 pub mod document;
-pub mod durations;
 pub mod ecs;
-pub mod ecs_changes;
-pub mod ecs_checks;
 pub mod estimate;
 pub mod functions;
-pub mod grouping;
-pub mod names;
-pub mod sp_tree;
-pub mod split;
-pub mod target;
-pub mod task_event;
+pub mod shape;
 
+use self::definition::arns;
+use self::definition::asl;
+use self::definition::names;
+use self::ecs::checks as ecs_checks;
+use self::estimate::durations;
+use self::shape::dag;
+use self::shape::grouping;
+use self::shape::sp_tree;
+use self::shape::split;
 use std::borrow::Cow;
 
 use serde::Serialize;
@@ -34,14 +31,16 @@ use crate::pipeline::graph::{CycleError, NodeGraph};
 use crate::pipeline::storage::classify;
 use crate::pipeline::PipelineDoc;
 
-use self::asl::{ChildStart, EcsNetwork, ExecutionFrom, Invoke, MachineSpec, TaskState};
-use self::durations::{DurationSource, History, TaskDurations};
+use self::definition::asl::{
+    ChildStart, EcsNetwork, ExecutionFrom, Invoke, MachineSpec, TaskState,
+};
+use self::definition::names::{Alphabet, NameRequest};
 use self::ecs::{EcsTaskSpec, RunnerChoiceMade};
+use self::estimate::durations::{DurationSource, History, TaskDurations};
 use self::estimate::{Estimate, Prices, TaskRun};
 use self::functions::FunctionSpec;
-use self::grouping::TaskGraph;
-use self::names::{Alphabet, NameRequest};
-use self::sp_tree::SpTree;
+use self::shape::grouping::TaskGraph;
+use self::shape::sp_tree::SpTree;
 
 /// Past runs that took this share of a task's timeout, or more, are warned of.
 const NEAR_TIMEOUT_SHARE: f64 = 0.8;

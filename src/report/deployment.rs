@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::plan::arns::version_number;
 use crate::plan::changes::{ChangeSet, FunctionAction};
+use crate::plan::definition::arns::version_number;
 
 use super::comment::{marker, truncate, COMMENT_MAX_CHARS};
 use super::escape::{code, prose, text};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::sp_tree::SpTree;
+use crate::plan::shape::sp_tree::SpTree;
 
 use super::escape::mermaid_label;
 
@@ -151,8 +151,10 @@ fn child_of_task(plan: &crate::plan::Plan) -> Vec<Option<usize>> {
 /// ranks', left to right) should be the fewer. A group's rank is the earliest step of the
 /// pipeline its tasks start in (Kedro's layers; defined even when groups depend on each other both ways).
 fn direction(plan: &crate::plan::Plan, group_of: &[usize], groups: usize) -> &'static str {
-    let dag =
-        crate::plan::dag::Dag::from_edges(plan.tasks.len(), plan.dependencies.iter().copied());
+    let dag = crate::plan::shape::dag::Dag::from_edges(
+        plan.tasks.len(),
+        plan.dependencies.iter().copied(),
+    );
     let mut step = vec![0usize; plan.tasks.len()];
     for (layer, tasks) in dag.layers().iter().enumerate() {
         for &task in tasks {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::durations::DurationSource;
+use crate::plan::estimate::durations::DurationSource;
 use crate::plan::estimate::Estimate;
 use crate::plan::Plan;
 

@@ -12,7 +12,8 @@ use std::process::Command;
 
 use kedro_sfn::config::{Config, GroupBy};
 use kedro_sfn::pipeline::PipelineDoc;
-use kedro_sfn::plan::{asl, plan, Plan, DEFINITION_MAX_BYTES};
+use kedro_sfn::plan::definition::asl;
+use kedro_sfn::plan::{plan, Plan, DEFINITION_MAX_BYTES};
 use kedro_sfn::synthetic::{modular_doc, Rng};
 use serde_json::Value;
 
@@ -246,7 +247,7 @@ fn the_root_with_its_children_inlined_is_the_planned_tree() {
         .enumerate()
         .map(|(t, task)| (task.nodes.clone(), t))
         .collect();
-    let tree = kedro_sfn::plan::sp_tree::from_definition(
+    let tree = kedro_sfn::plan::shape::sp_tree::from_definition(
         &whole,
         &|nodes| index.get(nodes).copied(),
         plan.tasks.len(),

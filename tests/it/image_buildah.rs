@@ -205,9 +205,9 @@ fn ecs_entry_runs_a_node(store: &ImageStore, moto: &MotoServer, local: &str) {
     }
     args.extend([container.clone(), "--".into()]);
     args.extend(
-        kedro_sfn::plan::ecs_changes::ENTRY_POINT
+        kedro_sfn::plan::changes::ecs::ENTRY_POINT
             .iter()
-            .chain(kedro_sfn::plan::ecs_changes::COMMAND)
+            .chain(kedro_sfn::plan::changes::ecs::COMMAND)
             .map(|s| s.to_string()),
     );
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use kedro_sfn::config::{parse_config, Config, GroupBy, TaskSettings};
 use kedro_sfn::pipeline::PipelineDoc;
-use kedro_sfn::plan::durations::{DurationSource, History};
+use kedro_sfn::plan::estimate::durations::{DurationSource, History};
 use kedro_sfn::plan::{plan, plan_with_history, Plan};
 use kedro_sfn::synthetic::{doc_from_dag, random_dag, series_parallel_dag, Rng};
 use proptest::prelude::*;

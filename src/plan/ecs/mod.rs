@@ -2,13 +2,15 @@
 //! one gets. Pure: the sizes come from the config, the network and roles are checked for
 //! shape only (AWS says whether they exist).
 
+pub mod checks;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::config::{limits, Architecture, Config, EcsConfig, NodeSettings, Runner, RunnerChoice};
 
-use super::functions::{owned_tags, task_environment};
+use crate::plan::functions::{owned_tags, task_environment};
 
 /// Defaults of an ECS task where neither a node nor the `ecs:` section says.
 pub mod defaults {

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::dag::Dag;
+use crate::plan::shape::dag::Dag;
 
 /// The state machine's shape; leaves are task indices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -573,7 +573,9 @@ pub fn from_definition(
             let state = states.get(current)?;
             match state.get("Type")?.as_str()? {
                 "Task" => {
-                    let nodes = super::task_event::nodes_in_parameters(state.get("Parameters")?)?;
+                    let nodes = crate::plan::definition::task_event::nodes_in_parameters(
+                        state.get("Parameters")?,
+                    )?;
                     let task = task_of(&nodes)?;
                     if std::mem::replace(seen.get_mut(task)?, true) {
                         return None;

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use crate::config::GroupBy;
 use crate::pipeline::PipelineDoc;
 
-use super::dag::Dag;
 use crate::pipeline::graph::NodeGraph;
+use crate::plan::shape::dag::Dag;
 
 /// Nodes that run in one Lambda invocation, in dependency order.
 #[derive(Debug, Clone, PartialEq)]

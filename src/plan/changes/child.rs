@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::arns::{state_machine_name_of, version_number, START_EXECUTION_SYNC};
-use super::deployed::{qualify_functions, DeployedMachine, Deployment};
-use super::ecs_changes::pin_task_definitions;
-use super::functions::OWNER_TAG;
-use super::target::Target;
-use super::Plan;
+use crate::plan::changes::deployed::{qualify_functions, DeployedMachine, Deployment};
+use crate::plan::changes::ecs::pin_task_definitions;
+use crate::plan::changes::target::Target;
+use crate::plan::definition::arns::{state_machine_name_of, version_number, START_EXECUTION_SYNC};
+use crate::plan::functions::OWNER_TAG;
+use crate::plan::Plan;
 
 /// What happens to one child machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,7 +149,7 @@ fn normalize_logging(logging: &Value) -> Value {
 
 /// Child name -> the version a root definition starts.
 pub fn pinned_children(root: &Value) -> BTreeMap<String, u64> {
-    super::asl::started_children(root)
+    crate::plan::definition::asl::started_children(root)
         .into_iter()
         .filter_map(|reference| {
             let version = reference

@@ -2,24 +2,31 @@
 //! Pure: the deployment comes in as plain data (read by `aws::deployment`), the change set
 //! goes out as plain data (applied by `aws::apply`, rendered by `report::diff`).
 
+pub mod child;
+pub mod deployed;
+pub mod ecs;
+pub mod target;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use super::asl::tasks_of;
-use super::child_changes::{
+use crate::plan::changes::child::{
     child_changes, expected_child_versions, machine_differences, pin_children,
 };
-pub use super::child_changes::{ChildAction, ChildChange};
-pub use super::deployed::{
+pub use crate::plan::changes::child::{ChildAction, ChildChange};
+pub use crate::plan::changes::deployed::{
     function_name_of, pinned_versions, qualify_functions, DeployedFunction, DeployedMachine,
     Deployment,
 };
-use super::ecs_changes::{ecs_changes, pin_task_definitions, EcsTaskChange};
-use super::functions::{FunctionRecord, FunctionSpec};
-pub use super::target::{image_digest, without_number_suffix, FunctionAction, Target};
-use super::Plan;
+use crate::plan::changes::ecs::{ecs_changes, pin_task_definitions, EcsTaskChange};
+pub use crate::plan::changes::target::{
+    image_digest, without_number_suffix, FunctionAction, Target,
+};
+pub use crate::plan::definition::asl::tasks_of;
+use crate::plan::functions::{FunctionRecord, FunctionSpec};
+use crate::plan::Plan;
 
 /// One function's change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,7 +95,7 @@ pub struct ChangeSet {
     pub structure: StructuralDiff,
     /// One run of the deployed machine, expected with the plan's durations and prices.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deployed_run: Option<super::estimate::Estimate>,
+    pub deployed_run: Option<crate::plan::estimate::Estimate>,
 }
 
 impl ChangeSet {
@@ -204,7 +211,7 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             state: current
                 .tags
                 .as_ref()
-                .and_then(|tags| tags.get(super::functions::TASK_TAG))
+                .and_then(|tags| tags.get(crate::plan::functions::TASK_TAG))
                 .cloned()
                 .unwrap_or_default(),
             action: FunctionAction::Delete,
@@ -247,8 +254,8 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         }
     };
     let whole = |root: &Value| -> Value {
-        super::asl::inline_children(root, &|reference| {
-            let name = super::arns::state_machine_name_of(reference);
+        crate::plan::definition::asl::inline_children(root, &|reference| {
+            let name = crate::plan::definition::arns::state_machine_name_of(reference);
             children
                 .iter()
                 .find(|c| c.name == name)
@@ -269,7 +276,7 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             .map(|t| t.state.clone()),
     );
     let deployed_run = deployed_whole.as_ref().map(|whole| {
-        super::estimate::deployed(
+        crate::plan::estimate::deployed(
             whole,
             &deployment.functions,
             &deployment.task_definitions,

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::arns::state_machine_name_of;
-use super::ecs_changes::DeployedTaskDefinition;
-use super::functions::{FunctionRecord, OWNER_TAG};
-use super::target::without_number_suffix;
+use crate::plan::changes::ecs::DeployedTaskDefinition;
+use crate::plan::changes::target::without_number_suffix;
+use crate::plan::definition::arns::state_machine_name_of;
+use crate::plan::functions::{FunctionRecord, OWNER_TAG};
 
 /// A function as Lambda reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,13 +83,13 @@ pub struct Deployment {
 
 impl Deployment {
     /// The served root definition with its children inlined: every deployed task in one
-    /// definition (see [`super::asl::inline_children`]).
+    /// definition (see [`crate::plan::definition::asl::inline_children`]).
     pub fn whole_definition(&self) -> Option<Value> {
         let machine = self.machine.as_ref()?;
         if self.children.is_empty() {
             return Some(machine.definition.clone());
         }
-        Some(super::asl::inline_children(
+        Some(crate::plan::definition::asl::inline_children(
             &machine.definition,
             &|reference| {
                 self.children
@@ -104,7 +104,7 @@ impl Deployment {
 /// so a running execution never picks up code published after it started.
 pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
     let mut out = definition.clone();
-    super::target::pin_numbers(
+    crate::plan::changes::target::pin_numbers(
         &mut out,
         "/Parameters/FunctionName",
         function_name_of,
@@ -116,7 +116,7 @@ pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> 
 /// Function -> the version a deployed definition's Task states name (`NAME:7`).
 pub fn pinned_versions(definition: &Value) -> BTreeMap<String, u64> {
     let mut pins = BTreeMap::new();
-    for (_, state) in super::asl::task_states(definition) {
+    for (_, state) in crate::plan::definition::asl::task_states(definition) {
         let Some(text) = state
             .pointer("/Parameters/FunctionName")
             .and_then(Value::as_str)

@@ -8,6 +8,8 @@
 //! of them. Lambda's free tier is left out: an estimate per run should not depend on what
 //! else the account runs that month.
 
+pub mod durations;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -15,10 +17,10 @@ use serde_json::Value;
 
 use crate::config::PriceOverrides;
 
-use super::deployed::DeployedFunction;
-use super::durations::TaskDurations;
-use super::ecs_changes::{family_of, DeployedTaskDefinition};
-use super::sp_tree::SpTree;
+use crate::plan::changes::deployed::DeployedFunction;
+use crate::plan::changes::ecs::{family_of, DeployedTaskDefinition};
+use crate::plan::estimate::durations::TaskDurations;
+use crate::plan::shape::sp_tree::SpTree;
 
 /// When the built-in prices were read off AWS's pricing pages.
 pub const LIST_PRICES_AS_OF: &str = "2026-12-01";
@@ -138,10 +140,15 @@ pub fn estimate(
     tasks: &BTreeMap<String, TaskRun>,
     prices: &Prices,
 ) -> Estimate {
-    estimate_in_order(definition, &super::asl::tasks_of(definition), tasks, prices)
+    estimate_in_order(
+        definition,
+        &crate::plan::definition::asl::tasks_of(definition),
+        tasks,
+        prices,
+    )
 }
 
-/// [`estimate`] with the definition's order already read ([`super::asl::tasks_of`]).
+/// [`estimate`] with the definition's order already read ([`crate::plan::definition::asl::tasks_of`]).
 fn estimate_in_order(
     definition: &Value,
     order: &BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
@@ -225,9 +232,9 @@ pub fn deployed(
     durations: &TaskDurations,
     prices: &Prices,
 ) -> Estimate {
-    let order = super::asl::tasks_of(definition);
+    let order = crate::plan::definition::asl::tasks_of(definition);
     let mut runs = BTreeMap::new();
-    for (state, task) in super::asl::task_states(definition) {
+    for (state, task) in crate::plan::definition::asl::task_states(definition) {
         let nodes = order
             .get(state)
             .map(|(nodes, _)| nodes.as_slice())
@@ -246,10 +253,10 @@ pub fn deployed(
                 state.to_string(),
                 TaskRun {
                     seconds,
-                    memory_mb: size(&|t| t.memory_mb, super::ecs::defaults::MEMORY_MB),
+                    memory_mb: size(&|t| t.memory_mb, crate::plan::ecs::defaults::MEMORY_MB),
                     ephemeral_storage_mb: 20 * 1024,
                     arm64: false,
-                    fargate_cpu: Some(size(&|t| t.cpu, super::ecs::defaults::CPU)),
+                    fargate_cpu: Some(size(&|t| t.cpu, crate::plan::ecs::defaults::CPU)),
                 },
             );
             continue;
@@ -257,7 +264,7 @@ pub fn deployed(
         let function = task
             .pointer("/Parameters/FunctionName")
             .and_then(Value::as_str)
-            .map(super::deployed::function_name_of)
+            .map(crate::plan::changes::deployed::function_name_of)
             .and_then(|name| functions.get(name));
         runs.insert(
             state.to_string(),

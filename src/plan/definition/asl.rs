@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, START_EXECUTION_SYNC};
-use super::ecs::CONTAINER_NAME;
-use super::sp_tree::SpTree;
-use super::split::Part;
-use super::task_event::ecs_env;
 use crate::config::EcsConfig;
+use crate::plan::definition::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, START_EXECUTION_SYNC};
+use crate::plan::definition::task_event::ecs_env;
+use crate::plan::ecs::CONTAINER_NAME;
+use crate::plan::shape::sp_tree::SpTree;
+use crate::plan::shape::split::Part;
 
 /// The transient Lambda errors AWS recommends retrying (not `Lambda.Unknown`, which may
 /// mean the function ran).
@@ -74,7 +74,7 @@ impl EcsNetwork {
             platform_version: ecs
                 .platform_version
                 .clone()
-                .unwrap_or_else(|| super::ecs::defaults::PLATFORM_VERSION.to_string()),
+                .unwrap_or_else(|| crate::plan::ecs::defaults::PLATFORM_VERSION.to_string()),
         }
     }
 }
@@ -150,7 +150,7 @@ pub fn render(part: &Part, spec: &MachineSpec) -> Value {
 /// What one task adds to a definition, in bytes of compact JSON: its Task and Fail
 /// states with their names (the transition counted at the longest state name).
 pub fn task_bytes(spec: &MachineSpec, task: &TaskState) -> usize {
-    let next = "N".repeat(super::names::STATE_NAME_MAX);
+    let next = "N".repeat(crate::plan::definition::names::STATE_NAME_MAX);
     let state = task_state(spec, task, Some(&next));
     let fail = fail_state(task);
     let text_len = |value: &Value| serde_json::to_string(value).map_or(0, |t| t.len());
@@ -555,7 +555,7 @@ pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<S
                 Some("Task") => {
                     let nodes = state
                         .get("Parameters")
-                        .and_then(super::task_event::nodes_in_parameters)
+                        .and_then(crate::plan::definition::task_event::nodes_in_parameters)
                         .unwrap_or_default();
                     out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
                     last.insert(name.clone());

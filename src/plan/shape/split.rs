@@ -9,7 +9,7 @@
 //! ends at its last change of top-level namespace when that leaves it at least half full,
 //! so cuts follow namespaces where they can.
 
-use super::sp_tree::SpTree;
+use crate::plan::shape::sp_tree::SpTree;
 
 /// The shape of one machine: the tree's leaves and structure, and where a child machine
 /// is started.

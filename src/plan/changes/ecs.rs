@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ecs::{EcsTaskSpec, CONTAINER_NAME};
-use super::functions::{OWNER_TAG, TASK_TAG};
-use super::target::{image_digest, without_number_suffix, FunctionAction, Target};
-use super::Plan;
 use crate::config::EcsConfig;
+use crate::plan::changes::target::{image_digest, without_number_suffix, FunctionAction, Target};
+use crate::plan::ecs::{EcsTaskSpec, CONTAINER_NAME};
+use crate::plan::functions::{OWNER_TAG, TASK_TAG};
+use crate::plan::Plan;
 
 /// The tag holding the hash of everything registered but the image.
 pub const CONFIG_TAG: &str = "kedro-sfn:config";
@@ -249,7 +249,7 @@ pub fn family_of(task_definition: &str) -> &str {
 /// The definition with every ECS Task's TaskDefinition pinned to the revision it runs, so a
 /// rollback to this version runs what it ran.
 pub fn pin_task_definitions(definition: &mut Value, revisions: &BTreeMap<&str, u64>) {
-    super::target::pin_numbers(
+    crate::plan::changes::target::pin_numbers(
         definition,
         "/Parameters/TaskDefinition",
         family_of,
