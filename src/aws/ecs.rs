@@ -13,7 +13,8 @@ use aws_sdk_ecs::types::{
 use aws_sdk_ecs::Client;
 
 use super::{AwsError, Calls};
-use crate::plan::changes::ecs::{DeployedTaskDefinition, TaskDefinitionContent};
+use crate::plan::changes::ecs::TaskDefinitionContent;
+use crate::plan::deployed::DeployedTaskDefinition;
 
 /// ECS's answer to a description of a family with no revision.
 const NOT_FOUND_CODE: &str = "ClientException";
@@ -223,7 +224,7 @@ impl Ecs {
             }
         }
         // ListTaskDefinitions' "prefix" is the whole family; checked all the same.
-        arns.retain(|arn| crate::plan::changes::ecs::family_of(arn) == family);
+        arns.retain(|arn| crate::plan::deployed::family_of(arn) == family);
         for arn in &arns {
             self.calls.write("ecs:DeregisterTaskDefinition");
             self.client

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::aws::deploy::Clients;
 use crate::aws::sfn::{StepFunctions, TaskRunRecord};
 use crate::config::Config;
-use crate::plan::changes::target::without_number_suffix;
+use crate::plan::definition::arns::without_number_suffix;
 use crate::plan::definition::asl::{inline_children, started_children};
 use crate::plan::estimate::durations::History;
 

@@ -230,7 +230,7 @@ pub struct OtherPipeline {
 
 fn refuse_other_pipeline(
     plan: &Plan,
-    deployment: &crate::plan::changes::deployed::Deployment,
+    deployment: &crate::plan::deployed::Deployment,
     named: bool,
 ) -> Result<(), OtherPipeline> {
     let Some(deployed) = deployment

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod definition;
+pub mod deployed;
 pub mod document;
 pub mod ecs;
 pub mod estimate;
@@ -897,7 +898,7 @@ fn deployed_tree(history: &History, task_nodes: &[Vec<String>], dag: &dag::Dag) 
         .map(|(t, nodes)| (History::key(nodes), t))
         .collect();
     let task_of = |nodes: &[String]| index.get(&History::key(nodes)).copied();
-    let tree = sp_tree::from_definition(definition, &task_of, task_nodes.len())?;
+    let tree = definition::tree::from_definition(definition, &task_of, task_nodes.len())?;
     tree.respects(dag).then_some(tree)
 }
 

@@ -247,7 +247,7 @@ fn the_root_with_its_children_inlined_is_the_planned_tree() {
         .enumerate()
         .map(|(t, task)| (task.nodes.clone(), t))
         .collect();
-    let tree = kedro_sfn::plan::shape::sp_tree::from_definition(
+    let tree = kedro_sfn::plan::definition::tree::from_definition(
         &whole,
         &|nodes| index.get(nodes).copied(),
         plan.tasks.len(),

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::changes::deployed::{qualify_functions, DeployedMachine, Deployment};
 use crate::plan::changes::ecs::pin_task_definitions;
 use crate::plan::changes::target::Target;
 use crate::plan::definition::arns::{state_machine_name_of, version_number, START_EXECUTION_SYNC};
+use crate::plan::deployed::{qualify_functions, DeployedMachine, Deployment};
 use crate::plan::functions::OWNER_TAG;
 use crate::plan::Plan;
 

@@ -12,9 +12,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::EcsConfig;
-use crate::plan::changes::target::{image_digest, without_number_suffix, FunctionAction, Target};
+use crate::plan::changes::target::{image_digest, FunctionAction, Target};
+use crate::plan::deployed::{family_of, DeployedTaskDefinition};
 use crate::plan::ecs::{EcsTaskSpec, CONTAINER_NAME};
-use crate::plan::functions::{OWNER_TAG, TASK_TAG};
+use crate::plan::functions::TASK_TAG;
 use crate::plan::Plan;
 
 /// The tag holding the hash of everything registered but the image.
@@ -27,24 +28,6 @@ pub const SOURCE_TAG: &str = "kedro-sfn:source";
 /// emulator and wait forever for an invocation).
 pub const ENTRY_POINT: &[&str] = &["python3", "/var/task/kedro_sfn_handler.py"];
 pub const COMMAND: &[&str] = &["--event-from-env"];
-
-/// A task definition as ECS reports its latest active revision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeployedTaskDefinition {
-    pub family: String,
-    pub revision: u64,
-    pub arn: String,
-    pub cpu: Option<u32>,
-    pub memory_mb: Option<u32>,
-    pub image: Option<String>,
-    pub tags: BTreeMap<String, String>,
-}
-
-impl DeployedTaskDefinition {
-    pub fn owner(&self) -> Option<&str> {
-        self.tags.get(OWNER_TAG).map(String::as_str)
-    }
-}
 
 /// Everything a task definition is registered with except its image: what [`CONFIG_TAG`]
 /// hashes, and what `aws::ecs` sends.
@@ -238,18 +221,10 @@ fn differences(
     }
 }
 
-/// `family` or `arn:…:task-definition/family`, without a `:revision`.
-pub fn family_of(task_definition: &str) -> &str {
-    let unqualified = without_number_suffix(task_definition);
-    unqualified
-        .rsplit_once("task-definition/")
-        .map_or(unqualified, |(_, family)| family)
-}
-
 /// The definition with every ECS Task's TaskDefinition pinned to the revision it runs, so a
 /// rollback to this version runs what it ran.
 pub fn pin_task_definitions(definition: &mut Value, revisions: &BTreeMap<&str, u64>) {
-    crate::plan::changes::target::pin_numbers(
+    crate::plan::deployed::pin_numbers(
         definition,
         "/Parameters/TaskDefinition",
         family_of,

@@ -3,7 +3,6 @@
 //! goes out as plain data (applied by `aws::apply`, rendered by `report::diff`).
 
 pub mod child;
-pub mod deployed;
 pub mod ecs;
 pub mod target;
 
@@ -16,15 +15,13 @@ use crate::plan::changes::child::{
     child_changes, expected_child_versions, machine_differences, pin_children,
 };
 pub use crate::plan::changes::child::{ChildAction, ChildChange};
-pub use crate::plan::changes::deployed::{
+use crate::plan::changes::ecs::{ecs_changes, pin_task_definitions, EcsTaskChange};
+pub use crate::plan::changes::target::{image_digest, FunctionAction, Target};
+pub use crate::plan::definition::asl::tasks_of;
+pub use crate::plan::deployed::{
     function_name_of, pinned_versions, qualify_functions, DeployedFunction, DeployedMachine,
     Deployment,
 };
-use crate::plan::changes::ecs::{ecs_changes, pin_task_definitions, EcsTaskChange};
-pub use crate::plan::changes::target::{
-    image_digest, without_number_suffix, FunctionAction, Target,
-};
-pub use crate::plan::definition::asl::tasks_of;
 use crate::plan::functions::{FunctionRecord, FunctionSpec};
 use crate::plan::Plan;
 

@@ -59,6 +59,18 @@ pub const START_EXECUTION_SYNC: &str = "arn:aws:states:::states:startExecution.s
 /// The Step Functions service integration that invokes a Lambda function.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
+/// `value` without a trailing `:N` (a function version, a task definition revision).
+pub fn without_number_suffix(value: &str) -> &str {
+    match value.rsplit_once(':') {
+        Some((rest, number))
+            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,3 +5,4 @@ pub mod arns;
 pub mod asl;
 pub mod names;
 pub mod task_event;
+pub mod tree;

@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use crate::config::PriceOverrides;
 
-use crate::plan::changes::deployed::DeployedFunction;
-use crate::plan::changes::ecs::{family_of, DeployedTaskDefinition};
+use crate::plan::deployed::DeployedFunction;
+use crate::plan::deployed::{family_of, DeployedTaskDefinition};
 use crate::plan::estimate::durations::TaskDurations;
 use crate::plan::shape::sp_tree::SpTree;
 
@@ -264,7 +264,7 @@ pub fn deployed(
         let function = task
             .pointer("/Parameters/FunctionName")
             .and_then(Value::as_str)
-            .map(crate::plan::changes::deployed::function_name_of)
+            .map(crate::plan::deployed::function_name_of)
             .and_then(|name| functions.get(name));
         runs.insert(
             state.to_string(),

@@ -128,7 +128,7 @@ impl SpTree {
 }
 
 /// A sequence of steps, with nested sequences flattened and a single step unwrapped.
-fn sequence(steps: Vec<SpTree>) -> SpTree {
+pub(crate) fn sequence(steps: Vec<SpTree>) -> SpTree {
     let mut flat = Vec::with_capacity(steps.len());
     for step in steps {
         match step {
@@ -146,7 +146,7 @@ fn sequence(steps: Vec<SpTree>) -> SpTree {
 /// A Parallel of these branches, as [`decompose`] makes them: one branch is that branch,
 /// and a branch that is itself a Parallel adds its branches (what a split machine's inlined
 /// children read back as).
-fn parallel(branches: Vec<SpTree>) -> SpTree {
+pub(crate) fn parallel(branches: Vec<SpTree>) -> SpTree {
     let mut flat = Vec::with_capacity(branches.len());
     for branch in branches {
         match branch {
@@ -549,60 +549,6 @@ impl Builder<'_> {
         }
         tail
     }
-}
-
-/// The tree of a deployed definition, each Task state matched to a task by `task_of` (its
-/// `Payload.nodes`); `None` unless every one of `task_count` tasks appears exactly once and
-/// the definition holds nothing but Task and Parallel states (and their Fail states). The
-/// planner keeps this tree when it is about as fast as a new one, so a redeploy after
-/// durations moved a little changes nothing.
-pub fn from_definition(
-    definition: &serde_json::Value,
-    task_of: &dyn Fn(&[String]) -> Option<usize>,
-    task_count: usize,
-) -> Option<SpTree> {
-    fn machine(
-        m: &serde_json::Value,
-        task_of: &dyn Fn(&[String]) -> Option<usize>,
-        seen: &mut [bool],
-    ) -> Option<SpTree> {
-        let states = m.get("States")?.as_object()?;
-        let mut current = m.get("StartAt")?.as_str()?;
-        let mut steps = Vec::new();
-        for _ in 0..=states.len() {
-            let state = states.get(current)?;
-            match state.get("Type")?.as_str()? {
-                "Task" => {
-                    let nodes = crate::plan::definition::task_event::nodes_in_parameters(
-                        state.get("Parameters")?,
-                    )?;
-                    let task = task_of(&nodes)?;
-                    if std::mem::replace(seen.get_mut(task)?, true) {
-                        return None;
-                    }
-                    steps.push(SpTree::Task(task));
-                }
-                "Parallel" => {
-                    let branches = state
-                        .get("Branches")?
-                        .as_array()?
-                        .iter()
-                        .map(|branch| machine(branch, task_of, seen))
-                        .collect::<Option<Vec<SpTree>>>()?;
-                    steps.push(parallel(branches));
-                }
-                _ => return None,
-            }
-            match state.get("Next") {
-                Some(next) => current = next.as_str()?,
-                None => return Some(sequence(steps)),
-            }
-        }
-        None
-    }
-    let mut seen = vec![false; task_count];
-    let tree = machine(definition, task_of, &mut seen)?;
-    seen.iter().all(|&s| s).then_some(tree)
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::changes::ecs::DeployedTaskDefinition;
-use crate::plan::changes::target::without_number_suffix;
 use crate::plan::definition::arns::state_machine_name_of;
+use crate::plan::definition::arns::without_number_suffix;
 use crate::plan::functions::{FunctionRecord, OWNER_TAG};
 
 /// A function as Lambda reports it.
@@ -104,7 +103,7 @@ impl Deployment {
 /// so a running execution never picks up code published after it started.
 pub fn qualify_functions(definition: &Value, versions: &BTreeMap<&str, u64>) -> Value {
     let mut out = definition.clone();
-    crate::plan::changes::target::pin_numbers(
+    pin_numbers(
         &mut out,
         "/Parameters/FunctionName",
         function_name_of,
@@ -139,5 +138,58 @@ pub fn function_name_of(value: &str) -> &str {
     match unqualified.strip_prefix("arn:") {
         Some(_) => unqualified.rsplit(':').next().unwrap_or(unqualified),
         None => unqualified,
+    }
+}
+
+/// A task definition as ECS reports its latest active revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployedTaskDefinition {
+    pub family: String,
+    pub revision: u64,
+    pub arn: String,
+    pub cpu: Option<u32>,
+    pub memory_mb: Option<u32>,
+    pub image: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl DeployedTaskDefinition {
+    pub fn owner(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
+    }
+}
+
+/// `family` or `arn:…:task-definition/family`, without a `:revision`.
+pub fn family_of(task_definition: &str) -> &str {
+    let unqualified = without_number_suffix(task_definition);
+    unqualified
+        .rsplit_once("task-definition/")
+        .map_or(unqualified, |(_, family)| family)
+}
+
+/// Appends `:N` to the field at `pointer` of every Task state (inside Parallel branches
+/// too) whose resource `key_of` names in `numbers`: function versions and task definition
+/// revisions are pinned the same way.
+pub fn pin_numbers(
+    machine: &mut Value,
+    pointer: &str,
+    key_of: fn(&str) -> &str,
+    numbers: &BTreeMap<&str, u64>,
+) {
+    let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for state in states.values_mut() {
+        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+            for branch in branches {
+                pin_numbers(branch, pointer, key_of, numbers);
+            }
+        }
+        if let Some(field) = state.pointer_mut(pointer) {
+            let text = field.as_str().unwrap_or_default().to_string();
+            if let Some(number) = numbers.get(key_of(&text)) {
+                *field = Value::String(format!("{text}:{number}"));
+            }
+        }
     }
 }
