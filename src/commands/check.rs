@@ -2,10 +2,8 @@
 
 use clap::Args;
 
-use crate::flow::planning::plan_or_refuse;
-use crate::flow::source::load_pipeline;
-use crate::flow::{Reporter, Terminal};
-use crate::plan::estimate::durations::History;
+use crate::flow::session::{plan_pipeline, Durations};
+use crate::flow::{block_on, Reporter, Terminal};
 
 use super::{SettingsArgs, SourceArgs};
 
@@ -23,8 +21,15 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let plan = plan_or_refuse(&doc, &config, History::default(), None, &reporter)?;
+    let source = args.source.source();
+    let planned = block_on(plan_pipeline(
+        &source,
+        &config,
+        Durations::Configured,
+        None,
+        &reporter,
+    ))?;
+    let (doc, plan) = (planned.doc, planned.plan);
     let on_ecs = match plan.ecs_tasks.len() {
         0 => String::new(),
         n => format!("; {n} on ECS Fargate"),

@@ -5,14 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::flow::apply::apply_prepared;
-use crate::flow::execution::{execute_deployed, ExecutionRequest};
-use crate::flow::history::read_history;
-use crate::flow::planning::plan_or_refuse;
-use crate::flow::prepare::prepare;
-use crate::flow::source::load_pipeline;
+use crate::flow::execution::ExecutionRequest;
+use crate::flow::session::{deploy, plan_pipeline, DeployRequest, Durations};
 use crate::flow::{block_on, Terminal};
-use crate::plan::machine_name;
 
 use super::{SettingsArgs, SourceArgs, TargetArgs};
 
@@ -50,38 +45,29 @@ pub struct DeployArgs {
 pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let machine = machine_name(&doc, &config);
-    let history = block_on(async {
-        Ok(read_history(&config, &machine, args.target.history, &reporter).await)
-    })?;
-    let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
+    let project = &args.source.kedro.project;
+    let target = args.target.request(project);
+    let request = DeployRequest {
+        target: &target,
+        project,
+        out: &args.out,
+        execution: args.start_execution.then(|| ExecutionRequest {
+            input: args.input.clone(),
+            name: args.execution_name.clone(),
+            wait: args.wait,
+        }),
+    };
     block_on(async {
-        let prepared = prepare(
-            config,
-            plan,
-            &args.target.request(&args.source.kedro.project),
+        let durations = Durations::Past(args.target.history);
+        let planned = plan_pipeline(
+            &args.source.source(),
+            &config,
+            durations,
+            Some(&args.out),
             &reporter,
         )
         .await?;
-        let applied = apply_prepared(
-            &prepared,
-            &args.source.kedro.project,
-            &args.out,
-            &args.target.image_dir,
-            &reporter,
-        )
-        .await?;
-        if args.start_execution {
-            let request = ExecutionRequest {
-                input: args.input.clone(),
-                name: args.execution_name.clone(),
-                wait: args.wait,
-            };
-            execute_deployed(&prepared, &applied, &request, &reporter)
-                .await?
-                .succeeded()?;
-        }
+        deploy(config, planned.plan, &request, &reporter).await?;
         Ok(())
     })
 }

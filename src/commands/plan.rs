@@ -6,14 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::flow::history::read_history;
+use crate::config::Config;
 use crate::flow::outputs::{write_plan, CHILDREN_DIR, DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE};
-use crate::flow::planning::plan_or_refuse;
 use crate::flow::prepare::prepare;
-use crate::flow::source::load_pipeline;
+use crate::flow::session::{plan_pipeline, Durations, Planned};
 use crate::flow::{block_on, Reporter, Terminal};
-use crate::plan::estimate::durations::History;
-use crate::plan::machine_name;
 use crate::report::diff::headline;
 use crate::report::run_cost;
 use crate::report::summary::Baseline;
@@ -40,16 +37,22 @@ pub struct PlanArgs {
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let doc = load_pipeline(&args.source.source(), &config, &reporter)?;
-    let history = if args.offline {
-        History::unavailable("Past executions were not read (--offline).")
-    } else {
-        let machine = machine_name(&doc, &config);
-        block_on(async {
-            Ok(read_history(&config, &machine, args.target.history, &reporter).await)
-        })?
+    let durations = match args.offline {
+        true => Durations::Offline,
+        false => Durations::Past(args.target.history),
     };
-    let plan = plan_or_refuse(&doc, &config, history, Some(&args.out), &reporter)?;
+    block_on(plan_and_compare(args, config, durations, &reporter))
+}
+
+async fn plan_and_compare(
+    args: &PlanArgs,
+    config: Config,
+    durations: Durations,
+    reporter: &Terminal,
+) -> anyhow::Result<()> {
+    let source = args.source.source();
+    let Planned { plan, .. } =
+        plan_pipeline(&source, &config, durations, Some(&args.out), reporter).await?;
     for grant in config.credential_grants() {
         reporter.result(&format!("  credentials: the tasks' role needs {grant}"));
     }
@@ -62,12 +65,13 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     if !args.offline {
-        let prepared = block_on(prepare(
+        let prepared = prepare(
             config,
             plan,
             &args.target.request(&args.source.kedro.project),
-            &reporter,
-        ))
+            reporter,
+        )
+        .await
         .context("cannot plan against the live deployment (pass --offline to plan without AWS)")?;
         let calls = prepared.clients.calls.count();
         prepared.write_outputs(&args.out, &calls)?;

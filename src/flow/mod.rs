@@ -4,6 +4,8 @@
 //! it the core (`pipeline`, `plan`, `report`) knows nothing of AWS or GitHub, and the edges
 //! (`aws`, `image`, `github`) take plain data in and give plain data out.
 //!
+//! - [`session`]: the sequence every front end runs (load, durations, plan or refuse;
+//!   compare, apply, execute), written once;
 //! - [`source`]: the pipeline document, exported (through the cache) or read from a file;
 //! - [`history`]: how long each task took in past executions, read before planning;
 //! - [`planning`]: plan, or refuse with every problem named (one behaviour everywhere);
@@ -15,8 +17,9 @@
 //! - [`run_task`]: run one task here through the real handler;
 //! - [`project_env`]: the cached Python environment the action exports with;
 //! - [`image`]: build and push the Lambda image;
-//! - [`init`]: write a project's AWS env;
-//! - [`action`]: the GitHub Action's run, on top of the others.
+//! - [`init`]: write a project's AWS env.
+//!
+//! The GitHub Action's run is in [`crate::github::workflow`], on top of these.
 
 pub mod apply;
 pub mod execution;
@@ -30,6 +33,7 @@ pub mod project_env;
 pub mod reporter;
 pub mod rollback;
 pub mod run_task;
+pub mod session;
 pub mod source;
 
 pub use reporter::{Reporter, Terminal};

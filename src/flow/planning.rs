@@ -19,6 +19,8 @@ use super::Reporter;
     .findings.errors().count()
 )]
 pub struct Refused {
+    /// The state machine the plan was for (its comment's marker names it).
+    pub machine: String,
     pub findings: Findings,
     /// The refusal's `summary.md` text.
     pub summary: String,
@@ -53,7 +55,12 @@ pub fn plan_or_refuse(
                     &findings,
                 ),
             };
-            Err(Refused { findings, summary }.into())
+            Err(Refused {
+                machine: plan::machine_name(doc, config),
+                findings,
+                summary,
+            }
+            .into())
         }
         Err(other) => Err(other.into()),
     }

@@ -9,10 +9,8 @@ use crate::image::context::HANDLER_PROGRAM;
 use crate::pipeline::export::python_program;
 use crate::process::{Progress, Tool, ToolError};
 
-use super::planning::plan_or_refuse;
-use super::source::{load_pipeline, Source};
+use super::source::Source;
 use super::Reporter;
-use crate::plan::estimate::durations::History;
 
 /// Which task, and the execution it pretends to be part of.
 #[derive(Debug, Clone)]
@@ -35,8 +33,14 @@ pub fn run_task(
 ) -> anyhow::Result<Value> {
     let input: Value = serde_json::from_str(&request.input)
         .with_context(|| format!("--input is not JSON: {}", request.input))?;
-    let doc = load_pipeline(source, config, reporter)?;
-    let plan = plan_or_refuse(&doc, config, History::default(), None, reporter)?;
+    let planned = super::block_on(super::session::plan_pipeline(
+        source,
+        config,
+        super::session::Durations::Configured,
+        None,
+        reporter,
+    ))?;
+    let plan = planned.plan;
     let task = plan
         .tasks
         .iter()

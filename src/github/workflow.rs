@@ -13,7 +13,6 @@ use crate::github::actions::{annotation, resolve_mode, Context, Inputs, Mode, Ph
 use crate::github::api::{CommentOutcome, GitHub};
 use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
-use crate::plan::machine_name;
 use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
 use crate::report::deployment::{
     render_deployment, reviewed_plan, DeploymentRecord, ExecutionLine,
@@ -22,13 +21,13 @@ use crate::report::summary;
 
 use crate::flow::apply::apply_prepared;
 use crate::flow::execution::{execute_deployed, ExecutionRequest, Started};
-use crate::flow::history::read_history;
 use crate::flow::image::{build, push, BuildRequest, ImageRecord, PushRequest};
 use crate::flow::outputs::{write_plan, PLAN_FILE, SUMMARY_FILE};
-use crate::flow::planning::{plan_or_refuse, Refused};
+use crate::flow::planning::Refused;
 use crate::flow::prepare::{prepare, Prepared, TargetRequest};
 use crate::flow::project_env::{project_env, EnvRequest};
-use crate::flow::source::{cache_dir, load_pipeline, Source};
+use crate::flow::session::{plan_pipeline, Durations};
+use crate::flow::source::{cache_dir, Source};
 use crate::flow::{block_on, Reporter};
 
 /// Where the action writes, relative to the workspace (outputs name these paths).
@@ -177,19 +176,17 @@ async fn run_mode(
     let config = load_config(inputs)?;
     let log = JobLog::new(inputs, &config);
     let source = source(inputs, project_python(inputs, &config, &log)?);
-    let doc = load_pipeline(&source, &config, &log);
+    let durations = Durations::Past(inputs.history);
+    let planned = plan_pipeline(&source, &config, durations, Some(out), &log).await;
     phase.end();
-    let doc = doc?;
-    let history = read_history(&config, &machine_name(&doc, &config), inputs.history, &log).await;
-    let plan = match plan_or_refuse(&doc, &config, history, Some(out), &log) {
-        Ok(plan) => plan,
+    let plan = match planned {
+        Ok(planned) => planned.plan,
         Err(error) => {
             if let Some(refused) = error.downcast_ref::<Refused>() {
-                let name = machine_name(&doc, &config);
                 publish(context, &refused.summary)?;
                 if let Some(pr) = &pull_request {
-                    let body = render_refusal_comment(&name, &refused.findings, &commit);
-                    comment(inputs, context, pr.number, &marker(&name), &body).await;
+                    let body = render_refusal_comment(&refused.machine, &refused.findings, &commit);
+                    comment(inputs, context, pr.number, &marker(&refused.machine), &body).await;
                 }
             }
             return Err(error);
