@@ -522,112 +522,66 @@ impl Config {
         let mut tags: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
         tags.sort();
         tags.dedup();
-        let tag_settings: Vec<(String, &TaskSettings)> = tags
-            .iter()
-            .filter_map(|tag| file.tags.get(*tag).map(|s| (format!("tags.{tag}"), s)))
-            .collect();
-        let node_settings = file.nodes.get(name).map(|s| (format!("nodes.{name}"), s));
-
-        let number = |field: &str, get: &dyn Fn(&TaskSettings) -> Option<u32>, default: u32| {
-            if let Some((key, value)) = node_settings
-                .as_ref()
-                .and_then(|(key, s)| get(s).map(|v| (key.clone(), v)))
-            {
-                return Setting::new(value, format!("{key}.{field}"));
-            }
-            if let Some((key, value)) = tag_settings
+        let scopes = Scopes {
+            node: file.nodes.get(name).map(|s| (Scope::Node(name), s)),
+            tags: tags
                 .iter()
-                .filter_map(|(key, s)| get(s).map(|v| (key.clone(), v)))
-                .max_by_key(|(_, v)| *v)
-            {
-                return Setting::new(value, format!("{key}.{field}"));
-            }
-            match get(&file.lambda) {
-                Some(value) => Setting::new(value, format!("lambda.{field}")),
-                None => Setting::new(default, "default".to_string()),
-            }
+                .filter_map(|tag| file.tags.get(*tag).map(|s| (Scope::Tag(tag), s)))
+                .collect(),
+            lambda: &file.lambda,
         };
-        let memory_mb = number("memory_mb", &|s| s.memory_mb, defaults::MEMORY_MB);
-        let timeout_s = number("timeout_s", &|s| s.timeout_s, defaults::TIMEOUT_S);
+        let number = |field, get: fn(&TaskSettings) -> Option<u32>, default| {
+            scopes
+                .pick(field, get, Among::Largest, true)
+                .unwrap_or_else(|| Setting::new(default, Origin::Default))
+        };
+        let memory_mb = number("memory_mb", |s| s.memory_mb, defaults::MEMORY_MB);
+        let timeout_s = number("timeout_s", |s| s.timeout_s, defaults::TIMEOUT_S);
         let ephemeral_storage_mb = number(
             "ephemeral_storage_mb",
-            &|s| s.ephemeral_storage_mb,
+            |s| s.ephemeral_storage_mb,
             defaults::EPHEMERAL_STORAGE_MB,
         );
+        let duration_s = scopes
+            .pick("duration_s", |s| s.duration_s, Among::Largest, true)
+            .unwrap_or_else(|| Setting::new(defaults::DURATION_S, Origin::Default));
+        // The runner: an `ecs` tag beats an `auto` one, `lambda` beats both (a node asks
+        // for the most specific place any of its tags names).
+        let runner = scopes
+            .pick("runner", |s| s.runner, Among::Smallest, true)
+            .unwrap_or_else(|| Setting::new(RunnerChoice::Auto, Origin::Default));
+        let cpu = scopes.pick("cpu", |s| s.cpu, Among::Largest, false);
 
-        let duration_s = match node_settings
-            .as_ref()
-            .and_then(|(key, s)| s.duration_s.map(|v| (key.clone(), v)))
-            .or_else(|| {
-                tag_settings
-                    .iter()
-                    .filter_map(|(key, s)| s.duration_s.map(|v| (key.clone(), v)))
-                    .reduce(|a, b| if b.1 > a.1 { b } else { a })
-            })
-            .or_else(|| file.lambda.duration_s.map(|v| ("lambda".to_string(), v)))
-        {
-            Some((key, value)) => Setting::new(value, format!("{key}.duration_s")),
-            None => Setting::new(defaults::DURATION_S, "default".to_string()),
+        // Every architecture the node's own entry, else its tags, else `lambda:` names.
+        let field = "architecture";
+        let mut architectures: Vec<(Origin, Architecture)> = match &scopes.node {
+            Some((scope, s)) => s
+                .architecture
+                .map(|a| (scope.origin(field), a))
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
         };
-
-        let mut architectures: Vec<(String, Architecture)> = Vec::new();
-        if let Some((key, arch)) = node_settings
-            .as_ref()
-            .and_then(|(key, s)| s.architecture.map(|a| (key.clone(), a)))
-        {
-            architectures.push((key, arch));
-        } else {
-            architectures.extend(
-                tag_settings
-                    .iter()
-                    .filter_map(|(key, s)| s.architecture.map(|a| (key.clone(), a))),
-            );
+        if architectures.is_empty() {
+            architectures = scopes
+                .tags
+                .iter()
+                .filter_map(|(scope, s)| s.architecture.map(|a| (scope.origin(field), a)))
+                .collect();
         }
         if architectures.is_empty() {
-            architectures.push((
-                "lambda".into(),
-                file.lambda.architecture.unwrap_or_default(),
-            ));
+            let arch = file.lambda.architecture.unwrap_or_default();
+            architectures.push((Scope::Lambda.origin(field), arch));
         }
 
+        // Environments merge: `lambda:`, then the tags, then the node's own.
         let mut environment = file.lambda.environment.clone().unwrap_or_default();
-        for (_, s) in &tag_settings {
-            environment.extend(s.environment.clone().unwrap_or_default());
-        }
-        if let Some((_, s)) = &node_settings {
+        for (_, s) in scopes.tags.iter().chain(&scopes.node) {
             environment.extend(s.environment.clone().unwrap_or_default());
         }
         if let Some(mapping) = self.credentials_mapping() {
             environment.insert(CREDENTIALS_ENV.to_string(), mapping);
         }
-
-        // The runner: node, else a tag (an `ecs` tag beats an `auto` one, `lambda` beats
-        // both: a node asks for the most specific place any of its tags names), else
-        // `lambda.runner`, else auto.
-        let runner = match node_settings
-            .as_ref()
-            .and_then(|(key, s)| s.runner.map(|v| (key.clone(), v)))
-            .or_else(|| {
-                tag_settings
-                    .iter()
-                    .filter_map(|(key, s)| s.runner.map(|v| (key.clone(), v)))
-                    .min_by_key(|(_, v)| *v)
-            })
-            .or_else(|| file.lambda.runner.map(|v| ("lambda".to_string(), v)))
-        {
-            Some((key, value)) => Setting::new(value, format!("{key}.runner")),
-            None => Setting::new(RunnerChoice::Auto, "default".to_string()),
-        };
-        let cpu = node_settings
-            .as_ref()
-            .and_then(|(key, s)| s.cpu.map(|v| (key.clone(), v)))
-            .or_else(|| {
-                tag_settings
-                    .iter()
-                    .filter_map(|(key, s)| s.cpu.map(|v| (key.clone(), v)))
-                    .max_by_key(|(_, v)| *v)
-            })
-            .map(|(key, value)| Setting::new(value, format!("{key}.cpu")));
 
         NodeSettings {
             memory_mb,
@@ -642,22 +596,136 @@ impl Config {
     }
 }
 
+/// Where a node's setting can be read: its own entry, one of its tags, or `lambda:`.
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    Node(&'a str),
+    Tag(&'a str),
+    Lambda,
+}
+
+impl Scope<'_> {
+    fn origin(self, field: &'static str) -> Origin {
+        match self {
+            Scope::Node(node) => Origin::Node {
+                node: node.to_string(),
+                field,
+            },
+            Scope::Tag(tag) => Origin::Tag {
+                tag: tag.to_string(),
+                field,
+            },
+            Scope::Lambda => Origin::Lambda { field },
+        }
+    }
+}
+
+/// Which of several tags' values wins.
+#[derive(Debug, Clone, Copy)]
+enum Among {
+    Largest,
+    Smallest,
+}
+
+/// The config sections that speak for one node, in precedence order.
+struct Scopes<'a> {
+    node: Option<(Scope<'a>, &'a TaskSettings)>,
+    tags: Vec<(Scope<'a>, &'a TaskSettings)>,
+    lambda: &'a TaskSettings,
+}
+
+impl Scopes<'_> {
+    /// The node's own value, else the winning tag's, else `lambda:`'s (when `with_lambda`):
+    /// the one precedence chain every setting follows.
+    fn pick<T: PartialOrd + Copy>(
+        &self,
+        field: &'static str,
+        get: fn(&TaskSettings) -> Option<T>,
+        among: Among,
+        with_lambda: bool,
+    ) -> Option<Setting<T>> {
+        if let Some((scope, value)) = self.node.and_then(|(scope, s)| get(s).map(|v| (scope, v))) {
+            return Some(Setting::new(value, scope.origin(field)));
+        }
+        let from_tags = self
+            .tags
+            .iter()
+            .filter_map(|(scope, s)| get(s).map(|v| (*scope, v)))
+            .reduce(|best, next| {
+                let better = match among {
+                    Among::Largest => next.1 > best.1,
+                    Among::Smallest => next.1 < best.1,
+                };
+                if better {
+                    next
+                } else {
+                    best
+                }
+            });
+        if let Some((scope, value)) = from_tags {
+            return Some(Setting::new(value, scope.origin(field)));
+        }
+        with_lambda
+            .then(|| get(self.lambda))
+            .flatten()
+            .map(|value| Setting::new(value, Scope::Lambda.origin(field)))
+    }
+}
+
+/// Where a setting came from: the config key that set it, or the built-in default.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    Default,
+    /// `nodes.<node>.<field>`
+    Node {
+        node: String,
+        field: &'static str,
+    },
+    /// `tags.<tag>.<field>`
+    Tag {
+        tag: String,
+        field: &'static str,
+    },
+    /// `lambda.<field>`
+    Lambda {
+        field: &'static str,
+    },
+}
+
+impl Origin {
+    /// Set for this node by its own entry or one of its tags (not a section's default):
+    /// such a value holds on either runner, where a `lambda:` default holds only on Lambda.
+    pub fn is_per_node(&self) -> bool {
+        matches!(self, Origin::Node { .. } | Origin::Tag { .. })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::Node { node, field } => write!(f, "nodes.{node}.{field}"),
+            Origin::Tag { tag, field } => write!(f, "tags.{tag}.{field}"),
+            Origin::Lambda { field } => write!(f, "lambda.{field}"),
+        }
+    }
+}
+
 /// A resolved number and the config key it came from, so a message can say where to fix it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting<T> {
     pub value: T,
-    pub origin: String,
+    pub origin: Origin,
 }
 
 impl<T> Setting<T> {
-    fn new(value: T, origin: String) -> Self {
+    fn new(value: T, origin: Origin) -> Self {
         Setting { value, origin }
     }
 
-    /// Set for this node by its own entry or one of its tags (not a section's default):
-    /// such a value holds on either runner, where a `lambda:` default holds only on Lambda.
+    /// Set for this node by its own entry or one of its tags (see [`Origin::is_per_node`]).
     pub fn is_per_node(&self) -> bool {
-        self.origin.starts_with("nodes.") || self.origin.starts_with("tags.")
+        self.origin.is_per_node()
     }
 }
 
@@ -669,7 +737,7 @@ pub struct NodeSettings {
     pub ephemeral_storage_mb: Setting<u32>,
     /// Every architecture a node's settings name, with where; more than one distinct value
     /// is a conflict the check reports.
-    pub architectures: Vec<(String, Architecture)>,
+    pub architectures: Vec<(Origin, Architecture)>,
     pub environment: BTreeMap<String, String>,
     /// Expected run time; its origin is `default` when no config names one (then past
     /// executions may say better).
@@ -863,21 +931,24 @@ nodes:
         };
         let trained = config.node_settings("train_model_node", &["heavy"]);
         assert_eq!(trained.memory_mb.value, 3008);
-        assert_eq!(trained.memory_mb.origin, "nodes.train_model_node.memory_mb");
+        assert_eq!(
+            trained.memory_mb.origin.to_string(),
+            "nodes.train_model_node.memory_mb"
+        );
         assert_eq!(trained.duration_s.value, 120.0);
         assert_eq!(
-            trained.duration_s.origin,
+            trained.duration_s.origin.to_string(),
             "nodes.train_model_node.duration_s"
         );
         let heavy = config.node_settings("x", &["heavy"]);
         assert_eq!(heavy.memory_mb.value, 4096);
         let plain = config.node_settings("y", &[] as &[&str]);
         assert_eq!(plain.memory_mb.value, 1024);
-        assert_eq!(plain.memory_mb.origin, "lambda.memory_mb");
+        assert_eq!(plain.memory_mb.origin.to_string(), "lambda.memory_mb");
         assert_eq!(plain.environment["LOG_LEVEL"], "INFO");
         let empty = Config::default().node_settings("y", &[] as &[&str]);
         assert_eq!(empty.timeout_s.value, defaults::TIMEOUT_S);
-        assert_eq!(empty.timeout_s.origin, "default");
+        assert_eq!(empty.timeout_s.origin.to_string(), "default");
     }
 
     #[test]

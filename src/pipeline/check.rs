@@ -478,7 +478,7 @@ fn check_resources(context: &CheckContext, findings: &mut Findings) {
         for (setting, range, unit) in checks {
             if setting.value < range.0 || setting.value > range.1 {
                 offenders
-                    .entry((setting.origin.clone(), setting.value, unit, range))
+                    .entry((setting.origin.to_string(), setting.value, unit, range))
                     .or_default()
                     .push(node.name.as_str());
             }
@@ -562,7 +562,7 @@ fn check_architectures(context: &CheckContext, findings: &mut Findings) {
     let mut seen: BTreeMap<String, (Architecture, Vec<&str>)> = BTreeMap::new();
     for (node, settings) in context.doc.nodes.iter().zip(context.settings) {
         for (origin, arch) in &settings.architectures {
-            seen.entry(format!("{origin}.architecture"))
+            seen.entry(origin.to_string())
                 .or_insert((*arch, Vec::new()))
                 .1
                 .push(node.name.as_str());

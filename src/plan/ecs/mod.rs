@@ -100,8 +100,10 @@ pub fn task_runner(
     let mut lambda = Vec::new();
     for (name, settings) in nodes {
         match settings.runner.value {
-            RunnerChoice::Ecs => ecs.push((name.to_string(), settings.runner.origin.clone())),
-            RunnerChoice::Lambda => lambda.push((name.to_string(), settings.runner.origin.clone())),
+            RunnerChoice::Ecs => ecs.push((name.to_string(), settings.runner.origin.to_string())),
+            RunnerChoice::Lambda => {
+                lambda.push((name.to_string(), settings.runner.origin.to_string()))
+            }
             RunnerChoice::Auto => {}
         }
     }
@@ -196,14 +198,14 @@ pub fn ecs_size(ecs: Option<&EcsConfig>, nodes: &[&NodeSettings]) -> EcsSize {
         best.0
     };
     let cpu = pick(
-        &|s| s.cpu.as_ref().map(|c| (c.value, c.origin.clone())),
+        &|s| s.cpu.as_ref().map(|c| (c.value, c.origin.to_string())),
         section(&|e| e.cpu, "cpu", defaults::CPU),
     );
     let memory_mb = pick(
         &|s| {
             s.memory_mb
                 .is_per_node()
-                .then(|| (s.memory_mb.value, s.memory_mb.origin.clone()))
+                .then(|| (s.memory_mb.value, s.memory_mb.origin.to_string()))
         },
         section(&|e| e.memory_mb, "memory_mb", defaults::MEMORY_MB),
     );
@@ -406,7 +408,10 @@ mod tests {
         let mut disk = plain.clone();
         disk.ephemeral_storage_mb = Setting {
             value: 30_000,
-            origin: "nodes.p.ephemeral_storage_mb".into(),
+            origin: crate::config::Origin::Node {
+                node: "p".into(),
+                field: "ephemeral_storage_mb",
+            },
         };
         assert_eq!(ecs_size(None, &[&disk]).ephemeral_storage_gb, Some(30));
     }

@@ -106,7 +106,9 @@ pub struct Expected {
 /// The expected duration of a task running `nodes` with these configured durations: a configured
 /// `duration_s` wins (the sum over the task's nodes), then the history, then the default.
 pub fn expected(nodes: &[String], durations: &[&Setting<f64>], history: &History) -> Expected {
-    let configured = durations.iter().any(|d| d.origin != "default");
+    let configured = durations
+        .iter()
+        .any(|d| d.origin != crate::config::Origin::Default);
     let sum: f64 = durations.iter().map(|d| d.value).sum();
     if configured {
         return Expected {
@@ -144,7 +146,7 @@ impl TaskDurations {
     pub fn expected(&self, nodes: &[String]) -> Expected {
         let default = Setting {
             value: crate::config::defaults::DURATION_S,
-            origin: "default".to_string(),
+            origin: crate::config::Origin::Default,
         };
         let settings: Vec<&Setting<f64>> = nodes
             .iter()
@@ -158,10 +160,18 @@ impl TaskDurations {
 mod tests {
     use super::*;
 
-    fn setting(duration: f64, origin: &str) -> Setting<f64> {
+    /// A duration set by `nodes.<node>.duration_s`, or the default when `node` is `None`.
+    fn setting(duration: f64, node: Option<&str>) -> Setting<f64> {
+        let origin = match node {
+            Some(node) => crate::config::Origin::Node {
+                node: node.into(),
+                field: "duration_s",
+            },
+            None => crate::config::Origin::Default,
+        };
         Setting {
             value: duration,
-            origin: origin.into(),
+            origin,
         }
     }
 
@@ -182,8 +192,8 @@ mod tests {
         history.record(&names(&["b", "a"]), 10.0);
         history.record(&names(&["a", "b"]), 14.0);
         history.record(&names(&["a"]), 99.0);
-        let default = setting(1.0, "default");
-        let set = setting(5.0, "nodes.a.duration_s");
+        let default = setting(1.0, None);
+        let set = setting(5.0, Some("a"));
 
         // The node set matches in any order; a task of `a` alone has its own figures.
         let from_history = expected(&names(&["a", "b"]), &[&default, &default], &history);
