@@ -87,7 +87,7 @@ fn print_report(project: &Path, report: &InitReport, reporter: &dyn Reporter) {
     }
     reporter.result("\nLeft for you to edit:");
     reporter.result(
-        "  - kedro-sfn.yml: the IAM roles (lambda.role_arn, state_machine.role_arn; docs/permissions.md), and `credentials:` for any credentials key the catalog names",
+        "  - kedro-sfn.yml: the IAM roles (lambda.role_arn, state_machine.role_arn; kedro-sfn's docs/deploying.md#permissions), and `credentials:` for any credentials key the catalog names",
     );
     if report
         .files
