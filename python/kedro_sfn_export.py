@@ -202,6 +202,9 @@ def export(
         referenced = catalog_credentials(context)
         if referenced:
             document["credentials"] = referenced
+        registered = sorted({node.name for p in registry.values() for node in p.nodes})
+        if registered != sorted(node["name"] for node in nodes):
+            document["registered_nodes"] = registered
         if with_catalog:
             document["catalog"] = entries
         return document

@@ -208,5 +208,6 @@ pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc
         nodes,
         datasets,
         credentials: BTreeMap::new(),
+        registered_nodes: Vec::new(),
     }
 }

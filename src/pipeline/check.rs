@@ -644,8 +644,10 @@ fn check_config_names(context: &CheckContext, findings: &mut Findings) {
         .iter()
         .flat_map(|n| n.tags.iter().map(String::as_str))
         .collect();
+    let elsewhere: BTreeSet<&str> = doc.registered_nodes.iter().map(String::as_str).collect();
     for name in context.config.file.nodes.keys() {
-        if !names.contains(name.as_str()) {
+        // A node of another registered pipeline: the shared config's, not a typo.
+        if !names.contains(name.as_str()) && !elsewhere.contains(name.as_str()) {
             findings.push(Problem {
                 severity: Severity::Error,
                 rule: Rule::ConfigUnknownNode,

@@ -32,6 +32,10 @@ pub struct PipelineDoc {
     /// resolves them all when it builds the catalog), with the entries naming it. No values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, Vec<String>>,
+    /// Every node of every registered pipeline, when they are more than this pipeline's: one
+    /// kedro-sfn.yml serves every pipeline, so its `nodes:` may name the others' nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registered_nodes: Vec<String>,
 }
 
 /// Where the document came from; names the state machine by default.
@@ -138,6 +142,7 @@ impl PipelineDoc {
             nodes,
             datasets: Default::default(),
             credentials: Default::default(),
+            registered_nodes: Default::default(),
         }
     }
 }

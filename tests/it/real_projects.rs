@@ -549,6 +549,33 @@ fn each_registered_pipeline_plans_its_own_state_machine() {
         science["state_machine"]["name"],
         "spaceflights_pandas-data_science"
     );
+
+    // One kedro-sfn.yml for every pipeline: a setting for a node of another pipeline is
+    // not an error; a name no pipeline has still is.
+    let config = dir.join("kedro-sfn.yml");
+    let mut text = std::fs::read_to_string(&config).expect("kedro-sfn.yml");
+    text.push_str("nodes:\n  train_model_node: {memory_mb: 2048}\n");
+    std::fs::write(&config, &text).expect("write");
+    let (ok, _, stderr) = run_in_project(
+        dir,
+        &["check", "--env", "aws", "--pipeline", "data_processing"],
+    );
+    assert!(
+        ok,
+        "a node of data_science named in the shared config:\n{stderr}"
+    );
+    text.push_str("  train_modle_node: {memory_mb: 2048}\n");
+    std::fs::write(&config, &text).expect("write");
+    let (ok, _, stderr) = run_in_project(
+        dir,
+        &["check", "--env", "aws", "--pipeline", "data_processing"],
+    );
+    assert!(!ok, "a node no pipeline has must be refused");
+    assert!(
+        stderr.contains("error[config-unknown-node]: nodes.train_modle_node"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("nodes.train_model_node"), "{stderr}");
 }
 
 /// A venv of an older Kedro that scripts/setup.sh makes (`.venv-kedro-0.19`, `.venv-kedro-1.0`).
