@@ -1,4 +1,5 @@
-//! Reads what is deployed and applies a change set, in an order that keeps the running
+//! Reads what is deployed and executes the steps of a change set (decided, pure, by
+//! [`crate::plan::changes::steps`]), in an order that keeps the running
 //! state machine working if any step fails: functions first (new versions; the machine
 //! still names the old ones), then the state machine (a new version), then the alias, then
 //! the functions of removed tasks. A rerun after a failure reads again and converges.
@@ -13,11 +14,14 @@ use super::ecs::{Ecs, Registration};
 use super::lambda::{FunctionInput, Lambda, Listed};
 use super::sfn::{MachineInput, StepFunctions, Validation};
 use super::{AwsError, Calls};
-use crate::plan::changes::child::{machine_differences, pin_children, pinned_children};
+use crate::plan::changes::child::{pin_children, pinned_children};
+use crate::plan::changes::steps::{
+    kept_child, pinned, probe_event, root_changes, steps, Deletions, Steps,
+};
 use crate::plan::changes::DeployedMachine;
 use crate::plan::changes::{
-    function_record, function_tags, image_digest, pinned_versions, qualify_functions, ChangeSet,
-    ChildAction, Deployment, FunctionAction, MachineAction, Target,
+    function_record, function_tags, image_digest, pinned_versions, ChangeSet, ChildAction,
+    Deployment, FunctionAction, Target,
 };
 use crate::plan::definition::names::{child_prefix, function_prefix};
 use crate::plan::functions::OWNER_TAG;
@@ -281,48 +285,200 @@ pub struct Probes {
     pub seconds: f64,
 }
 
-/// Invokes each function version this deploy published (created or updated) once with the
-/// handler's probe event, `concurrency` at a time: the version imports the project and its
-/// task's nodes, builds the env's catalog with its real credentials and each dataset its
-/// nodes use, and reads or writes no data. Any failure stops the deploy before the state
-/// machine or its alias changes, naming the task, its nodes and the error.
+/// Applies the change set in the steps [`steps`] decides. Nothing mutating happens when it
+/// is empty.
+pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<Applied, DeployError> {
+    let Job {
+        plan,
+        deployment,
+        changes,
+        ..
+    } = job;
+    if !changes.clashes.is_empty() {
+        return Err(DeployError::Clash {
+            machine: plan.state_machine.name.clone(),
+            names: changes.clashes.clone(),
+        });
+    }
+    let mut applied = kept(deployment, changes);
+    if changes.is_empty() {
+        return Ok(applied);
+    }
+    let steps = steps(plan, changes);
+    let pool = Arc::new(Semaphore::new(job.concurrency.max(1)));
+    put_functions(&job, &steps, &pool, &mut applied, progress).await?;
+    if job.probe {
+        applied.probes = Some(probe_versions(&job, &steps, &applied, &pool, progress).await?);
+    }
+    publish_machines(&job, &mut applied, progress).await?;
+    point_aliases(&job, &applied, progress).await?;
+    delete_removed(&job, &steps.deletions, &pool, &mut applied, progress).await?;
+    Ok(applied)
+}
+
+/// What a deploy starts from: the deployed machine, and the versions of everything kept.
+fn kept(deployment: &Deployment, changes: &ChangeSet) -> Applied {
+    Applied {
+        state_machine_arn: deployment.machine.as_ref().map(|m| m.arn.clone()),
+        version_arn: deployment
+            .machine
+            .as_ref()
+            .and_then(|m| m.alias_version_arn.clone()),
+        function_versions: changes
+            .functions
+            .iter()
+            .filter(|f| f.action == FunctionAction::Keep)
+            .filter_map(|f| Some((f.name.clone(), f.version?)))
+            .collect(),
+        task_definition_revisions: changes
+            .ecs_tasks
+            .iter()
+            .filter(|t| t.action == FunctionAction::Keep)
+            .filter_map(|t| Some((t.family.clone(), t.revision?)))
+            .collect(),
+        child_versions: changes
+            .children
+            .iter()
+            .filter(|c| c.action == ChildAction::Keep)
+            .filter_map(|c| {
+                let arn = &deployment.children.get(&c.name)?.arn;
+                Some((c.name.clone(), format!("{arn}:{}", c.version?)))
+            })
+            .collect(),
+        deleted: Vec::new(),
+        validation: None,
+        definition: changes.definition.clone(),
+        probes: None,
+    }
+}
+
+/// Step 1: functions created or updated, `concurrency` at a time, each publishing a
+/// version; task definitions registered. Every failure is listed; any stops the deploy.
+async fn put_functions(
+    job: &Job<'_>,
+    steps: &Steps<'_>,
+    pool: &Arc<Semaphore>,
+    applied: &mut Applied,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), DeployError> {
+    let Job {
+        clients,
+        plan,
+        deployment,
+        target,
+        ..
+    } = *job;
+    let image_uri = target.image_uri.clone().unwrap_or_default();
+    let mut work = JoinSet::new();
+    for (spec, action) in &steps.functions {
+        let (spec, action) = ((*spec).clone(), action.clone());
+        let lambda = clients.lambda.clone();
+        let pool = pool.clone();
+        let tags = function_tags(&spec, target);
+        let description = function_record(&spec, plan, target).render();
+        let current_description = deployment
+            .functions
+            .get(&spec.name)
+            .and_then(|f| f.record.as_ref())
+            .map(|r| r.render());
+        let image_uri = image_uri.clone();
+        let role = target.lambda_role_arn.clone();
+        work.spawn(async move {
+            let _permit = pool.acquire_owned().await;
+            let input = FunctionInput {
+                spec: &spec,
+                image_uri: &image_uri,
+                role_arn: role.as_deref(),
+                tags: &tags,
+                description: &description,
+            };
+            let result = match &action {
+                FunctionAction::Update {
+                    code,
+                    configuration,
+                } => {
+                    lambda
+                        .update(&input, *code, configuration, current_description.as_deref())
+                        .await
+                }
+                _ => lambda.create(&input).await,
+            };
+            (spec.name.clone(), action, result)
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = work.join_next().await {
+        match joined {
+            Ok((name, action, Ok(version))) => {
+                let verb = if action == FunctionAction::Create {
+                    "created"
+                } else {
+                    "updated"
+                };
+                progress(&format!("{verb} {name} (version {version})"));
+                applied.function_versions.insert(name, version);
+            }
+            Ok((name, _, Err(error))) => failures.push((name, error.to_string())),
+            Err(error) => failures.push(("a function task".into(), format!("stopped: {error}"))),
+        }
+    }
+    if let Some(ecs) = &plan.ecs_config {
+        for spec in &steps.task_definitions {
+            let content = crate::plan::changes::ecs::TaskDefinitionContent::new(
+                spec,
+                ecs,
+                &plan.state_machine.name,
+            );
+            let tags = crate::plan::changes::ecs::task_definition_tags(spec, &content, target);
+            let registration = Registration {
+                content: &content,
+                image_uri: &image_uri,
+                tags: &tags,
+            };
+            match clients.ecs.register(&registration).await {
+                Ok(revision) => {
+                    progress(&format!(
+                        "registered the task definition {}:{revision}",
+                        spec.family
+                    ));
+                    applied
+                        .task_definition_revisions
+                        .insert(spec.family.clone(), revision);
+                }
+                Err(error) => failures.push((spec.family.clone(), error.to_string())),
+            }
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(DeployError::Functions {
+        count: failures.len(),
+        list: grouped_failures(failures),
+        first: deployment.machine.is_none(),
+    })
+}
+
+/// Step 2: each function version this deploy published is invoked once with the handler's
+/// probe event, `concurrency` at a time: it imports the project and its task's nodes,
+/// builds the env's catalog with its real credentials and each dataset its nodes use, and
+/// reads or writes no data. Any failure stops the deploy before a machine or an alias
+/// changes, naming the task, its nodes and the error.
 async fn probe_versions(
-    clients: &Clients,
-    plan: &Plan,
-    changes: &ChangeSet,
+    job: &Job<'_>,
+    steps: &Steps<'_>,
     applied: &Applied,
     pool: &Arc<Semaphore>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Probes, DeployError> {
     let started = std::time::Instant::now();
-    let changed: Vec<&str> = changes
-        .functions
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.action,
-                FunctionAction::Create | FunctionAction::Update { .. }
-            )
-        })
-        .map(|f| f.name.as_str())
-        .collect();
     let mut work = JoinSet::new();
-    for task in plan
-        .tasks
-        .iter()
-        .filter(|t| changed.contains(&t.function.as_str()))
-    {
+    for task in &steps.probes {
         let Some(&version) = applied.function_versions.get(&task.function) else {
             continue;
         };
-        let payload = serde_json::json!({
-            "probe": true,
-            "pipeline": plan.pipeline,
-            "env": plan.env,
-            "nodes": task.nodes,
-        })
-        .to_string();
-        let lambda = clients.lambda.clone();
+        let payload = probe_event(job.plan, task).to_string();
+        let lambda = job.clients.lambda.clone();
         let pool = pool.clone();
         let (state, function, nodes) = (
             task.state.clone(),
@@ -366,176 +522,24 @@ async fn probe_versions(
     })
 }
 
-/// Applies the change set. Nothing mutating happens when it is empty.
-pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<Applied, DeployError> {
+/// Step 3: the child machines (where the pipeline is split), pinned to the versions just
+/// published, then the root, pinned to the children's versions; each published only where
+/// it changed.
+async fn publish_machines(
+    job: &Job<'_>,
+    applied: &mut Applied,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), DeployError> {
     let Job {
         clients,
         plan,
         deployment,
         changes,
         target,
-        concurrency,
         version_description,
-        probe,
-    } = job;
+        ..
+    } = *job;
     let machine_name = &plan.state_machine.name;
-    if !changes.clashes.is_empty() {
-        return Err(DeployError::Clash {
-            machine: machine_name.clone(),
-            names: changes.clashes.clone(),
-        });
-    }
-    let mut applied = Applied {
-        state_machine_arn: deployment.machine.as_ref().map(|m| m.arn.clone()),
-        version_arn: deployment
-            .machine
-            .as_ref()
-            .and_then(|m| m.alias_version_arn.clone()),
-        function_versions: changes
-            .functions
-            .iter()
-            .filter(|f| f.action == FunctionAction::Keep)
-            .filter_map(|f| Some((f.name.clone(), f.version?)))
-            .collect(),
-        task_definition_revisions: changes
-            .ecs_tasks
-            .iter()
-            .filter(|t| t.action == FunctionAction::Keep)
-            .filter_map(|t| Some((t.family.clone(), t.revision?)))
-            .collect(),
-        child_versions: changes
-            .children
-            .iter()
-            .filter(|c| c.action == ChildAction::Keep)
-            .filter_map(|c| {
-                let arn = &deployment.children.get(&c.name)?.arn;
-                Some((c.name.clone(), format!("{arn}:{}", c.version?)))
-            })
-            .collect(),
-        deleted: Vec::new(),
-        validation: None,
-        definition: changes.definition.clone(),
-        probes: None,
-    };
-    if changes.is_empty() {
-        return Ok(applied);
-    }
-
-    // 1. Functions, `concurrency` at a time; each publishes a version.
-    let image_uri = target.image_uri.clone().unwrap_or_default();
-    let pool = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut work = JoinSet::new();
-    let specs: BTreeMap<&str, &crate::plan::functions::FunctionSpec> = plan
-        .functions
-        .iter()
-        .map(|f| (f.name.as_str(), f))
-        .collect();
-    for change in &changes.functions {
-        let action = change.action.clone();
-        if matches!(action, FunctionAction::Keep | FunctionAction::Delete) {
-            continue;
-        }
-        let Some(spec) = specs.get(change.name.as_str()).map(|s| (*s).clone()) else {
-            continue;
-        };
-        let lambda = clients.lambda.clone();
-        let pool = pool.clone();
-        let tags = function_tags(&spec, target);
-        let description = function_record(&spec, plan, target).render();
-        let current_description = deployment
-            .functions
-            .get(&spec.name)
-            .and_then(|f| f.record.as_ref())
-            .map(|r| r.render());
-        let image_uri = image_uri.clone();
-        let role = target.lambda_role_arn.clone();
-        work.spawn(async move {
-            let _permit = pool.acquire_owned().await;
-            let input = FunctionInput {
-                spec: &spec,
-                image_uri: &image_uri,
-                role_arn: role.as_deref(),
-                tags: &tags,
-                description: &description,
-            };
-            let result = match &action {
-                FunctionAction::Create => lambda.create(&input).await,
-                FunctionAction::Update {
-                    code,
-                    configuration,
-                } => {
-                    lambda
-                        .update(&input, *code, configuration, current_description.as_deref())
-                        .await
-                }
-                FunctionAction::Keep | FunctionAction::Delete => unreachable!("filtered above"),
-            };
-            (spec.name.clone(), action, result)
-        });
-    }
-    let mut failures = Vec::new();
-    while let Some(joined) = work.join_next().await {
-        match joined {
-            Ok((name, action, Ok(version))) => {
-                let verb = if action == FunctionAction::Create {
-                    "created"
-                } else {
-                    "updated"
-                };
-                progress(&format!("{verb} {name} (version {version})"));
-                applied.function_versions.insert(name, version);
-            }
-            Ok((name, _, Err(error))) => failures.push((name, error.to_string())),
-            Err(error) => failures.push(("a function task".into(), format!("stopped: {error}"))),
-        }
-    }
-    // ECS task definitions: one registration each, where the content changed.
-    if let Some(ecs) = &plan.ecs_config {
-        for change in &changes.ecs_tasks {
-            if matches!(change.action, FunctionAction::Keep | FunctionAction::Delete) {
-                continue;
-            }
-            let Some(spec) = plan.ecs_tasks.iter().find(|t| t.family == change.family) else {
-                continue;
-            };
-            let content =
-                crate::plan::changes::ecs::TaskDefinitionContent::new(spec, ecs, machine_name);
-            let tags = crate::plan::changes::ecs::task_definition_tags(spec, &content, target);
-            let registration = Registration {
-                content: &content,
-                image_uri: &image_uri,
-                tags: &tags,
-            };
-            match clients.ecs.register(&registration).await {
-                Ok(revision) => {
-                    progress(&format!(
-                        "registered the task definition {}:{revision}",
-                        change.family
-                    ));
-                    applied
-                        .task_definition_revisions
-                        .insert(change.family.clone(), revision);
-                }
-                Err(error) => failures.push((change.family.clone(), error.to_string())),
-            }
-        }
-    }
-    if !failures.is_empty() {
-        return Err(DeployError::Functions {
-            count: failures.len(),
-            list: grouped_failures(failures),
-            first: deployment.machine.is_none(),
-        });
-    }
-
-    // 1b. Each new or changed function version loads its project before anything serves it.
-    if probe {
-        applied.probes =
-            Some(probe_versions(clients, plan, changes, &applied, &pool, progress).await?);
-    }
-
-    // 2. The child machines (where the pipeline is split), naming the versions just
-    // published; then the root, naming the children's versions.
     let versions: BTreeMap<&str, u64> = applied
         .function_versions
         .iter()
@@ -546,22 +550,22 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let pinned = deployment
+    let served = deployment
         .machine
         .as_ref()
         .map(|m| pinned_children(&m.definition))
         .unwrap_or_default();
     let mut validated = false;
+    let mut child_versions = BTreeMap::new();
     for child in &plan.children {
-        let mut definition = qualify_functions(&child.definition(), &versions);
-        crate::plan::changes::ecs::pin_task_definitions(&mut definition, &revisions);
+        let definition = pinned(&child.definition(), &versions, &revisions);
         let current = deployment.children.get(&child.name);
-        let kept = current.and_then(|current| {
-            let version = pinned.get(&child.name)?;
-            machine_differences(current, &definition, target)
-                .is_empty()
-                .then(|| format!("{}:{version}", current.arn))
-        });
+        let kept = kept_child(
+            current,
+            served.get(&child.name).copied(),
+            &definition,
+            target,
+        );
         let version = match kept {
             Some(version) => version,
             None => {
@@ -587,46 +591,54 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                 version
             }
         };
-        applied.child_versions.insert(child.name.clone(), version);
+        child_versions.insert(child.name.clone(), version);
     }
-    let mut definition = qualify_functions(&plan.definition, &versions);
-    crate::plan::changes::ecs::pin_task_definitions(&mut definition, &revisions);
+    applied.child_versions.extend(child_versions);
+    let mut definition = pinned(&plan.definition, &versions, &revisions);
     pin_children(&mut definition, &applied.child_versions);
     let definition_text = definition_text(&definition, machine_name)?;
-    let machine_changes = match &changes.machine {
-        MachineAction::Keep => deployment
-            .machine
-            .as_ref()
-            .is_some_and(|m| m.definition != definition),
-        _ => true,
-    };
+    let publish = root_changes(changes, deployment.machine.as_ref(), &definition);
     applied.definition = definition;
-    if machine_changes {
-        applied.validation =
-            Some(validate(clients, &definition_text, &mut validated, progress).await?);
-        let machine_tags = machine_tags(target);
-        let input = MachineInput {
-            name: machine_name,
-            definition: &definition_text,
-            role_arn: target.machine_role_arn.as_deref(),
-            logging: &target.logging,
-            tracing: target.tracing,
-            tags: &machine_tags,
-            version_description,
-        };
-        let (arn, version) = match &deployment.machine {
-            None => clients.sfn.create(&input).await?,
-            Some(current) => {
-                let version = clients.sfn.update(&current.arn, &input).await?;
-                (current.arn.clone(), version)
-            }
-        };
-        progress(&format!("published {version}"));
-        applied.state_machine_arn = Some(arn);
-        applied.version_arn = Some(version);
+    if !publish {
+        return Ok(());
     }
+    applied.validation = Some(validate(clients, &definition_text, &mut validated, progress).await?);
+    let machine_tags = machine_tags(target);
+    let input = MachineInput {
+        name: machine_name,
+        definition: &definition_text,
+        role_arn: target.machine_role_arn.as_deref(),
+        logging: &target.logging,
+        tracing: target.tracing,
+        tags: &machine_tags,
+        version_description,
+    };
+    let (arn, version) = match &deployment.machine {
+        None => clients.sfn.create(&input).await?,
+        Some(current) => {
+            let version = clients.sfn.update(&current.arn, &input).await?;
+            (current.arn.clone(), version)
+        }
+    };
+    progress(&format!("published {version}"));
+    applied.state_machine_arn = Some(arn);
+    applied.version_arn = Some(version);
+    Ok(())
+}
 
-    // 3. The alias, to the new (or current) version.
+/// Step 4: the root's alias to the new (or current) version; the children's aliases follow
+/// the versions the served root starts (for people: the root names versions, not aliases).
+async fn point_aliases(
+    job: &Job<'_>,
+    applied: &Applied,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), DeployError> {
+    let Job {
+        clients,
+        deployment,
+        target,
+        ..
+    } = *job;
     if let (Some(arn), Some(version)) = (&applied.state_machine_arn, &applied.version_arn) {
         let current = deployment
             .machine
@@ -640,9 +652,6 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
             progress(&format!("alias {} -> {version}", target.alias));
         }
     }
-
-    // The children's aliases follow the versions the served root starts (for people: the
-    // root names versions, not aliases).
     for (name, version) in &applied.child_versions {
         let Some(arn) = version.rsplit_once(':').map(|(arn, _)| arn) else {
             continue;
@@ -658,24 +667,36 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
                 .await?;
         }
     }
+    Ok(())
+}
 
-    // 4. Only now: the functions of removed tasks, which no version in service names,
-    // `concurrency` at a time (a pipeline that shrank by a thousand tasks deletes a thousand).
-    let mut deletions = JoinSet::new();
-    for change in &changes.functions {
-        if change.action == FunctionAction::Delete {
-            let lambda = clients.lambda.clone();
-            let pool = pool.clone();
-            let name = change.name.clone();
-            deletions.spawn(async move {
-                let _permit = pool.acquire_owned().await;
-                let result = lambda.delete(&name).await;
-                (name, result)
-            });
-        }
+/// Step 5, only now: what left the pipeline, which no version in service names; functions
+/// `concurrency` at a time (a pipeline that shrank by a thousand tasks deletes a thousand).
+async fn delete_removed(
+    job: &Job<'_>,
+    deletions: &Deletions,
+    pool: &Arc<Semaphore>,
+    applied: &mut Applied,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), DeployError> {
+    let Job {
+        clients,
+        deployment,
+        ..
+    } = *job;
+    let mut work = JoinSet::new();
+    for name in &deletions.functions {
+        let lambda = clients.lambda.clone();
+        let pool = pool.clone();
+        let name = name.clone();
+        work.spawn(async move {
+            let _permit = pool.acquire_owned().await;
+            let result = lambda.delete(&name).await;
+            (name, result)
+        });
     }
     let mut deleted = Vec::new();
-    while let Some(joined) = deletions.join_next().await {
+    while let Some(joined) = work.join_next().await {
         let (name, result) =
             joined.map_err(|e| AwsError::other("deleting functions", e.to_string()))?;
         result?;
@@ -684,26 +705,21 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
     }
     deleted.sort();
     applied.deleted.extend(deleted);
-    for change in &changes.ecs_tasks {
-        if change.action == FunctionAction::Delete {
-            let count = clients.ecs.deregister_family(&change.family).await?;
-            progress(&format!(
-                "deregistered the task definition {} ({count} revision(s))",
-                change.family
-            ));
-            applied.deleted.push(change.family.clone());
+    for family in &deletions.task_definition_families {
+        let count = clients.ecs.deregister_family(family).await?;
+        progress(&format!(
+            "deregistered the task definition {family} ({count} revision(s))"
+        ));
+        applied.deleted.push(family.clone());
+    }
+    for name in &deletions.children {
+        if let Some(current) = deployment.children.get(name) {
+            clients.sfn.delete(&current.arn).await?;
+            progress(&format!("deleted the state machine {name}"));
+            applied.deleted.push(name.clone());
         }
     }
-    for change in &changes.children {
-        if change.action == ChildAction::Delete {
-            if let Some(current) = deployment.children.get(&change.name) {
-                clients.sfn.delete(&current.arn).await?;
-                progress(&format!("deleted the state machine {}", change.name));
-                applied.deleted.push(change.name.clone());
-            }
-        }
-    }
-    Ok(applied)
+    Ok(())
 }
 
 /// The definition as sent; refused when the version qualifiers took it past the limit the

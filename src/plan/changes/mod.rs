@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod ecs;
+pub mod steps;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
