@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod credentials;
+mod settings;
+
+pub use credentials::{CredentialSource, CREDENTIALS_ENV};
+pub use settings::{NodeSettings, Origin, Setting};
+
 /// The file names looked for at the project root, in order.
 pub const CONFIG_FILE_NAMES: &[&str] = &["kedro-sfn.yml", "kedro-sfn.yaml"];
 
@@ -137,82 +143,6 @@ pub struct ConfigFile {
     /// credentials file, so a key the catalog names must come from here.
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialSource>,
-}
-
-/// The environment variable that gives the handler the `credentials:` mapping (names of
-/// secrets and parameters, never their values).
-pub const CREDENTIALS_ENV: &str = "KEDRO_SFN_CREDENTIALS";
-
-/// Where one Kedro credentials entry lives on AWS: a secret or a SecureString parameter
-/// holding the entry as a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CredentialSource {
-    /// `secretsmanager:NAME`: a Secrets Manager secret (name or ARN).
-    SecretsManager(String),
-    /// `ssm:NAME`: an SSM parameter (a path such as `/team/db`), read with decryption.
-    Ssm(String),
-}
-
-impl CredentialSource {
-    /// Parses `secretsmanager:NAME` or `ssm:NAME`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (service, name) = text.split_once(':').unwrap_or(("", ""));
-        let name = name.trim();
-        if name.is_empty() || name.chars().any(char::is_whitespace) {
-            return Err(format!(
-                "`{text}` names no source; write secretsmanager:NAME (a secret whose value is \
-                 the entry as JSON) or ssm:NAME (a SecureString parameter holding JSON)"
-            ));
-        }
-        match service {
-            "secretsmanager" => Ok(Self::SecretsManager(name.to_string())),
-            "ssm" => Ok(Self::Ssm(name.to_string())),
-            other => Err(format!(
-                "`{text}`: unknown source `{other}`; write secretsmanager:NAME or ssm:NAME"
-            )),
-        }
-    }
-
-    /// The IAM action and resource ARN a task's role needs to read it, in `region` and
-    /// `account` (or `*` when unknown).
-    pub fn iam_grant(&self, region: &str, account: &str) -> (String, String) {
-        match self {
-            Self::SecretsManager(name) if name.starts_with("arn:") => {
-                ("secretsmanager:GetSecretValue".into(), name.clone())
-            }
-            Self::SecretsManager(name) => (
-                "secretsmanager:GetSecretValue".into(),
-                // Secrets Manager appends six random characters to a secret's ARN.
-                format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????"),
-            ),
-            Self::Ssm(name) if name.starts_with("arn:") => {
-                ("ssm:GetParameter".into(), name.clone())
-            }
-            Self::Ssm(name) => (
-                "ssm:GetParameter".into(),
-                format!(
-                    "arn:aws:ssm:{region}:{account}:parameter/{}",
-                    name.trim_start_matches('/')
-                ),
-            ),
-        }
-    }
-}
-
-impl fmt::Display for CredentialSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::SecretsManager(name) => write!(f, "secretsmanager:{name}"),
-            Self::Ssm(name) => write!(f, "ssm:{name}"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for CredentialSource {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 /// The `ecs:` section: the cluster and network an ECS task runs in, its roles and logs, and
@@ -476,284 +406,12 @@ impl Config {
         self.file.group_by.unwrap_or_default()
     }
 
-    /// `credentials:` as the handler reads it (compact JSON, keys sorted); `None` without
-    /// the section, so a deployment that maps nothing carries no variable.
-    pub fn credentials_mapping(&self) -> Option<String> {
-        let credentials = &self.file.credentials;
-        if credentials.is_empty() {
-            return None;
-        }
-        let mapping: BTreeMap<&str, String> = credentials
-            .iter()
-            .map(|(key, source)| (key.as_str(), source.to_string()))
-            .collect();
-        serde_json::to_string(&mapping).ok()
-    }
-
-    /// What the tasks' role must be allowed for `credentials:`, one line per source:
-    /// `secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:…:secret:x-??????
-    /// (credentials key db)`. Region and account as configured, else placeholders.
-    pub fn credential_grants(&self) -> Vec<String> {
-        let region = self.file.region.as_deref().unwrap_or("REGION");
-        let account = self.file.account_id.as_deref().unwrap_or("ACCOUNT");
-        self.file
-            .credentials
-            .iter()
-            .map(|(key, source)| {
-                let (action, resource) = source.iam_grant(region, account);
-                format!("{action} on {resource} (credentials key {key})")
-            })
-            .collect()
-    }
-
     /// The name a config key has in messages: `nodes.train.memory_mb (kedro-sfn.yml)`.
     pub fn describe_key(&self, key: &str) -> String {
         match &self.source {
             Some(path) => format!("{key} in {}", path.display()),
             None => format!("{key} (built-in default)"),
         }
-    }
-
-    /// The Lambda settings of one node: node beats tag beats `lambda:` beats the built-in
-    /// default. Where several of the node's tags set a number, the largest wins (the node
-    /// needs the most any of its tags asks for).
-    pub fn node_settings(&self, name: &str, tags: &[impl AsRef<str>]) -> NodeSettings {
-        let file = &self.file;
-        let mut tags: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
-        tags.sort();
-        tags.dedup();
-        let scopes = Scopes {
-            node: file.nodes.get(name).map(|s| (Scope::Node(name), s)),
-            tags: tags
-                .iter()
-                .filter_map(|tag| file.tags.get(*tag).map(|s| (Scope::Tag(tag), s)))
-                .collect(),
-            lambda: &file.lambda,
-        };
-        let number = |field, get: fn(&TaskSettings) -> Option<u32>, default| {
-            scopes
-                .pick(field, get, Among::Largest, true)
-                .unwrap_or_else(|| Setting::new(default, Origin::Default))
-        };
-        let memory_mb = number("memory_mb", |s| s.memory_mb, defaults::MEMORY_MB);
-        let timeout_s = number("timeout_s", |s| s.timeout_s, defaults::TIMEOUT_S);
-        let ephemeral_storage_mb = number(
-            "ephemeral_storage_mb",
-            |s| s.ephemeral_storage_mb,
-            defaults::EPHEMERAL_STORAGE_MB,
-        );
-        let duration_s = scopes
-            .pick("duration_s", |s| s.duration_s, Among::Largest, true)
-            .unwrap_or_else(|| Setting::new(defaults::DURATION_S, Origin::Default));
-        // The runner: an `ecs` tag beats an `auto` one, `lambda` beats both (a node asks
-        // for the most specific place any of its tags names).
-        let runner = scopes
-            .pick("runner", |s| s.runner, Among::Smallest, true)
-            .unwrap_or_else(|| Setting::new(RunnerChoice::Auto, Origin::Default));
-        let cpu = scopes.pick("cpu", |s| s.cpu, Among::Largest, false);
-
-        // Every architecture the node's own entry, else its tags, else `lambda:` names.
-        let field = "architecture";
-        let mut architectures: Vec<(Origin, Architecture)> = match &scopes.node {
-            Some((scope, s)) => s
-                .architecture
-                .map(|a| (scope.origin(field), a))
-                .into_iter()
-                .collect(),
-            None => Vec::new(),
-        };
-        if architectures.is_empty() {
-            architectures = scopes
-                .tags
-                .iter()
-                .filter_map(|(scope, s)| s.architecture.map(|a| (scope.origin(field), a)))
-                .collect();
-        }
-        if architectures.is_empty() {
-            let arch = file.lambda.architecture.unwrap_or_default();
-            architectures.push((Scope::Lambda.origin(field), arch));
-        }
-
-        // Environments merge: `lambda:`, then the tags, then the node's own.
-        let mut environment = file.lambda.environment.clone().unwrap_or_default();
-        for (_, s) in scopes.tags.iter().chain(&scopes.node) {
-            environment.extend(s.environment.clone().unwrap_or_default());
-        }
-        if let Some(mapping) = self.credentials_mapping() {
-            environment.insert(CREDENTIALS_ENV.to_string(), mapping);
-        }
-
-        NodeSettings {
-            memory_mb,
-            timeout_s,
-            ephemeral_storage_mb,
-            architectures,
-            environment,
-            duration_s,
-            runner,
-            cpu,
-        }
-    }
-}
-
-/// Where a node's setting can be read: its own entry, one of its tags, or `lambda:`.
-#[derive(Debug, Clone, Copy)]
-enum Scope<'a> {
-    Node(&'a str),
-    Tag(&'a str),
-    Lambda,
-}
-
-impl Scope<'_> {
-    fn origin(self, field: &'static str) -> Origin {
-        match self {
-            Scope::Node(node) => Origin::Node {
-                node: node.to_string(),
-                field,
-            },
-            Scope::Tag(tag) => Origin::Tag {
-                tag: tag.to_string(),
-                field,
-            },
-            Scope::Lambda => Origin::Lambda { field },
-        }
-    }
-}
-
-/// Which of several tags' values wins.
-#[derive(Debug, Clone, Copy)]
-enum Among {
-    Largest,
-    Smallest,
-}
-
-/// The config sections that speak for one node, in precedence order.
-struct Scopes<'a> {
-    node: Option<(Scope<'a>, &'a TaskSettings)>,
-    tags: Vec<(Scope<'a>, &'a TaskSettings)>,
-    lambda: &'a TaskSettings,
-}
-
-impl Scopes<'_> {
-    /// The node's own value, else the winning tag's, else `lambda:`'s (when `with_lambda`):
-    /// the one precedence chain every setting follows.
-    fn pick<T: PartialOrd + Copy>(
-        &self,
-        field: &'static str,
-        get: fn(&TaskSettings) -> Option<T>,
-        among: Among,
-        with_lambda: bool,
-    ) -> Option<Setting<T>> {
-        if let Some((scope, value)) = self.node.and_then(|(scope, s)| get(s).map(|v| (scope, v))) {
-            return Some(Setting::new(value, scope.origin(field)));
-        }
-        let from_tags = self
-            .tags
-            .iter()
-            .filter_map(|(scope, s)| get(s).map(|v| (*scope, v)))
-            .reduce(|best, next| {
-                let better = match among {
-                    Among::Largest => next.1 > best.1,
-                    Among::Smallest => next.1 < best.1,
-                };
-                if better {
-                    next
-                } else {
-                    best
-                }
-            });
-        if let Some((scope, value)) = from_tags {
-            return Some(Setting::new(value, scope.origin(field)));
-        }
-        with_lambda
-            .then(|| get(self.lambda))
-            .flatten()
-            .map(|value| Setting::new(value, Scope::Lambda.origin(field)))
-    }
-}
-
-/// Where a setting came from: the config key that set it, or the built-in default.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Origin {
-    Default,
-    /// `nodes.<node>.<field>`
-    Node {
-        node: String,
-        field: &'static str,
-    },
-    /// `tags.<tag>.<field>`
-    Tag {
-        tag: String,
-        field: &'static str,
-    },
-    /// `lambda.<field>`
-    Lambda {
-        field: &'static str,
-    },
-}
-
-impl Origin {
-    /// Set for this node by its own entry or one of its tags (not a section's default):
-    /// such a value holds on either runner, where a `lambda:` default holds only on Lambda.
-    pub fn is_per_node(&self) -> bool {
-        matches!(self, Origin::Node { .. } | Origin::Tag { .. })
-    }
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::Default => f.write_str("default"),
-            Origin::Node { node, field } => write!(f, "nodes.{node}.{field}"),
-            Origin::Tag { tag, field } => write!(f, "tags.{tag}.{field}"),
-            Origin::Lambda { field } => write!(f, "lambda.{field}"),
-        }
-    }
-}
-
-/// A resolved number and the config key it came from, so a message can say where to fix it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Setting<T> {
-    pub value: T,
-    pub origin: Origin,
-}
-
-impl<T> Setting<T> {
-    fn new(value: T, origin: Origin) -> Self {
-        Setting { value, origin }
-    }
-
-    /// Set for this node by its own entry or one of its tags (see [`Origin::is_per_node`]).
-    pub fn is_per_node(&self) -> bool {
-        self.origin.is_per_node()
-    }
-}
-
-/// The Lambda settings one node asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeSettings {
-    pub memory_mb: Setting<u32>,
-    pub timeout_s: Setting<u32>,
-    pub ephemeral_storage_mb: Setting<u32>,
-    /// Every architecture a node's settings name, with where; more than one distinct value
-    /// is a conflict the check reports.
-    pub architectures: Vec<(Origin, Architecture)>,
-    pub environment: BTreeMap<String, String>,
-    /// Expected run time; its origin is `default` when no config names one (then past
-    /// executions may say better).
-    pub duration_s: Setting<f64>,
-    pub runner: Setting<RunnerChoice>,
-    /// Fargate CPU units, where a node or tag names them.
-    pub cpu: Option<Setting<u32>>,
-}
-
-impl NodeSettings {
-    /// The architecture the node runs on (the first named; conflicts are a check error).
-    pub fn architecture(&self) -> Architecture {
-        self.architectures
-            .first()
-            .map(|(_, arch)| *arch)
-            .unwrap_or_default()
     }
 }
 
@@ -883,7 +541,7 @@ nodes:
 
     #[test]
     fn the_reference_in_the_docs_parses() {
-        let page = include_str!("../docs/configuration.md");
+        let page = include_str!("../../docs/configuration.md");
         let block = page
             .split_once("```yaml\n")
             .and_then(|(_, rest)| rest.split_once("```"))
