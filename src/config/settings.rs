@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{defaults, Architecture, Config, RunnerChoice, TaskSettings, CREDENTIALS_ENV};
+use super::credentials::CREDENTIALS_ENV;
+use super::{defaults, Architecture, Config, RunnerChoice, TaskSettings};
 
 impl Config {
     /// The Lambda settings of one node: node beats tag beats `lambda:` beats the built-in

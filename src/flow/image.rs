@@ -275,7 +275,10 @@ pub fn test_image(
         ),
     ];
     if let Some(mapping) = config.credentials_mapping() {
-        env.push((crate::config::CREDENTIALS_ENV.to_string(), mapping));
+        env.push((
+            crate::config::credentials::CREDENTIALS_ENV.to_string(),
+            mapping,
+        ));
     }
     let output = builder
         .run_python(image, &args, &env)

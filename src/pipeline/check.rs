@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{limits, Architecture, Config, GroupBy, NodeSettings, Runner};
+use crate::config::settings::NodeSettings;
+use crate::config::{limits, Architecture, Config, GroupBy, Runner};
 
 /// Step Functions' maximum execution time (one year), in seconds.
 pub const MACHINE_TIMEOUT_MAX_S: u64 = 31_536_000;

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::{Architecture, NodeSettings};
+use crate::config::settings::NodeSettings;
+use crate::config::Architecture;
 
 /// The tag that marks a function as owned by a state machine: deploy updates and prunes
 /// only functions that carry it.

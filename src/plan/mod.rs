@@ -24,7 +24,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, GroupBy, NodeSettings, Runner};
+use crate::config::settings::NodeSettings;
+use crate::config::{Config, GroupBy, Runner};
 use crate::pipeline::check::{
     self, CheckContext, Findings, Problem, Severity, MACHINE_TIMEOUT_MAX_S,
 };

@@ -5,7 +5,7 @@
 use crate::config::{Config, EcsConfig, Runner};
 use crate::pipeline::check::{Problem, Rule, Severity, ECS_SECTION_HINT, MACHINE_TIMEOUT_MAX_S};
 
-use crate::config::NodeSettings;
+use crate::config::settings::NodeSettings;
 use crate::plan::ecs::{
     ecs_size, is_valid_size, valid_cpus, valid_memory, RunnerChoiceMade, RunnerConflict,
     EPHEMERAL_STORAGE_GB,

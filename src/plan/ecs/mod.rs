@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::{limits, Architecture, Config, EcsConfig, NodeSettings, Runner, RunnerChoice};
+use crate::config::settings::NodeSettings;
+use crate::config::{limits, Architecture, Config, EcsConfig, Runner, RunnerChoice};
 
 use crate::plan::functions::{owned_tags, task_environment};
 
@@ -289,7 +290,8 @@ pub fn ecs_task_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_config, Setting};
+    use crate::config::parse_config;
+    use crate::config::settings::Setting;
 
     #[test]
     fn fargate_sizes_are_aws_table() {
@@ -408,7 +410,7 @@ mod tests {
         let mut disk = plain.clone();
         disk.ephemeral_storage_mb = Setting {
             value: 30_000,
-            origin: crate::config::Origin::Node {
+            origin: crate::config::settings::Origin::Node {
                 node: "p".into(),
                 field: "ephemeral_storage_mb",
             },

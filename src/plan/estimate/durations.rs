@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::Setting;
+use crate::config::settings::Setting;
 
 /// Where a task's expected duration came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -108,7 +108,7 @@ pub struct Expected {
 pub fn expected(nodes: &[String], durations: &[&Setting<f64>], history: &History) -> Expected {
     let configured = durations
         .iter()
-        .any(|d| d.origin != crate::config::Origin::Default);
+        .any(|d| d.origin != crate::config::settings::Origin::Default);
     let sum: f64 = durations.iter().map(|d| d.value).sum();
     if configured {
         return Expected {
@@ -146,7 +146,7 @@ impl TaskDurations {
     pub fn expected(&self, nodes: &[String]) -> Expected {
         let default = Setting {
             value: crate::config::defaults::DURATION_S,
-            origin: crate::config::Origin::Default,
+            origin: crate::config::settings::Origin::Default,
         };
         let settings: Vec<&Setting<f64>> = nodes
             .iter()
@@ -163,11 +163,11 @@ mod tests {
     /// A duration set by `nodes.<node>.duration_s`, or the default when `node` is `None`.
     fn setting(duration: f64, node: Option<&str>) -> Setting<f64> {
         let origin = match node {
-            Some(node) => crate::config::Origin::Node {
+            Some(node) => crate::config::settings::Origin::Node {
                 node: node.into(),
                 field: "duration_s",
             },
-            None => crate::config::Origin::Default,
+            None => crate::config::settings::Origin::Default,
         };
         Setting {
             value: duration,
