@@ -124,11 +124,12 @@ pub fn topological_order(count: usize, edges: &[DataEdge]) -> Result<Vec<usize>,
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::pipeline::model::Node;
 
-    fn node(name: &str, inputs: &[&str], outputs: &[&str]) -> Node {
+    /// A node reading `inputs` and writing `outputs`, nothing else, for unit tests.
+    pub(crate) fn node(name: &str, inputs: &[&str], outputs: &[&str]) -> Node {
         Node {
             name: name.into(),
             func: None,

@@ -156,7 +156,8 @@ pub fn root_changes(
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::pipeline::model::{Dataset, Node, PipelineDoc};
+    use crate::pipeline::graph::tests::node;
+    use crate::pipeline::model::{Dataset, PipelineDoc};
     use crate::plan::changes::{FunctionChange, MachineAction, StructuralDiff};
 
     fn change_set(functions: Vec<FunctionChange>, machine: MachineAction) -> ChangeSet {
@@ -186,14 +187,6 @@ mod tests {
     }
 
     fn planned() -> Plan {
-        let node = |name: &str, inputs: &[&str], outputs: &[&str]| Node {
-            name: name.into(),
-            func: None,
-            inputs: inputs.iter().map(|s| s.to_string()).collect(),
-            outputs: outputs.iter().map(|s| s.to_string()).collect(),
-            tags: vec![],
-            namespace: None,
-        };
         let mut doc = PipelineDoc::for_tests(vec![
             node("a", &[], &["x"]),
             node("b", &["x"], &["y"]),
