@@ -237,6 +237,18 @@ fn describe_failures(failures: &[ProbeFailure]) -> String {
         .join("\n")
 }
 
+/// Runs the handler file (argv[1]) with the rest of the arguments; an image without it (from
+/// a project's own Dockerfile) gets a line that says what is missing, not Python's "can't
+/// open file".
+const PROBE_LAUNCHER: &str = "import os, runpy, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit('kedro-sfn image test: the image has no ' + sys.argv[1] + ': an image from your '
+             'own Dockerfile must install kedro-sfn\\'s handler there and set CMD '
+             '[\"kedro_sfn_handler.handler\"] (see kedro-sfn\\'s docs/image.md)')
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+";
+
 /// Runs the handler's probe inside the built image, with the image's Python and the
 /// image's task root, as a task would load the project: imports the pipeline, builds the
 /// env's catalog with stand-in credentials for every key `credentials:` maps, and builds
@@ -258,7 +270,9 @@ pub fn test_image(
         crate::image::context::HANDLER_FILE
     );
     let args = [
-        std::ffi::OsString::from(handler),
+        std::ffi::OsString::from("-c"),
+        PROBE_LAUNCHER.into(),
+        handler.into(),
         "--probe".into(),
         event.to_string().into(),
     ];
@@ -494,6 +508,33 @@ pub fn read_record(out: &Path) -> anyhow::Result<ImageRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_launcher_names_a_missing_handler_and_runs_a_present_one() {
+        let run = |handler: &str, extra: &[&str]| {
+            std::process::Command::new("python3")
+                .args(["-c", PROBE_LAUNCHER, handler])
+                .args(extra)
+                .output()
+                .expect("python3 runs")
+        };
+        let missing = run("/nonexistent/kedro_sfn_handler.py", &["--probe", "{}"]);
+        assert!(!missing.status.success());
+        let stderr = String::from_utf8_lossy(&missing.stderr);
+        assert!(
+            stderr.contains("the image has no /nonexistent/kedro_sfn_handler.py")
+                && stderr.contains("CMD [\"kedro_sfn_handler.handler\"]"),
+            "{stderr}"
+        );
+        let handler = concat!(env!("CARGO_MANIFEST_DIR"), "/python/kedro_sfn_handler.py");
+        let help = run(handler, &["--help"]);
+        assert!(
+            help.status.success(),
+            "{}",
+            String::from_utf8_lossy(&help.stderr)
+        );
+        assert!(String::from_utf8_lossy(&help.stderr).contains("--probe"));
+    }
 
     #[test]
     fn repository_names_are_legal_for_ecr() {
