@@ -92,14 +92,7 @@ fn export_in_image(
     let builder = crate::image::Builder::detect(builder)?;
     let project = std::path::Path::new(crate::image::PROJECT_DIR_IN_IMAGE);
     let args = exporter_args(project, &request.pipeline, request.env.as_deref());
-    let env = [
-        (
-            "PYTHONPATH".to_string(),
-            crate::image::TASK_ROOT.to_string(),
-        ),
-        ("KEDRO_DISABLE_TELEMETRY".to_string(), "true".to_string()),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-    ];
+    let env = crate::image::python_env();
     tracing::info!(image, builder = %builder.kind, "exporting the pipeline inside the image");
     let output = builder
         .run_python(image, &args, &env)

@@ -37,9 +37,10 @@ pub struct PlanArgs {
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
     let config = args.settings.load(&args.source.kedro.project)?;
-    let durations = match args.offline {
-        true => Durations::Offline,
-        false => Durations::Past(args.target.history),
+    let durations = if args.offline {
+        Durations::Offline
+    } else {
+        Durations::Past(args.target.history)
     };
     block_on(plan_and_compare(args, config, durations, &reporter))
 }

@@ -276,18 +276,11 @@ pub fn test_image(
         "--probe".into(),
         event.to_string().into(),
     ];
-    let mut env = vec![
-        (
-            "PYTHONPATH".to_string(),
-            crate::image::TASK_ROOT.to_string(),
-        ),
-        ("KEDRO_DISABLE_TELEMETRY".to_string(), "true".to_string()),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-        (
-            "KEDRO_SFN_STAND_IN_CREDENTIALS".to_string(),
-            "1".to_string(),
-        ),
-    ];
+    let mut env = crate::image::python_env();
+    env.push((
+        "KEDRO_SFN_STAND_IN_CREDENTIALS".to_string(),
+        "1".to_string(),
+    ));
     if let Some(mapping) = config.credentials_mapping() {
         env.push((
             crate::config::credentials::CREDENTIALS_ENV.to_string(),

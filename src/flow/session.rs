@@ -9,10 +9,9 @@ use super::apply::apply_prepared;
 use super::execution::{execute_deployed, ExecutionRequest};
 use super::history::read_history;
 use super::planning::plan_or_refuse;
-use super::prepare::{prepare, Prepared, TargetRequest};
+use super::prepare::{prepare, TargetRequest};
 use super::source::{load_pipeline, Source};
 use super::Reporter;
-use crate::aws::deploy::Applied;
 use crate::config::Config;
 use crate::pipeline::PipelineDoc;
 use crate::plan::estimate::durations::History;
@@ -76,7 +75,7 @@ pub async fn deploy(
     plan: Plan,
     request: &DeployRequest<'_>,
     reporter: &dyn Reporter,
-) -> anyhow::Result<(Prepared, Applied)> {
+) -> anyhow::Result<()> {
     let prepared = prepare(config, plan, request.target, reporter).await?;
     let applied = apply_prepared(
         &prepared,
@@ -91,5 +90,5 @@ pub async fn deploy(
             .await?
             .succeeded()?;
     }
-    Ok((prepared, applied))
+    Ok(())
 }

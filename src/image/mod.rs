@@ -20,6 +20,16 @@ pub const PROJECT_DIR_IN_IMAGE: &str = "/var/task/kedro_project";
 /// handler are installed there.
 pub const TASK_ROOT: &str = "/var/task";
 
+/// The environment kedro-sfn runs the image's Python with (the exporter, `image test`):
+/// the task root on the path, as Lambda's runtime puts it, no telemetry, no bytecode.
+pub fn python_env() -> Vec<(String, String)> {
+    vec![
+        ("PYTHONPATH".to_string(), TASK_ROOT.to_string()),
+        ("KEDRO_DISABLE_TELEMETRY".to_string(), "true".to_string()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+    ]
+}
+
 /// The base image when the config names none.
 pub const DEFAULT_BASE_IMAGE: &str = "public.ecr.aws/lambda/python";
 

@@ -8,7 +8,7 @@
 //! 4. the aliases moved;
 //! 5. only then, what left the pipeline: functions, task definition families, children.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -63,20 +63,25 @@ pub fn steps<'a>(plan: &'a Plan, changes: &ChangeSet) -> Steps<'a> {
             changing(action).then(|| (spec, action.clone()))
         })
         .collect();
+    let families: BTreeSet<&str> = changes
+        .ecs_tasks
+        .iter()
+        .filter(|c| changing(&c.action))
+        .map(|c| c.family.as_str())
+        .collect();
     let task_definitions = plan
         .ecs_tasks
         .iter()
-        .filter(|spec| {
-            changes
-                .ecs_tasks
-                .iter()
-                .any(|c| c.family == spec.family && changing(&c.action))
-        })
+        .filter(|spec| families.contains(spec.family.as_str()))
+        .collect();
+    let put: BTreeSet<&str> = functions
+        .iter()
+        .map(|(spec, _)| spec.name.as_str())
         .collect();
     let probes = plan
         .tasks
         .iter()
-        .filter(|task| functions.iter().any(|(spec, _)| spec.name == task.function))
+        .filter(|task| put.contains(task.function.as_str()))
         .collect();
     let deletions = Deletions {
         functions: changes
