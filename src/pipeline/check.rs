@@ -289,7 +289,7 @@ fn check_credentials(context: &CheckContext, findings: &mut Findings) {
                     .join(", "),
             ),
             hint: format!(
-                "add to {}:\n    credentials:\n      {key}: secretsmanager:NAME   # or ssm:/PATH; the secret holds the entry as JSON",
+                "add `credentials: {{{key}: secretsmanager:NAME}}` (or `ssm:/PATH`) to {}; the secret holds the entry as JSON, as credentials.yml would",
                 context
                     .config
                     .source
