@@ -20,7 +20,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+START=$SECONDS
+# Each step's header carries the seconds since the start, so a slow CI run shows where it went.
+step() { printf '\n==> [%4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
 die() { printf 'test: error: %s\n' "$*" >&2; exit 1; }
 
 require_tools() {
@@ -77,3 +79,4 @@ read -r passed failed < <(awk '/^test result:/ {
 [[ $status -eq 0 ]] || die "cargo test failed (exit code $status; $passed passed, $failed failed)"
 [[ $passed -gt 0 ]] || die "cargo test ran no test"
 printf 'rust: %s passed, %s failed\n' "$passed" "$failed"
+printf 'test: done in %ds\n' "$((SECONDS - START))" >&2
