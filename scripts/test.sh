@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The test command of kedro-sfn: everything CI runs, in this order.
 #
-#   1. scripts/setup.sh                    .venv (Kedro, moto, pytest, the example project)
+#   1. cargo fmt --check
+#   2. in the background, while 3 and 4 run (neither needs the other):
+#      cargo clippy --all-targets -- -D warnings, then cargo test --no-run
+#   3. scripts/setup.sh                    .venv (Kedro, moto, pytest, the example project)
 #                                          and node_modules (asl-validator, ASL interpreter)
 #      scripts/setup-images.sh             buildah, podman, docker-registry, htpasswd,
 #                                          debootstrap and chromium (apt, as root) for
-#                                          the image and picture tests;
-#                                          the tests build their base image once (~1.5 min)
-#   2. cargo fmt --check
-#   3. cargo clippy --all-targets -- -D warnings
+#                                          the image and picture tests; then, in the
+#                                          background, the tests' base image (once, ~1.5 min)
 #   4. pytest python/tests                 the exporter against real Kedro
-#   5. cargo test                          unit, integration (moto on a free port) and doc
+#   5. cargo test                          (once 2 has ended, its output shown) unit,
+#                                          integration (moto on a free port) and doc
 #                                          tests; last, so its "test result:" lines end the
 #                                          output
 #
@@ -40,17 +42,34 @@ require_tools() {
 
 require_tools
 
+step "cargo fmt --check"
+cargo fmt --check
+
+# The Rust builds need nothing that setup installs, so they run in the background while
+# setup downloads (mostly waiting on the network) and pytest runs; their output is shown
+# when they are waited for. Cold, this saves about the length of setup.
+build_log="$(mktemp)"
+log="$(mktemp)"
+step "in the background: cargo clippy --all-targets -- -D warnings, then cargo test --no-run"
+(cargo clippy --all-targets -- -D warnings && cargo test --no-run) >"$build_log" 2>&1 &
+build_pid=$!
+trap 'kill "$build_pid" 2>/dev/null || true; rm -f "$build_log" "$log"' EXIT
+
 step "bash scripts/setup.sh"
 bash scripts/setup.sh
 
 step "bash scripts/setup-images.sh"
 bash scripts/setup-images.sh
 
-step "cargo fmt --check"
-cargo fmt --check
-
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+# The image tests' base image (built once, then kept under target/), in the background too:
+# debootstrap mostly waits on the Debian mirror. The same flags as tests/support/images.rs,
+# so the tests find it there (and wait on its lock if it is still being built).
+base_log="$(mktemp)"
+step "in the background: scripts/local-base-image.sh (the image tests' base image)"
+bash scripts/local-base-image.sh --driver overlay --name localhost/kedro-sfn-lambda-python:3.11 \
+    --root "$ROOT/target/kedro-sfn-images/overlay/root" >"$base_log" 2>&1 &
+base_pid=$!
+trap 'kill "$build_pid" "$base_pid" 2>/dev/null || true; rm -f "$build_log" "$log" "$base_log"' EXIT
 
 step ".venv/bin/python -m pytest -q python/tests"
 status=0
@@ -62,9 +81,19 @@ elif [[ $status -ne 0 ]]; then
     die "pytest failed (exit code $status)"
 fi
 
+step "waiting for cargo clippy and the test build"
+status=0
+wait "$build_pid" || status=$?
+cat "$build_log" >&2
+[[ $status -eq 0 ]] || die "cargo clippy --all-targets or cargo test --no-run failed (exit code $status): its output is above"
+
+step "waiting for the base image"
+status=0
+wait "$base_pid" || status=$?
+cat "$base_log" >&2
+[[ $status -eq 0 ]] || die "scripts/local-base-image.sh failed (exit code $status): its output is above"
+
 step "cargo test"
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
 set +e
 cargo test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_sdk_ecs::Client;
 
-use super::{AwsError, Calls};
+use super::{AwsError, Calls, CountCalls};
 use crate::plan::changes::ecs::TaskDefinitionContent;
 use crate::plan::deployed::DeployedTaskDefinition;
 
@@ -23,7 +23,6 @@ const NOT_FOUND_CODE: &str = "ClientException";
 #[derive(Debug, Clone)]
 pub struct Ecs {
     client: Client,
-    calls: Arc<Calls>,
     /// For the awslogs driver, which names the region of its group.
     region: String,
 }
@@ -39,8 +38,11 @@ pub struct Registration<'a> {
 impl Ecs {
     pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
         Ecs {
-            client: Client::new(config),
-            calls,
+            client: Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(CountCalls(calls))
+                    .build(),
+            ),
             region: config
                 .region()
                 .map(|r| r.to_string())
@@ -55,23 +57,17 @@ impl Ecs {
         planned: &BTreeSet<&str>,
     ) -> Result<BTreeMap<String, DeployedTaskDefinition>, AwsError> {
         let mut families: BTreeSet<String> = planned.iter().map(|f| f.to_string()).collect();
-        let mut token: Option<String> = None;
-        loop {
-            self.calls.read("ecs:ListTaskDefinitionFamilies");
-            let page = self
-                .client
-                .list_task_definition_families()
-                .family_prefix(prefix)
-                .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::new("listing ECS task definition families", e))?;
+        let mut pages = self
+            .client
+            .list_task_definition_families()
+            .family_prefix(prefix)
+            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::new("listing ECS task definition families", e))?;
             families.extend(page.families().iter().cloned());
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => break,
-            }
         }
         let mut deployed = BTreeMap::new();
         for family in families {
@@ -84,7 +80,6 @@ impl Ecs {
 
     /// The family's latest active revision, `None` when it has none.
     async fn describe(&self, family: &str) -> Result<Option<DeployedTaskDefinition>, AwsError> {
-        self.calls.read("ecs:DescribeTaskDefinition");
         let answer = match self
             .client
             .describe_task_definition()
@@ -162,7 +157,6 @@ impl Ecs {
             ))
             .log_configuration(logs)
             .build();
-        self.calls.write("ecs:RegisterTaskDefinition");
         let answer = self
             .client
             .register_task_definition()
@@ -205,28 +199,20 @@ impl Ecs {
     pub async fn deregister_family(&self, family: &str) -> Result<usize, AwsError> {
         let action = format!("deregistering the task definition {family}");
         let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            self.calls.read("ecs:ListTaskDefinitions");
-            let page = self
-                .client
-                .list_task_definitions()
-                .family_prefix(family)
-                .status(TaskDefinitionStatus::Active)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&action, e))?;
+        let mut pages = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::new(&action, e))?;
             arns.extend(page.task_definition_arns().iter().cloned());
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => break,
-            }
         }
         // ListTaskDefinitions' "prefix" is the whole family; checked all the same.
         arns.retain(|arn| crate::plan::deployed::family_of(arn) == family);
         for arn in &arns {
-            self.calls.write("ecs:DeregisterTaskDefinition");
             self.client
                 .deregister_task_definition()
                 .task_definition(arn)

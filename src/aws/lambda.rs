@@ -11,7 +11,7 @@ use aws_sdk_lambda::types::{
 };
 use aws_sdk_lambda::Client;
 
-use super::{AwsError, Calls};
+use super::{AwsError, Calls, CountCalls};
 use crate::config::Architecture;
 use crate::plan::changes::{DeployedFunction, RECORD_CHANGE, TAGS_CHANGE};
 use crate::plan::functions::FunctionRecord;
@@ -32,7 +32,6 @@ const CONFLICT_RETRIES: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Lambda {
     client: Client,
-    calls: Arc<Calls>,
 }
 
 /// What a function is created or updated with.
@@ -81,8 +80,11 @@ fn environment(spec: &FunctionSpec) -> Environment {
 impl Lambda {
     pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
         Lambda {
-            client: Client::new(config),
-            calls,
+            client: Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .interceptor(CountCalls(calls))
+                    .build(),
+            ),
         }
     }
 
@@ -90,16 +92,14 @@ impl Lambda {
     /// (50 a page): settings, image digest and record, without tags or versions.
     pub async fn list(&self, wanted: &dyn Fn(&str) -> bool) -> Result<Vec<Listed>, AwsError> {
         let mut listed = Vec::new();
-        let mut marker = None;
-        loop {
-            self.calls.read("lambda:ListFunctions");
-            let page = self
-                .client
-                .list_functions()
-                .set_marker(marker)
-                .max_items(50)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .list_functions()
+            .max_items(50)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
                 .map_err(|e| AwsError::new("listing Lambda functions (lambda:ListFunctions)", e))?;
             for config in page.functions() {
                 let Some(name) = config.function_name().filter(|n| wanted(n)) else {
@@ -110,17 +110,13 @@ impl Lambda {
                     last_modified_ms: config.last_modified().and_then(lambda_time_ms),
                 });
             }
-            marker = page.next_marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(listed);
-            }
         }
+        Ok(listed)
     }
 
     /// A function's settings, image, record and tags; `None` when there is no such
     /// function. Its versions are not read.
     pub async fn read(&self, name: &str) -> Result<Option<DeployedFunction>, AwsError> {
-        self.calls.read("lambda:GetFunction");
         let answer = match self.client.get_function().function_name(name).send().await {
             Ok(answer) => answer,
             Err(error) => {
@@ -154,27 +150,22 @@ impl Lambda {
     /// The highest published version number.
     pub async fn latest_version(&self, name: &str) -> Result<Option<u64>, AwsError> {
         let mut latest = None;
-        let mut marker = None;
-        loop {
-            self.calls.read("lambda:ListVersionsByFunction");
-            let page = self
-                .client
-                .list_versions_by_function()
-                .function_name(name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(format!("listing the versions of {name}"), e))?;
+        let mut pages = self
+            .client
+            .list_versions_by_function()
+            .function_name(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::new(format!("listing the versions of {name}"), e))?;
             for version in page.versions() {
                 if let Some(number) = version.version().and_then(|v| v.parse::<u64>().ok()) {
                     latest = latest.max(Some(number));
                 }
             }
-            marker = page.next_marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(latest);
-            }
         }
+        Ok(latest)
     }
 
     /// Creates the function from the image, waits until it is Active, publishes version 1.
@@ -187,7 +178,6 @@ impl Lambda {
                 "no execution role: set lambda.role_arn in kedro-sfn.yml or pass --lambda-role-arn",
             )
         })?;
-        self.calls.write("lambda:CreateFunction");
         let created = self
             .client
             .create_function()
@@ -293,7 +283,6 @@ impl Lambda {
     /// Gives the function exactly `wanted` as tags (it reads the current ones first).
     async fn retag(&self, name: &str, wanted: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let arn = self.arn(name).await?;
-        self.calls.read("lambda:ListTags");
         let current = self
             .client
             .list_tags()
@@ -311,7 +300,6 @@ impl Lambda {
             })
             .unwrap_or_default();
         if !stale.is_empty() {
-            self.calls.write("lambda:UntagResource");
             self.client
                 .untag_resource()
                 .resource(&arn)
@@ -320,7 +308,6 @@ impl Lambda {
                 .await
                 .map_err(|e| AwsError::new(format!("untagging {name}"), e))?;
         }
-        self.calls.write("lambda:TagResource");
         self.client
             .tag_resource()
             .resource(&arn)
@@ -339,7 +326,6 @@ impl Lambda {
         aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
         AwsError,
     > {
-        self.calls.read("lambda:GetFunctionConfiguration");
         self.client
             .get_function_configuration()
             .function_name(name)
@@ -417,7 +403,6 @@ impl Lambda {
     {
         let mut conflicts = 0;
         loop {
-            self.calls.write(operation);
             match send().await {
                 Ok(answer) => return Ok(answer),
                 Err(error) => {
@@ -456,7 +441,6 @@ impl Lambda {
         payload: &[u8],
     ) -> Result<Result<(), String>, AwsError> {
         // A probe runs no node and writes nothing: it changes no resource.
-        self.calls.read("lambda:Invoke");
         let answer = self
             .client
             .invoke()
@@ -486,7 +470,6 @@ impl Lambda {
 
     /// Deletes a function (and its versions).
     pub async fn delete(&self, name: &str) -> Result<(), AwsError> {
-        self.calls.write("lambda:DeleteFunction");
         match self
             .client
             .delete_function()

@@ -2,11 +2,14 @@
 //! data out; errors carry the whole cause chain, because the SDK's top-level text ("dispatch
 //! failure", "service error") alone tells a user nothing.
 
+mod calls;
 pub mod deploy;
 pub mod ecr;
 pub mod ecs;
 pub mod lambda;
 pub mod sfn;
+
+pub use calls::{CallCount, Calls, CountCalls};
 
 use std::time::Duration;
 
@@ -132,54 +135,5 @@ impl AwsError {
             detail: detail.into(),
             code: None,
         }
-    }
-}
-
-/// Every AWS call a command makes, read or write: `deploy` reports them, and a deploy with
-/// nothing to do must show zero writes.
-#[derive(Debug, Default)]
-pub struct Calls {
-    by_operation: std::sync::Mutex<std::collections::BTreeMap<String, (bool, usize)>>,
-}
-
-/// A snapshot of [`Calls`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CallCount {
-    pub reads: usize,
-    pub writes: usize,
-    /// `service:Operation` -> calls.
-    pub by_operation: std::collections::BTreeMap<String, usize>,
-}
-
-impl Calls {
-    /// Records a call that changes nothing.
-    pub fn read(&self, operation: &str) {
-        self.record(operation, false);
-    }
-
-    /// Records a mutating call.
-    pub fn write(&self, operation: &str) {
-        self.record(operation, true);
-    }
-
-    fn record(&self, operation: &str, mutating: bool) {
-        if let Ok(mut map) = self.by_operation.lock() {
-            map.entry(operation.to_string()).or_insert((mutating, 0)).1 += 1;
-        }
-    }
-
-    pub fn count(&self) -> CallCount {
-        let mut count = CallCount::default();
-        if let Ok(map) = self.by_operation.lock() {
-            for (operation, (mutating, calls)) in map.iter() {
-                if *mutating {
-                    count.writes += calls;
-                } else {
-                    count.reads += calls;
-                }
-                count.by_operation.insert(operation.clone(), *calls);
-            }
-        }
-        count
     }
 }

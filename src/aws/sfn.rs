@@ -5,15 +5,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_sfn::types::{
-    CloudWatchLogsLogGroup, ExecutionStatus, HistoryEventType, LogDestination, LogLevel,
-    LoggingConfiguration, RoutingConfigurationListItem, StateMachineType, Tag,
-    TracingConfiguration,
+    CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration,
+    RoutingConfigurationListItem, StateMachineType, Tag, TracingConfiguration,
 };
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
 
-use super::{AwsError, Calls};
+use super::{AwsError, Calls, CountCalls};
 use crate::plan::changes::DeployedMachine;
+
+mod executions;
+
+pub use executions::{ExecutionEnd, ExecutionEvent, ExecutionStatus, TaskRunRecord};
 
 /// The tag on every state machine kedro-sfn made: it updates no other.
 pub const MANAGED_TAG: &str = "kedro-sfn:managed";
@@ -22,7 +25,6 @@ pub const MANAGED_TAG: &str = "kedro-sfn:managed";
 #[derive(Debug, Clone)]
 pub struct StepFunctions {
     client: Client,
-    calls: Arc<Calls>,
 }
 
 /// What a state machine is created or updated with.
@@ -47,36 +49,15 @@ pub enum Validation {
     Invalid(Vec<String>),
 }
 
-/// One step of an execution, as the history tells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecutionEvent {
-    TaskStarted(String),
-    TaskSucceeded(String),
-    TaskFailed {
-        state: String,
-        error: String,
-        cause: String,
-    },
-}
-
-/// One Task state of a past execution, as its history tells it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskRunRecord {
-    pub state: String,
-    /// The Kedro nodes it ran (its TaskScheduled parameters' `Payload.nodes`), when given.
-    pub nodes: Option<Vec<String>>,
-    /// When it was entered and exited, in seconds since the epoch; no exit: it did not end
-    /// (the execution failed or is still running).
-    pub entered_s: f64,
-    pub exited_s: Option<f64>,
-}
-
-/// How an execution ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionEnd {
-    pub status: String,
-    pub error: Option<String>,
-    pub cause: Option<String>,
+/// deploy.json and the deployment record say `valid`, `unavailable` or `invalid`.
+impl serde::Serialize for Validation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Validation::Ok => "valid",
+            Validation::Unavailable(_) => "unavailable",
+            Validation::Invalid(_) => "invalid",
+        })
+    }
 }
 
 fn logging_configuration(logging: &Value) -> Option<LoggingConfiguration> {
@@ -129,8 +110,11 @@ pub fn logging_value(config: Option<&LoggingConfiguration>) -> Value {
 impl StepFunctions {
     pub fn new(config: &aws_config::SdkConfig, calls: Arc<Calls>) -> Self {
         StepFunctions {
-            client: Client::new(config),
-            calls,
+            client: Client::from_conf(
+                aws_sdk_sfn::config::Builder::from(config)
+                    .interceptor(CountCalls(calls))
+                    .build(),
+            ),
         }
     }
 
@@ -142,29 +126,19 @@ impl StepFunctions {
     /// Every state machine in the region: name -> ARN (one pass over the pages).
     pub async fn list_machines(&self) -> Result<BTreeMap<String, String>, AwsError> {
         let mut machines = BTreeMap::new();
-        let mut token = None;
-        loop {
-            self.calls.read("states:ListStateMachines");
-            let page = self
-                .client
-                .list_state_machines()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::new("listing state machines (states:ListStateMachines)", e)
-                })?;
+        let mut pages = self.client.list_state_machines().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                AwsError::new("listing state machines (states:ListStateMachines)", e)
+            })?;
             for machine in page.state_machines() {
                 machines.insert(
                     machine.name().to_string(),
                     machine.state_machine_arn().to_string(),
                 );
             }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(machines);
-            }
         }
+        Ok(machines)
     }
 
     /// The state machine as deployed: the definition of `served` (a version ARN: the one
@@ -177,7 +151,6 @@ impl StepFunctions {
         served: Option<&str>,
     ) -> Result<DeployedMachine, AwsError> {
         let action = format!("reading the state machine {arn}");
-        self.calls.read("states:DescribeStateMachine");
         let latest = self
             .client
             .describe_state_machine()
@@ -188,7 +161,6 @@ impl StepFunctions {
         let alias_version_arn = self.alias_target(arn, alias).await?;
         let (definition_text, served_since_ms) = match served.or(alias_version_arn.as_deref()) {
             Some(version) => {
-                self.calls.read("states:DescribeStateMachine");
                 let served = self
                     .client
                     .describe_state_machine()
@@ -203,7 +175,14 @@ impl StepFunctions {
             }
             None => (latest.definition().to_string(), None),
         };
-        let definition = serde_json::from_str(&definition_text).unwrap_or(Value::Null);
+        let definition = serde_json::from_str(&definition_text).map_err(|e| {
+            AwsError::other(
+                format!("reading the definition of {arn}"),
+                format!(
+                    "it is not JSON ({e}); kedro-sfn cannot compare it with the plan: fix or delete the state machine by hand"
+                ),
+            )
+        })?;
         let tags = self.tags(arn).await?;
         Ok(DeployedMachine {
             arn: arn.to_string(),
@@ -219,7 +198,6 @@ impl StepFunctions {
 
     /// The version the alias routes to (all of it: kedro-sfn never splits traffic).
     pub async fn alias_target(&self, arn: &str, alias: &str) -> Result<Option<String>, AwsError> {
-        self.calls.read("states:DescribeStateMachineAlias");
         match self
             .client
             .describe_state_machine_alias()
@@ -245,7 +223,6 @@ impl StepFunctions {
 
     /// ValidateStateMachineDefinition, where the endpoint has it.
     pub async fn validate(&self, definition: &str) -> Validation {
-        self.calls.read("states:ValidateStateMachineDefinition");
         match self
             .client
             .validate_state_machine_definition()
@@ -299,7 +276,6 @@ impl StepFunctions {
         for (key, value) in input.tags {
             tags.push(Tag::builder().key(key).value(value).build());
         }
-        self.calls.write("states:CreateStateMachine");
         let created = self
             .client
             .create_state_machine()
@@ -355,7 +331,6 @@ impl StepFunctions {
 
     /// The state machine's tags.
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        self.calls.read("states:ListTagsForResource");
         Ok(self
             .client
             .list_tags_for_resource()
@@ -372,7 +347,6 @@ impl StepFunctions {
     /// Updates the state machine and publishes a version; returns the version ARN.
     pub async fn update(&self, arn: &str, input: &MachineInput<'_>) -> Result<String, AwsError> {
         let action = format!("updating the state machine {}", input.name);
-        self.calls.write("states:UpdateStateMachine");
         let updated = self
             .client
             .update_state_machine()
@@ -394,7 +368,6 @@ impl StepFunctions {
         for (key, value) in input.tags {
             tags.push(Tag::builder().key(key).value(value).build());
         }
-        self.calls.write("states:TagResource");
         self.client
             .tag_resource()
             .resource_arn(arn)
@@ -411,7 +384,6 @@ impl StepFunctions {
     /// Deletes a state machine (a child no longer planned); Step Functions deletes its
     /// versions and aliases with it.
     pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {
-        self.calls.write("states:DeleteStateMachine");
         self.client
             .delete_state_machine()
             .state_machine_arn(arn)
@@ -436,7 +408,6 @@ impl StepFunctions {
             .build()
             .map_err(|e| AwsError::other(&action, e.to_string()))?;
         if exists {
-            self.calls.write("states:UpdateStateMachineAlias");
             self.client
                 .update_state_machine_alias()
                 .state_machine_alias_arn(format!("{arn}:{alias}"))
@@ -445,7 +416,6 @@ impl StepFunctions {
                 .await
                 .map_err(|e| AwsError::new(&action, e))?;
         } else {
-            self.calls.write("states:CreateStateMachineAlias");
             let created = self
                 .client
                 .create_state_machine_alias()
@@ -468,7 +438,6 @@ impl StepFunctions {
 
     /// True when the version exists.
     pub async fn version_exists(&self, version_arn: &str) -> Result<bool, AwsError> {
-        self.calls.read("states:DescribeStateMachine");
         match self
             .client
             .describe_state_machine()
@@ -486,247 +455,4 @@ impl StepFunctions {
             }
         }
     }
-
-    /// Starts a named execution; returns its ARN.
-    pub async fn start(
-        &self,
-        target_arn: &str,
-        name: &str,
-        input: &str,
-    ) -> Result<String, AwsError> {
-        self.calls.write("states:StartExecution");
-        let started = self
-            .client
-            .start_execution()
-            .state_machine_arn(target_arn)
-            .name(name)
-            .input(input)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("starting the execution {name}"), e))?;
-        Ok(started.execution_arn().to_string())
-    }
-
-    /// The execution's status (`RUNNING`, `SUCCEEDED`, …) and, when it failed, why.
-    pub async fn status(&self, execution_arn: &str) -> Result<ExecutionEnd, AwsError> {
-        self.calls.read("states:DescribeExecution");
-        let described = self
-            .client
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("reading the execution {execution_arn}"), e))?;
-        Ok(ExecutionEnd {
-            status: described.status().as_str().to_string(),
-            error: described.error().map(str::to_string),
-            cause: described.cause().map(str::to_string),
-        })
-    }
-
-    /// The definition an execution ran (the version it started on, whatever was deployed
-    /// since).
-    pub async fn definition_of_execution(&self, execution_arn: &str) -> Result<Value, AwsError> {
-        self.calls.read("states:DescribeStateMachineForExecution");
-        let described = self
-            .client
-            .describe_state_machine_for_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::new(
-                    format!("reading the definition {execution_arn} ran (states:DescribeStateMachineForExecution)"),
-                    e,
-                )
-            })?;
-        serde_json::from_str(described.definition()).map_err(|e| {
-            AwsError::other(
-                format!("reading the definition {execution_arn} ran"),
-                format!("it is not JSON: {e}"),
-            )
-        })
-    }
-
-    /// The newest successful executions of the machine (any version or alias), at most
-    /// `max`, newest first.
-    pub async fn recent_successes(
-        &self,
-        machine_arn: &str,
-        max: usize,
-    ) -> Result<Vec<String>, AwsError> {
-        self.calls.read("states:ListExecutions");
-        let page = self
-            .client
-            .list_executions()
-            .state_machine_arn(machine_arn)
-            .status_filter(ExecutionStatus::Succeeded)
-            .max_results(i32::try_from(max.clamp(1, 1000)).unwrap_or(1000))
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::new(
-                    format!("listing the executions of {machine_arn} (states:ListExecutions)"),
-                    e,
-                )
-            })?;
-        let mut listed: Vec<(f64, String)> = page
-            .executions()
-            .iter()
-            .map(|e| (e.start_date().as_secs_f64(), e.execution_arn().to_string()))
-            .collect();
-        listed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        Ok(listed.into_iter().take(max).map(|(_, arn)| arn).collect())
-    }
-
-    /// Every Task state the execution entered, with when it was entered and exited and the
-    /// nodes it ran; reads at most `max_pages` pages of history (1,000 events each).
-    pub async fn task_runs(
-        &self,
-        execution_arn: &str,
-        max_pages: usize,
-    ) -> Result<Vec<TaskRunRecord>, AwsError> {
-        let mut runs: Vec<TaskRunRecord> = Vec::new();
-        let mut open: BTreeMap<String, usize> = BTreeMap::new();
-        let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
-        let mut token = None;
-        for _ in 0..max_pages.max(1) {
-            self.calls.read("states:GetExecutionHistory");
-            let page = self
-                .client
-                .get_execution_history()
-                .execution_arn(execution_arn)
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::new(
-                        format!(
-                            "reading the history of {execution_arn} (states:GetExecutionHistory)"
-                        ),
-                        e,
-                    )
-                })?;
-            for event in page.events() {
-                let at = event.timestamp().as_secs_f64();
-                match event.r#type() {
-                    HistoryEventType::TaskStateEntered => {
-                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
-                            names_by_id.insert(event.id(), name.to_string());
-                            open.insert(name.to_string(), runs.len());
-                            runs.push(TaskRunRecord {
-                                state: name.to_string(),
-                                nodes: None,
-                                entered_s: at,
-                                exited_s: None,
-                            });
-                        }
-                    }
-                    HistoryEventType::TaskScheduled => {
-                        let state =
-                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
-                        let nodes = event
-                            .task_scheduled_event_details()
-                            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
-                            .and_then(|p| {
-                                crate::plan::definition::task_event::nodes_in_parameters(&p)
-                            });
-                        if let (Some(&index), Some(nodes)) = (open.get(&state), nodes) {
-                            runs[index].nodes = Some(nodes);
-                        }
-                    }
-                    HistoryEventType::TaskStateExited => {
-                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
-                            if let Some(index) = open.remove(name) {
-                                runs[index].exited_s = Some(at);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(runs)
-    }
-
-    /// The task events of the execution's history, in order.
-    pub async fn task_events(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>, AwsError> {
-        let mut events = Vec::new();
-        let mut token = None;
-        let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
-        loop {
-            self.calls.read("states:GetExecutionHistory");
-            let page = self
-                .client
-                .get_execution_history()
-                .execution_arn(execution_arn)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(format!("reading the history of {execution_arn}"), e))?;
-            for event in page.events() {
-                match event.r#type() {
-                    HistoryEventType::TaskStateEntered => {
-                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
-                            names_by_id.insert(event.id(), name.to_string());
-                            events.push(ExecutionEvent::TaskStarted(name.to_string()));
-                        }
-                    }
-                    HistoryEventType::TaskStateExited => {
-                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
-                            events.push(ExecutionEvent::TaskSucceeded(name.to_string()));
-                        }
-                    }
-                    HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
-                        let state =
-                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
-                        let (error, cause) = match event.task_failed_event_details() {
-                            Some(d) => {
-                                (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
-                            }
-                            None => event
-                                .lambda_function_failed_event_details()
-                                .map(|d| {
-                                    (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
-                                })
-                                .unwrap_or_default(),
-                        };
-                        events.push(ExecutionEvent::TaskFailed {
-                            state,
-                            error: error.to_string(),
-                            cause: cause.to_string(),
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(events);
-            }
-        }
-    }
-}
-
-/// The Task state an event belongs to: follow previous-event ids back to a TaskStateEntered.
-fn enclosing_state(
-    mut previous: i64,
-    names: &BTreeMap<i64, String>,
-    events: &[aws_sdk_sfn::types::HistoryEvent],
-) -> String {
-    for _ in 0..events.len() + 1 {
-        if let Some(name) = names.get(&previous) {
-            return name.clone();
-        }
-        match events.iter().find(|e| e.id() == previous) {
-            Some(event) => previous = event.previous_event_id(),
-            None => break,
-        }
-    }
-    String::from("?")
 }

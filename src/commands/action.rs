@@ -39,7 +39,7 @@ pub fn run() -> anyhow::Result<()> {
     let context = Context::from_env(get)?;
     let (outputs, result) = run_action(&inputs, &context);
     if let Some(path) = &context.output {
-        actions::write_outputs(path, &outputs)?;
+        actions::write_outputs(path, &outputs.to_map())?;
     }
     if let Err(error) = &result {
         println!(

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 
 use crate::aws::deploy::{Applied, Clients};
-use crate::aws::sfn::{ExecutionEvent, StepFunctions};
+use crate::aws::sfn::{ExecutionEvent, ExecutionStatus, StepFunctions};
 use crate::config::Config;
 use crate::plan::changes::tasks_of;
 use crate::plan::definition::asl::failed_task;
@@ -35,7 +35,7 @@ pub struct Started {
     /// The execution in the Step Functions console.
     pub console: String,
     /// The final status, when followed to its end.
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// When followed and it did not succeed: the failing task, its error and cause.
     pub failure: Option<String>,
 }
@@ -150,7 +150,7 @@ async fn follow(
     sfn: &StepFunctions,
     started: &Started,
     reporter: &dyn Reporter,
-) -> anyhow::Result<(String, Option<String>)> {
+) -> anyhow::Result<(ExecutionStatus, Option<String>)> {
     let (execution, name, console) = (&started.arn, &started.name, &started.console);
     let mut shown = 0;
     let mut delay = Duration::from_millis(500);
@@ -168,9 +168,9 @@ async fn follow(
             });
         }
         shown = events.len();
-        if status.status != "RUNNING" {
+        if status.status != ExecutionStatus::Running {
             show_timeline(sfn, execution, reporter).await;
-            if status.status == "SUCCEEDED" {
+            if status.status == ExecutionStatus::Succeeded {
                 reporter.result(&format!("execution {name} SUCCEEDED"));
                 return Ok((status.status, None));
             }

@@ -5,4 +5,5 @@
 
 pub mod actions;
 pub mod api;
+pub mod outputs;
 pub mod workflow;

@@ -3,7 +3,6 @@
 //! to the job summary and to the pull request the deploy came from. The same flows as the
 //! commands, reported through the job log.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
@@ -11,6 +10,7 @@ use anyhow::bail;
 use crate::config::{Config, FlagOverrides};
 use crate::github::actions::{annotation, resolve_mode, Context, Inputs, Mode, Phase};
 use crate::github::api::{CommentOutcome, GitHub};
+use crate::github::outputs::Outputs;
 use crate::pipeline::check::{FixedIn, Problem, Severity};
 use crate::plan::changes::FunctionAction;
 use crate::report::comment::{marker, render_comment, render_refusal_comment, CommentInput};
@@ -36,24 +36,19 @@ const IMAGE_DIR: &str = "kedro-sfn-image";
 
 /// Runs the action for the event: plans (pull requests) or deploys (pushes, dispatches).
 /// Returns the step's outputs, naming only files that exist, beside the result.
-pub fn run_action(
-    inputs: &Inputs,
-    context: &Context,
-) -> (BTreeMap<&'static str, String>, anyhow::Result<()>) {
+pub fn run_action(inputs: &Inputs, context: &Context) -> (Outputs, anyhow::Result<()>) {
     let mode = resolve_mode(&inputs.mode, &context.event_name);
-    let mut outputs: BTreeMap<&str, String> = BTreeMap::from([
-        ("has-changes", "false".to_string()),
-        ("changes-count", "0".to_string()),
-        ("plan-json", format!("{PLAN_DIR}/{PLAN_FILE}")),
-        ("summary-markdown", format!("{PLAN_DIR}/{SUMMARY_FILE}")),
-    ]);
+    let mut outputs = Outputs::default();
     let result = block_on(run_mode(inputs, context, mode, &mut outputs));
     // A run that stopped early wrote no plan: name only files that exist.
-    for (output, file) in [("plan-json", PLAN_FILE), ("summary-markdown", SUMMARY_FILE)] {
-        if !Path::new(PLAN_DIR).join(file).is_file() {
-            outputs.remove(output);
-        }
-    }
+    let written = |file: &str| {
+        Path::new(PLAN_DIR)
+            .join(file)
+            .is_file()
+            .then(|| format!("{PLAN_DIR}/{file}"))
+    };
+    outputs.plan_json = written(PLAN_FILE);
+    outputs.summary_markdown = written(SUMMARY_FILE);
     (outputs, result)
 }
 
@@ -166,7 +161,7 @@ async fn run_mode(
     inputs: &Inputs,
     context: &Context,
     mode: Mode,
-    outputs: &mut BTreeMap<&'static str, String>,
+    outputs: &mut Outputs,
 ) -> anyhow::Result<()> {
     let out = Path::new(PLAN_DIR);
     let pull_request = context.pull_request();
@@ -207,8 +202,8 @@ async fn run_mode(
         let image = build_and_push(inputs, &source, &config, &log).await;
         phase.end();
         let record = image?;
-        outputs.insert("image-uri", record.uri.clone().unwrap_or_default());
-        outputs.insert("image-digest", record.digest.clone().unwrap_or_default());
+        outputs.image_uri = record.uri.clone();
+        outputs.image_digest = record.digest.clone();
         target_args.image_uri = record.uri;
     }
 
@@ -226,10 +221,10 @@ async fn run_mode(
         Err(error) => return Err(error),
     };
     let changes = &prepared.changes;
-    outputs.insert("has-changes", (!changes.is_empty()).to_string());
-    outputs.insert("changes-count", changes.count().to_string());
+    outputs.has_changes = !changes.is_empty();
+    outputs.changes_count = changes.count();
     if let Some(machine) = &prepared.deployment.machine {
-        outputs.insert("state-machine-arn", machine.arn.clone());
+        outputs.state_machine_arn = Some(machine.arn.clone());
     }
     let deletions: Vec<&str> = changes
         .functions
@@ -270,17 +265,12 @@ async fn run_mode(
             phase.end();
             if let Ok(applied) = &applied {
                 if let Some(arn) = &applied.state_machine_arn {
-                    outputs.insert("state-machine-arn", arn.clone());
+                    outputs.state_machine_arn = Some(arn.clone());
                 }
-                if let Some(version) = &applied.version_arn {
-                    outputs.insert("state-machine-version-arn", version.clone());
-                }
+                outputs.state_machine_version_arn = applied.version_arn.clone();
             }
             if let Some(uri) = &prepared.target.image_uri {
-                outputs.insert("image-uri", uri.clone());
-                if let Some((_, digest)) = uri.split_once('@') {
-                    outputs.insert("image-digest", digest.to_string());
-                }
+                outputs.set_image(uri);
             }
             let execution = match (&applied, inputs.start_execution) {
                 (Ok(applied), true) => {
@@ -337,7 +327,7 @@ fn execution_line(started: &anyhow::Result<Started>) -> ExecutionLine {
                 (_, Some(failure)) => {
                     format!("FAILED: {}", failure.lines().next().unwrap_or_default())
                 }
-                (Some(status), None) => status.clone(),
+                (Some(status), None) => status.to_string(),
                 (None, None) => "started".into(),
             },
             console: started.console.clone(),

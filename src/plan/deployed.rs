@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::plan::definition::arns::state_machine_name_of;
 use crate::plan::definition::arns::without_number_suffix;
+use crate::plan::definition::view::for_each_state_mut;
 use crate::plan::functions::{FunctionRecord, OWNER_TAG};
 
 /// A function as Lambda reports it.
@@ -176,20 +177,12 @@ pub fn pin_numbers(
     key_of: fn(&str) -> &str,
     numbers: &BTreeMap<&str, u64>,
 ) {
-    let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for state in states.values_mut() {
-        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
-            for branch in branches {
-                pin_numbers(branch, pointer, key_of, numbers);
-            }
-        }
+    for_each_state_mut(machine, &mut |state| {
         if let Some(field) = state.pointer_mut(pointer) {
             let text = field.as_str().unwrap_or_default().to_string();
             if let Some(number) = numbers.get(key_of(&text)) {
                 *field = Value::String(format!("{text}:{number}"));
             }
         }
-    }
+    });
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use kedro_sfn::config::{parse_config, Config, GroupBy, TaskSettings};
 use kedro_sfn::pipeline::PipelineDoc;
 use kedro_sfn::plan::estimate::durations::{DurationSource, History};
-use kedro_sfn::plan::{plan, plan_with_history, Plan};
+use kedro_sfn::plan::{plan, plan_with_history, Plan, Shape};
 use kedro_sfn::synthetic::{doc_from_dag, random_dag, series_parallel_dag, Rng};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -339,7 +339,7 @@ fn series_parallel_pipelines_run_at_their_critical_path() {
             schedule.expected_makespan_s,
             schedule.critical_path_s
         );
-        prop_assert_eq!(schedule.shape, "series-parallel");
+        prop_assert_eq!(schedule.shape, Shape::SeriesParallel);
         Ok(())
     });
 }
@@ -349,7 +349,7 @@ fn a_rounding_difference_does_not_switch_to_the_layered_machine() {
     // The seed proptest found: sums in another order differ in the last bit.
     let (doc, _, config) = random_case(13990431657241384107, 29, true);
     let planned = plan(&doc, &config).expect("plans");
-    assert_eq!(planned.schedule.shape, "series-parallel");
+    assert_eq!(planned.schedule.shape, Shape::SeriesParallel);
 }
 
 /// The example, one task per node, with `preprocess_companies_node` measured at `seconds`
@@ -389,13 +389,13 @@ fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
     // so it stays, byte for byte.
     let nearly = example_with_history(1.9, Some(&deployed.definition));
     assert_eq!(nearly.definition, deployed.definition);
-    assert_eq!(nearly.schedule.shape, "as deployed");
+    assert_eq!(nearly.schedule.shape, Shape::AsDeployed);
     assert!((nearly.schedule.expected_makespan_s - 6.0).abs() < 1e-9);
 
     // At 1 s it would take 6 s against 5 s: 20 % slower, so the machine is reshaped.
     let reshaped = example_with_history(1.0, Some(&deployed.definition));
     assert_eq!(reshaped.definition, fresh.definition);
-    assert_ne!(reshaped.schedule.shape, "as deployed");
+    assert_ne!(reshaped.schedule.shape, Shape::AsDeployed);
 
     // A deployed machine of other tasks (here one task runs two nodes) is not a shape to
     // keep, however fast.
@@ -412,7 +412,7 @@ fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
     );
     let other = example_with_history(1.9, Some(&merged));
     assert_eq!(other.definition, example_with_history(1.9, None).definition);
-    assert_ne!(other.schedule.shape, "as deployed");
+    assert_ne!(other.schedule.shape, Shape::AsDeployed);
 }
 
 #[test]

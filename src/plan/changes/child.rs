@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::plan::changes::ecs::pin_task_definitions;
 use crate::plan::changes::target::Target;
 use crate::plan::definition::arns::{state_machine_name_of, version_number, START_EXECUTION_SYNC};
+use crate::plan::definition::view::for_each_state_mut;
 use crate::plan::deployed::{qualify_functions, DeployedMachine, Deployment};
 use crate::plan::functions::OWNER_TAG;
 use crate::plan::Plan;
@@ -164,16 +165,9 @@ pub fn pinned_children(root: &Value) -> BTreeMap<String, u64> {
 /// Points every child-start state at the child's version ARN (by the child's name in its
 /// current reference), where `versions` knows it.
 pub fn pin_children(root: &mut Value, versions: &BTreeMap<String, String>) {
-    let Some(states) = root.get_mut("States").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for state in states.values_mut() {
-        if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
-            branches.iter_mut().for_each(|b| pin_children(b, versions));
-            continue;
-        }
+    for_each_state_mut(root, &mut |state| {
         if state.get("Resource").and_then(Value::as_str) != Some(START_EXECUTION_SYNC) {
-            continue;
+            return;
         }
         if let Some(field) = state.pointer_mut("/Parameters/StateMachineArn") {
             let name = state_machine_name_of(field.as_str().unwrap_or_default()).to_string();
@@ -181,7 +175,7 @@ pub fn pin_children(root: &mut Value, versions: &BTreeMap<String, String>) {
                 *field = Value::String(version_arn.clone());
             }
         }
-    }
+    });
 }
 
 /// The version ARN each kept or created child will be started by, as far as it is known

@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 use crate::config::EcsConfig;
 use crate::plan::definition::arns::{ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, START_EXECUTION_SYNC};
 use crate::plan::definition::task_event::ecs_env;
+use crate::plan::definition::view::{for_each_state_mut, Machine, StateType};
 use crate::plan::ecs::CONTAINER_NAME;
-use crate::plan::shape::sp_tree::SpTree;
 use crate::plan::shape::split::Part;
 
 /// The transient Lambda errors AWS recommends retrying (not `Lambda.Unknown`, which may
@@ -315,63 +315,43 @@ fn emit_child_start(child: &ChildStart, next: Option<&str>, states: &mut Map<Str
 /// tasks, pins and shapes (the change set, the estimate, the deployed shape).
 pub fn inline_children(root: &Value, child_of: &dyn Fn(&str) -> Option<Value>) -> Value {
     let mut out = root.clone();
-    fn walk(machine: &mut Value, child_of: &dyn Fn(&str) -> Option<Value>) {
-        let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+    for_each_state_mut(&mut out, &mut |state| {
+        if state.get("Resource").and_then(Value::as_str) != Some(START_EXECUTION_SYNC) {
+            return;
+        }
+        let Some(child) = state
+            .pointer("/Parameters/StateMachineArn")
+            .and_then(Value::as_str)
+            .and_then(child_of)
+        else {
             return;
         };
-        for state in states.values_mut() {
-            if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
-                branches.iter_mut().for_each(|b| walk(b, child_of));
-                continue;
-            }
-            if state.get("Resource").and_then(Value::as_str) != Some(START_EXECUTION_SYNC) {
-                continue;
-            }
-            let Some(child) = state
-                .pointer("/Parameters/StateMachineArn")
-                .and_then(Value::as_str)
-                .and_then(child_of)
-            else {
-                continue;
-            };
-            let mut branch = Map::new();
-            branch.insert(
-                "StartAt".into(),
-                child.get("StartAt").cloned().unwrap_or(Value::Null),
-            );
-            branch.insert(
-                "States".into(),
-                child.get("States").cloned().unwrap_or(Value::Null),
-            );
-            let mut parallel = Map::new();
-            parallel.insert("Type".into(), json!("Parallel"));
-            parallel.insert("Branches".into(), json!([Value::Object(branch)]));
-            parallel.insert("ResultPath".into(), Value::Null);
-            for key in ["Next", "End"] {
-                if let Some(value) = state.get(key) {
-                    parallel.insert(key.into(), value.clone());
-                }
-            }
-            *state = Value::Object(parallel);
+        let mut branch = Map::new();
+        for key in ["StartAt", "States"] {
+            branch.insert(key.into(), child.get(key).cloned().unwrap_or(Value::Null));
         }
-    }
-    walk(&mut out, child_of);
+        let mut parallel = Map::new();
+        parallel.insert("Type".into(), json!("Parallel"));
+        parallel.insert("Branches".into(), json!([Value::Object(branch)]));
+        parallel.insert("ResultPath".into(), Value::Null);
+        for key in ["Next", "End"] {
+            if let Some(value) = state.get(key) {
+                parallel.insert(key.into(), value.clone());
+            }
+        }
+        *state = Value::Object(parallel);
+    });
     out
 }
 
 /// The child machines a root definition starts: the `StateMachineArn` of each
 /// child-start state (an ARN, pinned to a version when deployed, or a name).
 pub fn started_children(root: &Value) -> Vec<&str> {
-    task_states(root)
+    Machine::new(root)
+        .all_states()
         .into_iter()
-        .filter(|(_, state)| {
-            state.get("Resource").and_then(Value::as_str) == Some(START_EXECUTION_SYNC)
-        })
-        .filter_map(|(_, state)| {
-            state
-                .pointer("/Parameters/StateMachineArn")
-                .and_then(Value::as_str)
-        })
+        .filter(|state| state.resource() == Some(START_EXECUTION_SYNC))
+        .filter_map(|state| state.text_at("/Parameters/StateMachineArn"))
         .collect()
 }
 
@@ -502,27 +482,12 @@ fn lambda_task(spec: &MachineSpec, task: &TaskState, function: &str) -> Map<Stri
 /// Every Task state of a definition with its name, inside Parallel branches too, in the
 /// order the definition lists them (the one walk every reader of a definition shares).
 pub fn task_states(definition: &Value) -> Vec<(&str, &Value)> {
-    fn walk<'a>(machine: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
-        let Some(states) = machine.get("States").and_then(Value::as_object) else {
-            return;
-        };
-        for (name, state) in states {
-            if state.get("Type").and_then(Value::as_str) == Some("Task") {
-                out.push((name.as_str(), state));
-            }
-            for branch in state
-                .get("Branches")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                walk(branch, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(definition, &mut out);
-    out
+    Machine::new(definition)
+        .all_states()
+        .into_iter()
+        .filter(|state| state.kind() == StateType::Task)
+        .map(|state| (state.name, state.json()))
+        .collect()
 }
 
 /// Task state -> (nodes, the tasks it directly waits for), read from a definition: the
@@ -532,82 +497,35 @@ pub fn task_states(definition: &Value) -> Vec<(&str, &Value)> {
 pub fn tasks_of(definition: &Value) -> BTreeMap<String, (Vec<String>, BTreeSet<String>)> {
     /// Walks one machine (or branch) entered after `frontier`; returns the tasks that end it.
     fn walk(
-        machine: &Value,
+        machine: Machine,
         frontier: &BTreeSet<String>,
         out: &mut BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
     ) -> BTreeSet<String> {
         let mut last = frontier.clone();
-        let states = machine.get("States").and_then(Value::as_object);
-        let mut current = machine
-            .get("StartAt")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let mut guard = 0;
-        while let (Some(name), Some(states)) = (current.take(), states) {
-            guard += 1;
-            let Some(state) = states.get(&name) else {
-                break;
-            };
-            if guard > states.len() + 1 {
-                break;
-            }
-            match state.get("Type").and_then(Value::as_str) {
-                Some("Task") => {
+        for state in machine.path() {
+            match state.kind() {
+                StateType::Task => {
                     let nodes = state
-                        .get("Parameters")
+                        .parameters()
                         .and_then(crate::plan::definition::task_event::nodes_in_parameters)
                         .unwrap_or_default();
-                    out.insert(name.clone(), (nodes, std::mem::take(&mut last)));
-                    last.insert(name.clone());
+                    out.insert(state.name.to_string(), (nodes, std::mem::take(&mut last)));
+                    last.insert(state.name.to_string());
                 }
-                Some("Parallel") => {
+                StateType::Parallel => {
                     let mut after = BTreeSet::new();
-                    for branch in state
-                        .get("Branches")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
+                    for branch in state.branches() {
                         after.extend(walk(branch, &last, out));
                     }
                     last = after;
                 }
                 _ => {}
             }
-            current = state
-                .get("Next")
-                .and_then(Value::as_str)
-                .map(str::to_string);
         }
         last
     }
     let mut out = BTreeMap::new();
-    walk(definition, &BTreeSet::new(), &mut out);
-    out
-}
-
-/// For each Parallel node in pre-order: the first task of each branch.
-pub fn parallel_branch_entries(tree: &SpTree) -> Vec<Vec<usize>> {
-    fn first_task(tree: &SpTree) -> Option<usize> {
-        match tree {
-            SpTree::Task(task) => Some(*task),
-            SpTree::Sequence(children) | SpTree::Parallel(children) => {
-                children.first().and_then(first_task)
-            }
-        }
-    }
-    fn walk(tree: &SpTree, out: &mut Vec<Vec<usize>>) {
-        match tree {
-            SpTree::Task(_) => {}
-            SpTree::Sequence(children) => children.iter().for_each(|c| walk(c, out)),
-            SpTree::Parallel(children) => {
-                out.push(children.iter().filter_map(first_task).collect());
-                children.iter().for_each(|c| walk(c, out));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(tree, &mut out);
+    walk(Machine::new(definition), &BTreeSet::new(), &mut out);
     out
 }
 

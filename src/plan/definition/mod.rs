@@ -6,3 +6,4 @@ pub mod asl;
 pub mod names;
 pub mod task_event;
 pub mod tree;
+pub mod view;

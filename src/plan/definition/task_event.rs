@@ -2,6 +2,7 @@
 //! variables an ECS task gets the same event in. Read back from definitions and from the
 //! TaskScheduled events of executions (history, the change set, the deployed shape).
 
+use crate::plan::definition::view::Machine;
 use serde_json::Value;
 
 /// The environment variables an ECS task's container gets its event in: the handler's
@@ -63,17 +64,10 @@ pub fn pipeline_in_parameters(parameters: &Value) -> Option<String> {
 /// The registered pipeline a definition's tasks run: the first Task state's, searched
 /// through Parallel branches in document order. `None`: no task names one.
 pub fn pipeline_of_definition(definition: &Value) -> Option<String> {
-    let states = definition.get("States")?.as_object()?;
-    states.values().find_map(|state| {
-        if let Some(pipeline) = state.get("Parameters").and_then(pipeline_in_parameters) {
-            return Some(pipeline);
-        }
-        state
-            .get("Branches")?
-            .as_array()?
-            .iter()
-            .find_map(pipeline_of_definition)
-    })
+    Machine::new(definition)
+        .all_states()
+        .into_iter()
+        .find_map(|state| state.parameters().and_then(pipeline_in_parameters))
 }
 
 #[cfg(test)]

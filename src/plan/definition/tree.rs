@@ -3,6 +3,7 @@
 //! durations moved a little keeps the deployed shape.
 
 use crate::plan::definition::task_event::nodes_in_parameters;
+use crate::plan::definition::view::{Machine, StateType};
 use crate::plan::shape::sp_tree::{parallel, sequence, SpTree};
 
 /// The tree of a deployed definition, each Task state matched to a task by `task_of` (its
@@ -16,43 +17,40 @@ pub fn from_definition(
     task_count: usize,
 ) -> Option<SpTree> {
     fn machine(
-        m: &serde_json::Value,
+        m: Machine,
         task_of: &dyn Fn(&[String]) -> Option<usize>,
         seen: &mut [bool],
     ) -> Option<SpTree> {
-        let states = m.get("States")?.as_object()?;
-        let mut current = m.get("StartAt")?.as_str()?;
+        let mut current = m.start_at()?;
         let mut steps = Vec::new();
-        for _ in 0..=states.len() {
-            let state = states.get(current)?;
-            match state.get("Type")?.as_str()? {
-                "Task" => {
-                    let nodes = nodes_in_parameters(state.get("Parameters")?)?;
+        for _ in 0..=m.len() {
+            let state = m.state(current)?;
+            match state.kind() {
+                StateType::Task => {
+                    let nodes = nodes_in_parameters(state.parameters()?)?;
                     let task = task_of(&nodes)?;
                     if std::mem::replace(seen.get_mut(task)?, true) {
                         return None;
                     }
                     steps.push(SpTree::Task(task));
                 }
-                "Parallel" => {
+                StateType::Parallel => {
                     let branches = state
-                        .get("Branches")?
-                        .as_array()?
-                        .iter()
+                        .branches()
                         .map(|branch| machine(branch, task_of, seen))
                         .collect::<Option<Vec<SpTree>>>()?;
                     steps.push(parallel(branches));
                 }
                 _ => return None,
             }
-            match state.get("Next") {
-                Some(next) => current = next.as_str()?,
+            match state.next() {
+                Some(next) => current = next,
                 None => return Some(sequence(steps)),
             }
         }
         None
     }
     let mut seen = vec![false; task_count];
-    let tree = machine(definition, task_of, &mut seen)?;
+    let tree = machine(Machine::new(definition), task_of, &mut seen)?;
     seen.iter().all(|&s| s).then_some(tree)
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::PriceOverrides;
 
+use crate::plan::definition::view::{Machine, StateType};
 use crate::plan::deployed::DeployedFunction;
 use crate::plan::deployed::{family_of, DeployedTaskDefinition};
 use crate::plan::estimate::durations::TaskDurations;
@@ -393,23 +394,11 @@ fn longest_path(
 /// The states a successful execution enters: all but the Fail states, inside Parallel
 /// branches too (each branch's states are entered once per execution).
 fn entered_states(machine: &Value) -> usize {
-    let Some(states) = machine.get("States").and_then(Value::as_object) else {
-        return 0;
-    };
-    states
-        .values()
-        .map(|state| {
-            let own = usize::from(state.get("Type").and_then(Value::as_str) != Some("Fail"));
-            let branches: usize = state
-                .get("Branches")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(entered_states)
-                .sum();
-            own + branches
-        })
-        .sum()
+    Machine::new(machine)
+        .all_states()
+        .iter()
+        .filter(|state| state.kind() != StateType::Fail)
+        .count()
 }
 
 #[cfg(test)]

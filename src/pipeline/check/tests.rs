@@ -1,0 +1,44 @@
+use super::*;
+
+#[test]
+fn near_misses_are_suggested() {
+    let names = ["train_model_node", "split_data_node"];
+    assert_eq!(
+        closest("train_modle_node", names.iter().copied()),
+        Some("train_model_node")
+    );
+    assert_eq!(closest("zzz", names.iter().copied()), None);
+    let namespaced = ["ds.train_model_node"];
+    assert_eq!(
+        closest("train_model_node", namespaced.iter().copied()),
+        Some("ds.train_model_node")
+    );
+}
+
+#[test]
+fn kedro_from_0_19_to_1_x_is_supported_and_the_rest_refused_naming_the_range() {
+    for (version, supported) in [
+        ("0.18.14", false),
+        ("0.19.0", true),
+        ("0.19.12", true),
+        ("1.0.0", true),
+        ("1.2.0rc1", true),
+        ("1.7.0", true),
+        ("2.0.0", false),
+        ("unknown", false),
+    ] {
+        let mut doc = PipelineDoc::for_tests(vec![]);
+        doc.project.kedro_version = version.into();
+        let mut findings = Findings::default();
+        check_kedro_version(&doc, &mut findings);
+        assert_eq!(findings.problems.is_empty(), supported, "{version}");
+        if let Some(problem) = findings.problems.first() {
+            assert_eq!(problem.rule, Rule::KedroUnsupported);
+            assert!(
+                problem.message.contains(version) && problem.message.contains(KEDRO_SUPPORTED),
+                "{}",
+                problem.message
+            );
+        }
+    }
+}
