@@ -2,8 +2,9 @@
 # The test command of kedro-sfn: everything CI runs, in this order.
 #
 #   1. cargo fmt --check
-#   2. in the background, while 3 and 4 run (neither needs the other):
-#      cargo clippy --all-targets -- -D warnings, then cargo test --no-run
+#   2. in the background, while 3 and 4 run (neither needs the other): cargo clippy
+#      --all-targets -- -D warnings, as the compiler of cargo test --no-run --all-targets
+#      (clippy-driver as RUSTC_WORKSPACE_WRAPPER: the dependencies are compiled once)
 #   3. scripts/setup.sh                    .venv (Kedro, moto, pytest, the example project)
 #                                          and node_modules (asl-validator, ASL interpreter)
 #      scripts/setup-images.sh             buildah, podman, docker-registry, htpasswd,
@@ -45,13 +46,23 @@ require_tools
 step "cargo fmt --check"
 cargo fmt --check
 
-# The Rust builds need nothing that setup installs, so they run in the background while
-# setup downloads (mostly waiting on the network) and pytest runs; their output is shown
-# when they are waited for. Cold, this saves about the length of setup.
+# Clippy as the test build's compiler. `cargo clippy --all-targets -- -D warnings` is `cargo
+# check` with clippy-driver as RUSTC_WORKSPACE_WRAPPER; made the wrapper of the test build
+# instead, it lints the same targets as they compile, and the dependencies are compiled once
+# rather than checked once and compiled again (3.5 minutes of a cold run). Exported: `cargo
+# test` below and the builds the tests make (maturin's wheel) find everything fresh.
+CLIPPY_DRIVER="$(rustc --print sysroot)/bin/clippy-driver"
+[[ -x "$CLIPPY_DRIVER" ]] || die "clippy-driver is not at $CLIPPY_DRIVER: rustup component add clippy"
+export RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+# The build needs nothing that setup installs, so it runs in the background while setup
+# downloads (mostly waiting on the network) and pytest runs; its output is shown when it is
+# waited for.
 build_log="$(mktemp)"
 log="$(mktemp)"
-step "in the background: cargo clippy --all-targets -- -D warnings, then cargo test --no-run"
-(cargo clippy --all-targets -- -D warnings && cargo test --no-run) >"$build_log" 2>&1 &
+step "in the background: cargo clippy --all-targets -- -D warnings, as cargo test --no-run --all-targets"
+cargo test --no-run --all-targets >"$build_log" 2>&1 &
 build_pid=$!
 trap 'kill "$build_pid" 2>/dev/null || true; rm -f "$build_log" "$log"' EXIT
 
@@ -81,11 +92,11 @@ elif [[ $status -ne 0 ]]; then
     die "pytest failed (exit code $status)"
 fi
 
-step "waiting for cargo clippy and the test build"
+step "waiting for clippy and the test build"
 status=0
 wait "$build_pid" || status=$?
 cat "$build_log" >&2
-[[ $status -eq 0 ]] || die "cargo clippy --all-targets or cargo test --no-run failed (exit code $status): its output is above"
+[[ $status -eq 0 ]] || die "clippy or the test build failed (exit code $status): clippy's findings or the compiler's errors are above (locally: cargo clippy --all-targets -- -D warnings)"
 
 step "waiting for the base image"
 status=0
