@@ -323,13 +323,7 @@ fn wheel_and_sdist_pass_twine_check_and_the_sdist_builds_with_cargo() {
     // no checked-only dependencies to reuse). The library, not the binary: the binary would
     // replace target/debug/kedro-sfn under the tests that run it.
     run(build_tool(env!("CARGO"))
-        .args([
-            "build",
-            "--locked",
-            "--offline",
-            "--lib",
-            "--manifest-path",
-        ])
+        .args(["build", "--locked", "--offline", "--lib", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(repo_root().join("target")));
