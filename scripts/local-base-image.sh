@@ -33,7 +33,7 @@ IMAGES_DIR="${KEDRO_SFN_IMAGES_DIR:-$REPO/target/kedro-sfn-images}"
 STORAGE_ROOT="${IMAGE_ROOT:-$IMAGES_DIR/root}"
 # podman refuses run roots longer than 50 characters, so the default is short:
 # /tmp/ksfn-run-<8 hex of the storage root's path> (the tests derive the same).
-STORAGE_RUNROOT="${IMAGE_RUNROOT:-/tmp/ksfn-run-$(printf '%s' "$STORAGE_ROOT" | sha256sum | cut -c1-8)}"
+STORAGE_RUNROOT="${IMAGE_RUNROOT:-}"
 NAME="${BASE_IMAGE:-localhost/kedro-sfn-lambda-python:3.11}"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 MIRROR="${DEBIAN_MIRROR:-}"
@@ -54,6 +54,12 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
+
+# Derived from the root in use (a --root flag's too), as tests/support/images.rs derives it:
+# podman refuses a storage whose run root differs from the one it was made with.
+if [[ -z "$STORAGE_RUNROOT" ]]; then
+    STORAGE_RUNROOT="/tmp/ksfn-run-$(printf '%s' "$STORAGE_ROOT" | sha256sum | cut -c1-8)"
+fi
 
 for cmd in podman debootstrap; do
     command -v "$cmd" >/dev/null 2>&1 || die "$cmd not found: run scripts/setup-images.sh"

@@ -252,70 +252,101 @@ async fn run_mode(
                 report_plan(inputs, context, &prepared, &[]).await?;
                 bail!("refusing to deploy: the plan deletes {} function(s) ({}) and fail-on-destructive is true; nothing was changed", deletions.len(), deletions.join(", "));
             }
-            let phase = Phase::start("kedro-sfn: deploy");
-            let started_at = std::time::Instant::now();
-            let applied = apply_prepared(
+            deploy_prepared(
+                inputs,
+                context,
                 &prepared,
-                &source.project,
-                out,
-                &target_args.image_dir,
+                Places {
+                    project: &source.project,
+                    image_dir: &target_args.image_dir,
+                    out,
+                },
                 &log,
+                outputs,
             )
-            .await;
-            phase.end();
-            if let Ok(applied) = &applied {
-                if let Some(arn) = &applied.state_machine_arn {
-                    outputs.state_machine_arn = Some(arn.clone());
-                }
-                outputs.state_machine_version_arn = applied.version_arn.clone();
-            }
-            if let Some(uri) = &prepared.target.image_uri {
-                outputs.set_image(uri);
-            }
-            let execution = match (&applied, inputs.start_execution) {
-                (Ok(applied), true) => {
-                    let phase = Phase::start("kedro-sfn: execution");
-                    let request = ExecutionRequest {
-                        input: "{}".into(),
-                        name: None,
-                        wait: inputs.wait,
-                    };
-                    let started = execute_deployed(&prepared, applied, &request, &log).await;
-                    phase.end();
-                    Some(started)
-                }
-                _ => None,
-            };
-            let failure = applied.as_ref().err().map(|e| format!("{e:#}"));
-            let record = DeploymentRecord {
-                state_machine: &prepared.plan.state_machine.name,
-                alias: &prepared.target.alias,
-                commit: &commit,
-                changes: &prepared.changes,
-                failure: failure.as_deref(),
-                version_before: prepared
-                    .deployment
-                    .machine
-                    .as_ref()
-                    .and_then(|m| m.alias_version_arn.as_deref()),
-                version_after: applied.as_ref().ok().and_then(|a| a.version_arn.as_deref()),
-                image_uri: prepared.target.image_uri.as_deref(),
-                seconds: started_at.elapsed().as_secs_f64(),
-                execution: execution.as_ref().map(execution_line),
-                probes: applied
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.probes.as_ref())
-                    .map(|p| (p.count, p.seconds)),
-            };
-            report_deployment(inputs, context, &record).await?;
-            applied?;
-            if let Some(started) = execution {
-                started?.succeeded()?;
-            }
-            Ok(())
+            .await
         }
     }
+}
+
+/// Where a deploy-mode run reads and writes: the project, the image record, the plan files.
+struct Places<'a> {
+    project: &'a Path,
+    image_dir: &'a Path,
+    out: &'a Path,
+}
+
+/// Deploy mode once the plan is compared: apply, set the outputs, start an execution when
+/// asked, and report the deployment (also when it failed).
+async fn deploy_prepared(
+    inputs: &Inputs,
+    context: &Context,
+    prepared: &Prepared,
+    places: Places<'_>,
+    log: &JobLog,
+    outputs: &mut Outputs,
+) -> anyhow::Result<()> {
+    let Places {
+        project,
+        image_dir,
+        out,
+    } = places;
+    let commit = context.commit();
+    let phase = Phase::start("kedro-sfn: deploy");
+    let started_at = std::time::Instant::now();
+    let applied = apply_prepared(prepared, project, out, image_dir, log).await;
+    phase.end();
+    if let Ok(applied) = &applied {
+        if let Some(arn) = &applied.state_machine_arn {
+            outputs.state_machine_arn = Some(arn.clone());
+        }
+        outputs.state_machine_version_arn = applied.version_arn.clone();
+    }
+    if let Some(uri) = &prepared.target.image_uri {
+        outputs.set_image(uri);
+    }
+    let execution = match (&applied, inputs.start_execution) {
+        (Ok(applied), true) => {
+            let phase = Phase::start("kedro-sfn: execution");
+            let request = ExecutionRequest {
+                input: "{}".into(),
+                name: None,
+                wait: inputs.wait,
+            };
+            let started = execute_deployed(prepared, applied, &request, log).await;
+            phase.end();
+            Some(started)
+        }
+        _ => None,
+    };
+    let failure = applied.as_ref().err().map(|e| format!("{e:#}"));
+    let record = DeploymentRecord {
+        state_machine: &prepared.plan.state_machine.name,
+        alias: &prepared.target.alias,
+        commit: &commit,
+        changes: &prepared.changes,
+        failure: failure.as_deref(),
+        version_before: prepared
+            .deployment
+            .machine
+            .as_ref()
+            .and_then(|m| m.alias_version_arn.as_deref()),
+        version_after: applied.as_ref().ok().and_then(|a| a.version_arn.as_deref()),
+        image_uri: prepared.target.image_uri.as_deref(),
+        seconds: started_at.elapsed().as_secs_f64(),
+        execution: execution.as_ref().map(execution_line),
+        probes: applied
+            .as_ref()
+            .ok()
+            .and_then(|a| a.probes.as_ref())
+            .map(|p| (p.count, p.seconds)),
+    };
+    report_deployment(inputs, context, &record).await?;
+    applied?;
+    if let Some(started) = execution {
+        started?.succeeded()?;
+    }
+    Ok(())
 }
 
 /// The line of the record for an execution: how it ended, or why it did not start.

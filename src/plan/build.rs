@@ -72,24 +72,7 @@ pub(super) fn build(
     let (timeout_s, timeout_from) = machine_timeout(config, &tree, &runs.timeouts);
     let function_refs = task_references(config, &tasks);
     let ecs_network = config.file.ecs.as_ref().map(EcsNetwork::from_config);
-    let task_states: Vec<TaskState> = tasks
-        .iter()
-        .zip(&function_refs)
-        .zip(&runs.timeouts)
-        .map(|((task, function), &timeout_s)| TaskState {
-            state: &task.state,
-            fail_state: &task.fail_state,
-            invoke: match (task.runner, &ecs_network) {
-                (Runner::Ecs, Some(network)) => Invoke::Ecs {
-                    task_definition: function,
-                    network,
-                    timeout_s,
-                },
-                _ => Invoke::Lambda { function },
-            },
-            nodes: &task.nodes,
-        })
-        .collect();
+    let task_states = task_states(&tasks, &function_refs, &runs.timeouts, ecs_network.as_ref());
     let labels: Vec<&str> = task_graph.tasks.iter().map(|t| t.label.as_str()).collect();
     let region_account = config
         .file
@@ -470,6 +453,34 @@ fn planned_tasks(
             duration_s: expected.seconds[t],
             duration_source: expected.per_task[t].source,
             history_runs: expected.per_task[t].runs,
+        })
+        .collect()
+}
+
+/// Each task's Task state: what it invokes (its function, or its task definition on the
+/// `ecs:` network) and the nodes it runs.
+fn task_states<'a>(
+    tasks: &'a [PlannedTask],
+    references: &'a [String],
+    timeouts: &[u32],
+    ecs_network: Option<&'a EcsNetwork>,
+) -> Vec<TaskState<'a>> {
+    tasks
+        .iter()
+        .zip(references)
+        .zip(timeouts)
+        .map(|((task, function), &timeout_s)| TaskState {
+            state: &task.state,
+            fail_state: &task.fail_state,
+            invoke: match (task.runner, ecs_network) {
+                (Runner::Ecs, Some(network)) => Invoke::Ecs {
+                    task_definition: function,
+                    network,
+                    timeout_s,
+                },
+                _ => Invoke::Lambda { function },
+            },
+            nodes: &task.nodes,
         })
         .collect()
 }

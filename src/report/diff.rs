@@ -87,10 +87,48 @@ pub fn headline(changes: &ChangeSet) -> String {
     line
 }
 
+/// One function or ECS task definition of the change set, as the section shows it.
+struct Resource<'a> {
+    state: &'a str,
+    name: &'a str,
+    action: &'a FunctionAction,
+    on_ecs: bool,
+}
+
 /// The Markdown section of the change set; `plan` names the Kedro nodes of each task.
 pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
     let mut out = String::from("### Changes\n\n");
     let _ = writeln!(out, "{}.\n", text(&headline(changes)));
+    let resources: Vec<Resource> = changes
+        .functions
+        .iter()
+        .map(|f| Resource {
+            state: &f.state,
+            name: &f.name,
+            action: &f.action,
+            on_ecs: false,
+        })
+        .chain(changes.ecs_tasks.iter().map(|t| Resource {
+            state: &t.state,
+            name: &t.family,
+            action: &t.action,
+            on_ecs: true,
+        }))
+        .collect();
+    out.push_str(&alerts(changes, &resources));
+    let lines = structure_lines(changes);
+    if !lines.is_empty() {
+        out.push_str(&lines.join("\n"));
+        out.push_str("\n\n");
+    }
+    out.push_str(&resource_table(plan, &resources));
+    out.push_str(&diff_details(text_diff));
+    out
+}
+
+/// A caution for functions it does not own, a warning for what it deletes.
+fn alerts(changes: &ChangeSet, resources: &[Resource]) -> String {
+    let mut out = String::new();
     if !changes.clashes.is_empty() {
         out.push_str("> [!CAUTION]\n> These functions exist but are not owned by this state machine; deploy will refuse to touch them:\n");
         for name in &changes.clashes {
@@ -98,22 +136,10 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
         }
         out.push('\n');
     }
-    // Every function and task definition, as (Task state, name, action, on ECS).
-    let resources: Vec<(&str, &str, &FunctionAction, bool)> = changes
-        .functions
-        .iter()
-        .map(|f| (f.state.as_str(), f.name.as_str(), &f.action, false))
-        .chain(
-            changes
-                .ecs_tasks
-                .iter()
-                .map(|t| (t.state.as_str(), t.family.as_str(), &t.action, true)),
-        )
-        .collect();
     let deleted: Vec<&str> = resources
         .iter()
-        .filter(|r| r.2 == &FunctionAction::Delete)
-        .map(|r| r.1)
+        .filter(|r| r.action == &FunctionAction::Delete)
+        .map(|r| r.name)
         .collect();
     if !deleted.is_empty() {
         out.push_str(
@@ -124,9 +150,14 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// The tasks removed, changed or reordered, the child machines and the renames: one line
+/// each (added tasks and changed functions are rows of the table instead).
+fn structure_lines(changes: &ChangeSet) -> Vec<String> {
     let s = &changes.structure;
     let mut lines = Vec::new();
-    // Added tasks and changed functions are rows of the table below: not listed twice.
     for (label, names) in [
         ("removed", &s.removed),
         ("nodes changed", &s.nodes_changed),
@@ -161,74 +192,85 @@ pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
             .collect();
         lines.push(format!("- Tasks renamed: {}", list.join(", ")));
     }
-    if !lines.is_empty() {
-        out.push_str(&lines.join("\n"));
-        out.push_str("\n\n");
-    }
-    let changed: Vec<_> = resources
+    lines
+}
+
+/// A row per function or task definition that changes: its task, its nodes, what changes.
+fn resource_table(plan: &Plan, resources: &[Resource]) -> String {
+    let changed: Vec<&Resource> = resources
         .iter()
-        .filter(|r| r.2 != &FunctionAction::Keep)
+        .filter(|r| r.action != &FunctionAction::Keep)
         .collect();
-    if !changed.is_empty() {
-        let nodes_of: BTreeMap<&str, &[String]> = plan
-            .tasks
-            .iter()
-            .map(|t| (t.state.as_str(), t.nodes.as_slice()))
-            .collect();
-        out.push_str("| Task (Kedro nodes) | Change |\n|---|---|\n");
-        for &&(state, _, action, on_ecs) in &changed {
-            let what = match action {
-                FunctionAction::Create if on_ecs => "create (ECS Fargate)".to_string(),
-                FunctionAction::Create => "create".to_string(),
-                FunctionAction::Delete => "**delete**".to_string(),
-                FunctionAction::Keep => "keep".to_string(),
-                FunctionAction::Update {
-                    code: new_code,
-                    configuration,
-                } => {
-                    let mut parts = Vec::new();
-                    if *new_code {
-                        parts.push("new code".to_string());
-                    }
-                    parts.extend(configuration.iter().map(|c| text(c)));
-                    if on_ecs {
-                        parts.push("a new task definition revision".to_string());
-                    } else if parts.is_empty() {
-                        parts.push("publish a version".to_string());
-                    }
-                    format!("update: {}", parts.join(", "))
-                }
-            };
-            let task = match nodes_of.get(state) {
-                // The cleaned state name alone says nothing the node's name does not.
-                Some([node]) if node == state => code(node),
-                Some(nodes) if !nodes.is_empty() => {
-                    let names: Vec<String> = nodes.iter().map(|n| code(n)).collect();
-                    format!("{} ({})", code(state), names.join(", "))
-                }
-                _ => code(state),
-            };
-            let _ = writeln!(out, "| {task} | {what} |");
-        }
-        out.push('\n');
+    if changed.is_empty() {
+        return String::new();
     }
-    if !text_diff.is_empty() {
-        let fence = "`".repeat(
-            text_diff
-                .split(|c| c != '`')
-                .map(str::len)
-                .max()
-                .unwrap_or(0)
-                .max(2)
-                + 1,
-        );
-        let _ = writeln!(
-            out,
-            "<details><summary>Definition diff ({} lines)</summary>\n\n{fence}diff\n{text_diff}{fence}\n\n</details>\n",
-            text_diff.lines().count()
-        );
+    let nodes_of: BTreeMap<&str, &[String]> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.state.as_str(), t.nodes.as_slice()))
+        .collect();
+    let mut out = String::from("| Task (Kedro nodes) | Change |\n|---|---|\n");
+    for resource in changed {
+        let state = resource.state;
+        let task = match nodes_of.get(state) {
+            // The cleaned state name alone says nothing the node's name does not.
+            Some([node]) if node == state => code(node),
+            Some(nodes) if !nodes.is_empty() => {
+                let names: Vec<String> = nodes.iter().map(|n| code(n)).collect();
+                format!("{} ({})", code(state), names.join(", "))
+            }
+            _ => code(state),
+        };
+        let _ = writeln!(out, "| {task} | {} |", change_of(resource));
     }
+    out.push('\n');
     out
+}
+
+/// What happens to one function or task definition, in the table's words.
+fn change_of(resource: &Resource) -> String {
+    match resource.action {
+        FunctionAction::Create if resource.on_ecs => "create (ECS Fargate)".to_string(),
+        FunctionAction::Create => "create".to_string(),
+        FunctionAction::Delete => "**delete**".to_string(),
+        FunctionAction::Keep => "keep".to_string(),
+        FunctionAction::Update {
+            code: new_code,
+            configuration,
+        } => {
+            let mut parts = Vec::new();
+            if *new_code {
+                parts.push("new code".to_string());
+            }
+            parts.extend(configuration.iter().map(|c| text(c)));
+            if resource.on_ecs {
+                parts.push("a new task definition revision".to_string());
+            } else if parts.is_empty() {
+                parts.push("publish a version".to_string());
+            }
+            format!("update: {}", parts.join(", "))
+        }
+    }
+}
+
+/// The definition's diff, collapsed, in a fence longer than any run of backticks in it.
+fn diff_details(text_diff: &str) -> String {
+    if text_diff.is_empty() {
+        return String::new();
+    }
+    let fence = "`".repeat(
+        text_diff
+            .split(|c| c != '`')
+            .map(str::len)
+            .max()
+            .unwrap_or(0)
+            .max(2)
+            + 1,
+    );
+    format!(
+        "<details><summary>Definition diff ({} lines)</summary>\n\n{fence}diff\n{text_diff}{fence}\n\n</details>\n\n",
+        text_diff.lines().count()
+    )
 }
 
 #[cfg(test)]

@@ -158,11 +158,17 @@ pub fn function_record(spec: &FunctionSpec, plan: &Plan, target: &Target) -> Fun
     )
 }
 
-/// Compares the plan with the deployment.
-pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeSet {
+/// Each planned function created, updated or kept, and each owned function of a task that
+/// left the pipeline deleted; a function of the plan's name that another owner holds is a
+/// clash.
+fn function_changes(
+    plan: &Plan,
+    deployment: &Deployment,
+    target: &Target,
+    clashes: &mut Vec<String>,
+) -> Vec<FunctionChange> {
     let machine_name = &plan.state_machine.name;
     let mut functions = Vec::new();
-    let mut clashes = Vec::new();
     let planned: BTreeSet<&str> = plan.functions.iter().map(|f| f.name.as_str()).collect();
     for spec in &plan.functions {
         let change = match deployment.functions.get(&spec.name) {
@@ -216,7 +222,13 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             version: None,
         });
     }
+    functions
+}
 
+/// Compares the plan with the deployment.
+pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeSet {
+    let mut clashes = Vec::new();
+    let functions = function_changes(plan, deployment, target, &mut clashes);
     let versions: BTreeMap<&str, u64> = functions
         .iter()
         .filter_map(|f| Some((f.name.as_str(), f.version?)))

@@ -18,38 +18,27 @@ pub struct TaskToCheck<'a> {
     pub choice: &'a Result<RunnerChoiceMade, RunnerConflict>,
 }
 
-/// Every problem of the tasks' runners and of the `ecs:` section.
-pub fn check(config: &Config, tasks: &[TaskToCheck]) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let error = |rule: Rule, subject: &str, message: String, hint: String| Problem {
+/// An error of this check.
+fn error(rule: Rule, subject: &str, message: String, hint: String) -> Problem {
+    Problem {
         severity: Severity::Error,
         rule,
         subject: subject.to_string(),
         message,
         hint,
-    };
+    }
+}
+
+/// Every problem of the tasks' runners and of the `ecs:` section.
+pub fn check(config: &Config, tasks: &[TaskToCheck]) -> Vec<Problem> {
+    let mut problems = Vec::new();
     let ecs = config.file.ecs.as_ref();
     for task in tasks {
         let label = task.label;
         let choice = match task.choice {
             Ok(choice) => choice,
             Err(conflict) => {
-                let list = |side: &[(String, String)]| {
-                    side.iter()
-                        .map(|(node, origin)| format!("{node} ({origin})"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                problems.push(error(
-                    Rule::RunnerConflict,
-                    label,
-                    format!(
-                        "task `{label}` runs its nodes in one invocation, but {} ask(s) for ECS and {} for Lambda",
-                        list(&conflict.ecs),
-                        list(&conflict.lambda)
-                    ),
-                    "a task runs on one service: give its nodes the same runner, or persist the datasets between them so they run as separate tasks (--group-by none)".into(),
-                ));
+                problems.push(conflict_problem(label, conflict));
                 continue;
             }
         };
@@ -68,76 +57,7 @@ pub fn check(config: &Config, tasks: &[TaskToCheck]) -> Vec<Problem> {
             ));
             continue;
         }
-        let settings: Vec<&NodeSettings> = task.nodes.iter().map(|(_, s)| *s).collect();
-        let size = ecs_size(ecs, &settings);
-        let origins = size.origins.join(", ");
-        if !valid_cpus().contains(&size.cpu) {
-            problems.push(error(
-                Rule::ResourceOutOfRange,
-                label,
-                format!(
-                    "task `{label}` asks for {} Fargate CPU units ({origins})",
-                    size.cpu
-                ),
-                format!(
-                    "Fargate offers {}",
-                    valid_cpus()
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        } else if !is_valid_size(size.cpu, size.memory_mb) {
-            problems.push(error(
-                Rule::ResourceOutOfRange,
-                label,
-                format!(
-                    "task `{label}` asks for {} MB with {} CPU units ({origins}), a size Fargate does not offer",
-                    size.memory_mb, size.cpu
-                ),
-                format!(
-                    "with {} CPU units Fargate takes {} MB; or change cpu",
-                    size.cpu,
-                    valid_memory(size.cpu).unwrap_or_default()
-                ),
-            ));
-        }
-        if u64::from(size.timeout_s) > MACHINE_TIMEOUT_MAX_S || size.timeout_s == 0 {
-            problems.push(error(
-                Rule::ResourceOutOfRange,
-                label,
-                format!(
-                    "task `{label}` has a timeout of {} s; Step Functions allows 1-{MACHINE_TIMEOUT_MAX_S}",
-                    size.timeout_s
-                ),
-                "set timeout_s for its nodes, or ecs.timeout_s".into(),
-            ));
-        }
-        if let Some(gb) = size.ephemeral_storage_gb {
-            let (low, high) = EPHEMERAL_STORAGE_GB;
-            if !(low..=high).contains(&gb) {
-                problems.push(error(
-                    Rule::ResourceOutOfRange,
-                    label,
-                    format!("task `{label}` asks for {gb} GiB of ephemeral storage"),
-                    format!("Fargate gives {low}-{high} GiB (20 when unset)"),
-                ));
-            }
-        }
-        let duration: f64 = task.nodes.iter().map(|(_, s)| s.duration_s.value).sum();
-        if duration > f64::from(size.timeout_s) {
-            problems.push(Problem {
-                severity: Severity::Warning,
-                rule: Rule::TimeoutBelowDuration,
-                subject: label.to_string(),
-                message: format!(
-                    "ECS task `{label}` is expected to take {duration} s but its timeout is {} s",
-                    size.timeout_s
-                ),
-                hint: "raise timeout_s for its nodes, or ecs.timeout_s".into(),
-            });
-        }
+        problems.extend(size_problems(ecs, task));
     }
     if let Some(ecs) = ecs {
         problems.extend(section_shape(config, ecs));
@@ -152,6 +72,103 @@ pub fn check(config: &Config, tasks: &[TaskToCheck]) -> Vec<Problem> {
             ),
             "move it to ecs.cpu (the default of ECS tasks), or to a tag or node".into(),
         ));
+    }
+    problems
+}
+
+/// A task whose nodes ask for both services: it runs in one invocation, so on one.
+fn conflict_problem(label: &str, conflict: &RunnerConflict) -> Problem {
+    let list = |side: &[(String, String)]| {
+        side.iter()
+            .map(|(node, origin)| format!("{node} ({origin})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    error(
+        Rule::RunnerConflict,
+        label,
+        format!(
+            "task `{label}` runs its nodes in one invocation, but {} ask(s) for ECS and {} for Lambda",
+            list(&conflict.ecs),
+            list(&conflict.lambda)
+        ),
+        "a task runs on one service: give its nodes the same runner, or persist the datasets between them so they run as separate tasks (--group-by none)".into(),
+    )
+}
+
+/// An ECS task's size, timeout and storage, within what Fargate and Step Functions allow.
+fn size_problems(ecs: Option<&EcsConfig>, task: &TaskToCheck) -> Vec<Problem> {
+    let label = task.label;
+    let mut problems = Vec::new();
+    let settings: Vec<&NodeSettings> = task.nodes.iter().map(|(_, s)| *s).collect();
+    let size = ecs_size(ecs, &settings);
+    let origins = size.origins.join(", ");
+    if !valid_cpus().contains(&size.cpu) {
+        problems.push(error(
+            Rule::ResourceOutOfRange,
+            label,
+            format!(
+                "task `{label}` asks for {} Fargate CPU units ({origins})",
+                size.cpu
+            ),
+            format!(
+                "Fargate offers {}",
+                valid_cpus()
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    } else if !is_valid_size(size.cpu, size.memory_mb) {
+        problems.push(error(
+            Rule::ResourceOutOfRange,
+            label,
+            format!(
+                "task `{label}` asks for {} MB with {} CPU units ({origins}), a size Fargate does not offer",
+                size.memory_mb, size.cpu
+            ),
+            format!(
+                "with {} CPU units Fargate takes {} MB; or change cpu",
+                size.cpu,
+                valid_memory(size.cpu).unwrap_or_default()
+            ),
+        ));
+    }
+    if u64::from(size.timeout_s) > MACHINE_TIMEOUT_MAX_S || size.timeout_s == 0 {
+        problems.push(error(
+            Rule::ResourceOutOfRange,
+            label,
+            format!(
+                "task `{label}` has a timeout of {} s; Step Functions allows 1-{MACHINE_TIMEOUT_MAX_S}",
+                size.timeout_s
+            ),
+            "set timeout_s for its nodes, or ecs.timeout_s".into(),
+        ));
+    }
+    if let Some(gb) = size.ephemeral_storage_gb {
+        let (low, high) = EPHEMERAL_STORAGE_GB;
+        if !(low..=high).contains(&gb) {
+            problems.push(error(
+                Rule::ResourceOutOfRange,
+                label,
+                format!("task `{label}` asks for {gb} GiB of ephemeral storage"),
+                format!("Fargate gives {low}-{high} GiB (20 when unset)"),
+            ));
+        }
+    }
+    let duration: f64 = task.nodes.iter().map(|(_, s)| s.duration_s.value).sum();
+    if duration > f64::from(size.timeout_s) {
+        problems.push(Problem {
+            severity: Severity::Warning,
+            rule: Rule::TimeoutBelowDuration,
+            subject: label.to_string(),
+            message: format!(
+                "ECS task `{label}` is expected to take {duration} s but its timeout is {} s",
+                size.timeout_s
+            ),
+            hint: "raise timeout_s for its nodes, or ecs.timeout_s".into(),
+        });
     }
     problems
 }
