@@ -108,7 +108,7 @@ async fn plan_and_compare(
         reason: reason.clone(),
     };
     write_plan(&args.out, &plan, &baseline, None)?;
-    let schedule = &plan.schedule;
+    let schedule = &plan.timing.schedule;
     let split = match plan.children.len() {
         0 => String::new(),
         n => format!(", split into a root and {n} child state machines"),

@@ -15,7 +15,7 @@ use super::shape::dag::Dag;
 use super::shape::grouping::TaskGraph;
 use super::shape::sp_tree::{self, SpTree};
 use super::{
-    Checked, HistoryUse, Plan, PlannedTask, Schedule, Shape, StateMachineSpec, TimeoutFrom,
+    Checked, HistoryUse, Plan, PlannedTask, Schedule, Shape, StateMachineSpec, TimeoutFrom, Timing,
 };
 use crate::config::settings::NodeSettings;
 use crate::config::{Architecture, Config, Runner};
@@ -129,14 +129,16 @@ pub(super) fn build(
         ecs_config: config.file.ecs.clone(),
         tree,
         dependencies: dag.edges().collect(),
-        schedule,
         definition,
         children,
         findings,
-        durations: expected.durations,
-        history,
-        prices,
-        estimate,
+        timing: Timing {
+            schedule,
+            durations: expected.durations,
+            history,
+            prices,
+            estimate,
+        },
     }
 }
 

@@ -288,7 +288,6 @@ pub struct Plan {
     pub ecs_config: Option<crate::config::EcsConfig>,
     pub tree: SpTree,
     pub dependencies: Vec<(usize, usize)>,
-    pub schedule: Schedule,
     /// The root machine's definition: the whole pipeline, or, split, the states that start
     /// its children.
     pub definition: Value,
@@ -296,6 +295,16 @@ pub struct Plan {
     pub children: Vec<ChildMachine>,
     /// Warnings of the check (a plan is only made when there are no errors).
     pub findings: Findings,
+    /// How long a run takes and what it costs: what the estimate and the cost tables read,
+    /// apart from what the change set compares.
+    pub timing: Timing,
+}
+
+/// The plan's time and money: the machine's shape against the best possible, the durations
+/// it rests on and where they came from, the prices, and one run's estimate.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub schedule: Schedule,
     /// How long each task is expected to run (config, history): the deployed machine's
     /// estimate uses the same figures.
     pub durations: TaskDurations,

@@ -476,8 +476,8 @@ mod truncation {
         let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &deployment, &target);
         let deployed = changes.deployed_run.as_ref().expect("a deployed run");
-        assert_eq!(deployed.run_time_s, plan.estimate.run_time_s);
-        assert!(deployed.total_usd < plan.estimate.total_usd);
+        assert_eq!(deployed.run_time_s, plan.timing.estimate.run_time_s);
+        assert!(deployed.total_usd < plan.timing.estimate.total_usd);
         let body = render_comment(&CommentInput {
             plan: &plan,
             changes: Some(&changes),
@@ -485,7 +485,8 @@ mod truncation {
             commit: "abc",
             notes: &[],
         });
-        let delta = super::super::run_cost::usd(plan.estimate.total_usd - deployed.total_usd);
+        let delta =
+            super::super::run_cost::usd(plan.timing.estimate.total_usd - deployed.total_usd);
         assert!(
             body.contains(&format!("(±0 s, +{delta} against the deployed machine)")),
             "{body}"

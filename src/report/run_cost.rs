@@ -14,7 +14,7 @@ const PATH_SHOWN: usize = 8;
 
 /// The `### Run time and cost` section.
 pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
-    let planned = &plan.estimate;
+    let planned = &plan.timing.estimate;
     let mut out = String::from("### Run time and cost\n\n");
     match deployed {
         Some(deployed) => {
@@ -72,14 +72,14 @@ pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
     let _ = writeln!(
         out,
         "Prices: {}, Lambda's free tier left out; `prices:` in kedro-sfn.yml sets others.\n",
-        text(&plan.prices.source)
+        text(&plan.timing.prices.source)
     );
     out
 }
 
 /// One line for a headline: "expected 14 s and $0.000430 per run (+2 s, +$0.000040)".
 pub fn headline(plan: &Plan, deployed: Option<&Estimate>) -> String {
-    let planned = &plan.estimate;
+    let planned = &plan.timing.estimate;
     let mut line = format!(
         "expected {} and {} per run",
         seconds(planned.run_time_s),
@@ -109,7 +109,7 @@ pub fn durations_sentence(plan: &Plan) -> String {
     if from_history > 0 {
         parts.push(format!(
             "{from_history} task(s) from past runs (the median over the last {} successful execution(s))",
-            plan.history.executions
+            plan.timing.history.executions
         ));
     }
     let from_config = count(DurationSource::Config);
@@ -121,7 +121,7 @@ pub fn durations_sentence(plan: &Plan) -> String {
         parts.push(format!("{by_default} at the default of 1 s per node"));
     }
     let mut sentence = format!("Durations: {}.", parts.join(", "));
-    if let Some(note) = &plan.history.note {
+    if let Some(note) = &plan.timing.history.note {
         let _ = write!(sentence, " {}", text(note));
     }
     sentence

@@ -76,7 +76,7 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
         }
     }
 
-    let schedule = &plan.schedule;
+    let schedule = &plan.timing.schedule;
     out.push_str("| Schedule | Expected time |\n|---|---|\n");
     let _ = writeln!(
         out,

@@ -263,9 +263,9 @@ fn node_durations_from_config_shape_the_machine() {
         file: parse_config(config_text, "test").expect("config"),
     };
     let planned = plan(&parse(value), &config).expect("plans");
-    assert_eq!(planned.schedule.expected_makespan_s, 101.0);
-    assert_eq!(planned.schedule.critical_path_s, 101.0);
-    assert_eq!(planned.schedule.layered_makespan_s, 200.0);
+    assert_eq!(planned.timing.schedule.expected_makespan_s, 101.0);
+    assert_eq!(planned.timing.schedule.critical_path_s, 101.0);
+    assert_eq!(planned.timing.schedule.layered_makespan_s, 200.0);
 }
 
 /// A random pipeline from a seed, with random durations in the config.
@@ -321,7 +321,7 @@ fn for_random_pipelines(
 #[test]
 fn random_pipelines_run_every_node_once_in_dependency_order_and_never_slower_than_layered() {
     for_random_pipelines(false, |planned| {
-        let schedule = &planned.schedule;
+        let schedule = &planned.timing.schedule;
         prop_assert!(schedule.expected_makespan_s <= schedule.layered_makespan_s + 1e-9);
         prop_assert!(schedule.expected_makespan_s + 1e-9 >= schedule.critical_path_s);
         Ok(())
@@ -331,7 +331,7 @@ fn random_pipelines_run_every_node_once_in_dependency_order_and_never_slower_tha
 #[test]
 fn series_parallel_pipelines_run_at_their_critical_path() {
     for_random_pipelines(true, |planned| {
-        let schedule = &planned.schedule;
+        let schedule = &planned.timing.schedule;
         prop_assert!(
             (schedule.expected_makespan_s - schedule.critical_path_s).abs()
                 <= 1e-9 * schedule.critical_path_s.max(1.0),
@@ -349,7 +349,7 @@ fn a_rounding_difference_does_not_switch_to_the_layered_machine() {
     // The seed proptest found: sums in another order differ in the last bit.
     let (doc, _, config) = random_case(13990431657241384107, 29, true);
     let planned = plan(&doc, &config).expect("plans");
-    assert_eq!(planned.schedule.shape, Shape::SeriesParallel);
+    assert_eq!(planned.timing.schedule.shape, Shape::SeriesParallel);
 }
 
 /// The example, one task per node, with `preprocess_companies_node` measured at `seconds`
@@ -389,13 +389,13 @@ fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
     // so it stays, byte for byte.
     let nearly = example_with_history(1.9, Some(&deployed.definition));
     assert_eq!(nearly.definition, deployed.definition);
-    assert_eq!(nearly.schedule.shape, Shape::AsDeployed);
-    assert!((nearly.schedule.expected_makespan_s - 6.0).abs() < 1e-9);
+    assert_eq!(nearly.timing.schedule.shape, Shape::AsDeployed);
+    assert!((nearly.timing.schedule.expected_makespan_s - 6.0).abs() < 1e-9);
 
     // At 1 s it would take 6 s against 5 s: 20 % slower, so the machine is reshaped.
     let reshaped = example_with_history(1.0, Some(&deployed.definition));
     assert_eq!(reshaped.definition, fresh.definition);
-    assert_ne!(reshaped.schedule.shape, Shape::AsDeployed);
+    assert_ne!(reshaped.timing.schedule.shape, Shape::AsDeployed);
 
     // A deployed machine of other tasks (here one task runs two nodes) is not a shape to
     // keep, however fast.
@@ -412,7 +412,7 @@ fn the_deployed_shape_is_kept_while_it_is_nearly_as_fast() {
     );
     let other = example_with_history(1.9, Some(&merged));
     assert_eq!(other.definition, example_with_history(1.9, None).definition);
-    assert_ne!(other.schedule.shape, Shape::AsDeployed);
+    assert_ne!(other.timing.schedule.shape, Shape::AsDeployed);
 }
 
 #[test]
@@ -446,8 +446,8 @@ fn the_planned_estimate_is_the_estimate_of_the_rendered_definition() {
                 (task.state.clone(), run)
             })
             .collect();
-        let walked = estimate(&planned.definition, &runs, &planned.prices);
-        let fast = &planned.estimate;
+        let walked = estimate(&planned.definition, &runs, &planned.timing.prices);
+        let fast = &planned.timing.estimate;
         assert!(
             (fast.run_time_s - walked.run_time_s).abs() < 1e-9,
             "{size}: {fast:?} {walked:?}"

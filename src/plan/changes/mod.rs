@@ -290,8 +290,8 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             whole,
             &deployment.functions,
             &deployment.task_definitions,
-            &plan.durations,
-            &plan.prices,
+            &plan.timing.durations,
+            &plan.timing.prices,
         )
     });
     ChangeSet {
