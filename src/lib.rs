@@ -21,6 +21,7 @@
 pub mod aws;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod flow;
 pub mod github;
 pub mod image;
@@ -29,6 +30,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod synthetic;
+pub mod user_file;
 
 /// An error and its causes, one after another: "dispatch failure: io error: connection
 /// refused" tells a user what "dispatch failure" alone does not.

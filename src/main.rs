@@ -63,12 +63,22 @@ fn main() -> ExitCode {
         Command::Execute(args) => commands::execute::run(args),
         Command::Action => commands::action::run(),
     };
-    match result {
+    let status = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            kedro_sfn::console::err(&format!("error: {error:#}"));
             ExitCode::FAILURE
         }
+    };
+    // The work went on when stdout could not take its output; say so once, at the end.
+    match kedro_sfn::console::stdout_error() {
+        Some(why) => {
+            kedro_sfn::console::err(&format!(
+                "error: the output could not be written to stdout ({why}); the command itself ran to its end: run it again with stdout on a terminal or a file with room"
+            ));
+            ExitCode::FAILURE
+        }
+        None => status,
     }
 }
 

@@ -46,7 +46,11 @@ pub struct Ecr {
 impl Ecr {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Ecr {
-            client: Client::new(config),
+            client: Client::from_conf(
+                aws_sdk_ecr::config::Builder::from(config)
+                    .retry_classifier(super::RefusedIsFinal)
+                    .build(),
+            ),
         }
     }
 

@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_sdk_ecs::Client;
 
-use super::{AwsError, Calls, CountCalls};
+use super::{AwsError, Calls, CountCalls, RefusedIsFinal};
 use crate::plan::changes::ecs::TaskDefinitionContent;
 use crate::plan::deployed::DeployedTaskDefinition;
 
@@ -41,6 +41,7 @@ impl Ecs {
             client: Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(config)
                     .interceptor(CountCalls(calls))
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             region: config

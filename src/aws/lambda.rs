@@ -11,7 +11,7 @@ use aws_sdk_lambda::types::{
 };
 use aws_sdk_lambda::Client;
 
-use super::{AwsError, Calls, CountCalls};
+use super::{AwsError, Calls, CountCalls, RefusedIsFinal};
 use crate::config::Architecture;
 use crate::plan::changes::{DeployedFunction, RECORD_CHANGE, TAGS_CHANGE};
 use crate::plan::functions::FunctionRecord;
@@ -83,6 +83,7 @@ impl Lambda {
             client: Client::from_conf(
                 aws_sdk_lambda::config::Builder::from(config)
                     .interceptor(CountCalls(calls))
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
         }

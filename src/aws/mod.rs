@@ -7,9 +7,11 @@ pub mod deploy;
 pub mod ecr;
 pub mod ecs;
 pub mod lambda;
+mod refused;
 pub mod sfn;
 
 pub use calls::{CallCount, Calls, CountCalls};
+pub use refused::RefusedIsFinal;
 
 use std::time::Duration;
 
@@ -104,6 +106,9 @@ impl AwsError {
                 "the endpoint answered HTTP {} without an AWS error (does it implement this operation?)",
                 status.map_or("?".to_string(), |s| s.to_string())
             ),
+            _ if refused::is_refused(&error) => {
+                format!("{}: {}", crate::error_chain(&error), refused::refused_hint())
+            }
             _ => crate::error_chain(&error),
         };
         AwsError {

@@ -11,7 +11,7 @@ use aws_sdk_sfn::types::{
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
 
-use super::{AwsError, Calls, CountCalls};
+use super::{AwsError, Calls, CountCalls, RefusedIsFinal};
 use crate::plan::changes::DeployedMachine;
 
 mod executions;
@@ -113,6 +113,7 @@ impl StepFunctions {
             client: Client::from_conf(
                 aws_sdk_sfn::config::Builder::from(config)
                     .interceptor(CountCalls(calls))
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
         }

@@ -42,10 +42,12 @@ pub fn run() -> anyhow::Result<()> {
         actions::write_outputs(path, &outputs.to_map())?;
     }
     if let Err(error) = &result {
-        println!(
-            "{}",
-            annotation("error", None, "kedro-sfn", &format!("{error:#}"))
-        );
+        crate::console::out(&annotation(
+            "error",
+            None,
+            "kedro-sfn",
+            &format!("{error:#}"),
+        ));
     }
     result
 }

@@ -71,14 +71,14 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => {
             write_atomically(path, text.as_bytes())?;
-            eprintln!(
+            crate::console::err(&format!(
                 "wrote {} ({} nodes, {} datasets)",
                 path.display(),
                 doc.nodes.len(),
                 doc.datasets.len()
-            );
+            ));
         }
-        None => print!("{text}"),
+        None => crate::console::out_raw(&text),
     }
     Ok(())
 }

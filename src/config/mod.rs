@@ -431,7 +431,8 @@ impl Config {
         };
         let mut config = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                let text = crate::user_file::read_text(&path, crate::user_file::CONFIG_MAX_BYTES)
+                    .map_err(|source| ConfigError::Read {
                     path: path.display().to_string(),
                     source,
                 })?;

@@ -23,14 +23,14 @@ pub struct Terminal;
 
 impl Reporter for Terminal {
     fn finding(&self, problem: &Problem) {
-        eprintln!("{problem}");
+        crate::console::err(&format!("{problem}"));
     }
 
     fn progress(&self, line: &str) {
-        eprintln!("  {line}");
+        crate::console::err(&format!("  {line}"));
     }
 
     fn result(&self, line: &str) {
-        println!("{line}");
+        crate::console::out(line);
     }
 }

@@ -279,7 +279,7 @@ pub struct Phase {
 
 impl Phase {
     pub fn start(title: &str) -> Phase {
-        println!("::group::{}", escape_data(title));
+        crate::console::out(&format!("::group::{}", escape_data(title)));
         Phase {
             title: title.to_string(),
             started: std::time::Instant::now(),
@@ -288,19 +288,19 @@ impl Phase {
 
     /// Closes the group and prints the phase's time.
     pub fn end(self) {
-        println!("::endgroup::");
-        println!(
+        crate::console::out("::endgroup::");
+        crate::console::out(&format!(
             "{}: {:.1} s",
             self.title,
             self.started.elapsed().as_secs_f64()
-        );
+        ));
     }
 }
 
 /// Hides `secret` in every later log line.
 pub fn mask(secret: &str) {
     if !secret.is_empty() {
-        println!("::add-mask::{}", escape_data(secret));
+        crate::console::out(&format!("::add-mask::{}", escape_data(secret)));
     }
 }
 

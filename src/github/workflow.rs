@@ -105,15 +105,15 @@ impl Reporter for JobLog {
             "{}: {} (hint: {})",
             problem.subject, problem.message, problem.hint
         );
-        println!("{}", annotation(level, file, problem.rule.id(), &message));
+        crate::console::out(&annotation(level, file, problem.rule.id(), &message));
     }
 
     fn progress(&self, line: &str) {
-        println!("  {line}");
+        crate::console::out(&format!("  {line}"));
     }
 
     fn result(&self, line: &str) {
-        println!("{line}");
+        crate::console::out(line);
     }
 }
 
@@ -215,7 +215,7 @@ async fn run_mode(
         Err(error) if mode == Mode::Plan => {
             // No credentials (a fork) or no access: the plan still helps the review.
             let note = format!("Not compared with AWS: {error:#}");
-            println!("{}", annotation("warning", None, "kedro-sfn plan", &note));
+            crate::console::out(&annotation("warning", None, "kedro-sfn plan", &note));
             return offline_plan(inputs, context, &plan, &note).await;
         }
         Err(error) => return Err(error),
@@ -420,10 +420,7 @@ async fn report_deployment(
 
 /// A comment that could not be written: a warning on the job, never a failure.
 fn warn_comment(message: &str) {
-    println!(
-        "{}",
-        annotation("warning", None, "kedro-sfn comment", message)
-    );
+    crate::console::out(&annotation("warning", None, "kedro-sfn comment", message));
 }
 
 /// The job summary and the comment of a plan compared with AWS.
@@ -513,14 +510,14 @@ async fn comment(inputs: &Inputs, context: &Context, number: u64, marker: &str, 
     };
     match result {
         Ok(CommentOutcome::Created(id)) => {
-            println!("created comment {id} on pull request #{number}")
+            crate::console::out(&format!("created comment {id} on pull request #{number}"))
         }
         Ok(CommentOutcome::Updated(id)) => {
-            println!("updated comment {id} on pull request #{number}")
+            crate::console::out(&format!("updated comment {id} on pull request #{number}"))
         }
-        Ok(CommentOutcome::Unchanged(id)) => {
-            println!("comment {id} on pull request #{number} is up to date")
-        }
+        Ok(CommentOutcome::Unchanged(id)) => crate::console::out(&format!(
+            "comment {id} on pull request #{number} is up to date"
+        )),
         Err(error) => warn_comment(&error.to_string()),
     }
 }

@@ -152,8 +152,12 @@ pub fn hash_files(project: &Path, files: &[PathBuf], field: &mut impl FnMut(&str
     for relative in files {
         let path = project.join(relative);
         field("file", relative.as_os_str().as_encoded_bytes());
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if size > READ_LIMIT {
+        let metadata = std::fs::metadata(&path).ok();
+        let size = metadata.as_ref().map_or(0, |m| m.len());
+        if !metadata.is_some_and(|m| m.is_file()) {
+            // Gone, or no longer a regular file since the walk: never opened (a FIFO blocks).
+            field("missing", b"");
+        } else if size > READ_LIMIT {
             field("size", &size.to_le_bytes());
             field("mtime", &modified_nanos(&path).to_le_bytes());
         } else {
@@ -182,7 +186,8 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
             if !skipped {
                 walk(root, &entry.path(), files);
             }
-        } else if written_by_runs(&name) {
+        } else if written_by_runs(&name) || !entry.path().is_file() {
+            // (Not a regular file, a link to one included: a FIFO would block the read.)
             continue;
         } else if let Ok(relative) = entry.path().strip_prefix(root) {
             files.push(relative.to_path_buf());
@@ -247,6 +252,26 @@ fn modified_nanos(path: &Path) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_in_the_project_is_neither_listed_nor_opened() {
+        let project = tempfile::tempdir().expect("tempdir");
+        std::fs::write(project.path().join("settings.py"), b"x").expect("writes");
+        let fifo = project.path().join("pipe.py");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs (coreutils)");
+        assert!(made.success());
+        let files = project_files(project.path());
+        assert_eq!(files, [PathBuf::from("settings.py")]);
+        // Hashing a FIFO named by a stale list returns at once instead of blocking.
+        let mut fields = Vec::new();
+        hash_files(project.path(), &[PathBuf::from("pipe.py")], &mut |k, _| {
+            fields.push(k.to_string())
+        });
+        assert_eq!(fields, ["file", "missing"]);
+    }
 
     #[test]
     fn plan_outputs_anywhere_in_the_project_are_not_project_files() {

@@ -152,10 +152,11 @@ impl PipelineDoc {
     /// benchmarks).
     pub fn from_file(path: &Path) -> Result<Self, DocError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| DocError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = crate::user_file::read_text(path, crate::user_file::DOCUMENT_MAX_BYTES)
+            .map_err(|source| DocError::Read {
+                path: shown.clone(),
+                source,
+            })?;
         Self::from_json(&text, &shown)
     }
 

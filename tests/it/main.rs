@@ -7,6 +7,7 @@ mod support;
 
 mod action_e2e;
 mod action_files;
+mod bad_input;
 mod checks;
 mod child_machines;
 mod deploy_moto;

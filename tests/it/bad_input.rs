@@ -1,0 +1,150 @@
+//! Inputs that once panicked or hung the binary: a closed or full stdout, a config or a
+//! pipeline document that is a FIFO or a device, an endpoint where nothing listens. Each
+//! ends, quickly, with a message (issue 27, first deliverable).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{example_doc_path, kedro_sfn};
+
+/// Runs the command to its end, failing the test if it takes longer than `limit` (a hang).
+fn within(command: &mut Command, limit: Duration) -> std::process::Output {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kedro-sfn starts");
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("kedro-sfn still ran after {limit:?}: {command:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn offline_plan(out: &std::path::Path) -> Command {
+    let mut command = kedro_sfn();
+    command
+        .arg("plan")
+        .arg("--offline")
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--out")
+        .arg(out);
+    command
+}
+
+#[test]
+fn a_full_or_closed_stdout_ends_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = within(
+        offline_plan(&dir.path().join("full"))
+            .stdout(std::fs::File::create("/dev/full").expect("/dev/full opens")),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(full.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not be written to stdout") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+    // The plan itself was made.
+    assert!(dir.path().join("full/plan.json").is_file());
+
+    // A reader that closes the pipe at once: the rest is dropped quietly.
+    let mut closed = offline_plan(&dir.path().join("closed"));
+    let mut child = closed
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_as_config_or_document_without_being_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("kedro-sfn.yml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs")
+        .success());
+    let output = within(
+        offline_plan(&dir.path().join("a"))
+            .arg("--config")
+            .arg(&fifo)
+            .stdout(Stdio::null()),
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the config file") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+
+    let mut document = kedro_sfn();
+    document
+        .args(["plan", "--offline", "--pipeline-json", "/dev/zero", "--out"])
+        .arg(dir.path().join("b"))
+        .stdout(Stdio::null());
+    let output = within(&mut document, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_endpoint_that_refuses_connections_ends_within_seconds_and_is_named() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plan = kedro_sfn();
+    plan.current_dir(dir.path())
+        .args([
+            "plan",
+            "--region",
+            "eu-west-1",
+            "--account-id",
+            "123456789012",
+        ])
+        .arg("--pipeline-json")
+        .arg(example_doc_path())
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(Stdio::null());
+    let started = Instant::now();
+    let output = within(&mut plan, Duration::from_secs(60));
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("nothing accepts connections at {endpoint}")),
+        "{stderr}"
+    );
+    // 15 attempts with backoff took about 20 s; refused is final, so one attempt per read.
+    assert!(took < Duration::from_secs(10), "took {took:?}: {stderr}");
+}
