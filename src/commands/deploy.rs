@@ -44,6 +44,7 @@ pub struct DeployArgs {
 
 pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
+    crate::flow::outputs::clear_stale(&args.out)?;
     let config = args.settings.load(&args.source.kedro.project)?;
     let project = &args.source.kedro.project;
     let target = args.target.request(project);

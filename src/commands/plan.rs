@@ -36,6 +36,7 @@ pub struct PlanArgs {
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let reporter = Terminal;
+    crate::flow::outputs::clear_stale(&args.out)?;
     let config = args.settings.load(&args.source.kedro.project)?;
     let durations = if args.offline {
         Durations::Offline

@@ -93,17 +93,28 @@ pub fn write_refusal(
     pipeline: &str,
     findings: &Findings,
 ) -> anyhow::Result<String> {
+    clear_stale(out)?;
+    let text = summary::render_refusal(project, pipeline, findings);
+    write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
+    Ok(text)
+}
+
+/// Removes what an earlier plan or deploy wrote into `out` (plan.json, the definitions,
+/// summary.md, deploy.json), before anything else is read: a plan that then fails, for any
+/// reason, leaves no stale plan that reads as this one's. Anything else in `out` is kept.
+pub fn clear_stale(out: &Path) -> anyhow::Result<()> {
+    if !out.is_dir() {
+        return Ok(());
+    }
     write_children(out, &mut std::iter::empty())?;
-    for stale in [DEFINITION_FILE, PLAN_FILE] {
+    for stale in [DEFINITION_FILE, PLAN_FILE, SUMMARY_FILE, DEPLOY_FILE] {
         let path = out.join(stale);
-        if path.exists() {
+        if path.is_file() {
             std::fs::remove_file(&path)
                 .with_context(|| format!("cannot remove the stale {}", path.display()))?;
         }
     }
-    let text = summary::render_refusal(project, pipeline, findings);
-    write_atomically(&out.join(SUMMARY_FILE), text.as_bytes())?;
-    Ok(text)
+    Ok(())
 }
 
 /// Writes each child's definition into `state-machines/` and removes the definitions of

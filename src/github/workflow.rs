@@ -168,6 +168,7 @@ async fn run_mode(
     let commit = context.commit();
 
     let phase = Phase::start("kedro-sfn: export and check the pipeline");
+    crate::flow::outputs::clear_stale(out)?;
     let config = load_config(inputs)?;
     let log = JobLog::new(inputs, &config);
     let source = source(inputs, project_python(inputs, &config, &log)?);

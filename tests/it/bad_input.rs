@@ -148,3 +148,42 @@ fn an_endpoint_that_refuses_connections_ends_within_seconds_and_is_named() {
     // 15 attempts with backoff took about 20 s; refused is final, so one attempt per read.
     assert!(took < Duration::from_secs(10), "took {took:?}: {stderr}");
 }
+
+#[test]
+fn a_failed_plan_leaves_no_stale_plan_in_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let good = within(
+        offline_plan(&out).stdout(Stdio::null()),
+        Duration::from_secs(60),
+    );
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(out.join("plan.json").is_file() && out.join("state-machine.asl.json").is_file());
+    std::fs::write(out.join("notes.txt"), "mine").expect("writes");
+
+    // A config that does not load: the plan fails before the pipeline is read.
+    let config = dir.path().join("kedro-sfn.yml");
+    std::fs::write(&config, "lambda: [not, a, mapping]\n").expect("writes");
+    let failed = within(
+        offline_plan(&out)
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    for stale in ["plan.json", "state-machine.asl.json", "summary.md"] {
+        assert!(
+            !out.join(stale).exists(),
+            "{stale} of the earlier plan is still in --out"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).expect("kept"),
+        "mine"
+    );
+}
