@@ -17,7 +17,11 @@ static FAILED: [std::sync::atomic::AtomicBool; 2] = [
 
 /// A line on stdout (results, for scripts).
 pub fn out(line: &str) {
-    write(0, &mut io::stdout().lock(), format_args!("{line}\n"));
+    write(
+        0,
+        &mut io::stdout().lock(),
+        format_args!("{}\n", inert(line)),
+    );
 }
 
 /// Text on stdout as it is (a document, already ending with its newline).
@@ -27,7 +31,30 @@ pub fn out_raw(text: &str) {
 
 /// A line on stderr (progress, findings, errors).
 pub fn err(line: &str) {
-    write(1, &mut io::stderr().lock(), format_args!("{line}\n"));
+    write(
+        1,
+        &mut io::stderr().lock(),
+        format_args!("{}\n", inert(line)),
+    );
+}
+
+/// The line with every control character but newline and tab written as `\u{..}`: a node
+/// or dataset name that carries terminal escapes (`\x1b[2J`) is shown, never obeyed.
+pub fn inert(line: &str) -> std::borrow::Cow<'_, str> {
+    let obeyed = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !line.chars().any(obeyed) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    line.chars()
+        .map(|c| {
+            if obeyed(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 fn write(stream: usize, writer: &mut dyn Write, text: std::fmt::Arguments) {
@@ -65,6 +92,15 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(inert("plain\tline\n"), "plain\tline\n");
+        assert_eq!(
+            inert("node \u{1b}[2Jclear\u{7}\u{9b}"),
+            "node \\u{1b}[2Jclear\\u{7}\\u{9b}"
+        );
     }
 
     #[test]

@@ -187,3 +187,24 @@ fn a_failed_plan_leaves_no_stale_plan_in_out() {
         "mine"
     );
 }
+
+#[test]
+fn terminal_escapes_in_names_are_shown_not_obeyed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("kedro-sfn.yml");
+    // A node that does not exist, named with an escape that would clear the screen.
+    std::fs::write(&config, "nodes:\n  \"train\\e[2J\":\n    memory_mb: 1024\n").expect("writes");
+    let output = within(
+        offline_plan(&dir.path().join("out"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null()),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("train\\u{1b}[2J"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "a raw escape reached the terminal: {stderr:?}"
+    );
+}
