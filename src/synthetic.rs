@@ -211,3 +211,64 @@ pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc
         registered_nodes: Vec::new(),
     }
 }
+
+/// What a successful deploy of `changes` leaves in AWS, as the change set reads it back:
+/// for tests and benchmarks that plan a change against a deployed pipeline without AWS.
+/// Children and ECS task definitions are not modelled (their pipelines plan against AWS).
+pub fn deployed_as_planned(
+    plan: &crate::plan::Plan,
+    changes: &crate::plan::changes::ChangeSet,
+    target: &crate::plan::changes::Target,
+) -> crate::plan::changes::Deployment {
+    use crate::plan::changes::{function_record, DeployedFunction, DeployedMachine, Deployment};
+    let versions: BTreeMap<&str, Option<u64>> = changes
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.version))
+        .collect();
+    let functions = plan
+        .functions
+        .iter()
+        .map(|spec| {
+            let function = DeployedFunction {
+                name: spec.name.clone(),
+                code_sha256: target
+                    .image_uri
+                    .as_deref()
+                    .and_then(crate::plan::changes::image_digest)
+                    .map(str::to_string),
+                image_uri: target.image_uri.clone(),
+                memory_mb: spec.memory_mb,
+                timeout_s: spec.timeout_s,
+                ephemeral_storage_mb: spec.ephemeral_storage_mb,
+                architecture: spec.architecture.to_string(),
+                environment: spec.environment.clone(),
+                role_arn: target.lambda_role_arn.clone().unwrap_or_default(),
+                record: Some(function_record(spec, plan, target)),
+                // Read back for a function about to be deleted: its task is named there.
+                tags: Some(crate::plan::changes::function_tags(spec, target)),
+                latest_version: versions.get(spec.name.as_str()).copied().flatten(),
+            };
+            (spec.name.clone(), function)
+        })
+        .collect();
+    let arn = format!(
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:{}",
+        plan.state_machine.name
+    );
+    Deployment {
+        machine: Some(DeployedMachine {
+            alias_version_arn: Some(format!("{arn}:1")),
+            arn,
+            role_arn: target.machine_role_arn.clone().unwrap_or_default(),
+            definition: changes.definition.clone(),
+            logging: target.logging.clone(),
+            tracing: target.tracing,
+            tags: BTreeMap::new(),
+            served_since_ms: None,
+        }),
+        functions,
+        task_definitions: BTreeMap::new(),
+        children: BTreeMap::new(),
+    }
+}

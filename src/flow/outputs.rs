@@ -13,6 +13,7 @@ use crate::plan::changes::ChangeSet;
 use crate::plan::document::{Comparison, PlanDocument};
 use crate::plan::Plan;
 use crate::report::diff::{headline, render as render_changes};
+use crate::report::review::{verdict, Review};
 use crate::report::summary::{self, Baseline};
 
 /// The files `plan` (and `deploy`) write into their output directory.
@@ -28,6 +29,7 @@ pub const DEPLOY_FILE: &str = "deploy.json";
 pub struct Compared<'a> {
     pub changes: &'a ChangeSet,
     pub text_diff: &'a str,
+    pub task_diff: &'a str,
     pub image_uri: Option<&'a str>,
     pub calls: &'a CallCount,
 }
@@ -77,7 +79,15 @@ pub fn write_plan(
             calls: serde_json::to_value(compared.calls)?,
         });
         summary_md.push('\n');
-        summary_md.push_str(&render_changes(plan, compared.changes, compared.text_diff));
+        let review = Review::of(plan, compared.changes);
+        let verdict = verdict(plan, compared.changes, &review);
+        summary_md.push_str(&render_changes(
+            plan,
+            compared.changes,
+            &review,
+            compared.task_diff,
+            Some(&verdict),
+        ));
     }
     write_atomically(&out.join(PLAN_FILE), document.to_json().as_bytes())?;
     write_atomically(&out.join(SUMMARY_FILE), summary_md.as_bytes())?;

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::image::ImageRef;
 use crate::plan::changes::{changes, ChangeSet, Deployment, Target};
 use crate::plan::Plan;
-use crate::report::diff::definition_diff;
+use crate::report::diff::{definition_diff, task_diff};
 use crate::report::summary::Baseline;
 
 use super::image::read_record;
@@ -44,7 +44,10 @@ pub struct Prepared {
     pub target: Target,
     pub deployment: Deployment,
     pub changes: ChangeSet,
+    /// The whole definition's diff, for plan.json.
     pub text_diff: String,
+    /// What changes in each changed Task state, for people.
+    pub task_diff: String,
     pub clients: Clients,
     pub region: String,
     pub concurrency: usize,
@@ -62,6 +65,7 @@ impl Prepared {
         let compared = Compared {
             changes: &self.changes,
             text_diff: &self.text_diff,
+            task_diff: &self.task_diff,
             image_uri: self.target.image_uri.as_deref(),
             calls,
         };
@@ -202,7 +206,9 @@ pub async fn prepare(
                 .find(|c| c.name == name)
                 .map(|c| c.definition.clone())
         });
-    let text_diff = definition_diff(deployment.whole_definition().as_ref(), &planned_whole);
+    let deployed_whole = deployment.whole_definition();
+    let text_diff = definition_diff(deployed_whole.as_ref(), &planned_whole);
+    let task_diff = task_diff(deployed_whole.as_ref(), &planned_whole);
     Ok(Prepared {
         config,
         plan,
@@ -210,6 +216,7 @@ pub async fn prepare(
         deployment,
         changes,
         text_diff,
+        task_diff,
         clients,
         region,
         concurrency,

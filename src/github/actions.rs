@@ -165,6 +165,8 @@ pub struct Context {
     pub api_url: String,
     pub step_summary: Option<PathBuf>,
     pub output: Option<PathBuf>,
+    /// The workflow run's page, which comments link to (`None` outside a runner).
+    pub run_url: Option<String>,
 }
 
 impl Context {
@@ -193,6 +195,12 @@ impl Context {
             api_url: get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
             step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             output: get("GITHUB_OUTPUT").map(PathBuf::from),
+            run_url: get("GITHUB_RUN_ID").map(|id| {
+                let server =
+                    get("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+                let repository = get("GITHUB_REPOSITORY").unwrap_or_default();
+                format!("{server}/{repository}/actions/runs/{id}")
+            }),
         })
     }
 
@@ -337,7 +345,29 @@ pub fn write_outputs(path: &Path, outputs: &BTreeMap<&str, String>) -> Result<()
 
 /// Appends Markdown to the job summary.
 pub fn write_summary(path: &Path, markdown: &str) -> Result<(), ActionError> {
-    append(path, markdown)
+    let written = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+    let room = SUMMARY_MAX_BYTES.saturating_sub(written);
+    append(path, &fit_bytes(markdown, room))
+}
+
+/// GitHub refuses a step's summary past 1 MiB (and shows none of it): what one step
+/// appends stays under this.
+pub const SUMMARY_MAX_BYTES: usize = 1_000_000;
+
+/// `markdown` cut (as a comment is, head and tail kept, still valid Markdown) to at most
+/// `max` bytes.
+fn fit_bytes(markdown: &str, max: usize) -> String {
+    let mut chars = max;
+    loop {
+        let cut = crate::report::comment::truncate(markdown, chars, None);
+        if cut.len() <= max {
+            return cut;
+        }
+        if chars < 1_000 {
+            return String::new();
+        }
+        chars = chars * 9 / 10;
+    }
 }
 
 #[cfg(test)]
@@ -402,6 +432,7 @@ mod tests {
             api_url: String::new(),
             step_summary: None,
             output: None,
+            run_url: None,
         };
         let pr = context.pull_request().unwrap();
         assert_eq!(

@@ -181,7 +181,12 @@ async fn run_mode(
             if let Some(refused) = error.downcast_ref::<Refused>() {
                 publish(context, &refused.summary)?;
                 if let Some(pr) = &pull_request {
-                    let body = render_refusal_comment(&refused.machine, &refused.findings, &commit);
+                    let body = render_refusal_comment(
+                        &refused.machine,
+                        &refused.findings,
+                        &commit,
+                        context.run_url.as_deref(),
+                    );
                     comment(inputs, context, pr.number, &marker(&refused.machine), &body).await;
                 }
             }
@@ -341,6 +346,7 @@ async fn deploy_prepared(
             .ok()
             .and_then(|a| a.probes.as_ref())
             .map(|p| (p.count, p.seconds)),
+        run_url: context.run_url.as_deref(),
     };
     report_deployment(inputs, context, &record).await?;
     applied?;
@@ -438,7 +444,8 @@ async fn report_plan(
         let body = render_comment(&CommentInput {
             plan: &prepared.plan,
             changes: Some(&prepared.changes),
-            text_diff: &prepared.text_diff,
+            task_diff: &prepared.task_diff,
+            run_url: context.run_url.as_deref(),
             commit: &context.commit(),
             notes,
         });
@@ -471,7 +478,8 @@ async fn offline_plan(
         let body = render_comment(&CommentInput {
             plan,
             changes: None,
-            text_diff: "",
+            task_diff: "",
+            run_url: context.run_url.as_deref(),
             commit: &context.commit(),
             notes: &notes,
         });

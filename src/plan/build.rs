@@ -100,7 +100,7 @@ pub(super) fn build(
     };
     let (definition, children) = machines.render();
 
-    let prices = Prices::from_config(&config.file.prices);
+    let prices = Prices::for_region(&config.file.prices, config.file.region.as_deref());
     let estimate = estimate::planned(&tree, &names.states, &runs.task_runs, &prices);
     let history = HistoryUse {
         executions: expected.durations.history.executions,
@@ -483,6 +483,7 @@ fn task_states<'a>(
                 _ => Invoke::Lambda { function },
             },
             nodes: &task.nodes,
+            reads_from: &task.depends_on,
         })
         .collect()
 }

@@ -5,12 +5,15 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::pipeline::check::Findings;
-use crate::plan::changes::{ChangeSet, MachineAction};
+use crate::plan::changes::ChangeSet;
 use crate::plan::Plan;
 
-use super::diff::{headline, render as render_changes};
+use super::diff::{alerts, render as render_changes};
 use super::escape::{code, mermaid_label, text};
-use super::mermaid::{flowchart, summary_flowchart, task_labels, Mark, SUMMARY_ABOVE};
+use super::review::{verdict, Review, RowKind};
+use super::mermaid::{
+    flowchart, neighbourhood_flowchart, summary_flowchart, task_labels, Mark, WHOLE_DRAWN_UP_TO,
+};
 use super::summary::render_findings;
 
 /// GitHub refuses comment bodies longer than this (characters).
@@ -37,68 +40,78 @@ pub struct CommentInput<'a> {
     pub plan: &'a Plan,
     /// `None` when the plan could not be compared with AWS (e.g. a fork without credentials).
     pub changes: Option<&'a ChangeSet>,
-    pub text_diff: &'a str,
+    /// What changes in each changed Task state ([`super::diff::task_diff`]).
+    pub task_diff: &'a str,
     /// The commit the plan was made for.
     pub commit: &'a str,
+    /// The workflow run that made it, linked from the footer and the cut notice.
+    pub run_url: Option<&'a str>,
     /// Said under the status line (e.g. why the plan is offline).
     pub notes: &'a [String],
 }
 
-/// The comment for a plan.
+/// The comment for a plan: the verdict in the title, then what is destroyed, what changes,
+/// what it costs, the picture, and the details folded.
 pub fn render_comment(input: &CommentInput) -> String {
     let plan = input.plan;
+    let review = input.changes.map(|changes| Review::of(plan, changes));
     let mut out = marker(&plan.state_machine.name);
     out.push('\n');
-    let status = match input.changes {
-        Some(changes) if changes.is_empty() => "✅ no changes".to_string(),
-        Some(changes) if !changes.clashes.is_empty() => {
-            "⛔ deploy would be refused: functions it does not own are in the way".to_string()
-        }
-        Some(changes) => format!("📝 {} change(s)", changes.count()),
-        None => "📝 plan only (not compared with AWS)".to_string(),
+    let status = match (input.changes, &review) {
+        (Some(changes), Some(review)) => verdict(plan, changes, review),
+        _ => "📝 plan only (not compared with AWS)".to_string(),
     };
     let _ = writeln!(
         out,
-        "## kedro-sfn: {} — {status}\n",
-        code(&plan.state_machine.name)
+        "## kedro-sfn: {} — {}\n",
+        code(&plan.state_machine.name),
+        text(&status)
     );
-    let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
     let _ = writeln!(
         out,
-        "Pipeline {} of **{}**: {} Kedro nodes in {} tasks; {}.\n",
+        "Pipeline {} of **{}**: {} Kedro nodes in {}.\n",
         code(&plan.pipeline),
         text(&plan.project),
         plan.node_count,
-        plan.tasks.len(),
-        super::run_cost::headline(plan, deployed_run)
+        super::review::counted(plan.tasks.len(), "task", "tasks"),
     );
-    if let Some(changes) = input.changes {
-        let _ = writeln!(out, "**{}**\n", text(&headline(changes)));
-    }
     for note in input.notes {
         let _ = writeln!(out, "> {}\n", text(note));
     }
+    if let (Some(changes), Some(review)) = (input.changes, &review) {
+        out.push_str(&alerts(changes, review));
+        if !changes.is_empty() {
+            out.push_str(&render_changes(plan, changes, review, input.task_diff, None));
+        }
+    }
+    let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
+    out.push_str(&super::run_cost::render(plan, deployed_run));
     out.push_str(&marked_flowchart(plan, input.changes));
     out.push_str(&super::summary::split_line(plan));
     out.push_str(&super::summary::ecs_tasks_line(plan));
-    out.push_str(&super::run_cost::render(plan, deployed_run));
-    if let Some(changes) = input.changes {
-        out.push_str(&render_changes(plan, changes, input.text_diff));
-    }
     if !plan.findings.problems.is_empty() {
         out.push_str(&render_findings(&plan.findings));
         out.push('\n');
     }
-    let _ = writeln!(
-        out,
-        "<sub>Planned for commit {} by kedro-sfn.</sub>",
-        code(input.commit)
-    );
-    truncate(&out, COMMENT_MAX_CHARS)
+    out.push_str(&footer("Planned for commit", input.commit, input.run_url));
+    truncate(&out, COMMENT_MAX_CHARS, input.run_url)
+}
+
+/// The last line: which commit, and the run that has everything.
+pub fn footer(lead: &str, commit: &str, run_url: Option<&str>) -> String {
+    let run = run_url
+        .map(|url| format!(" in [workflow run]({url})"))
+        .unwrap_or_default();
+    format!("<sub>{lead} {} by kedro-sfn{run}.</sub>\n", code(commit))
 }
 
 /// The comment for a pipeline the checks refused.
-pub fn render_refusal_comment(state_machine: &str, findings: &Findings, commit: &str) -> String {
+pub fn render_refusal_comment(
+    state_machine: &str,
+    findings: &Findings,
+    commit: &str,
+    run_url: Option<&str>,
+) -> String {
     let mut out = marker(state_machine);
     let _ = writeln!(
         out,
@@ -107,12 +120,9 @@ pub fn render_refusal_comment(state_machine: &str, findings: &Findings, commit: 
         findings.errors().count()
     );
     out.push_str(&render_findings(findings));
-    let _ = writeln!(
-        out,
-        "\n<sub>Checked for commit {} by kedro-sfn.</sub>",
-        code(commit)
-    );
-    truncate(&out, COMMENT_MAX_CHARS)
+    out.push('\n');
+    out.push_str(&footer("Checked for commit", commit, run_url));
+    truncate(&out, COMMENT_MAX_CHARS, run_url)
 }
 
 /// Mermaid classes for added, changed and removed boxes: strong fills with white text,
@@ -124,110 +134,106 @@ const MARK_CLASSES: &str =
   classDef removed fill:#cf222e,stroke:#82071e,color:#ffffff,stroke-dasharray:4
 ";
 
-/// The state machine drawn with added and changed tasks marked, and removed ones beside it.
-/// Above [`SUMMARY_ABOVE`] tasks, one box per group of tasks (the job summary keeps the full
-/// picture).
+/// Removed tasks drawn as boxes at most; the rest are counted in one more box.
+const REMOVED_DRAWN: usize = 8;
+
+/// The picture of the change: the whole machine while it is small enough to read at a
+/// comment's width; past that, the changed tasks and their direct neighbours (the rest
+/// counted); past that too, one box per group of tasks. Added and changed tasks are marked,
+/// removed ones drawn beside it.
 pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
-    let mut out = String::from("### State machine\n\n");
-    let structure = changes.map(|c| &c.structure);
-    let added: BTreeSet<&str> = structure
-        .map(|s| {
-            s.added
-                .iter()
-                .map(String::as_str)
-                .chain(s.renamed.iter().map(|(_, new)| new.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let changed: BTreeSet<&str> = structure
-        .map(|s| {
-            s.nodes_changed
-                .iter()
-                .chain(&s.order_changed)
-                .chain(&s.function_changed)
-                .map(String::as_str)
-                .filter(|name| !added.contains(name))
-                .collect()
-        })
-        .unwrap_or_default();
-    let removed: Vec<&String> = structure
-        .map(|s| {
-            s.removed
-                .iter()
-                .chain(s.renamed.iter().map(|(old, _)| old))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut chart;
-    if plan.tasks.len() > SUMMARY_ABOVE {
-        let marks: Vec<Mark> = plan
-            .tasks
+    let review = changes.map(|c| Review::of(plan, c));
+    let of_kind = |kind: RowKind| -> BTreeSet<&str> {
+        review
             .iter()
-            .map(|t| {
-                if added.contains(t.state.as_str()) {
-                    Mark::Added
-                } else if changed.contains(t.state.as_str()) {
-                    Mark::Changed
-                } else {
-                    Mark::Same
-                }
-            })
-            .collect();
-        let (summary, marked) = summary_flowchart(plan, &marks);
-        chart = summary;
-        if changes.is_some() {
-            chart.push_str(MARK_CLASSES);
-            for (class, mark) in [("added", Mark::Added), ("changed", Mark::Changed)] {
-                let ids: Vec<&str> = marked
-                    .iter()
-                    .filter(|(_, m)| *m == mark)
-                    .map(|(id, _)| id.as_str())
-                    .collect();
-                if !ids.is_empty() {
-                    let _ = writeln!(chart, "  class {} {class}", ids.join(","));
-                }
+            .flat_map(|r| &r.rows)
+            .filter(|row| row.kind == kind)
+            .map(|row| row.state.as_str())
+            .collect()
+    };
+    let (added, changed, removed) = (
+        of_kind(RowKind::Added),
+        of_kind(RowKind::Changed),
+        of_kind(RowKind::Deleted),
+    );
+    let marks: Vec<Mark> = plan
+        .tasks
+        .iter()
+        .map(|t| {
+            if added.contains(t.state.as_str()) {
+                Mark::Added
+            } else if changed.contains(t.state.as_str()) {
+                Mark::Changed
+            } else {
+                Mark::Same
             }
-        }
+        })
+        .collect();
+    let focus: BTreeSet<usize> = marks
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m != Mark::Same)
+        .map(|(t, _)| t)
+        .collect();
+    let first_deploy = review.as_ref().is_some_and(|r| r.first_deploy);
+    let mut out = String::from("### State machine\n\n");
+    let (mut chart, marked) = if plan.tasks.len() <= WHOLE_DRAWN_UP_TO {
+        let chart = flowchart(&plan.tree, &task_labels(plan));
+        let marked = focus.iter().map(|&t| (format!("t{t}"), marks[t])).collect();
+        (chart, marked)
+    } else if let Some(picture) = (!first_deploy && !focus.is_empty())
+        .then(|| neighbourhood_flowchart(plan, &focus, &marks))
+        .flatten()
+    {
         let _ = writeln!(
             out,
-            "_{} tasks, drawn one box per group; the job summary has the full picture._\n",
+            "_The {} changed and {} unchanged task(s) next to them, of {} (arrows: which task reads which one's outputs)._\n",
+            focus.len(),
+            picture.neighbours,
             plan.tasks.len()
         );
+        (picture.chart, picture.marked)
     } else {
-        let labels = task_labels(plan);
-        chart = flowchart(&plan.tree, &labels);
-        if changes.is_some() {
-            let ids = |names: &BTreeSet<&str>| -> Vec<String> {
-                plan.tasks
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| names.contains(t.state.as_str()))
-                    .map(|(i, _)| format!("t{i}"))
-                    .collect()
-            };
-            chart.push_str(MARK_CLASSES);
-            for (class, list) in [("added", ids(&added)), ("changed", ids(&changed))] {
-                if !list.is_empty() {
-                    let _ = writeln!(chart, "  class {} {class}", list.join(","));
-                }
+        let _ = writeln!(
+            out,
+            "_{} tasks, drawn one box per group; every task is in `state-machine.asl.json`._\n",
+            plan.tasks.len()
+        );
+        summary_flowchart(plan, &marks)
+    };
+    if changes.is_some() && !first_deploy {
+        chart.push_str(MARK_CLASSES);
+        for (class, mark) in [("added", Mark::Added), ("changed", Mark::Changed)] {
+            let ids: Vec<&str> = marked
+                .iter()
+                .filter(|(_, m)| *m == mark)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            if !ids.is_empty() {
+                let _ = writeln!(chart, "  class {} {class}", ids.join(","));
             }
         }
     }
     if !removed.is_empty() {
         chart.push_str("  subgraph gone[\"removed\"]\n");
-        for (i, name) in removed.iter().take(SUMMARY_ABOVE).enumerate() {
+        let mut ids = Vec::new();
+        for (i, name) in removed.iter().take(REMOVED_DRAWN).enumerate() {
             let _ = writeln!(chart, "    r{i}[\"{}\"]", mermaid_label(name));
+            ids.push(format!("r{i}"));
+        }
+        if removed.len() > REMOVED_DRAWN {
+            let _ = writeln!(
+                chart,
+                "    rmore[\"+{} more removed\"]",
+                removed.len() - REMOVED_DRAWN
+            );
+            ids.push("rmore".to_string());
         }
         chart.push_str("  end\n");
-        let shown = removed.len().min(SUMMARY_ABOVE);
-        let ids: Vec<String> = (0..shown).map(|i| format!("r{i}")).collect();
         let _ = writeln!(chart, "  class {} removed", ids.join(","));
     }
-    if changes.is_some_and(|c| matches!(c.machine, MachineAction::Create)) {
-        chart.push_str("  %% a new state machine\n");
-    }
     let _ = writeln!(out, "```mermaid\n{chart}```\n");
-    if changes.is_some() {
+    if changes.is_some() && !first_deploy {
         out.push_str("<sub>green: added · amber: changed · red: removed</sub>\n\n");
     }
     out
@@ -237,7 +243,7 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
 /// status) and its tail (the footer), with a note saying what was cut. The result is still
 /// valid Markdown: the head's open code fence and `<details>` are closed, and the tail
 /// starts where no fence or `<details>` is open, so it renders as written.
-pub fn truncate(body: &str, max: usize) -> String {
+pub fn truncate(body: &str, max: usize, run_url: Option<&str>) -> String {
     let length = body.chars().count();
     if length <= max {
         return body.to_string();
@@ -275,9 +281,13 @@ pub fn truncate(body: &str, max: usize) -> String {
         out.push_str("</details>\n");
     }
     let cut = length - head.chars().count() - tail.chars().count();
+    let whole = match run_url {
+        Some(url) => format!("the job summary of [the workflow run]({url}) shows more, and `plan.json` (the action's `plan-json` output, to upload as an artifact) has all of it"),
+        None => "`summary.md` shows more, and `plan.json` beside it has all of it".to_string(),
+    };
     let _ = write!(
         out,
-        "\n> [!NOTE]\n> {cut} characters were cut here: GitHub comments hold at most {max}. plan.json and the job summary have everything.\n\n"
+        "\n> [!NOTE]\n> {cut} characters were cut here (GitHub holds at most {max} in a comment): {whole}.\n\n"
     );
     out.push_str(tail);
     out
@@ -363,7 +373,7 @@ mod tests {
             body.push_str(&format!("+ line {i}\n"));
         }
         body.push_str("```\n<sub>commit abc</sub>\n");
-        let cut = truncate(&body, COMMENT_MAX_CHARS);
+        let cut = truncate(&body, COMMENT_MAX_CHARS, None);
         assert!(
             cut.chars().count() <= COMMENT_MAX_CHARS,
             "{}",
@@ -383,8 +393,8 @@ mod tests {
             &cut[cut.len() - 300..]
         );
         let short = "short body\n";
-        assert_eq!(truncate(short, 100), short);
-        assert_eq!(truncate(short, COMMENT_MAX_CHARS), short);
+        assert_eq!(truncate(short, 100, None), short);
+        assert_eq!(truncate(short, COMMENT_MAX_CHARS, None), short);
     }
 }
 
@@ -410,7 +420,7 @@ mod truncation {
         }
         body.push_str("````\n\n</details>\n\n<sub>footer</sub>\n");
         for max in [2_000, 10_000, 65_536] {
-            let cut = truncate(&body, max);
+            let cut = truncate(&body, max, None);
             assert!(cut.chars().count() <= max, "{max}: {}", cut.chars().count());
             assert!(cut.contains("characters were cut here"));
             assert_valid(&cut);
@@ -418,37 +428,30 @@ mod truncation {
     }
 
     #[test]
-    fn a_thousand_task_change_set_truncates_to_valid_markdown() {
+    fn a_thousand_task_first_deploy_fits_without_a_cut() {
         let dag = crate::synthetic::random_dag(1_000, 4, 0.5, &mut crate::synthetic::Rng::new(7));
         let doc = crate::synthetic::doc_from_dag(&dag, &|i| format!("node_{i:04}"));
         let config = crate::config::Config::default();
         let plan = crate::plan::draft(&doc, &config).expect("plans");
         let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &Default::default(), &target);
-        let diff = crate::report::diff::definition_diff(None, &changes.definition);
         let body = render_comment(&CommentInput {
             plan: &plan,
             changes: Some(&changes),
-            text_diff: &diff,
+            task_diff: "",
+            run_url: None,
             commit: "abc",
             notes: &[],
         });
-        assert!(
-            body.contains("characters were cut here"),
-            "not cut: {}",
-            body.len()
-        );
-        assert!(body.chars().count() <= COMMENT_MAX_CHARS);
+        // Folded lists and a picture of groups: no cut, and far from GitHub's limit.
+        assert!(!body.contains("characters were cut here"));
+        assert!(body.chars().count() < COMMENT_MAX_CHARS / 2, "{}", body.len());
         let end = scan(&body)
             .last()
             .map(|l| l.after.clone())
             .unwrap_or_default();
         assert!(end.is_top_level(), "left open: {end:?}");
-        assert!(
-            body.trim_end().ends_with("by kedro-sfn.</sub>"),
-            "{}",
-            &body[body.len() - 500..]
-        );
+        assert!(body.trim_end().ends_with("by kedro-sfn.</sub>"));
     }
 
     #[test]
@@ -481,14 +484,22 @@ mod truncation {
         let body = render_comment(&CommentInput {
             plan: &plan,
             changes: Some(&changes),
-            text_diff: "",
+            task_diff: "",
+            run_url: None,
             commit: "abc",
             notes: &[],
         });
         let delta =
             super::super::run_cost::usd(plan.timing.estimate.total_usd - deployed.total_usd);
+        let percent = (plan.timing.estimate.total_usd - deployed.total_usd) / deployed.total_usd
+            * 100.0;
+        assert!(percent > 10.0, "{percent}");
         assert!(
-            body.contains(&format!("(±0 s, +{delta} against the deployed machine)")),
+            body.contains(&format!(
+                "| **Total** | {} | {} | +{delta} (+{percent:.0} %) |",
+                super::super::run_cost::usd(deployed.total_usd),
+                super::super::run_cost::usd(plan.timing.estimate.total_usd)
+            )),
             "{body}"
         );
         assert!(

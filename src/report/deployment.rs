@@ -7,7 +7,7 @@ use std::fmt::Write;
 use crate::plan::changes::{ChangeSet, FunctionAction};
 use crate::plan::definition::arns::version_number;
 
-use super::comment::{marker, truncate, COMMENT_MAX_CHARS};
+use super::comment::{footer, marker, truncate, COMMENT_MAX_CHARS};
 use super::escape::{code, prose, text};
 
 /// An execution started after the deploy.
@@ -36,6 +36,8 @@ pub struct DeploymentRecord<'a> {
     pub execution: Option<ExecutionLine>,
     /// New function versions probed before the alias moved, and how long that took.
     pub probes: Option<(usize, f64)>,
+    /// The workflow run that deployed, linked from the footer.
+    pub run_url: Option<&'a str>,
 }
 
 /// The summary line under which the reviewed plan is kept.
@@ -119,12 +121,8 @@ pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>)
             plan.trim()
         );
     }
-    let _ = writeln!(
-        out,
-        "<sub>Deployed commit {} by kedro-sfn.</sub>",
-        code(record.commit)
-    );
-    truncate(&out, COMMENT_MAX_CHARS)
+    out.push_str(&footer("Deployed commit", record.commit, record.run_url));
+    truncate(&out, COMMENT_MAX_CHARS, record.run_url)
 }
 
 /// The plan part of an existing comment: a plan comment without its marker, or the plan a
@@ -266,6 +264,7 @@ mod rendering {
                 console: "https://console.aws.amazon.com/x".into(),
             }),
             probes: failure.is_none().then_some((2, 1.25)),
+            run_url: None,
         }
     }
 

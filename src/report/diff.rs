@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::plan::changes::{ChangeSet, ChildAction, FunctionAction, MachineAction};
 use crate::plan::Plan;
 
+use crate::plan::definition::asl::task_states;
+
 use super::escape::{code, text};
+use super::review::{counted, list, Review, Row, RowKind};
 
 /// A unified diff of two definitions, pretty-printed (empty when they are equal).
 pub fn definition_diff(deployed: Option<&Value>, planned: &Value) -> String {
@@ -27,6 +30,65 @@ pub fn definition_diff(deployed: Option<&Value>, planned: &Value) -> String {
         .unified_diff()
         .context_radius(3)
         .header("deployed", "planned")
+        .to_string()
+}
+
+/// What changes in each Task state both definitions have, and in the machine's own fields:
+/// a unified diff per state, without the transitions (`Next`, `End`: the picture shows the
+/// order, and a regrouping moves them without changing the task). Empty for a first deploy:
+/// the definition is an artifact then, not a change.
+pub fn task_diff(deployed: Option<&Value>, planned: &Value) -> String {
+    let Some(deployed) = deployed else {
+        return String::new();
+    };
+    let old: BTreeMap<&str, &Value> = task_states(deployed).into_iter().collect();
+    let mut out = String::new();
+    let own_fields = |definition: &Value| -> Value {
+        let mut fields = definition.clone();
+        if let Some(object) = fields.as_object_mut() {
+            object.remove("States");
+            object.remove("StartAt");
+        }
+        fields
+    };
+    out.push_str(&one_diff(
+        "the state machine",
+        &own_fields(deployed),
+        &own_fields(planned),
+    ));
+    for (name, state) in task_states(planned) {
+        if let Some(before) = old.get(name) {
+            out.push_str(&one_diff(name, &without_transition(before), &without_transition(state)));
+        }
+    }
+    out
+}
+
+/// A Task state without where it goes next.
+fn without_transition(state: &Value) -> Value {
+    let mut state = state.clone();
+    if let Some(object) = state.as_object_mut() {
+        object.remove("Next");
+        object.remove("End");
+    }
+    state
+}
+
+/// The unified diff of one part of the definition, headed by its name (empty when equal).
+fn one_diff(name: &str, before: &Value, after: &Value) -> String {
+    if before == after {
+        return String::new();
+    }
+    let pretty = |v: &Value| {
+        let mut s = super::json_text::to_pretty(v).unwrap_or_default();
+        s.push('\n');
+        s
+    };
+    let (old, new) = (pretty(before), pretty(after));
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(2)
+        .header(&format!("deployed: {name}"), &format!("planned: {name}"))
         .to_string()
 }
 
@@ -87,170 +149,192 @@ pub fn headline(changes: &ChangeSet) -> String {
     line
 }
 
-/// One function or ECS task definition of the change set, as the section shows it.
-struct Resource<'a> {
-    state: &'a str,
-    name: &'a str,
-    action: &'a FunctionAction,
-    on_ecs: bool,
-}
+/// Rows of the change table shown before the rest is folded away.
+pub const ROWS_SHOWN: usize = 20;
+/// Rows inside the fold; past them, plan.json has the rest.
+const ROWS_FOLDED: usize = 150;
+/// Lines of the per-task diff shown; plan.json's `definition_diff` has the whole.
+const DIFF_LINES_SHOWN: usize = 400;
 
-/// The Markdown section of the change set; `plan` names the Kedro nodes of each task.
-pub fn render(plan: &Plan, changes: &ChangeSet, text_diff: &str) -> String {
+/// The `### Changes` section: the table of changed tasks (the first [`ROWS_SHOWN`] open,
+/// the rest folded), one line for each wholesale change, and the per-task diff, folded.
+/// `verdict` is said first where no title says it (the job summary).
+pub fn render(
+    plan: &Plan,
+    changes: &ChangeSet,
+    review: &Review,
+    task_diff: &str,
+    verdict: Option<&str>,
+) -> String {
     let mut out = String::from("### Changes\n\n");
-    let _ = writeln!(out, "{}.\n", text(&headline(changes)));
-    let resources: Vec<Resource> = changes
-        .functions
-        .iter()
-        .map(|f| Resource {
-            state: &f.state,
-            name: &f.name,
-            action: &f.action,
-            on_ecs: false,
-        })
-        .chain(changes.ecs_tasks.iter().map(|t| Resource {
-            state: &t.state,
-            name: &t.family,
-            action: &t.action,
-            on_ecs: true,
-        }))
-        .collect();
-    out.push_str(&alerts(changes, &resources));
-    let lines = structure_lines(changes);
-    if !lines.is_empty() {
-        out.push_str(&lines.join("\n"));
-        out.push_str("\n\n");
+    if let Some(verdict) = verdict {
+        let _ = writeln!(out, "**{}**\n", text(verdict));
+        out.push_str(&alerts(changes, review));
     }
-    out.push_str(&resource_table(plan, &resources));
-    out.push_str(&diff_details(text_diff));
-    out
-}
-
-/// A caution for functions it does not own, a warning for what it deletes.
-fn alerts(changes: &ChangeSet, resources: &[Resource]) -> String {
-    let mut out = String::new();
-    if !changes.clashes.is_empty() {
-        out.push_str("> [!CAUTION]\n> These functions exist but are not owned by this state machine; deploy will refuse to touch them:\n");
-        for name in &changes.clashes {
-            let _ = writeln!(out, "> - {}", code(name));
-        }
-        out.push('\n');
+    if review.first_deploy {
+        out.push_str(&first_deploy(plan, changes));
+        return out;
     }
-    let deleted: Vec<&str> = resources
-        .iter()
-        .filter(|r| r.action == &FunctionAction::Delete)
-        .map(|r| r.name)
-        .collect();
-    if !deleted.is_empty() {
-        out.push_str(
-            "> [!WARNING]\n> These functions (or ECS task definitions) will be deleted (their tasks left the pipeline):\n",
-        );
-        for name in &deleted {
-            let _ = writeln!(out, "> - {}", code(name));
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// The tasks removed, changed or reordered, the child machines and the renames: one line
-/// each (added tasks and changed functions are rows of the table instead).
-fn structure_lines(changes: &ChangeSet) -> Vec<String> {
-    let s = &changes.structure;
+    out.push_str(&change_table(&review.rows));
     let mut lines = Vec::new();
-    for (label, names) in [
-        ("removed", &s.removed),
-        ("nodes changed", &s.nodes_changed),
-        ("wait for other tasks", &s.order_changed),
-    ] {
-        if !names.is_empty() {
-            let list: Vec<String> = names.iter().map(|n| code(n)).collect();
-            lines.push(format!("- Tasks {label}: {}", list.join(", ")));
-        }
+    if review.regrouped > 0 {
+        lines.push(format!(
+            "{} regrouped by the planner into other Parallel states; no dependency changed.",
+            counted(review.regrouped, "task", "tasks")
+        ));
     }
-    let children: Vec<String> = changes
-        .children
-        .iter()
-        .filter_map(|c| {
-            let what = match &c.action {
-                ChildAction::Keep => return None,
-                ChildAction::Create => "create".to_string(),
-                ChildAction::Update { reasons } => format!("new version ({})", reasons.join(", ")),
-                ChildAction::Delete => "**delete**".to_string(),
-            };
-            Some(format!("{} {}", code(&c.name), text(&what)))
-        })
-        .collect();
-    if !children.is_empty() {
-        lines.push(format!("- Child state machines: {}", children.join(", ")));
+    if review.new_code > 0 {
+        lines.push(format!(
+            "New code (a new image) for {}.",
+            counted(review.new_code, "task", "tasks")
+        ));
     }
-    if !s.renamed.is_empty() {
-        let list: Vec<String> = s
-            .renamed
-            .iter()
-            .map(|(a, b)| format!("{} → {}", code(a), code(b)))
-            .collect();
-        lines.push(format!("- Tasks renamed: {}", list.join(", ")));
+    if let MachineAction::Update { reasons } = &changes.machine {
+        lines.push(format!(
+            "State machine: a new version ({}).",
+            text(&reasons.join(", "))
+        ));
     }
-    lines
-}
-
-/// A row per function or task definition that changes: its task, its nodes, what changes.
-fn resource_table(plan: &Plan, resources: &[Resource]) -> String {
-    let changed: Vec<&Resource> = resources
-        .iter()
-        .filter(|r| r.action != &FunctionAction::Keep)
-        .collect();
-    if changed.is_empty() {
-        return String::new();
+    if !review.children.is_empty() {
+        lines.push(format!(
+            "Child state machines: {}.",
+            capped(&review.children, ROWS_SHOWN)
+        ));
     }
-    let nodes_of: BTreeMap<&str, &[String]> = plan
-        .tasks
-        .iter()
-        .map(|t| (t.state.as_str(), t.nodes.as_slice()))
-        .collect();
-    let mut out = String::from("| Task (Kedro nodes) | Change |\n|---|---|\n");
-    for resource in changed {
-        let state = resource.state;
-        let task = match nodes_of.get(state) {
-            // The cleaned state name alone says nothing the node's name does not.
-            Some([node]) if node == state => code(node),
-            Some(nodes) if !nodes.is_empty() => {
-                let names: Vec<String> = nodes.iter().map(|n| code(n)).collect();
-                format!("{} ({})", code(state), names.join(", "))
-            }
-            _ => code(state),
-        };
-        let _ = writeln!(out, "| {task} | {} |", change_of(resource));
+    for line in lines {
+        let _ = writeln!(out, "- {line}");
     }
     out.push('\n');
+    out.push_str(&diff_details(task_diff));
     out
 }
 
-/// What happens to one function or task definition, in the table's words.
-fn change_of(resource: &Resource) -> String {
-    match resource.action {
-        FunctionAction::Create if resource.on_ecs => "create (ECS Fargate)".to_string(),
-        FunctionAction::Create => "create".to_string(),
-        FunctionAction::Delete => "**delete**".to_string(),
-        FunctionAction::Keep => "keep".to_string(),
-        FunctionAction::Update {
-            code: new_code,
-            configuration,
-        } => {
-            let mut parts = Vec::new();
-            if *new_code {
-                parts.push("new code".to_string());
-            }
-            parts.extend(configuration.iter().map(|c| text(c)));
-            if resource.on_ecs {
-                parts.push("a new task definition revision".to_string());
-            } else if parts.is_empty() {
-                parts.push("publish a version".to_string());
-            }
-            format!("update: {}", parts.join(", "))
-        }
+/// A caution for functions it does not own, a warning for what it deletes: said before
+/// anything else, once.
+pub fn alerts(changes: &ChangeSet, review: &Review) -> String {
+    let mut out = String::new();
+    if !changes.clashes.is_empty() {
+        let names: Vec<String> = changes.clashes.iter().map(|n| code(n)).collect();
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> Not owned by this state machine, so deploy refuses to touch {}: {}.\n",
+            if names.len() == 1 { "it" } else { "them" },
+            capped(&names, ROWS_SHOWN)
+        );
     }
+    if let Some(deleted) = review.deletions() {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> This deploy **deletes {deleted}** (the rows that say so below): their tasks left the pipeline or moved.\n"
+        );
+    }
+    out
+}
+
+/// A first deploy creates everything: one sentence, and the tasks folded.
+fn first_deploy(plan: &Plan, changes: &ChangeSet) -> String {
+    let mut made = vec![counted(changes.functions.len(), "Lambda function", "Lambda functions")];
+    if !changes.ecs_tasks.is_empty() {
+        made.push(counted(
+            changes.ecs_tasks.len(),
+            "ECS task definition",
+            "ECS task definitions",
+        ));
+    }
+    if !changes.children.is_empty() {
+        made.push(counted(
+            changes.children.len(),
+            "child state machine",
+            "child state machines",
+        ));
+    }
+    let mut out = format!(
+        "Creates the state machine, {}.\n\n",
+        made.join(", ")
+    );
+    let rows: Vec<String> = plan
+        .tasks
+        .iter()
+        .take(ROWS_FOLDED)
+        .map(|t| {
+            let runs_on = match t.runner {
+                crate::config::Runner::Lambda => "Lambda",
+                crate::config::Runner::Ecs => "ECS Fargate",
+            };
+            format!("| {} | {runs_on} |", task_cell(&t.state, &t.nodes))
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<details><summary>The {}</summary>\n\n| Task (Kedro nodes) | Runs on |\n|---|---|\n{}\n{}\n</details>\n\n",
+        counted(plan.tasks.len(), "task", "tasks"),
+        rows.join("\n"),
+        more_in_plan(plan.tasks.len(), ROWS_FOLDED, "task")
+    );
+    out
+}
+
+/// "+N more: plan.json lists every …" when `total` passes `shown`.
+fn more_in_plan(total: usize, shown: usize, what: &str) -> String {
+    match total.saturating_sub(shown) {
+        0 => String::new(),
+        n => format!("\n+{n} more: `plan.json` lists every {what}.\n"),
+    }
+}
+
+/// The changed tasks: the first [`ROWS_SHOWN`] in a table, the rest folded below it.
+fn change_table(rows: &[Row]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let line = |row: &Row| {
+        let mut what = row.what.clone();
+        match row.kind {
+            RowKind::Added => what.insert(0, "added".to_string()),
+            RowKind::Deleted | RowKind::Changed => {}
+        }
+        format!("| {} | {} |\n", task_cell(&row.state, &row.nodes), what.join("; "))
+    };
+    const HEADER: &str = "| Task (Kedro nodes) | Change |\n|---|---|\n";
+    let mut out = String::from(HEADER);
+    for row in rows.iter().take(ROWS_SHOWN) {
+        out.push_str(&line(row));
+    }
+    out.push('\n');
+    let folded = &rows[rows.len().min(ROWS_SHOWN)..];
+    if !folded.is_empty() {
+        let _ = write!(
+            out,
+            "<details><summary>+{} more changed tasks</summary>\n\n{HEADER}",
+            folded.len()
+        );
+        for row in folded.iter().take(ROWS_FOLDED) {
+            out.push_str(&line(row));
+        }
+        out.push_str(&more_in_plan(folded.len(), ROWS_FOLDED, "change"));
+        out.push_str("\n</details>\n\n");
+    }
+    out
+}
+
+/// A task as the tables name it: its state, and its nodes when they say more (at most five).
+fn task_cell(state: &str, nodes: &[String]) -> String {
+    match nodes {
+        // The cleaned state name alone says nothing the node's name does not.
+        [node] if node == state => code(node),
+        [] => code(state),
+        nodes => format!("{} ({})", code(state), list(nodes, 5)),
+    }
+}
+
+/// Phrases joined, the first `shown` of them and how many more.
+fn capped(phrases: &[String], shown: usize) -> String {
+    let mut parts: Vec<&str> = phrases.iter().take(shown).map(String::as_str).collect();
+    let more = format!("+{} more", phrases.len().saturating_sub(shown));
+    if phrases.len() > shown {
+        parts.push(&more);
+    }
+    parts.join(", ")
 }
 
 /// The definition's diff, collapsed, in a fence longer than any run of backticks in it.
@@ -258,6 +342,11 @@ fn diff_details(text_diff: &str) -> String {
     if text_diff.is_empty() {
         return String::new();
     }
+    let lines = text_diff.lines().count();
+    let shown: String = text_diff
+        .split_inclusive('\n')
+        .take(DIFF_LINES_SHOWN)
+        .collect();
     let fence = "`".repeat(
         text_diff
             .split(|c| c != '`')
@@ -268,8 +357,12 @@ fn diff_details(text_diff: &str) -> String {
             + 1,
     );
     format!(
-        "<details><summary>Definition diff ({} lines)</summary>\n\n{fence}diff\n{text_diff}{fence}\n\n</details>\n\n",
-        text_diff.lines().count()
+        "<details><summary>What changes in each changed state ({} lines{})</summary>\n\n{fence}diff\n{shown}{fence}\n\n</details>\n\n",
+        lines,
+        match lines.saturating_sub(DIFF_LINES_SHOWN) {
+            0 => String::new(),
+            _ => format!("; the first {DIFF_LINES_SHOWN} shown, `plan.json` has all"),
+        }
     )
 }
 

@@ -15,6 +15,16 @@ pub const MAX_TASKS_DRAWN: usize = 150;
 /// pixels (measured with mermaid-cli 11).
 pub const SUMMARY_ABOVE: usize = 60;
 
+/// Up to this many tasks, a comment draws the whole machine, Parallel states as boxes in
+/// boxes: measured with mermaid-cli 11 at the comment's 830 px (see `tests/it/mermaid_render.rs`
+/// and the closing note of issue 25), past it the text falls under 9 px or the picture
+/// grows past two screens.
+pub const WHOLE_DRAWN_UP_TO: usize = 15;
+
+/// A change's picture draws at most this many tasks (the changed ones and their
+/// neighbours); past it, one box per group.
+pub const NEIGHBOURHOOD_MAX: usize = 24;
+
 /// Up to this many tasks outside any namespace are drawn one box each in a summary.
 const LOOSE_TASKS_DRAWN: usize = 5;
 
@@ -48,6 +58,7 @@ pub fn summary_flowchart(
             edges.insert((a, b));
         }
     }
+    let edges = without_implied(edges);
     let mut out = format!("flowchart {}\n", direction(plan, &group_of, names.len()));
     let mut marked = Vec::new();
     let mut boxes: Vec<String> = Vec::with_capacity(members.len());
@@ -125,6 +136,93 @@ pub fn summary_flowchart(
         let _ = writeln!(out, "  g{a} --> g{b}");
     }
     (out, marked)
+}
+
+/// The arrows no other path already implies: an arrow from `a` to `b` goes when `b` is
+/// reachable from `a` without it. Removed one at a time, so what reaches what is kept even
+/// where groups depend on each other both ways.
+fn without_implied(
+    edges: std::collections::BTreeSet<(usize, usize)>,
+) -> std::collections::BTreeSet<(usize, usize)> {
+    let mut kept = edges.clone();
+    for edge in edges {
+        kept.remove(&edge);
+        let (from, to) = edge;
+        let mut seen = std::collections::BTreeSet::from([from]);
+        let mut stack = vec![from];
+        let mut reached = false;
+        while let Some(at) = stack.pop() {
+            for &(_, next) in kept.range((at, 0)..=(at, usize::MAX)) {
+                if next == to {
+                    reached = true;
+                    break;
+                }
+                if seen.insert(next) {
+                    stack.push(next);
+                }
+            }
+            if reached {
+                break;
+            }
+        }
+        if !reached {
+            kept.insert(edge);
+        }
+    }
+    kept
+}
+
+/// A change drawn by the tasks it touches.
+pub struct Neighbourhood {
+    pub chart: String,
+    /// The box id of each added or changed task, with its mark.
+    pub marked: Vec<(String, Mark)>,
+    /// How many unchanged tasks are drawn beside the changed ones.
+    pub neighbours: usize,
+}
+
+/// The tasks in `focus` (added or changed) and the tasks they read from or that read from
+/// them, with arrows for those dependencies: what a reviewer needs to see of a change to a
+/// large pipeline. `None` when the focus alone is more than [`NEIGHBOURHOOD_MAX`] tasks.
+pub fn neighbourhood_flowchart(
+    plan: &crate::plan::Plan,
+    focus: &std::collections::BTreeSet<usize>,
+    marks: &[Mark],
+) -> Option<Neighbourhood> {
+    if focus.len() > NEIGHBOURHOOD_MAX {
+        return None;
+    }
+    let mut beside = std::collections::BTreeSet::new();
+    for &(from, to) in &plan.dependencies {
+        if focus.contains(&from) && !focus.contains(&to) {
+            beside.insert(to);
+        }
+        if focus.contains(&to) && !focus.contains(&from) {
+            beside.insert(from);
+        }
+    }
+    let room = NEIGHBOURHOOD_MAX - focus.len();
+    let beside: std::collections::BTreeSet<usize> = beside.into_iter().take(room).collect();
+    let drawn: std::collections::BTreeSet<usize> = focus.union(&beside).copied().collect();
+    let labels = task_labels(plan);
+    let mut chart = String::from("flowchart TD\n");
+    for &task in &drawn {
+        let _ = writeln!(chart, "  t{task}[\"{}\"]", mermaid_label(&labels[task]));
+    }
+    for &(from, to) in &plan.dependencies {
+        if drawn.contains(&from) && drawn.contains(&to) {
+            let _ = writeln!(chart, "  t{from} --> t{to}");
+        }
+    }
+    let marked = focus
+        .iter()
+        .map(|&t| (format!("t{t}"), marks.get(t).copied().unwrap_or(Mark::Same)))
+        .collect();
+    Some(Neighbourhood {
+        chart,
+        marked,
+        neighbours: beside.len(),
+    })
 }
 
 /// Each task's child machine (`None`: in the root).

@@ -24,7 +24,7 @@ pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
                     "| {label} | {} | {} | {} |\n",
                     seconds(before),
                     seconds(after),
-                    seconds_delta(after - before)
+                    with_percent(seconds_delta(after - before), before, after)
                 )
             };
             let money = |label: &str, before: f64, after: f64| {
@@ -32,7 +32,7 @@ pub fn render(plan: &Plan, deployed: Option<&Estimate>) -> String {
                     "| {label} | {} | {} | {} |\n",
                     usd(before),
                     usd(after),
-                    usd_delta(after - before)
+                    with_percent(usd_delta(after - before), before, after)
                 )
             };
             out.push_str(&time("Run time", deployed.run_time_s, planned.run_time_s));
@@ -179,6 +179,22 @@ pub fn usd(value: f64) -> String {
     format!("${value:.decimals$}")
 }
 
+/// A change with its size relative to what it was: "+$0.00208 (+12 %)"; the percentage is
+/// left out where nothing changed or nothing was there before.
+fn with_percent(delta: String, before: f64, after: f64) -> String {
+    if before <= 0.0 || !before.is_finite() || !after.is_finite() || delta.starts_with('±') {
+        return delta;
+    }
+    let percent = (after - before) / before * 100.0;
+    let shown = if percent.abs() < 10.0 {
+        format!("{:.1}", percent.abs())
+    } else {
+        format!("{:.0}", percent.abs())
+    };
+    let sign = if percent < 0.0 { '−' } else { '+' };
+    format!("{delta} ({sign}{shown} %)")
+}
+
 fn usd_delta(value: f64) -> String {
     if value.abs() < 5e-10 {
         "±$0".to_string()
@@ -201,6 +217,16 @@ mod tests {
         assert_eq!(usd(0.0), "$0");
         assert_eq!(usd_delta(-0.000_004), "−$0.00000400");
         assert_eq!(usd_delta(0.0), "±$0");
+        assert_eq!(
+            with_percent(usd_delta(0.000_12), 0.001, 0.001_12),
+            "+$0.000120 (+12 %)"
+        );
+        assert_eq!(
+            with_percent(seconds_delta(-0.5), 10.0, 9.5),
+            "−0.50 s (−5.0 %)"
+        );
+        assert_eq!(with_percent(usd_delta(0.0), 1.0, 1.0), "±$0");
+        assert_eq!(with_percent(usd_delta(0.5), 0.0, 0.5), "+$0.500");
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn tasks_table(plan: &Plan) -> String {
         out.push_str("| State | Runs on | Nodes | Memory | Timeout | Disk |\n");
     }
     out.push_str("|---|---|---|---:|---:|---:|\n");
-    for task in &plan.tasks {
+    for task in plan.tasks.iter().take(TASK_ROWS) {
         let nodes: Vec<String> = task.nodes.iter().map(|n| code(n)).collect();
         let nodes = nodes.join("<br>");
         let state = code(&task.state);
@@ -169,8 +169,17 @@ fn tasks_table(plan: &Plan) -> String {
             );
         }
     }
+    if let Some(more) = plan.tasks.len().checked_sub(TASK_ROWS).filter(|n| *n > 0) {
+        let _ = writeln!(out, "\n+{more} more tasks: `plan.json` lists every task.");
+    }
     out
 }
+
+/// Rows of the task table: a job summary holds at most 1 MiB, and a reader of more than a
+/// few hundred rows reads `plan.json`.
+const TASK_ROWS: usize = 300;
+/// Check results listed; the rest are counted (plan.json has them all).
+const PROBLEMS_LISTED: usize = 100;
 
 /// The child machines listed in a paragraph at most.
 const CHILDREN_LISTED: usize = 12;
@@ -238,8 +247,16 @@ pub fn render_findings(findings: &Findings) -> String {
         out.push_str("All checks passed.\n");
         return out;
     }
-    for problem in &findings.problems {
+    for problem in findings.problems.iter().take(PROBLEMS_LISTED) {
         out.push_str(&render_problem(problem));
+    }
+    if let Some(more) = findings
+        .problems
+        .len()
+        .checked_sub(PROBLEMS_LISTED)
+        .filter(|n| *n > 0)
+    {
+        let _ = writeln!(out, "- +{more} more: `plan.json` lists every finding.");
     }
     out
 }

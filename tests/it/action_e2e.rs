@@ -63,6 +63,8 @@ impl<'a> Action<'a> {
             .env("GITHUB_EVENT_PATH", &event_path)
             .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
             .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_RUN_ID", "4242")
             .env("GITHUB_API_URL", &self.api_url)
             .env("GITHUB_OUTPUT", &output_path)
             .env("GITHUB_STEP_SUMMARY", &summary_path)
@@ -148,12 +150,14 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
     );
     let body = &mine[0].1;
     assert!(
-        body.contains("8 change(s)") && body.contains("```mermaid"),
+        body.contains("— 🆕 first deploy: 7 tasks\n") && body.contains("```mermaid"),
         "{body}"
     );
     assert!(
-        body.contains("class t0,") && body.contains(" added"),
-        "added tasks are not marked:\n{body}"
+        body.contains(&format!(
+            "[workflow run](https://github.com/{OWNER}/{REPO}/actions/runs/4242)"
+        )),
+        "the comment links its workflow run:\n{body}"
     );
     assert!(body.contains("`abc1234`"), "{body}");
     assert_eq!(

@@ -13,7 +13,6 @@ use kedro_sfn::pipeline::PipelineDoc;
 use kedro_sfn::plan::changes::{changes, Deployment, Target};
 use kedro_sfn::plan::plan;
 use kedro_sfn::report::comment::{render_comment, CommentInput};
-use kedro_sfn::report::diff::definition_diff;
 use support::{example_doc_path, repo_root, venv_tool};
 
 fn lint(tool: &str, args: &[&str]) {
@@ -131,11 +130,11 @@ fn first_deploy_comment(
     notes: &[String],
 ) -> String {
     let change_set = changes(planned, &Deployment::default(), &target(image_uri));
-    let diff = definition_diff(None, &change_set.definition);
     render_comment(&CommentInput {
         plan: planned,
         changes: Some(&change_set),
-        text_diff: &diff,
+        task_diff: "",
+        run_url: None,
         commit,
         notes,
     })

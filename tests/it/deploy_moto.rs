@@ -333,11 +333,10 @@ fn a_pipeline_change_creates_and_deletes_the_right_functions_and_a_failure_leave
         json!(["summarize_passenger_capacity_node"]),
         "{structure:#}"
     );
-    assert!(
-        structure["order_changed"]
-            .as_array()
-            .expect("order")
-            .contains(&json!("active_modelling_pipeline.evaluate_model_node")),
+    // It reads the new task's output: its own Kedro dependency changed.
+    assert_eq!(
+        structure["dependencies_changed"],
+        json!(["active_modelling_pipeline.evaluate_model_node"]),
         "{structure:#}"
     );
     let diff = plan["changes"]["definition_diff"].as_str().expect("diff");
@@ -362,7 +361,7 @@ fn a_pipeline_change_creates_and_deletes_the_right_functions_and_a_failure_leave
         .ends_with(":2"));
     let summary = std::fs::read_to_string(world.out().join("summary.md")).expect("summary");
     assert!(
-        summary.contains("will be deleted")
+        summary.contains("deletes 1 function")
             && summary.contains("summarize_passenger_capacity_node"),
         "{summary}"
     );

@@ -12,7 +12,6 @@ use kedro_sfn::pipeline::model::PipelineDoc;
 use kedro_sfn::plan::changes::{changes, Deployment, Target};
 use kedro_sfn::plan::{plan, Plan};
 use kedro_sfn::report::comment::{render_comment, CommentInput};
-use kedro_sfn::report::diff::definition_diff;
 use kedro_sfn::report::summary::{self, Baseline};
 use kedro_sfn::synthetic::{doc_from_dag, modular_doc, random_dag, Rng};
 use support::{example_doc_path, node_tool};
@@ -98,11 +97,11 @@ fn text_px(svg: &str) -> f64 {
 
 fn first_deploy_comment(planned: &Plan) -> String {
     let change_set = changes(planned, &Deployment::default(), &Target::with_image(None));
-    let diff = definition_diff(None, &change_set.definition);
     render_comment(&CommentInput {
         plan: planned,
         changes: Some(&change_set),
-        text_diff: &diff,
+        task_diff: "",
+        run_url: None,
         commit: "abc",
         notes: &[],
     })

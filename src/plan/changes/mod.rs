@@ -57,8 +57,12 @@ pub struct StructuralDiff {
     pub renamed: Vec<(String, String)>,
     /// Tasks whose nodes changed.
     pub nodes_changed: Vec<String>,
-    /// Tasks that now directly wait for other tasks than before.
-    pub order_changed: Vec<String>,
+    /// Tasks whose own Kedro dependencies changed: they read other tasks' outputs than
+    /// before.
+    pub dependencies_changed: Vec<String>,
+    /// Tasks that wait for other tasks than before only because the planner grouped the
+    /// same dependencies into other Parallel states: a change of the machine, not of them.
+    pub regrouped: Vec<String>,
     /// Tasks whose function changes (code or settings).
     pub function_changed: Vec<String>,
 }
@@ -69,7 +73,8 @@ impl StructuralDiff {
             && self.removed.is_empty()
             && self.renamed.is_empty()
             && self.nodes_changed.is_empty()
-            && self.order_changed.is_empty()
+            && self.dependencies_changed.is_empty()
+            && self.regrouped.is_empty()
             && self.function_changed.is_empty()
     }
 }
@@ -400,19 +405,38 @@ fn structural_diff(
         }
     });
     let renamed_to: BTreeMap<&String, &String> = renamed.iter().map(|(o, n)| (o, n)).collect();
-    for (name, (nodes, before)) in &new {
-        let Some((old_nodes, old_before)) = old.get(name) else {
+    let as_new = |names: &BTreeSet<String>| -> BTreeSet<String> {
+        names
+            .iter()
+            .map(|b| renamed_to.get(b).copied().unwrap_or(b).clone())
+            .collect()
+    };
+    let old_reads = deployed.map(reads_by_task).unwrap_or_default();
+    let new_reads = reads_by_task(planned);
+    let old_name_of: BTreeMap<&String, &String> = renamed.iter().map(|(o, n)| (n, o)).collect();
+    for (name, (nodes, waits)) in &new {
+        let old_name = old_name_of.get(name).copied().unwrap_or(name);
+        let Some((old_nodes, old_waits)) = old.get(old_name) else {
             continue;
         };
         if nodes != old_nodes {
             diff.nodes_changed.push(name.clone());
         }
-        let old_before: BTreeSet<&String> = old_before
-            .iter()
-            .map(|b| renamed_to.get(b).copied().unwrap_or(b))
-            .collect();
-        if before.iter().collect::<BTreeSet<_>>() != old_before {
-            diff.order_changed.push(name.clone());
+        let reads = new_reads.get(name).cloned().flatten().unwrap_or_default();
+        let dependencies_changed = match old_reads.get(old_name).cloned().flatten() {
+            Some(before) => as_new(&before) != reads,
+            // Made before dependencies were recorded: changed when it now reads a task the
+            // deployed machine did not run before it.
+            None => {
+                let before: BTreeSet<String> =
+                    as_new(&runs_before(&old, old_name).into_iter().cloned().collect());
+                !reads.is_subset(&before)
+            }
+        };
+        if dependencies_changed {
+            diff.dependencies_changed.push(name.clone());
+        } else if as_new(old_waits) != *waits {
+            diff.regrouped.push(name.clone());
         }
     }
     diff.added = added.into_iter().cloned().collect();
@@ -424,6 +448,29 @@ fn structural_diff(
         .map(|f| f.state.clone())
         .collect();
     diff
+}
+
+/// Each Task state's recorded Kedro dependencies (`None`: not recorded).
+fn reads_by_task(definition: &Value) -> BTreeMap<String, Option<BTreeSet<String>>> {
+    crate::plan::definition::asl::task_states(definition)
+        .into_iter()
+        .map(|(name, state)| (name.to_string(), crate::plan::definition::asl::reads_of(state)))
+        .collect()
+}
+
+/// Every task that runs before `name`, directly or not, by the machine's order.
+fn runs_before<'a>(
+    order: &'a BTreeMap<String, (Vec<String>, BTreeSet<String>)>,
+    name: &str,
+) -> BTreeSet<&'a String> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&String> = order.get(name).map(|(_, w)| w.iter().collect()).unwrap_or_default();
+    while let Some(waited) = stack.pop() {
+        if seen.insert(waited) {
+            stack.extend(order.get(waited).map(|(_, w)| w.iter()).into_iter().flatten());
+        }
+    }
+    seen
 }
 
 #[cfg(test)]
@@ -516,6 +563,30 @@ mod tests {
         state
     }
 
+    /// The definition as kedro-sfn writes it: each Task state's `Comment` records what it
+    /// reads, here the tasks it directly waits for.
+    fn recorded(definition: &Value) -> Value {
+        fn record(machine: &mut Value, waits: &BTreeMap<String, (Vec<String>, BTreeSet<String>)>) {
+            let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) else {
+                return;
+            };
+            for (name, state) in states.iter_mut() {
+                if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+                    branches.iter_mut().for_each(|b| record(b, waits));
+                } else if let Some((_, before)) = waits.get(name) {
+                    let names: Vec<&str> = before.iter().map(String::as_str).collect();
+                    state["Comment"] = json!(match names.as_slice() {
+                        [] => "reads no other task's outputs".to_string(),
+                        names => format!("reads the outputs of: {}", names.join(", ")),
+                    });
+                }
+            }
+        }
+        let mut out = definition.clone();
+        record(&mut out, &tasks_of(definition));
+        out
+    }
+
     #[test]
     fn tasks_know_what_runs_before_them() {
         let machine = json!({"StartAt": "P", "States": {
@@ -541,20 +612,47 @@ mod tests {
         let mut new = old.clone();
         new["StartAt"] = json!("x");
         new["States"]["x"] = task(&["n0"], Some("a"));
-        let diff = structural_diff(Some(&old), &new, &[]);
+        // Deployed before dependencies were recorded: what ran before a decides.
+        let diff = structural_diff(Some(&old), &recorded(&new), &[]);
         assert_eq!(diff.added, vec!["x".to_string()]);
-        assert_eq!(diff.order_changed, vec!["a".to_string()]);
+        assert_eq!(diff.dependencies_changed, vec!["a".to_string()]);
     }
 
     #[test]
     fn renames_additions_and_order_changes_are_told_apart() {
         let old = json!({"StartAt": "a", "States": {"a": task(&["n1"], Some("b")), "b": task(&["n2"], None)}});
         let new = json!({"StartAt": "A", "States": {"A": task(&["n1"], Some("c")), "c": task(&["n3"], Some("b")), "b": task(&["n2"], None)}});
-        let diff = structural_diff(Some(&old), &new, &[]);
+        let diff = structural_diff(Some(&recorded(&old)), &recorded(&new), &[]);
         assert_eq!(diff.renamed, vec![("a".to_string(), "A".to_string())]);
         assert_eq!(diff.added, vec!["c".to_string()]);
         assert!(diff.removed.is_empty());
-        assert_eq!(diff.order_changed, vec!["b".to_string()]);
+        assert_eq!(diff.dependencies_changed, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn a_regrouping_of_the_same_dependencies_is_not_a_changed_dependency() {
+        // Deployed: a and b in parallel, then c, which reads a only. Planned: a, b, c in a
+        // row, c still reading a only. b and c wait for other tasks; neither reads others.
+        let old = recorded(&json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": "c", "Branches": [
+                {"StartAt": "a", "States": {"a": task(&["n1"], None)}},
+                {"StartAt": "b", "States": {"b": task(&["n2"], None)}}]},
+            "c": task(&["n3"], None)}}));
+        let mut old = old;
+        old["States"]["c"]["Comment"] = json!("reads the outputs of: a");
+        let mut new = recorded(&json!({"StartAt": "a", "States": {
+            "a": task(&["n1"], Some("b")), "b": task(&["n2"], Some("c")),
+            "c": task(&["n3"], None)}}));
+        new["States"]["b"]["Comment"] = json!("reads no other task's outputs");
+        new["States"]["c"]["Comment"] = json!("reads the outputs of: a");
+        let diff = structural_diff(Some(&old), &new, &[]);
+        assert!(diff.dependencies_changed.is_empty(), "{diff:?}");
+        assert_eq!(diff.regrouped, vec!["b".to_string(), "c".to_string()]);
+        // And c reading b too is a changed dependency.
+        new["States"]["c"]["Comment"] = json!("reads the outputs of: a, b");
+        let diff = structural_diff(Some(&old), &new, &[]);
+        assert_eq!(diff.dependencies_changed, vec!["c".to_string()]);
+        assert_eq!(diff.regrouped, vec!["b".to_string()]);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct TaskState<'a> {
     pub fail_state: &'a str,
     pub invoke: Invoke<'a>,
     pub nodes: &'a [String],
+    /// The Task states whose outputs its nodes read (Kedro's dependencies, not the
+    /// machine's order): recorded in the state's `Comment`, so a later plan can tell a
+    /// changed dependency from a regrouping of the same ones.
+    pub reads_from: &'a [String],
 }
 
 /// What a Task state starts.
@@ -364,6 +368,7 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
             timeout_s,
         } => ecs_task(spec, task, task_definition, network, *timeout_s),
     };
+    state.insert("Comment".into(), json!(reads_comment(task.reads_from)));
     // The error goes to the Fail state, which ends the execution with it as the cause: the
     // handler's message, which names the node that failed.
     state.insert(
@@ -372,6 +377,30 @@ fn task_state(spec: &MachineSpec, task: &TaskState, next: Option<&str>) -> Value
     );
     insert_transition(&mut state, next);
     Value::Object(state)
+}
+
+/// How a Task state's `Comment` starts when its nodes read other tasks' outputs.
+const READS_PREFIX: &str = "reads the outputs of: ";
+/// A Task state's `Comment` when its nodes read no other task's outputs.
+const READS_NOTHING: &str = "reads no other task's outputs";
+
+/// The `Comment` that records a task's Kedro dependencies (state names hold no commas).
+fn reads_comment(reads_from: &[String]) -> String {
+    match reads_from {
+        [] => READS_NOTHING.to_string(),
+        names => format!("{READS_PREFIX}{}", names.join(", ")),
+    }
+}
+
+/// The Kedro dependencies a Task state's `Comment` records; `None` when it records none
+/// (a definition made before they were recorded).
+pub fn reads_of(task_state: &Value) -> Option<BTreeSet<String>> {
+    let comment = task_state.get("Comment")?.as_str()?;
+    if comment == READS_NOTHING {
+        return Some(BTreeSet::new());
+    }
+    let names = comment.strip_prefix(READS_PREFIX)?;
+    Some(names.split(", ").map(str::to_string).collect())
 }
 
 /// `ecs:runTask.sync` on Fargate: the event goes to the container as environment variables

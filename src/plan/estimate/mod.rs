@@ -26,6 +26,9 @@ use crate::plan::shape::sp_tree::SpTree;
 /// When the built-in prices were read off AWS's pricing pages.
 pub const LIST_PRICES_AS_OF: &str = "2026-12-01";
 
+/// The region whose list prices are built in.
+pub const LIST_PRICES_REGION: &str = "us-east-1";
+
 /// USD prices the estimate uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prices {
@@ -47,8 +50,22 @@ pub struct Prices {
 impl Prices {
     /// The built-in table, with the config's overrides applied.
     pub fn from_config(overrides: &PriceOverrides) -> Prices {
+        Prices::for_region(overrides, None)
+    }
+
+    /// [`Prices::from_config`] for a machine in `region`: the built-in list is us-east-1's,
+    /// and the source says so where the machine runs elsewhere (prices differ by region).
+    pub fn for_region(overrides: &PriceOverrides, region: Option<&str>) -> Prices {
+        let elsewhere = match region {
+            Some(region) if region != LIST_PRICES_REGION => {
+                format!(" (this machine is in {region}, where prices differ)")
+            }
+            _ => String::new(),
+        };
         let list = Prices {
-            source: format!("us-east-1 list prices as of {LIST_PRICES_AS_OF}"),
+            source: format!(
+                "{LIST_PRICES_REGION} list prices as of {LIST_PRICES_AS_OF}{elsewhere}"
+            ),
             lambda_gb_second_x86_64: 0.000_016_666_7,
             lambda_gb_second_arm64: 0.000_013_333_4,
             // $0.20 per million requests.
