@@ -214,7 +214,9 @@ pub fn doc_from_dag(dag: &Dag, name_of: &dyn Fn(usize) -> String) -> PipelineDoc
 
 /// What a successful deploy of `changes` leaves in AWS, as the change set reads it back:
 /// for tests and benchmarks that plan a change against a deployed pipeline without AWS.
-/// Children and ECS task definitions are not modelled (their pipelines plan against AWS).
+/// Child machines are read back as published at the change set's versions (a plan made
+/// without `region` and `account_id` names them without an ARN, so plan with both to read
+/// a split pipeline back unchanged); ECS task definitions are not modelled.
 pub fn deployed_as_planned(
     plan: &crate::plan::Plan,
     changes: &crate::plan::changes::ChangeSet,
@@ -256,6 +258,33 @@ pub fn deployed_as_planned(
         "arn:aws:states:eu-west-1:123456789012:stateMachine:{}",
         plan.state_machine.name
     );
+    let children = changes
+        .children
+        .iter()
+        .filter(|c| c.action != crate::plan::changes::ChildAction::Delete)
+        .map(|child| {
+            let arn = plan
+                .children
+                .iter()
+                .find(|c| c.name == child.name)
+                .and_then(|c| c.arn.clone())
+                .unwrap_or_else(|| child.name.clone());
+            let machine = DeployedMachine {
+                alias_version_arn: child.version.map(|v| format!("{arn}:{v}")),
+                arn,
+                role_arn: target.machine_role_arn.clone().unwrap_or_default(),
+                definition: child.definition.clone(),
+                logging: target.logging.clone(),
+                tracing: target.tracing,
+                tags: BTreeMap::from([(
+                    crate::plan::functions::OWNER_TAG.to_string(),
+                    plan.state_machine.name.clone(),
+                )]),
+                served_since_ms: None,
+            };
+            (child.name.clone(), machine)
+        })
+        .collect();
     Deployment {
         machine: Some(DeployedMachine {
             alias_version_arn: Some(format!("{arn}:1")),
@@ -269,6 +298,62 @@ pub fn deployed_as_planned(
         }),
         functions,
         task_definitions: BTreeMap::new(),
-        children: BTreeMap::new(),
+        children,
     }
+}
+
+/// The pipeline with one more node that nothing reads, reading the output of a node in the
+/// middle: the smallest change a pull request makes.
+pub fn with_leaf(doc: &PipelineDoc) -> PipelineDoc {
+    let mut doc = doc.clone();
+    let middle = &doc.nodes[doc.nodes.len() / 2];
+    let input = middle.outputs[0].clone();
+    doc.datasets.insert(
+        "added_leaf_output".into(),
+        Dataset {
+            kind: "pandas.CSVDataset".into(),
+            filepath: Some("s3://bucket/added_leaf_output.csv".into()),
+            versioned: false,
+            default: false,
+        },
+    );
+    doc.nodes.push(Node {
+        name: "added_leaf_node".into(),
+        func: Some("pkg.nodes.added_leaf".into()),
+        inputs: vec![input],
+        outputs: vec!["added_leaf_output".into()],
+        tags: Vec::new(),
+        namespace: None,
+    });
+    doc
+}
+
+/// The pipeline without its last node whose outputs nothing reads; returns the node's name.
+pub fn without_a_leaf(doc: &PipelineDoc) -> (PipelineDoc, String) {
+    let mut doc = doc.clone();
+    let read: std::collections::BTreeSet<&String> =
+        doc.nodes.iter().flat_map(|n| &n.inputs).collect();
+    let leaf = doc
+        .nodes
+        .iter()
+        .rposition(|n| n.outputs.iter().all(|o| !read.contains(o)))
+        .expect("a leaf");
+    let removed = doc.nodes.remove(leaf);
+    (doc, removed.name)
+}
+
+/// The pipeline with a node in its second half also reading an output of the first half that
+/// it did not read; returns the node's name.
+pub fn with_new_dependency(doc: &PipelineDoc) -> (PipelineDoc, String) {
+    let mut doc = doc.clone();
+    let reader = doc.nodes.len() * 3 / 4;
+    let source = doc.nodes[..reader / 2]
+        .iter()
+        .flat_map(|n| n.outputs.iter())
+        .find(|o| !doc.nodes[reader].inputs.contains(o))
+        .expect("an output it does not read")
+        .clone();
+    doc.nodes[reader].inputs.push(source);
+    let name = doc.nodes[reader].name.clone();
+    (doc, name)
 }

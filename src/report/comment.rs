@@ -10,10 +10,10 @@ use crate::plan::Plan;
 
 use super::diff::{alerts, render as render_changes};
 use super::escape::{code, mermaid_label, text};
-use super::review::{verdict, Review, RowKind};
 use super::mermaid::{
     flowchart, neighbourhood_flowchart, summary_flowchart, task_labels, Mark, WHOLE_DRAWN_UP_TO,
 };
+use super::review::{verdict, Review, RowKind};
 use super::summary::render_findings;
 
 /// GitHub refuses comment bodies longer than this (characters).
@@ -81,7 +81,13 @@ pub fn render_comment(input: &CommentInput) -> String {
     if let (Some(changes), Some(review)) = (input.changes, &review) {
         out.push_str(&alerts(changes, review));
         if !changes.is_empty() {
-            out.push_str(&render_changes(plan, changes, review, input.task_diff, None));
+            out.push_str(&render_changes(
+                plan,
+                changes,
+                review,
+                input.task_diff,
+                None,
+            ));
         }
     }
     let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
@@ -156,11 +162,15 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
         of_kind(RowKind::Changed),
         of_kind(RowKind::Deleted),
     );
+    let first_deploy = review.as_ref().is_some_and(|r| r.first_deploy);
     let marks: Vec<Mark> = plan
         .tasks
         .iter()
         .map(|t| {
-            if added.contains(t.state.as_str()) {
+            // On a first deploy every task is new: nothing to tell apart.
+            if first_deploy {
+                Mark::Same
+            } else if added.contains(t.state.as_str()) {
                 Mark::Added
             } else if changed.contains(t.state.as_str()) {
                 Mark::Changed
@@ -175,12 +185,17 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
         .filter(|(_, m)| **m != Mark::Same)
         .map(|(t, _)| t)
         .collect();
-    let first_deploy = review.as_ref().is_some_and(|r| r.first_deploy);
     let mut out = String::from("### State machine\n\n");
     let (mut chart, marked) = if plan.tasks.len() <= WHOLE_DRAWN_UP_TO {
         let chart = flowchart(&plan.tree, &task_labels(plan));
         let marked = focus.iter().map(|&t| (format!("t{t}"), marks[t])).collect();
         (chart, marked)
+    } else if !first_deploy && focus.is_empty() && changes.is_some() {
+        // Nothing added or changed: only what is removed, if anything, is worth a picture.
+        if removed.is_empty() {
+            return String::new();
+        }
+        (String::from("flowchart TD\n"), Vec::new())
     } else if let Some(picture) = (!first_deploy && !focus.is_empty())
         .then(|| neighbourhood_flowchart(plan, &focus, &marks))
         .flatten()
@@ -445,7 +460,11 @@ mod truncation {
         });
         // Folded lists and a picture of groups: no cut, and far from GitHub's limit.
         assert!(!body.contains("characters were cut here"));
-        assert!(body.chars().count() < COMMENT_MAX_CHARS / 2, "{}", body.len());
+        assert!(
+            body.chars().count() < COMMENT_MAX_CHARS / 2,
+            "{}",
+            body.len()
+        );
         let end = scan(&body)
             .last()
             .map(|l| l.after.clone())
@@ -491,8 +510,8 @@ mod truncation {
         });
         let delta =
             super::super::run_cost::usd(plan.timing.estimate.total_usd - deployed.total_usd);
-        let percent = (plan.timing.estimate.total_usd - deployed.total_usd) / deployed.total_usd
-            * 100.0;
+        let percent =
+            (plan.timing.estimate.total_usd - deployed.total_usd) / deployed.total_usd * 100.0;
         assert!(percent > 10.0, "{percent}");
         assert!(
             body.contains(&format!(

@@ -58,7 +58,11 @@ pub fn task_diff(deployed: Option<&Value>, planned: &Value) -> String {
     ));
     for (name, state) in task_states(planned) {
         if let Some(before) = old.get(name) {
-            out.push_str(&one_diff(name, &without_transition(before), &without_transition(state)));
+            out.push_str(&one_diff(
+                name,
+                &without_transition(before),
+                &without_transition(state),
+            ));
         }
     }
     out
@@ -233,7 +237,11 @@ pub fn alerts(changes: &ChangeSet, review: &Review) -> String {
 
 /// A first deploy creates everything: one sentence, and the tasks folded.
 fn first_deploy(plan: &Plan, changes: &ChangeSet) -> String {
-    let mut made = vec![counted(changes.functions.len(), "Lambda function", "Lambda functions")];
+    let mut made = vec![counted(
+        changes.functions.len(),
+        "Lambda function",
+        "Lambda functions",
+    )];
     if !changes.ecs_tasks.is_empty() {
         made.push(counted(
             changes.ecs_tasks.len(),
@@ -248,10 +256,7 @@ fn first_deploy(plan: &Plan, changes: &ChangeSet) -> String {
             "child state machines",
         ));
     }
-    let mut out = format!(
-        "Creates the state machine, {}.\n\n",
-        made.join(", ")
-    );
+    let mut out = format!("Creates the state machine, {}.\n\n", made.join(", "));
     let rows: Vec<String> = plan
         .tasks
         .iter()
@@ -293,7 +298,11 @@ fn change_table(rows: &[Row]) -> String {
             RowKind::Added => what.insert(0, "added".to_string()),
             RowKind::Deleted | RowKind::Changed => {}
         }
-        format!("| {} | {} |\n", task_cell(&row.state, &row.nodes), what.join("; "))
+        format!(
+            "| {} | {} |\n",
+            task_cell(&row.state, &row.nodes),
+            what.join("; ")
+        )
     };
     const HEADER: &str = "| Task (Kedro nodes) | Change |\n|---|---|\n";
     let mut out = String::from(HEADER);

@@ -8,7 +8,7 @@ use crate::plan::shape::sp_tree::SpTree;
 use super::escape::mermaid_label;
 
 /// Past this many tasks the picture stops being readable (and GitHub stops rendering it).
-pub const MAX_TASKS_DRAWN: usize = 150;
+pub const MAX_TASKS_DRAWN: usize = 40;
 
 /// Past this many tasks, a comment's picture is drawn one box per group of tasks: at a
 /// comment's width (about 880 px) a flowchart of 60 tasks already shrinks its text to a few
@@ -310,6 +310,9 @@ fn groups(plan: &crate::plan::Plan) -> (Vec<usize>, Vec<String>) {
         SpTree::Sequence(children) => children.iter().collect(),
         other => vec![other],
     };
+    if steps.len() < MIN_GROUPS {
+        return layer_bands(plan);
+    }
     for (step, tree) in steps.iter().enumerate() {
         for task in tasks_in(tree) {
             if let Some(slot) = group_of.get_mut(task) {
@@ -319,6 +322,46 @@ fn groups(plan: &crate::plan::Plan) -> (Vec<usize>, Vec<String>) {
     }
     let names = (1..=steps.len())
         .map(|step| format!("step {step}"))
+        .collect();
+    (group_of, names)
+}
+
+/// Fewer groups than this say nothing of a pipeline's shape: it is drawn in bands of its
+/// Kedro layers instead.
+const MIN_GROUPS: usize = 3;
+/// At most this many bands.
+const BANDS: usize = 6;
+
+/// Each task's band of consecutive Kedro layers (the steps in which its nodes could first
+/// run), at most [`BANDS`] of them: for a pipeline that is one Parallel state outermost,
+/// where the machine's own sequence gives no groups.
+fn layer_bands(plan: &crate::plan::Plan) -> (Vec<usize>, Vec<String>) {
+    let dag = crate::plan::shape::dag::Dag::from_edges(
+        plan.tasks.len(),
+        plan.dependencies.iter().copied(),
+    );
+    let layers = dag.layers();
+    let bands = layers.len().clamp(1, BANDS);
+    let band_of_layer = |layer: usize| layer * bands / layers.len().max(1);
+    let mut group_of = vec![0; plan.tasks.len()];
+    for (layer, tasks) in layers.iter().enumerate() {
+        for &task in tasks {
+            group_of[task] = band_of_layer(layer);
+        }
+    }
+    let names = (0..bands)
+        .map(|band| {
+            let in_band: Vec<usize> = (0..layers.len())
+                .filter(|&l| band_of_layer(l) == band)
+                .collect();
+            match (in_band.first(), in_band.last()) {
+                (Some(first), Some(last)) if first != last => {
+                    format!("steps {}–{}", first + 1, last + 1)
+                }
+                (Some(first), _) => format!("step {}", first + 1),
+                _ => format!("band {}", band + 1),
+            }
+        })
         .collect();
     (group_of, names)
 }

@@ -240,6 +240,63 @@ fn hostile_names_cannot_inject_markup_mentions_or_diagram_syntax() {
     }
 }
 
+/// The comment for a change to the deployed example: a node removed, one added that the
+/// evaluation reads, the training node given more memory.
+fn change_comment(
+    doc: &PipelineDoc,
+    config: &Config,
+    deployed_plan: &kedro_sfn::plan::Plan,
+) -> String {
+    let target = target(Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5"));
+    let first = changes(deployed_plan, &Deployment::default(), &target);
+    let deployed = kedro_sfn::synthetic::deployed_as_planned(deployed_plan, &first, &target);
+    let mut changed = doc.clone();
+    changed
+        .nodes
+        .retain(|n| n.name != "summarize_passenger_capacity_node");
+    let mut extra = changed.nodes[0].clone();
+    extra.name = "compare_passenger_capacity_node".into();
+    extra.inputs = vec!["model_input_table".into()];
+    extra.outputs = vec!["capacity_comparison".into()];
+    let mut dataset = changed.datasets["model_input_table"].clone();
+    dataset.filepath =
+        Some("s3://kedro-sfn-spaceflights/08_reporting/capacity_comparison.csv".into());
+    changed
+        .datasets
+        .insert("capacity_comparison".into(), dataset);
+    changed.nodes.push(extra);
+    for node in &mut changed.nodes {
+        if node.name == "active_modelling_pipeline.evaluate_model_node" {
+            node.inputs.push("capacity_comparison".into());
+        }
+    }
+    let mut config = config.clone();
+    config
+        .file
+        .nodes
+        .remove("summarize_passenger_capacity_node");
+    config
+        .file
+        .nodes
+        .entry("active_modelling_pipeline.train_model_node".into())
+        .or_default()
+        .memory_mb = Some(4096);
+    let planned = plan(&changed, &config).expect("plans");
+    let change_set = changes(&planned, &deployed, &target);
+    let task_diff = kedro_sfn::report::diff::task_diff(
+        deployed.whole_definition().as_ref(),
+        &change_set.definition,
+    );
+    render_comment(&CommentInput {
+        plan: &planned,
+        changes: Some(&change_set),
+        task_diff: &task_diff,
+        run_url: Some("https://github.com/acme/spaceflights/actions/runs/4242"),
+        commit: "8c41e07a9b2d",
+        notes: &[],
+    })
+}
+
 #[test]
 fn the_example_comment_in_docs_is_what_the_code_renders() {
     let doc = PipelineDoc::from_file(&example_doc_path()).expect("fixture");
@@ -253,14 +310,19 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
         &[],
     );
     let path = repo_root().join("docs/example-comment.md");
-    if std::env::var_os("KEDRO_SFN_UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &body).expect("write docs/example-comment.md");
+    let change_path = repo_root().join("docs/example-change-comment.md");
+    let change_body = change_comment(&doc, &config, &planned);
+    for (path, body) in [(&path, &body), (&change_path, &change_body)] {
+        if std::env::var_os("KEDRO_SFN_UPDATE_DOCS").is_some() {
+            std::fs::write(path, body).expect("write the example");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            &committed == body,
+            "{} is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test it action_files::",
+            path.display()
+        );
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == body,
-        "docs/example-comment.md is stale; regenerate it with KEDRO_SFN_UPDATE_DOCS=1 cargo test --test it action_files::"
-    );
     // The docs link to the generated file, and no page pastes a copy that could go stale.
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
     let guide =
@@ -278,7 +340,11 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
         std::fs::read_dir(repo_root().join("docs"))
             .expect("docs/")
             .map(|entry| entry.expect("an entry of docs/").path())
-            .filter(|page| page.extension().is_some_and(|ext| ext == "md") && *page != path),
+            .filter(|page| {
+                page.extension().is_some_and(|ext| ext == "md")
+                    && *page != path
+                    && *page != change_path
+            }),
     );
     for page in pages {
         let text = std::fs::read_to_string(&page).expect("a Markdown page");

@@ -198,7 +198,7 @@ fn differences(
     }
     if current.memory_mb != Some(spec.memory_mb) {
         configuration.push(format!(
-            "memory {} -> {} MB",
+            "memory {} → {} MB",
             current.memory_mb.map_or("?".into(), |c| c.to_string()),
             spec.memory_mb
         ));

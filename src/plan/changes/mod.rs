@@ -343,19 +343,19 @@ fn function_differences(
     let mut configuration = Vec::new();
     if current.memory_mb != spec.memory_mb {
         configuration.push(format!(
-            "memory {} -> {} MB",
+            "memory {} → {} MB",
             current.memory_mb, spec.memory_mb
         ));
     }
     if current.timeout_s != spec.timeout_s {
         configuration.push(format!(
-            "timeout {} -> {} s",
+            "timeout {} → {} s",
             current.timeout_s, spec.timeout_s
         ));
     }
     if current.ephemeral_storage_mb != spec.ephemeral_storage_mb {
         configuration.push(format!(
-            "disk {} -> {} MB",
+            "disk {} → {} MB",
             current.ephemeral_storage_mb, spec.ephemeral_storage_mb
         ));
     }
@@ -454,7 +454,12 @@ fn structural_diff(
 fn reads_by_task(definition: &Value) -> BTreeMap<String, Option<BTreeSet<String>>> {
     crate::plan::definition::asl::task_states(definition)
         .into_iter()
-        .map(|(name, state)| (name.to_string(), crate::plan::definition::asl::reads_of(state)))
+        .map(|(name, state)| {
+            (
+                name.to_string(),
+                crate::plan::definition::asl::reads_of(state),
+            )
+        })
         .collect()
 }
 
@@ -464,10 +469,19 @@ fn runs_before<'a>(
     name: &str,
 ) -> BTreeSet<&'a String> {
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<&String> = order.get(name).map(|(_, w)| w.iter().collect()).unwrap_or_default();
+    let mut stack: Vec<&String> = order
+        .get(name)
+        .map(|(_, w)| w.iter().collect())
+        .unwrap_or_default();
     while let Some(waited) = stack.pop() {
         if seen.insert(waited) {
-            stack.extend(order.get(waited).map(|(_, w)| w.iter()).into_iter().flatten());
+            stack.extend(
+                order
+                    .get(waited)
+                    .map(|(_, w)| w.iter())
+                    .into_iter()
+                    .flatten(),
+            );
         }
     }
     seen

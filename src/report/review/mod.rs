@@ -72,13 +72,20 @@ impl Review {
                     .map(|t| (&t.state, &t.family, &t.action, true)),
             );
         // A renamed task's old function is deleted: a part of the rename, said on its row.
-        let renamed_to: BTreeMap<&String, &String> =
-            structure.renamed.iter().map(|(old, new)| (old, new)).collect();
+        let renamed_to: BTreeMap<&String, &String> = structure
+            .renamed
+            .iter()
+            .map(|(old, new)| (old, new))
+            .collect();
         for (state, name, action, on_ecs) in resources {
             let state = renamed_to.get(state).copied().unwrap_or(state);
             // A function without the task tag (made by hand, then adopted) is its own row.
             let state = if state.is_empty() { name } else { state };
-            let what = if on_ecs { "ECS task definition" } else { "function" };
+            let what = if on_ecs {
+                "ECS task definition"
+            } else {
+                "function"
+            };
             match action {
                 FunctionAction::Keep => {}
                 FunctionAction::Create => {
@@ -140,7 +147,9 @@ impl Review {
                 [] => "now reads no other task's outputs".to_string(),
                 names => format!("now reads the outputs of {}", list(names, 5)),
             };
-            row(&mut rows, &planned, state, RowKind::Changed).what.push(phrase);
+            row(&mut rows, &planned, state, RowKind::Changed)
+                .what
+                .push(phrase);
         }
         review.regrouped = structure.regrouped.len();
         for child in &changes.children {
@@ -170,7 +179,10 @@ impl Review {
         rows.sort_by_key(|r| {
             (
                 r.kind,
-                position.get(r.state.as_str()).copied().unwrap_or(usize::MAX),
+                position
+                    .get(r.state.as_str())
+                    .copied()
+                    .unwrap_or(usize::MAX),
                 r.state.clone(),
             )
         });
@@ -234,7 +246,11 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
         return format!(
             "⛔ deploy would be refused: {} it does not own {} in the way",
             counted(changes.clashes.len(), "function", "functions"),
-            if changes.clashes.len() == 1 { "is" } else { "are" }
+            if changes.clashes.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
         );
     }
     if changes.is_empty() {
@@ -268,13 +284,6 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
             counted(review.new_code, "task", "tasks")
         ));
     }
-    let children = review.children.len() - review.deleted_children;
-    if children > 0 {
-        parts.push(format!(
-            "{} changed",
-            counted(children, "child state machine", "child state machines")
-        ));
-    }
     if parts.is_empty() {
         parts.push(match &changes.machine {
             MachineAction::Update { .. } if review.regrouped > 0 => {
@@ -287,7 +296,11 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
             _ => "state machine unchanged".to_string(),
         });
     }
-    let icon = if review.deletions().is_some() { "⚠️" } else { "📝" };
+    let icon = if review.deletions().is_some() {
+        "⚠️"
+    } else {
+        "📝"
+    };
     format!("{icon} {}", parts.join(" · "))
 }
 

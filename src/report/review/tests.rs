@@ -5,12 +5,15 @@
 //! comment and the summary as intended.
 
 use super::*;
-use crate::config::TaskSettings;
 use crate::config::Config;
-use crate::pipeline::model::{Dataset, Node, PipelineDoc};
+use crate::config::TaskSettings;
+use crate::pipeline::model::PipelineDoc;
 use crate::plan::changes::{changes, Deployment, Target};
 use crate::report::comment::{render_comment, CommentInput, COMMENT_MAX_CHARS};
-use crate::synthetic::{deployed_as_planned, doc_from_dag, random_dag, Rng};
+use crate::synthetic::{
+    deployed_as_planned, doc_from_dag, random_dag, with_leaf, with_new_dependency, without_a_leaf,
+    Rng,
+};
 
 /// The example project's pipeline (7 nodes) and random pipelines of 30, 120 and 1,000.
 fn pipelines() -> Vec<PipelineDoc> {
@@ -48,10 +51,8 @@ fn reviewed(before: &PipelineDoc, after: &PipelineDoc, config_after: &Config) ->
     };
     let plan = crate::plan::plan(after, config_after).expect("plans");
     let changes = changes(&plan, &deployed, &target);
-    let task_diff = crate::report::diff::task_diff(
-        deployed.whole_definition().as_ref(),
-        &changes.definition,
-    );
+    let task_diff =
+        crate::report::diff::task_diff(deployed.whole_definition().as_ref(), &changes.definition);
     let comment = render_comment(&CommentInput {
         plan: &plan,
         changes: Some(&changes),
@@ -74,61 +75,6 @@ fn empty(doc: &PipelineDoc) -> PipelineDoc {
         nodes: Vec::new(),
         ..doc.clone()
     }
-}
-
-/// A node nothing reads, reading the output of a node in the middle.
-fn with_leaf(doc: &PipelineDoc) -> PipelineDoc {
-    let mut doc = doc.clone();
-    let middle = &doc.nodes[doc.nodes.len() / 2];
-    let input = middle.outputs[0].clone();
-    doc.datasets.insert(
-        "added_leaf_output".into(),
-        Dataset {
-            kind: "pandas.CSVDataset".into(),
-            filepath: Some("s3://bucket/added_leaf_output.csv".into()),
-            versioned: false,
-            default: false,
-        },
-    );
-    doc.nodes.push(Node {
-        name: "added_leaf_node".into(),
-        func: Some("pkg.nodes.added_leaf".into()),
-        inputs: vec![input],
-        outputs: vec!["added_leaf_output".into()],
-        tags: Vec::new(),
-        namespace: None,
-    });
-    doc
-}
-
-/// The last node whose outputs nothing reads, removed.
-fn without_a_leaf(doc: &PipelineDoc) -> (PipelineDoc, String) {
-    let mut doc = doc.clone();
-    let read: std::collections::BTreeSet<&String> =
-        doc.nodes.iter().flat_map(|n| &n.inputs).collect();
-    let leaf = doc
-        .nodes
-        .iter()
-        .rposition(|n| n.outputs.iter().all(|o| !read.contains(o)))
-        .expect("a leaf");
-    let removed = doc.nodes.remove(leaf);
-    (doc, removed.name)
-}
-
-/// A node in the second half now also reads an output of a node in the first half that it
-/// did not read.
-fn with_new_dependency(doc: &PipelineDoc) -> (PipelineDoc, String) {
-    let mut doc = doc.clone();
-    let reader = doc.nodes.len() * 3 / 4;
-    let source = doc.nodes[..reader / 2]
-        .iter()
-        .flat_map(|n| n.outputs.iter())
-        .find(|o| !doc.nodes[reader].inputs.contains(o))
-        .expect("an output it does not read")
-        .clone();
-    doc.nodes[reader].inputs.push(source);
-    let name = doc.nodes[reader].name.clone();
-    (doc, name)
 }
 
 /// The task state of a node that runs alone in its task.
@@ -209,7 +155,9 @@ fn a_first_deploy_says_so_and_lists_its_tasks_folded() {
             format!("🆕 first deploy: {n} tasks")
         );
         assert!(r.review.rows.iter().all(|row| row.kind == RowKind::Added));
-        assert!(r.comment.contains(&format!("<details><summary>The {n} tasks")));
+        assert!(r
+            .comment
+            .contains(&format!("<details><summary>The {n} tasks")));
         assert!(
             !r.comment.contains("| create |"),
             "no row per created function"
@@ -238,7 +186,12 @@ fn an_added_leaf_is_one_added_task_and_regrouping_is_no_change() {
     for doc in pipelines() {
         let r = reviewed(&doc, &with_leaf(&doc), &Config::default());
         let size = doc.nodes.len();
-        assert_eq!(r.review.count(RowKind::Added), 1, "{size}: {:?}", r.review.rows);
+        assert_eq!(
+            r.review.count(RowKind::Added),
+            1,
+            "{size}: {:?}",
+            r.review.rows
+        );
         assert_eq!(
             r.review.count(RowKind::Changed),
             0,
@@ -321,15 +274,10 @@ fn a_changed_memory_size_is_one_changed_task() {
         let row = &r.review.rows[0];
         assert_eq!(row.state, state_of(&r.plan, &node));
         assert!(
-            row.what
-                .iter()
-                .any(|w| w.contains("memory 1024 -&gt; 3008 MB")),
+            row.what.iter().any(|w| w.contains("memory 1024 → 3008 MB")),
             "{row:?}"
         );
-        assert_eq!(
-            verdict(&r.plan, &r.changes, &r.review),
-            "📝 1 task changed"
-        );
+        assert_eq!(verdict(&r.plan, &r.changes, &r.review), "📝 1 task changed");
         assert!(r.comment.contains("```diff"), "the changed state's diff");
         assert_comment(&r);
     }
