@@ -11,7 +11,7 @@ use crate::aws::sfn::{ExecutionEvent, ExecutionStatus, StepFunctions};
 use crate::config::Config;
 use crate::plan::changes::tasks_of;
 use crate::plan::definition::asl::failed_task;
-use crate::report::timeline::{self, TaskSpan, Waits};
+use crate::report::timeline::{self, TaskSpan, Timeline, Waits};
 
 use super::prepare::Prepared;
 use super::Reporter;
@@ -38,6 +38,10 @@ pub struct Started {
     pub status: Option<ExecutionStatus>,
     /// When followed and it did not succeed: the failing task, its error and cause.
     pub failure: Option<String>,
+    /// When followed and it did not succeed: the Task state that failed, when known.
+    pub failed_task: Option<String>,
+    /// When followed: its tasks' start and end times, for the record's picture.
+    pub timeline: Option<Timeline>,
 }
 
 impl Started {
@@ -133,15 +137,27 @@ async fn run_execution(
         console,
         status: None,
         failure: None,
+        failed_task: None,
+        timeline: None,
     };
     if !request.wait {
         reporter.result(&format!("  console: {}", started.console));
         return Ok(started);
     }
-    let (status, failure) = follow(sfn, &started, reporter).await?;
-    started.status = Some(status);
-    started.failure = failure;
+    let followed = follow(sfn, &started, reporter).await?;
+    started.status = Some(followed.status);
+    started.failure = followed.failure;
+    started.failed_task = followed.failed_task;
+    started.timeline = followed.timeline;
     Ok(started)
+}
+
+/// How a followed execution ended.
+struct Followed {
+    status: ExecutionStatus,
+    failure: Option<String>,
+    failed_task: Option<String>,
+    timeline: Option<Timeline>,
 }
 
 /// Polls an execution to its end (backing off to every 5 s), reporting each task; its
@@ -150,7 +166,7 @@ async fn follow(
     sfn: &StepFunctions,
     started: &Started,
     reporter: &dyn Reporter,
-) -> anyhow::Result<(ExecutionStatus, Option<String>)> {
+) -> anyhow::Result<Followed> {
     let (execution, name, console) = (&started.arn, &started.name, &started.console);
     let mut shown = 0;
     let mut delay = Duration::from_millis(500);
@@ -169,10 +185,15 @@ async fn follow(
         }
         shown = events.len();
         if status.status != ExecutionStatus::Running {
-            show_timeline(sfn, execution, reporter).await;
+            let timeline = show_timeline(sfn, execution, reporter).await;
             if status.status == ExecutionStatus::Succeeded {
                 reporter.result(&format!("execution {name} SUCCEEDED"));
-                return Ok((status.status, None));
+                return Ok(Followed {
+                    status: status.status,
+                    failure: None,
+                    failed_task: None,
+                    timeline,
+                });
             }
             // A task of a child machine: the root's own events know only the child's start,
             // while the execution's error names the task and its cause is the task's error.
@@ -211,7 +232,12 @@ async fn follow(
                 status.status,
                 status.error.clone().unwrap_or_default()
             );
-            return Ok((status.status, Some(failure)));
+            return Ok(Followed {
+                status: status.status,
+                failure: Some(failure),
+                failed_task: (task != "?").then_some(task),
+                timeline,
+            });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -220,7 +246,11 @@ async fn follow(
 
 /// The run's timeline, task by task, with the chain that set its length; the run is over,
 /// so a history that cannot be read is a note, not an error.
-async fn show_timeline(sfn: &StepFunctions, execution: &str, reporter: &dyn Reporter) {
+async fn show_timeline(
+    sfn: &StepFunctions,
+    execution: &str,
+    reporter: &dyn Reporter,
+) -> Option<Timeline> {
     match sfn.task_runs(execution, 20).await {
         Ok(runs) => {
             let spans: Vec<TaskSpan> = runs
@@ -247,7 +277,11 @@ async fn show_timeline(sfn: &StepFunctions, execution: &str, reporter: &dyn Repo
             for line in timeline::render(&spans, waits.as_ref()) {
                 reporter.result(&line);
             }
+            Some(Timeline { spans, waits })
         }
-        Err(error) => reporter.progress(&format!("note: no timeline of the run: {error}")),
+        Err(error) => {
+            reporter.progress(&format!("note: no timeline of the run: {error}"));
+            None
+        }
     }
 }

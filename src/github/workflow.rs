@@ -347,6 +347,7 @@ async fn deploy_prepared(
             .and_then(|a| a.probes.as_ref())
             .map(|p| (p.count, p.seconds)),
         run_url: context.run_url.as_deref(),
+        plan: Some(&prepared.plan),
     };
     report_deployment(inputs, context, &record).await?;
     applied?;
@@ -369,11 +370,15 @@ fn execution_line(started: &anyhow::Result<Started>) -> ExecutionLine {
                 (None, None) => "started".into(),
             },
             console: started.console.clone(),
+            failed_task: started.failed_task.clone(),
+            timeline: started.timeline.clone(),
         },
         Err(error) => ExecutionLine {
             name: "-".into(),
             status: format!("not started: {error:#}"),
             console: String::new(),
+            failed_task: None,
+            timeline: None,
         },
     }
 }

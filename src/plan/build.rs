@@ -138,6 +138,7 @@ pub(super) fn build(
             history,
             prices,
             estimate,
+            task_runs: runs.task_runs,
         },
     }
 }

@@ -312,6 +312,9 @@ pub struct Timing {
     pub prices: Prices,
     /// One run of this machine, expected.
     pub estimate: Estimate,
+    /// Each task's size and expected seconds, in the order of `Plan::tasks`: what a run's
+    /// measured times are priced with.
+    pub task_runs: Vec<estimate::TaskRun>,
 }
 
 /// The state machine's name: the config's (or flag's), else the project's package, made

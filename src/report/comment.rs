@@ -197,7 +197,7 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
         }
         (String::from("flowchart TD\n"), Vec::new())
     } else if let Some(picture) = (!first_deploy && !focus.is_empty())
-        .then(|| neighbourhood_flowchart(plan, &focus, &marks))
+        .then(|| neighbourhood_flowchart(plan, &focus, &marks, &new_reads(plan, changes)))
         .flatten()
     {
         let _ = writeln!(
@@ -252,6 +252,22 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
         out.push_str("<sub>green: added · amber: changed · red: removed</sub>\n\n");
     }
     out
+}
+
+/// The dependencies a change adds to tasks that stay, by task index: (read, reader).
+fn new_reads(plan: &Plan, changes: Option<&ChangeSet>) -> BTreeSet<(usize, usize)> {
+    let index: std::collections::BTreeMap<&str, usize> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.state.as_str(), i))
+        .collect();
+    changes
+        .iter()
+        .flat_map(|c| &c.structure.reads_changed)
+        .flat_map(|(reader, change)| change.added.iter().map(move |read| (read, reader)))
+        .filter_map(|(read, reader)| Some((*index.get(read.as_str())?, *index.get(reader.as_str())?)))
+        .collect()
 }
 
 /// Cuts `body` to at most `max` characters, keeping its head (with the marker and the

@@ -9,14 +9,20 @@ use crate::plan::definition::arns::version_number;
 
 use super::comment::{footer, marker, truncate, COMMENT_MAX_CHARS};
 use super::escape::{code, prose, text};
+use super::timeline::Timeline;
+use crate::plan::Plan;
 
 /// An execution started after the deploy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionLine {
     pub name: String,
     /// `SUCCEEDED`, `FAILED: ...`, or `started` when not followed.
     pub status: String,
     pub console: String,
+    /// The Task state that failed, when it failed and that is known.
+    pub failed_task: Option<String>,
+    /// Its tasks' times, when it was followed to its end.
+    pub timeline: Option<Timeline>,
 }
 
 /// What one deploy did.
@@ -38,6 +44,8 @@ pub struct DeploymentRecord<'a> {
     pub probes: Option<(usize, f64)>,
     /// The workflow run that deployed, linked from the footer.
     pub run_url: Option<&'a str>,
+    /// The plan deployed: what a followed run is measured against.
+    pub plan: Option<&'a Plan>,
 }
 
 /// The summary line under which the reviewed plan is kept.
@@ -97,6 +105,15 @@ pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>)
         );
     }
     out.push('\n');
+    if let Some(execution) = &record.execution {
+        if let Some(timeline) = &execution.timeline {
+            out.push_str(&super::run_chart::render(
+                record.plan,
+                timeline,
+                execution.failed_task.as_deref(),
+            ));
+        }
+    }
     let changed = changed_functions(record.changes);
     if !changed.is_empty() {
         let _ = writeln!(
@@ -262,9 +279,12 @@ mod rendering {
                 name: "run-1".into(),
                 status: "SUCCEEDED".into(),
                 console: "https://console.aws.amazon.com/x".into(),
+                failed_task: None,
+                timeline: None,
             }),
             probes: failure.is_none().then_some((2, 1.25)),
             run_url: None,
+            plan: None,
         }
     }
 
@@ -309,5 +329,44 @@ mod rendering {
         assert!(body.contains("ResourceConflictException"), "{body}");
         assert!(body.contains("(unchanged)"), "{body}");
         assert!(!body.contains("kedro-sfn rollback"), "{body}");
+    }
+
+    #[test]
+    fn a_followed_run_is_drawn_with_its_measured_time_and_cost() {
+        let changes = changes();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/spaceflights.aws.pipeline.json"
+        );
+        let doc: crate::pipeline::PipelineDoc =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("doc");
+        let plan = crate::plan::draft(&doc, &crate::config::Config::default()).expect("plans");
+        // Each task ran 2 s, one after the other; the last one failed.
+        let spans: Vec<crate::report::timeline::TaskSpan> = plan
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::report::timeline::TaskSpan {
+                state: t.state.clone(),
+                start_s: 1_000.0 + 2.0 * i as f64,
+                end_s: (i + 1 < plan.tasks.len()).then_some(1_002.0 + 2.0 * i as f64),
+            })
+            .collect();
+        let failed = plan.tasks.last().expect("tasks").state.clone();
+        let mut record = record(&changes, None);
+        record.plan = Some(&plan);
+        if let Some(execution) = &mut record.execution {
+            execution.failed_task = Some(failed.clone());
+            execution.timeline = Some(Timeline { spans, waits: None });
+        }
+        let body = render_deployment(&record, None);
+        assert!(body.contains("### The run"), "{body}");
+        assert!(body.contains("| This run | Planned | Measured |"), "{body}");
+        // Six tasks of 2 s end to end, the failed one starting at 12 s.
+        assert!(body.contains("| Run time | "), "{body}");
+        assert!(body.contains(" | 12.0 s |"), "{body}");
+        assert!(body.contains(&format!(":crit, 12000, 12001")), "{body}");
+        assert!(body.contains("```mermaid\ngantt"), "{body}");
+        assert_eq!(plan.timing.task_runs.len(), plan.tasks.len());
     }
 }

@@ -188,6 +188,7 @@ pub fn neighbourhood_flowchart(
     plan: &crate::plan::Plan,
     focus: &std::collections::BTreeSet<usize>,
     marks: &[Mark],
+    new_edges: &std::collections::BTreeSet<(usize, usize)>,
 ) -> Option<Neighbourhood> {
     if focus.len() > NEIGHBOURHOOD_MAX {
         return None;
@@ -209,10 +210,24 @@ pub fn neighbourhood_flowchart(
     for &task in &drawn {
         let _ = writeln!(chart, "  t{task}[\"{}\"]", mermaid_label(&labels[task]));
     }
+    let mut drawn_edges = 0;
+    let mut highlighted = Vec::new();
     for &(from, to) in &plan.dependencies {
         if drawn.contains(&from) && drawn.contains(&to) {
             let _ = writeln!(chart, "  t{from} --> t{to}");
+            if new_edges.contains(&(from, to)) {
+                highlighted.push(drawn_edges.to_string());
+            }
+            drawn_edges += 1;
         }
+    }
+    // A dependency that is new: the arrow drawn thick, in the changed tasks' amber.
+    if !highlighted.is_empty() {
+        let _ = writeln!(
+            chart,
+            "  linkStyle {} stroke:#bf8700,stroke-width:3px",
+            highlighted.join(",")
+        );
     }
     let marked = focus
         .iter()

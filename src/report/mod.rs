@@ -8,6 +8,7 @@ pub mod escape;
 pub mod json_text;
 pub mod mermaid;
 pub mod review;
+pub mod run_chart;
 pub mod run_cost;
 pub mod summary;
 pub mod timeline;

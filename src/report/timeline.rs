@@ -18,6 +18,13 @@ pub struct TaskSpan {
     pub end_s: Option<f64>,
 }
 
+/// A run's task spans with the order its definition gave them (`None`: not readable).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timeline {
+    pub spans: Vec<TaskSpan>,
+    pub waits: Option<Waits>,
+}
+
 /// The lines of the timeline: one per task by start time, then the critical path.
 pub fn render(spans: &[TaskSpan], waits: Option<&Waits>) -> Vec<String> {
     let mut sorted: Vec<&TaskSpan> = spans.iter().collect();

@@ -211,3 +211,91 @@ fn hostile_names_draw() {
         &summary::render(&planned, &offline(), None),
     );
 }
+
+/// The comment for `after` once `before` is deployed (region and account named, so a split
+/// pipeline's children read back unchanged).
+fn change_comment(before: &PipelineDoc, after: &PipelineDoc) -> String {
+    let mut config = ungrouped();
+    config.file.region = Some("eu-west-1".into());
+    config.file.account_id = Some("123456789012".into());
+    let target = Target::with_image(None);
+    let first = plan(before, &config).expect("plans");
+    let applied = changes(&first, &Deployment::default(), &target);
+    let deployed = kedro_sfn::synthetic::deployed_as_planned(&first, &applied, &target);
+    let planned = plan(after, &config).expect("plans");
+    let change_set = changes(&planned, &deployed, &target);
+    let diff = kedro_sfn::report::diff::task_diff(
+        deployed.whole_definition().as_ref(),
+        &change_set.definition,
+    );
+    render_comment(&CommentInput {
+        plan: &planned,
+        changes: Some(&change_set),
+        task_diff: &diff,
+        run_url: None,
+        commit: "abc",
+        notes: &[],
+    })
+}
+
+#[test]
+fn change_pictures_read_at_comment_width_at_every_size() {
+    for (size, seed) in [(30, 3), (120, 5), (1_000, 7)] {
+        let dag = random_dag(size, 4, 0.5, &mut Rng::new(seed));
+        let doc = doc_from_dag(&dag, &|i| format!("node_{i:04}"));
+        let (with_dependency, _) = kedro_sfn::synthetic::with_new_dependency(&doc);
+        let cases = [
+            ("first", first_deploy_comment(&plan(&doc, &ungrouped()).expect("plans"))),
+            ("leaf", change_comment(&doc, &kedro_sfn::synthetic::with_leaf(&doc))),
+            ("dependency", change_comment(&doc, &with_dependency)),
+            ("removed", change_comment(&doc, &kedro_sfn::synthetic::without_a_leaf(&doc).0)),
+            (
+                "summary",
+                summary::render(&plan(&doc, &ungrouped()).expect("plans"), &offline(), None),
+            ),
+        ];
+        for (case, markdown) in cases {
+            for svg in draw(&format!("{size}-{case}"), &markdown) {
+                let px = text_px(&svg);
+                println!(
+                    "{size} tasks, {case}: picture {:.0} px wide, text {px:.1} px at comment width",
+                    view_width(&svg)
+                );
+                assert!(
+                    px >= MIN_TEXT_PX,
+                    "{size} tasks, {case}: text {px:.1} px at comment width"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_followed_run_draws_as_a_gantt() {
+    use kedro_sfn::report::run_chart;
+    use kedro_sfn::report::timeline::{TaskSpan, Timeline};
+    let text = std::fs::read_to_string(example_doc_path()).expect("example document");
+    let doc: PipelineDoc = serde_json::from_str(&text).expect("document");
+    let planned = plan(&doc, &Config::default()).expect("plans");
+    let spans = planned
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TaskSpan {
+            state: t.state.clone(),
+            start_s: 1_000.0 + i as f64,
+            end_s: Some(1_001.5 + i as f64),
+        })
+        .collect();
+    let failed = planned.tasks.last().map(|t| t.state.clone());
+    let section = run_chart::render(
+        Some(&planned),
+        &Timeline { spans, waits: None },
+        failed.as_deref(),
+    );
+    let svgs = draw("run-gantt", &section);
+    assert_eq!(svgs.len(), 1);
+    for task in &planned.tasks {
+        assert!(svgs[0].contains(&task.state), "{} is not drawn", task.state);
+    }
+}

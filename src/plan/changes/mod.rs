@@ -60,11 +60,22 @@ pub struct StructuralDiff {
     /// Tasks whose own Kedro dependencies changed: they read other tasks' outputs than
     /// before.
     pub dependencies_changed: Vec<String>,
+    /// For each of those, the tasks it reads now and did not, and the ones it no longer
+    /// reads (known only where the deployed definition recorded what it read).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reads_changed: BTreeMap<String, ReadsChange>,
     /// Tasks that wait for other tasks than before only because the planner grouped the
     /// same dependencies into other Parallel states: a change of the machine, not of them.
     pub regrouped: Vec<String>,
     /// Tasks whose function changes (code or settings).
     pub function_changed: Vec<String>,
+}
+
+/// How one task's Kedro dependencies changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReadsChange {
+    pub added: Vec<String>,
+    pub dropped: Vec<String>,
 }
 
 impl StructuralDiff {
@@ -423,18 +434,28 @@ fn structural_diff(
             diff.nodes_changed.push(name.clone());
         }
         let reads = new_reads.get(name).cloned().flatten().unwrap_or_default();
-        let dependencies_changed = match old_reads.get(old_name).cloned().flatten() {
-            Some(before) => as_new(&before) != reads,
+        let change = match old_reads.get(old_name).cloned().flatten() {
+            Some(before) => {
+                let before = as_new(&before);
+                ReadsChange {
+                    added: reads.difference(&before).cloned().collect(),
+                    dropped: before.difference(&reads).cloned().collect(),
+                }
+            }
             // Made before dependencies were recorded: changed when it now reads a task the
             // deployed machine did not run before it.
             None => {
                 let before: BTreeSet<String> =
                     as_new(&runs_before(&old, old_name).into_iter().cloned().collect());
-                !reads.is_subset(&before)
+                ReadsChange {
+                    added: reads.difference(&before).cloned().collect(),
+                    dropped: Vec::new(),
+                }
             }
         };
-        if dependencies_changed {
+        if !change.added.is_empty() || !change.dropped.is_empty() {
             diff.dependencies_changed.push(name.clone());
+            diff.reads_changed.insert(name.clone(), change);
         } else if as_new(old_waits) != *waits {
             diff.regrouped.push(name.clone());
         }

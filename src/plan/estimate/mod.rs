@@ -312,6 +312,40 @@ fn compute_costs<'a>(runs: impl Iterator<Item = &'a TaskRun>, prices: &Prices) -
 const FARGATE_MINIMUM_S: f64 = 60.0;
 const FARGATE_FREE_EPHEMERAL_GB: f64 = 20.0;
 
+/// A run as it went: each task's measured seconds (`seconds[t]`, by the order of `runs`;
+/// `None` for a task that did not run) at its planned size, the run's measured length, and
+/// the state transitions the plan expects (a run that failed made fewer).
+pub fn measured(
+    runs: &[TaskRun],
+    seconds: &[Option<f64>],
+    run_time_s: f64,
+    longest_path: Vec<String>,
+    state_transitions: usize,
+    prices: &Prices,
+) -> Estimate {
+    let ran: Vec<TaskRun> = runs
+        .iter()
+        .zip(seconds)
+        .filter_map(|(run, seconds)| {
+            Some(TaskRun {
+                seconds: (*seconds)?,
+                ..*run
+            })
+        })
+        .collect();
+    let (lambda_usd, ecs_usd) = compute_costs(ran.iter(), prices);
+    let step_functions_usd = state_transitions as f64 * prices.state_transition;
+    Estimate {
+        run_time_s,
+        longest_path,
+        state_transitions,
+        lambda_usd,
+        ecs_usd,
+        step_functions_usd,
+        total_usd: lambda_usd + ecs_usd + step_functions_usd,
+    }
+}
+
 /// One ECS task on Fargate.
 pub fn fargate_cost(run: &TaskRun, prices: &Prices) -> f64 {
     let hours = run.seconds.max(FARGATE_MINIMUM_S) / 3600.0;

@@ -138,18 +138,18 @@ impl Review {
                 .what
                 .insert(0, "runs other nodes".to_string());
         }
-        for state in &structure.dependencies_changed {
-            let reads = planned
-                .get(state.as_str())
-                .map(|t| t.depends_on.as_slice())
-                .unwrap_or_default();
-            let phrase = match reads {
-                [] => "now reads no other task's outputs".to_string(),
-                names => format!("now reads the outputs of {}", list(names, 5)),
-            };
-            row(&mut rows, &planned, state, RowKind::Changed)
-                .what
-                .push(phrase);
+        for (state, change) in &structure.reads_changed {
+            let row = row(&mut rows, &planned, state, RowKind::Changed);
+            if !change.added.is_empty() {
+                row.what
+                    .push(format!("now reads the outputs of {}", list(&change.added, 5)));
+            }
+            if !change.dropped.is_empty() {
+                row.what.push(format!(
+                    "no longer reads the outputs of {}",
+                    list(&change.dropped, 5)
+                ));
+            }
         }
         review.regrouped = structure.regrouped.len();
         for child in &changes.children {
