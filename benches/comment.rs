@@ -35,7 +35,7 @@ fn main() {
         "{:>6}  {:<12} {:>8} {:>6} {:>6} {:>10}  title",
         "tasks", "change", "comment", "lines", "boxes", "summary"
     );
-    for (size, seed) in [(7, 0), (30, 3), (120, 5), (1_000, 7), (10_000, 11)] {
+    for (size, seed) in sizes() {
         let doc = match size {
             7 => example(),
             n => doc_from_dag(&random_dag(n, 4, 0.5, &mut Rng::new(seed)), &|i| {
@@ -84,6 +84,18 @@ fn main() {
                     .expect("write");
             }
         }
+    }
+}
+
+/// The sizes measured: `KEDRO_SFN_SIZES=10,15,20` picks others.
+fn sizes() -> Vec<(usize, u64)> {
+    match std::env::var("KEDRO_SFN_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .map(|n| (n, 3))
+            .collect(),
+        Err(_) => vec![(7, 0), (30, 3), (120, 5), (1_000, 7), (10_000, 11)],
     }
 }
 

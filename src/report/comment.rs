@@ -266,7 +266,9 @@ fn new_reads(plan: &Plan, changes: Option<&ChangeSet>) -> BTreeSet<(usize, usize
         .iter()
         .flat_map(|c| &c.structure.reads_changed)
         .flat_map(|(reader, change)| change.added.iter().map(move |read| (read, reader)))
-        .filter_map(|(read, reader)| Some((*index.get(read.as_str())?, *index.get(reader.as_str())?)))
+        .filter_map(|(read, reader)| {
+            Some((*index.get(read.as_str())?, *index.get(reader.as_str())?))
+        })
         .collect()
 }
 

@@ -365,7 +365,7 @@ mod rendering {
         // Six tasks of 2 s end to end, the failed one starting at 12 s.
         assert!(body.contains("| Run time | "), "{body}");
         assert!(body.contains(" | 12.0 s |"), "{body}");
-        assert!(body.contains(&format!(":crit, 12000, 12001")), "{body}");
+        assert!(body.contains(":crit, 12000, 12001"), "{body}");
         assert!(body.contains("```mermaid\ngantt"), "{body}");
         assert_eq!(plan.timing.task_runs.len(), plan.tasks.len());
     }

@@ -89,12 +89,23 @@ fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f
         .iter()
         .filter(|s| !on_path(s) && Some(s.state.as_str()) != failed)
         .collect();
-    others.sort_by(|a, b| took(b).total_cmp(&took(a)).then_with(|| a.state.cmp(&b.state)));
+    others.sort_by(|a, b| {
+        took(b)
+            .total_cmp(&took(a))
+            .then_with(|| a.state.cmp(&b.state))
+    });
     let room = GANTT_TASKS.saturating_sub(chosen.len());
     chosen.extend(others.iter().take(room));
-    chosen.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then_with(|| a.state.cmp(&b.state)));
+    chosen.sort_by(|a, b| {
+        a.start_s
+            .total_cmp(&b.start_s)
+            .then_with(|| a.state.cmp(&b.state))
+    });
     let mut out = String::from("```mermaid\ngantt\n  dateFormat x\n  axisFormat %M:%S\n");
-    for (section, wanted) in [("chain that set the run's length", true), ("other tasks", false)] {
+    for (section, wanted) in [
+        ("chain that set the run's length", true),
+        ("other tasks", false),
+    ] {
         let first = |s: &TaskSpan| on_path(s) || Some(s.state.as_str()) == failed;
         let in_section: Vec<&&TaskSpan> = chosen.iter().filter(|s| first(s) == wanted).collect();
         if in_section.is_empty() {
@@ -184,7 +195,10 @@ mod tests {
         let out = render(None, &timeline, Some("d"));
         assert!(out.contains("gantt\n  dateFormat x"), "{out}");
         assert!(out.contains("  a (2.0 s) :active, 0, 2000\n"), "{out}");
-        assert!(out.contains("  b  slow (8.0 s) :active, 2000, 10000\n"), "{out}");
+        assert!(
+            out.contains("  b  slow (8.0 s) :active, 2000, 10000\n"),
+            "{out}"
+        );
         assert!(out.contains("  c (1.0 s) :2000, 3000\n"), "{out}");
         assert!(out.contains("  d (0.00 s) :crit, 10000, 10001\n"), "{out}");
         assert_eq!(out.matches("section").count(), 2);
@@ -196,18 +210,14 @@ mod tests {
             .map(|i| span(&format!("t{i:03}"), 0.0, Some(1.0 + f64::from(i) / 100.0)))
             .collect();
         spans.push(span("last", 2.0, Some(5.0)));
-        let out = render(
-            None,
-            &Timeline {
-                spans,
-                waits: None,
-            },
-            None,
-        );
+        let out = render(None, &Timeline { spans, waits: None }, None);
         let bars = out.lines().filter(|l| l.contains(" :")).count();
         assert_eq!(bars, GANTT_TASKS, "{out}");
         assert!(out.contains("+71 shorter tasks not drawn"), "{out}");
-        assert!(out.contains("  t098 ("), "the longest others are drawn:\n{out}");
+        assert!(
+            out.contains("  t098 ("),
+            "the longest others are drawn:\n{out}"
+        );
         assert!(!out.contains("  t000 "), "{out}");
     }
 }

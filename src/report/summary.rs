@@ -117,8 +117,17 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
     }
 
     out.push_str("### Tasks\n\n");
-    out.push_str(&tasks_table(plan));
-    out.push('\n');
+    if plan.tasks.len() > super::diff::ROWS_SHOWN {
+        let _ = write!(
+            out,
+            "<details><summary>The {} tasks</summary>\n\n{}\n</details>\n\n",
+            plan.tasks.len(),
+            tasks_table(plan)
+        );
+    } else {
+        out.push_str(&tasks_table(plan));
+        out.push('\n');
+    }
     out.push_str(&render_findings(&plan.findings));
     out
 }

@@ -245,10 +245,19 @@ fn change_pictures_read_at_comment_width_at_every_size() {
         let doc = doc_from_dag(&dag, &|i| format!("node_{i:04}"));
         let (with_dependency, _) = kedro_sfn::synthetic::with_new_dependency(&doc);
         let cases = [
-            ("first", first_deploy_comment(&plan(&doc, &ungrouped()).expect("plans"))),
-            ("leaf", change_comment(&doc, &kedro_sfn::synthetic::with_leaf(&doc))),
+            (
+                "first",
+                first_deploy_comment(&plan(&doc, &ungrouped()).expect("plans")),
+            ),
+            (
+                "leaf",
+                change_comment(&doc, &kedro_sfn::synthetic::with_leaf(&doc)),
+            ),
             ("dependency", change_comment(&doc, &with_dependency)),
-            ("removed", change_comment(&doc, &kedro_sfn::synthetic::without_a_leaf(&doc).0)),
+            (
+                "removed",
+                change_comment(&doc, &kedro_sfn::synthetic::without_a_leaf(&doc).0),
+            ),
             (
                 "summary",
                 summary::render(&plan(&doc, &ungrouped()).expect("plans"), &offline(), None),

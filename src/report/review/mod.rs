@@ -141,8 +141,10 @@ impl Review {
         for (state, change) in &structure.reads_changed {
             let row = row(&mut rows, &planned, state, RowKind::Changed);
             if !change.added.is_empty() {
-                row.what
-                    .push(format!("now reads the outputs of {}", list(&change.added, 5)));
+                row.what.push(format!(
+                    "now reads the outputs of {}",
+                    list(&change.added, 5)
+                ));
             }
             if !change.dropped.is_empty() {
                 row.what.push(format!(

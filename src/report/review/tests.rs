@@ -92,6 +92,11 @@ fn state_of(plan: &crate::plan::Plan, node: &str) -> String {
 /// every `<details>` closed, Mermaid blocks as code blocks of their own, and the change
 /// table open for at most [`crate::report::diff::ROWS_SHOWN`] rows.
 fn assert_renders(markdown: &str, footer: &str) {
+    assert_renders_with(markdown, footer, crate::report::diff::ROWS_SHOWN + 12);
+}
+
+/// [`assert_renders`] with at most `open_rows` table rows outside a fold.
+fn assert_renders_with(markdown: &str, footer: &str, open_rows: usize) {
     use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
     let mut in_code = false;
     let (mut opened, mut closed) = (0usize, 0usize);
@@ -134,7 +139,7 @@ fn assert_renders(markdown: &str, footer: &str) {
         "the footer {footer:?} is not text:\n{markdown}"
     );
     assert!(
-        rows_before_fold <= crate::report::diff::ROWS_SHOWN + 12,
+        rows_before_fold <= open_rows,
         "{rows_before_fold} table rows before the first fold"
     );
 }
@@ -332,4 +337,37 @@ fn long_lists_are_counted_and_folded() {
         format!("📝 {n} tasks changed")
     );
     assert_comment(&r);
+}
+
+#[test]
+fn ten_thousand_tasks_fit_a_comment_and_a_job_summary() {
+    let dag = random_dag(10_000, 4, 0.5, &mut Rng::new(11));
+    let doc = doc_from_dag(&dag, &|i| format!("node_{i:05}"));
+    let r = reviewed(&empty(&doc), &doc, &Config::default());
+    assert_comment(&r);
+    let baseline = crate::report::summary::Baseline::Live {
+        region: "eu-west-1".into(),
+        state_machine_arn: None,
+    };
+    let mut summary = crate::report::summary::render(&r.plan, &baseline, None);
+    summary.push_str(&crate::report::diff::render(
+        &r.plan,
+        &r.changes,
+        &r.review,
+        "",
+        Some(&verdict(&r.plan, &r.changes, &r.review)),
+    ));
+    println!(
+        "10,000 tasks: comment {} characters, summary.md {} bytes",
+        r.comment.chars().count(),
+        summary.len()
+    );
+    // GitHub refuses a step summary over 1 MiB; far under it, with room for the record.
+    assert!(
+        summary.len() < 256 * 1024,
+        "summary.md is {} bytes",
+        summary.len()
+    );
+    // The schedule and cost tables are open; every list is folded.
+    assert_renders_with(&summary, "+9700 more tasks", 12);
 }
