@@ -256,8 +256,19 @@ pub fn render_findings(findings: &Findings) -> String {
         out.push_str("All checks passed.\n");
         return out;
     }
-    for problem in findings.problems.iter().take(PROBLEMS_LISTED) {
+    let shown = super::diff::ROWS_SHOWN;
+    for problem in findings.problems.iter().take(shown) {
         out.push_str(&render_problem(problem));
+    }
+    if findings.problems.len() > shown {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>+{} more findings</summary>\n",
+            findings.problems.len() - shown
+        );
+        for problem in findings.problems.iter().take(PROBLEMS_LISTED).skip(shown) {
+            out.push_str(&render_problem(problem));
+        }
     }
     if let Some(more) = findings
         .problems
@@ -266,6 +277,9 @@ pub fn render_findings(findings: &Findings) -> String {
         .filter(|n| *n > 0)
     {
         let _ = writeln!(out, "- +{more} more: `plan.json` lists every finding.");
+    }
+    if findings.problems.len() > shown {
+        out.push_str("\n</details>\n");
     }
     out
 }

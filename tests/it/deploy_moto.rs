@@ -513,7 +513,11 @@ fn a_code_only_change_is_new_code_in_a_plan_that_builds_no_image() {
         assert_eq!(function["code"], true, "{function}");
     }
     let summary = std::fs::read_to_string(world.out().join("summary.md")).expect("summary");
-    assert!(summary.contains("update: new code"), "{summary}");
+    assert!(
+        summary.contains("**📝 new code for 7 tasks**")
+            && summary.contains("New code (a new image) for 7 tasks."),
+        "{summary}"
+    );
 
     // Deploying new code needs its image; with one, the next plan is empty again.
     let (deployed_without_image, _, stderr) = run("deploy", &[]);

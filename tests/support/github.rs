@@ -113,6 +113,17 @@ fn body_of(request: &Request) -> String {
     value["body"].as_str().unwrap_or_default().to_string()
 }
 
+/// GitHub's answer to a comment body over 65,536 characters, as the REST API gives it.
+fn too_long(body: &str) -> Option<ResponseTemplate> {
+    (body.chars().count() > 65_536).then(|| {
+        ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
+                        "message": "body is too long (maximum is 65536 characters)"}],
+            "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment"}))
+    })
+}
+
 impl Respond for Create {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().expect("state");
@@ -122,9 +133,12 @@ impl Respond for Create {
                 "message": "Resource not accessible by integration",
                 "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment"}));
         }
+        let body = body_of(request);
+        if let Some(refused) = too_long(&body) {
+            return refused;
+        }
         state.next_id += 1;
         let id = 1000 + state.next_id;
-        let body = body_of(request);
         state.comments.push((id, body.clone()));
         ResponseTemplate::new(201).set_body_json(comment_json(&base, id, &body))
     }
@@ -146,6 +160,9 @@ impl Respond for Update {
             return ResponseTemplate::new(403).set_body_json(json!({
                 "message": "Resource not accessible by integration",
                 "documentation_url": "https://docs.github.com/rest/issues/comments#update-an-issue-comment"}));
+        }
+        if let Some(refused) = too_long(&body) {
+            return refused;
         }
         match state.comments.iter_mut().find(|(i, _)| *i == id) {
             Some(comment) => {
