@@ -221,8 +221,9 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
         github.comments().len()
     );
 
-    // A push deploys (with a prebuilt image); the merged pull request's comment becomes the
-    // deployment record, with the plan that was reviewed kept below it.
+    // A push deploys (with a prebuilt image) and runs the pipeline; the merged pull
+    // request's comment becomes the deployment record, with the run drawn and the plan that
+    // was reviewed kept below it.
     let image = moto.fixture(&["image", "spaceflights", "v1"])["uri"]
         .as_str()
         .expect("uri")
@@ -231,7 +232,11 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
     let run = action.run(
         "push",
         &json!({"ref": "refs/heads/main"}),
-        &[("image-uri", &image)],
+        &[
+            ("image-uri", &image),
+            ("start-execution", "true"),
+            ("wait", "true"),
+        ],
     );
     ok(&run);
     let requests = github.requests().await;
@@ -245,6 +250,14 @@ async fn pull_requests_get_one_sticky_comment_and_pushes_deploy() {
     assert_eq!(mine.len(), 1, "one comment, updated in place");
     let record = &mine[0].1;
     assert!(record.contains("🚀 deployed"), "{record}");
+    assert!(
+        record.contains("### The run") && record.contains("```mermaid\ngantt"),
+        "the followed run is drawn:\n{record}"
+    );
+    assert!(
+        record.contains("| This run | Planned | Measured |"),
+        "{record}"
+    );
     assert!(record.contains("`spaceflights:1`"), "{record}");
     assert!(
         record.contains("7 created, 0 updated, 0 deleted"),
