@@ -76,6 +76,15 @@ fn main() {
                 shown.summary.len(),
                 shown.title
             );
+            if let (Some(dir), true) = (&write_to, name == "first deploy") {
+                let record = run_record(&shown.plan);
+                println!(
+                    "{size:>6}  {:<12} {:>8}",
+                    "run record",
+                    record.chars().count()
+                );
+                std::fs::write(dir.join(format!("{size}-run-record.md")), record).expect("write");
+            }
             if let Some(dir) = &write_to {
                 let stem = format!("{size}-{}", name.replace(' ', "-"));
                 std::fs::write(dir.join(format!("{stem}-comment.md")), &shown.comment)
@@ -109,7 +118,53 @@ fn example() -> PipelineDoc {
     serde_json::from_str(&text).expect("a pipeline document")
 }
 
+/// The deployment record of a first deploy whose run was followed: each task took its
+/// planned time, one after another in the order of the plan, and the last one failed.
+fn run_record(planned: &kedro_sfn::plan::Plan) -> String {
+    use kedro_sfn::report::deployment::{render_deployment, DeploymentRecord, ExecutionLine};
+    use kedro_sfn::report::timeline::{TaskSpan, Timeline};
+    let target = Target::with_image(None);
+    let change_set = changes(planned, &Deployment::default(), &target);
+    let mut clock = 1_000.0;
+    let spans: Vec<TaskSpan> = planned
+        .tasks
+        .iter()
+        .map(|t| {
+            let span = TaskSpan {
+                state: t.state.clone(),
+                start_s: clock,
+                end_s: Some(clock + t.duration_s * 1.1),
+            };
+            clock += t.duration_s * 1.1;
+            span
+        })
+        .collect();
+    let record = DeploymentRecord {
+        state_machine: &planned.state_machine.name,
+        alias: "live",
+        commit: "abc1234",
+        changes: &change_set,
+        failure: None,
+        version_before: None,
+        version_after: Some("arn:aws:states:eu-west-1:123456789012:stateMachine:m:1"),
+        image_uri: None,
+        seconds: 42.0,
+        execution: Some(ExecutionLine {
+            name: "run-1".into(),
+            status: "FAILED: a task failed".into(),
+            console: "https://console.aws.amazon.com/states".into(),
+            failed_task: planned.tasks.last().map(|t| t.state.clone()),
+            timeline: Some(Timeline { spans, waits: None }),
+        }),
+        probes: None,
+        run_url: Some("https://github.com/o/r/actions/runs/1"),
+        plan: Some(planned),
+    };
+    render_deployment(&record, None)
+}
+
 struct Shown {
+    plan: kedro_sfn::plan::Plan,
     title: String,
     comment: String,
     summary: String,
@@ -154,6 +209,7 @@ fn measure(
         render_changes(&planned, &change_set, &review, &diff, Some(&title))
     );
     Shown {
+        plan: planned,
         title,
         comment,
         summary,

@@ -81,21 +81,30 @@ fn measured_table(plan: &Plan, spans: &[TaskSpan], run_time_s: f64, path: &[&Tas
 fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f64) -> String {
     let on_path = |span: &TaskSpan| path.iter().any(|p| p.state == span.state);
     let took = |span: &TaskSpan| span.end_s.unwrap_or(span.start_s) - span.start_s;
+    let longest_first = |a: &&TaskSpan, b: &&TaskSpan| {
+        took(b)
+            .total_cmp(&took(a))
+            .then_with(|| a.state.cmp(&b.state))
+    };
+    // The failed task, then the chain's longest tasks, then the longest of the others.
     let mut chosen: Vec<&TaskSpan> = spans
         .iter()
-        .filter(|s| on_path(s) || Some(s.state.as_str()) == failed)
+        .filter(|s| Some(s.state.as_str()) == failed)
         .collect();
+    let mut chain: Vec<&TaskSpan> = spans
+        .iter()
+        .filter(|s| on_path(s) && Some(s.state.as_str()) != failed)
+        .collect();
+    chain.sort_by(longest_first);
     let mut others: Vec<&TaskSpan> = spans
         .iter()
         .filter(|s| !on_path(s) && Some(s.state.as_str()) != failed)
         .collect();
-    others.sort_by(|a, b| {
-        took(b)
-            .total_cmp(&took(a))
-            .then_with(|| a.state.cmp(&b.state))
-    });
-    let room = GANTT_TASKS.saturating_sub(chosen.len());
-    chosen.extend(others.iter().take(room));
+    others.sort_by(longest_first);
+    for group in [chain, others] {
+        let room = GANTT_TASKS.saturating_sub(chosen.len());
+        chosen.extend(group.into_iter().take(room));
+    }
     chosen.sort_by(|a, b| {
         a.start_s
             .total_cmp(&b.start_s)
@@ -202,6 +211,28 @@ mod tests {
         assert!(out.contains("  c (1.0 s) :2000, 3000\n"), "{out}");
         assert!(out.contains("  d (0.00 s) :crit, 10000, 10001\n"), "{out}");
         assert_eq!(out.matches("section").count(), 2);
+    }
+
+    #[test]
+    fn a_long_chain_is_drawn_by_its_longest_tasks() {
+        let spans: Vec<TaskSpan> = (0..200)
+            .map(|i| {
+                let start = f64::from(i);
+                span(
+                    &format!("t{i:03}"),
+                    start,
+                    Some(start + 0.5 + f64::from(i % 7) / 10.0),
+                )
+            })
+            .collect();
+        let out = render(None, &Timeline { spans, waits: None }, Some("t199"));
+        let bars = out.lines().filter(|l| l.contains(" :")).count();
+        assert_eq!(bars, GANTT_TASKS, "{out}");
+        assert!(
+            out.contains("  t199 (0.80 s) :crit, 199000, 199800\n"),
+            "{out}"
+        );
+        assert!(out.contains("+170 shorter tasks not drawn"), "{out}");
     }
 
     #[test]
