@@ -192,7 +192,7 @@ fn changed_functions(changes: &ChangeSet) -> String {
             " (ECS task definition)",
         )
     });
-    functions
+    let lines: Vec<String> = functions
         .chain(ecs_tasks)
         .filter_map(|(name, state, action, kind)| {
             let what = match action {
@@ -204,9 +204,19 @@ fn changed_functions(changes: &ChangeSet) -> String {
             };
             Some(format!("- {}{kind} ({}): {what}", code(name), code(state)))
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    let mut out: Vec<String> = lines.iter().take(FUNCTIONS_LISTED).cloned().collect();
+    if lines.len() > FUNCTIONS_LISTED {
+        out.push(format!(
+            "- +{} more: `deploy.json` lists every one",
+            lines.len() - FUNCTIONS_LISTED
+        ));
+    }
+    out.join("\n")
 }
+
+/// Functions listed in the record (folded) at most: a comment holds 65,536 characters.
+const FUNCTIONS_LISTED: usize = 150;
 
 #[cfg(test)]
 mod tests {

@@ -229,7 +229,7 @@ pub fn alerts(changes: &ChangeSet, review: &Review) -> String {
     if let Some(deleted) = review.deletions() {
         let _ = writeln!(
             out,
-            "> [!WARNING]\n> This deploy **deletes {deleted}** (the rows that say so below): their tasks left the pipeline or moved.\n"
+            "> [!WARNING]\n> This deploy **deletes {deleted}** (named below): what they ran left the pipeline or moved elsewhere.\n"
         );
     }
     out
@@ -256,7 +256,11 @@ fn first_deploy(plan: &Plan, changes: &ChangeSet) -> String {
             "child state machines",
         ));
     }
-    let mut out = format!("Creates the state machine, {}.\n\n", made.join(", "));
+    let made = match made.as_slice() {
+        [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+        _ => made.join(", "),
+    };
+    let mut out = format!("Creates the state machine, {made}.\n\n");
     let rows: Vec<String> = plan
         .tasks
         .iter()

@@ -74,9 +74,9 @@ pub fn summary_flowchart(
         let (added, changed) = (of(Mark::Added), of(Mark::Changed));
         // One fact per line keeps the boxes narrow (Mermaid does not wrap quoted labels).
         let mut lines = vec![mermaid_label(&format!(
-            "{}: {} task(s)",
+            "{}: {}",
             names[group],
-            tasks.len()
+            super::review::counted(tasks.len(), "task", "tasks")
         ))];
         if added.len() == tasks.len() {
             // A new group: its name says it all.
@@ -503,7 +503,7 @@ mod tests {
         // One box per namespace, and one each for the ingest and the report.
         assert_eq!(boxes.len(), namespaces + 2, "{chart}");
         assert!(
-            chart.contains("ns3: 20 task(s)<br>1 changed:<br>ns3."),
+            chart.contains("ns3: 20 tasks<br>1 changed:<br>ns3."),
             "{chart}"
         );
         // Eight namespaces side by side, three ranks (ingest, namespaces, report): the
