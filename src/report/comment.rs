@@ -13,7 +13,7 @@ use super::escape::{code, mermaid_label, text};
 use super::mermaid::{
     flowchart, neighbourhood_flowchart, summary_flowchart, task_labels, Mark, WHOLE_DRAWN_UP_TO,
 };
-use super::review::{verdict, Review, RowKind};
+use super::review::{counted, verdict, Review, RowKind};
 use super::summary::render_findings;
 
 /// GitHub refuses comment bodies longer than this (characters).
@@ -202,9 +202,9 @@ pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
     {
         let _ = writeln!(
             out,
-            "_The {} changed and {} unchanged task(s) next to them, of {} (arrows: which task reads which one's outputs)._\n",
-            focus.len(),
-            picture.neighbours,
+            "_{} and the {} they read from or feed, of {} (an arrow: a task reads the other's outputs)._\n",
+            counted(focus.len(), "changed task", "changed tasks"),
+            counted(picture.neighbours, "task", "tasks"),
             plan.tasks.len()
         );
         (picture.chart, picture.marked)

@@ -110,7 +110,14 @@ fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f
             .total_cmp(&b.start_s)
             .then_with(|| a.state.cmp(&b.state))
     });
-    let mut out = String::from("```mermaid\ngantt\n  dateFormat x\n  axisFormat %M:%S\n");
+    let length_s = spans
+        .iter()
+        .map(|s| s.end_s.unwrap_or(s.start_s) - origin)
+        .fold(0.0, f64::max);
+    let (tick, format) = ticks(length_s);
+    let mut out = format!(
+        "```mermaid\ngantt\n  dateFormat x\n  axisFormat {format}\n  tickInterval {tick}\n"
+    );
     for (section, wanted) in [
         ("chain that set the run's length", true),
         ("other tasks", false),
@@ -127,12 +134,14 @@ fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f
             let end = ((span.end_s.unwrap_or(span.start_s) - origin) * 1000.0)
                 .round()
                 .max(start as f64 + 1.0) as u64;
+            // Mermaid's own colours, readable in its light and dark themes: the chain in
+            // the plain bars, the others grey (`done`), a failure red (`crit`).
             let tag = if Some(span.state.as_str()) == failed {
                 "crit, "
             } else if wanted {
-                "active, "
-            } else {
                 ""
+            } else {
+                "done, "
             };
             let _ = writeln!(
                 out,
@@ -144,7 +153,8 @@ fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f
     }
     out.push_str("```\n\n");
     let hidden = spans.len().saturating_sub(chosen.len());
-    let legend = "<sub>blue: the chain of tasks that set the run's length · red: failed";
+    let legend =
+        "<sub>first: the chain of tasks that set the run's length · grey: the others · red: failed";
     match hidden {
         0 => {
             let _ = writeln!(out, "{legend}</sub>\n");
@@ -157,6 +167,32 @@ fn gantt(spans: &[TaskSpan], path: &[&TaskSpan], failed: Option<&str>, origin: f
         }
     }
     out
+}
+
+/// About eight ticks over a run of `length_s`: Mermaid's `tickInterval` and the axis format.
+fn ticks(length_s: f64) -> (&'static str, &'static str) {
+    const STEPS: [(f64, &str); 14] = [
+        (1.0, "1second"),
+        (2.0, "2second"),
+        (5.0, "5second"),
+        (10.0, "10second"),
+        (15.0, "15second"),
+        (30.0, "30second"),
+        (60.0, "1minute"),
+        (120.0, "2minute"),
+        (300.0, "5minute"),
+        (600.0, "10minute"),
+        (900.0, "15minute"),
+        (1800.0, "30minute"),
+        (3600.0, "1hour"),
+        (7200.0, "2hour"),
+    ];
+    let tick = STEPS
+        .iter()
+        .find(|(seconds, _)| length_s / seconds <= 8.0)
+        .map_or("6hour", |(_, tick)| tick);
+    let format = if length_s >= 3600.0 { "%H:%M" } else { "%M:%S" };
+    (tick, format)
 }
 
 /// A task name as a gantt bar's text: the characters gantt syntax reads (`:` ends the
@@ -202,13 +238,13 @@ mod tests {
             waits: None,
         };
         let out = render(None, &timeline, Some("d"));
-        assert!(out.contains("gantt\n  dateFormat x"), "{out}");
-        assert!(out.contains("  a (2.0 s) :active, 0, 2000\n"), "{out}");
         assert!(
-            out.contains("  b  slow (8.0 s) :active, 2000, 10000\n"),
+            out.contains("gantt\n  dateFormat x\n  axisFormat %M:%S\n  tickInterval 2second\n"),
             "{out}"
         );
-        assert!(out.contains("  c (1.0 s) :2000, 3000\n"), "{out}");
+        assert!(out.contains("  a (2.0 s) :0, 2000\n"), "{out}");
+        assert!(out.contains("  b  slow (8.0 s) :2000, 10000\n"), "{out}");
+        assert!(out.contains("  c (1.0 s) :done, 2000, 3000\n"), "{out}");
         assert!(out.contains("  d (0.00 s) :crit, 10000, 10001\n"), "{out}");
         assert_eq!(out.matches("section").count(), 2);
     }
