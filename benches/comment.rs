@@ -11,14 +11,12 @@ use std::path::PathBuf;
 use kedro_sfn::config::{Config, TaskSettings};
 use kedro_sfn::pipeline::model::PipelineDoc;
 use kedro_sfn::plan::changes::{changes, Deployment, Target};
-use kedro_sfn::plan::plan;
 use kedro_sfn::report::comment::{render_comment, CommentInput};
-use kedro_sfn::report::diff::{render as render_changes, task_diff};
+use kedro_sfn::report::diff::render as render_changes;
 use kedro_sfn::report::review::{verdict, Review};
 use kedro_sfn::report::summary::{render, Baseline};
 use kedro_sfn::synthetic::{
-    deployed_as_planned, doc_from_dag, random_dag, with_leaf, with_new_dependency, without_a_leaf,
-    Rng,
+    doc_from_dag, planned_change, random_dag, with_leaf, with_new_dependency, without_a_leaf, Rng,
 };
 
 fn main() {
@@ -178,16 +176,8 @@ fn measure(
     config: &Config,
 ) -> Shown {
     let target = Target::with_image(None);
-    let deployed = if before.nodes.is_empty() {
-        Deployment::default()
-    } else {
-        let first = plan(before, deployed_with).expect("plans");
-        let applied = changes(&first, &Deployment::default(), &target);
-        deployed_as_planned(&first, &applied, &target)
-    };
-    let planned = plan(after, config).expect("plans");
-    let change_set = changes(&planned, &deployed, &target);
-    let diff = task_diff(deployed.whole_definition().as_ref(), &change_set.definition);
+    let change = planned_change(before, deployed_with, after, config, &target).expect("plans");
+    let (planned, change_set, diff) = (change.plan, change.changes, change.task_diff);
     let comment = render_comment(&CommentInput {
         plan: &planned,
         changes: Some(&change_set),

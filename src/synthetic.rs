@@ -357,3 +357,43 @@ pub fn with_new_dependency(doc: &PipelineDoc) -> (PipelineDoc, String) {
     let name = doc.nodes[reader].name.clone();
     (doc, name)
 }
+
+/// A plan compared with what a deploy of another plan left: what a pull request's comment
+/// shows for a change.
+pub struct PlannedChange {
+    pub plan: crate::plan::Plan,
+    pub changes: crate::plan::changes::ChangeSet,
+    /// What changes in each changed Task state.
+    pub task_diff: String,
+    /// What the first deploy left in AWS.
+    pub deployment: crate::plan::changes::Deployment,
+}
+
+/// Plans `after` with `config` against what deploying `before` (with `deployed_with`) left;
+/// `before` empty of nodes is a first deploy.
+pub fn planned_change(
+    before: &PipelineDoc,
+    deployed_with: &crate::config::Config,
+    after: &PipelineDoc,
+    config: &crate::config::Config,
+    target: &crate::plan::changes::Target,
+) -> Result<PlannedChange, crate::plan::PlanError> {
+    use crate::plan::changes::{changes, Deployment};
+    let deployment = if before.nodes.is_empty() {
+        Deployment::default()
+    } else {
+        let first = crate::plan::plan(before, deployed_with)?;
+        let applied = changes(&first, &Deployment::default(), target);
+        deployed_as_planned(&first, &applied, target)
+    };
+    let plan = crate::plan::plan(after, config)?;
+    let changes = changes(&plan, &deployment, target);
+    let task_diff =
+        crate::report::diff::task_diff(deployment.whole_definition().as_ref(), &changes.definition);
+    Ok(PlannedChange {
+        plan,
+        changes,
+        task_diff,
+        deployment,
+    })
+}

@@ -242,14 +242,8 @@ fn hostile_names_cannot_inject_markup_mentions_or_diagram_syntax() {
 
 /// The comment for a change to the deployed example: a node removed, one added that the
 /// evaluation reads, the training node given more memory.
-fn change_comment(
-    doc: &PipelineDoc,
-    config: &Config,
-    deployed_plan: &kedro_sfn::plan::Plan,
-) -> String {
+fn change_comment(doc: &PipelineDoc, base_config: &Config) -> String {
     let target = target(Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com/spaceflights@sha256:4a129f0cd9e08f7923425b654e6c126353e150af5453134e59002cb35a8ab2b5"));
-    let first = changes(deployed_plan, &Deployment::default(), &target);
-    let deployed = kedro_sfn::synthetic::deployed_as_planned(deployed_plan, &first, &target);
     let mut changed = doc.clone();
     changed
         .nodes
@@ -270,7 +264,7 @@ fn change_comment(
             node.inputs.push("capacity_comparison".into());
         }
     }
-    let mut config = config.clone();
+    let mut config = base_config.clone();
     config
         .file
         .nodes
@@ -281,12 +275,9 @@ fn change_comment(
         .entry("active_modelling_pipeline.train_model_node".into())
         .or_default()
         .memory_mb = Some(4096);
-    let planned = plan(&changed, &config).expect("plans");
-    let change_set = changes(&planned, &deployed, &target);
-    let task_diff = kedro_sfn::report::diff::task_diff(
-        deployed.whole_definition().as_ref(),
-        &change_set.definition,
-    );
+    let change = kedro_sfn::synthetic::planned_change(doc, base_config, &changed, &config, &target)
+        .expect("plans");
+    let (planned, change_set, task_diff) = (change.plan, change.changes, change.task_diff);
     render_comment(&CommentInput {
         plan: &planned,
         changes: Some(&change_set),
@@ -311,7 +302,7 @@ fn the_example_comment_in_docs_is_what_the_code_renders() {
     );
     let path = repo_root().join("docs/example-comment.md");
     let change_path = repo_root().join("docs/example-change-comment.md");
-    let change_body = change_comment(&doc, &config, &planned);
+    let change_body = change_comment(&doc, &config);
     for (path, body) in [(&path, &body), (&change_path, &change_body)] {
         if std::env::var_os("KEDRO_SFN_UPDATE_DOCS").is_some() {
             std::fs::write(path, body).expect("write the example");

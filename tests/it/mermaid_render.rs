@@ -218,16 +218,15 @@ fn change_comment(before: &PipelineDoc, after: &PipelineDoc) -> String {
     let mut config = ungrouped();
     config.file.region = Some("eu-west-1".into());
     config.file.account_id = Some("123456789012".into());
-    let target = Target::with_image(None);
-    let first = plan(before, &config).expect("plans");
-    let applied = changes(&first, &Deployment::default(), &target);
-    let deployed = kedro_sfn::synthetic::deployed_as_planned(&first, &applied, &target);
-    let planned = plan(after, &config).expect("plans");
-    let change_set = changes(&planned, &deployed, &target);
-    let diff = kedro_sfn::report::diff::task_diff(
-        deployed.whole_definition().as_ref(),
-        &change_set.definition,
-    );
+    let change = kedro_sfn::synthetic::planned_change(
+        before,
+        &config,
+        after,
+        &config,
+        &Target::with_image(None),
+    )
+    .expect("plans");
+    let (planned, change_set, diff) = (change.plan, change.changes, change.task_diff);
     render_comment(&CommentInput {
         plan: &planned,
         changes: Some(&change_set),

@@ -175,8 +175,24 @@ fn estimate_in_order(
 ) -> Estimate {
     let (run_time_s, longest_path) = longest_path(order, tasks);
     let state_transitions = entered_states(definition);
-    let (lambda_usd, ecs_usd) =
-        compute_costs(order.keys().filter_map(|state| tasks.get(state)), prices);
+    priced(
+        run_time_s,
+        longest_path,
+        state_transitions,
+        order.keys().filter_map(|state| tasks.get(state)),
+        prices,
+    )
+}
+
+/// An estimate from its run time, path and transitions, the tasks' runs priced.
+fn priced<'a>(
+    run_time_s: f64,
+    longest_path: Vec<String>,
+    state_transitions: usize,
+    runs: impl Iterator<Item = &'a TaskRun>,
+    prices: &Prices,
+) -> Estimate {
+    let (lambda_usd, ecs_usd) = compute_costs(runs, prices);
     let step_functions_usd = state_transitions as f64 * prices.state_transition;
     Estimate {
         run_time_s,
@@ -226,18 +242,13 @@ pub fn planned(tree: &SpTree, states: &[String], runs: &[TaskRun], prices: &Pric
     }
     let mut path = Vec::new();
     let (run_time_s, parallels) = walk(tree, runs, &mut path);
-    let (lambda_usd, ecs_usd) = compute_costs(runs.iter(), prices);
-    let state_transitions = runs.len() + parallels;
-    let step_functions_usd = state_transitions as f64 * prices.state_transition;
-    Estimate {
+    priced(
         run_time_s,
-        longest_path: path.iter().map(|&t| states[t].clone()).collect(),
-        state_transitions,
-        lambda_usd,
-        ecs_usd,
-        step_functions_usd,
-        total_usd: lambda_usd + ecs_usd + step_functions_usd,
-    }
+        path.iter().map(|&t| states[t].clone()).collect(),
+        runs.len() + parallels,
+        runs.iter(),
+        prices,
+    )
 }
 
 /// The deployed machine's expected run, from its own definition and functions, with the
@@ -333,17 +344,13 @@ pub fn measured(
             })
         })
         .collect();
-    let (lambda_usd, ecs_usd) = compute_costs(ran.iter(), prices);
-    let step_functions_usd = state_transitions as f64 * prices.state_transition;
-    Estimate {
+    priced(
         run_time_s,
         longest_path,
         state_transitions,
-        lambda_usd,
-        ecs_usd,
-        step_functions_usd,
-        total_usd: lambda_usd + ecs_usd + step_functions_usd,
-    }
+        ran.iter(),
+        prices,
+    )
 }
 
 /// One ECS task on Fargate.

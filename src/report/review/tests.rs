@@ -8,11 +8,10 @@ use super::*;
 use crate::config::Config;
 use crate::config::TaskSettings;
 use crate::pipeline::model::PipelineDoc;
-use crate::plan::changes::{changes, Deployment, Target};
+use crate::plan::changes::Target;
 use crate::report::comment::{render_comment, CommentInput, COMMENT_MAX_CHARS};
 use crate::synthetic::{
-    deployed_as_planned, doc_from_dag, random_dag, with_leaf, with_new_dependency, without_a_leaf,
-    Rng,
+    doc_from_dag, planned_change, random_dag, with_leaf, with_new_dependency, without_a_leaf, Rng,
 };
 
 /// The example project's pipeline (7 nodes) and random pipelines of 30, 120 and 1,000.
@@ -41,30 +40,20 @@ struct Reviewed {
 
 fn reviewed(before: &PipelineDoc, after: &PipelineDoc, config_after: &Config) -> Reviewed {
     let target = Target::with_image(None);
-    let deployed = match before.nodes.is_empty() {
-        true => Deployment::default(),
-        false => {
-            let first = crate::plan::plan(before, &Config::default()).expect("plans");
-            let applied = changes(&first, &Deployment::default(), &target);
-            deployed_as_planned(&first, &applied, &target)
-        }
-    };
-    let plan = crate::plan::plan(after, config_after).expect("plans");
-    let changes = changes(&plan, &deployed, &target);
-    let task_diff =
-        crate::report::diff::task_diff(deployed.whole_definition().as_ref(), &changes.definition);
+    let change =
+        planned_change(before, &Config::default(), after, config_after, &target).expect("plans");
     let comment = render_comment(&CommentInput {
-        plan: &plan,
-        changes: Some(&changes),
-        task_diff: &task_diff,
+        plan: &change.plan,
+        changes: Some(&change.changes),
+        task_diff: &change.task_diff,
         commit: "abc1234",
         run_url: Some("https://github.com/o/r/actions/runs/1"),
         notes: &[],
     });
-    let review = Review::of(&plan, &changes);
+    let review = Review::of(&change.plan, &change.changes);
     Reviewed {
-        plan,
-        changes,
+        plan: change.plan,
+        changes: change.changes,
         review,
         comment,
     }
