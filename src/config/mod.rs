@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod credentials;
 pub mod settings;
+mod validate;
+mod yaml_shape;
 
 /// The file names looked for at the project root, in order.
 pub const CONFIG_FILE_NAMES: &[&str] = &["kedro-sfn.yml", "kedro-sfn.yaml"];
@@ -444,6 +446,11 @@ impl Config {
             None => Config::default(),
         };
         config.apply(flags);
+        let origin = config.source.as_ref().map_or_else(
+            || "the flags".to_string(),
+            |path| format!("{} (or a flag)", path.display()),
+        );
+        validate::validate(&config.file, &origin)?;
         Ok(config)
     }
 
@@ -496,6 +503,11 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
     }
+    yaml_shape::check(text).map_err(|(key, message)| ConfigError::Invalid {
+        path: origin.to_string(),
+        key,
+        message,
+    })?;
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let key = error.path().to_string();

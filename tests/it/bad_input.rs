@@ -208,3 +208,63 @@ fn terminal_escapes_in_names_are_shown_not_obeyed() {
         "a raw escape reached the terminal: {stderr:?}"
     );
 }
+
+#[test]
+fn nonsense_in_the_config_or_the_flags_is_refused_before_anything_is_planned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("kedro-sfn.yml");
+    let cases: [(&str, &[&str], &str, &str); 8] = [
+        ("region: eu-west-99\n", &[], "region", "not an AWS region"),
+        ("account_id: abc\n", &[], "account_id", "12 digits"),
+        (
+            "deploy: {concurrency: 0}\n",
+            &[],
+            "deploy.concurrency",
+            "1 to 64",
+        ),
+        (
+            "prices: {lambda_gb_second_x86_64: -1}\n",
+            &[],
+            "prices.lambda_gb_second_x86_64",
+            "0 or more",
+        ),
+        (
+            "lambda: {environment: {AWS_REGION: x}}\n",
+            &[],
+            "lambda.environment",
+            "set by Lambda",
+        ),
+        (
+            "state_machine: {role_arn: !Ref Role}\n",
+            &[],
+            "state_machine.role_arn",
+            "`!Ref`",
+        ),
+        ("", &["--region", "../../x"], "region", "not an AWS region"),
+        (
+            "",
+            &["--state-machine-name", "my machine!"],
+            "state_machine.name",
+            "letters, digits",
+        ),
+    ];
+    for (yaml, flags, key, words) in cases {
+        std::fs::write(&config, yaml).expect("config");
+        let out = dir.path().join("out");
+        let output = within(
+            offline_plan(&out).arg("--config").arg(&config).args(flags),
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{yaml}{flags:?}: accepted");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("at `{key}`")) && stderr.contains(words),
+            "{yaml}{flags:?}: {stderr}"
+        );
+        assert!(
+            !out.join("plan.json").exists(),
+            "a refused config made a plan"
+        );
+    }
+}

@@ -44,6 +44,7 @@ pub enum Rule {
     DefinitionTooLarge,
     EmptyPipeline,
     FreeInputNotRemote,
+    InvalidNodeName,
     InvalidSetting,
     KedroUnsupported,
     MixedArchitectures,
@@ -76,6 +77,7 @@ impl Rule {
             Rule::DatasetNotShared => "dataset-not-shared",
             Rule::DefinitionTooLarge => "definition-too-large",
             Rule::EmptyPipeline => "empty-pipeline",
+            Rule::InvalidNodeName => "invalid-node-name",
             Rule::FreeInputNotRemote => "free-input-not-remote",
             Rule::InvalidSetting => "invalid-setting",
             Rule::KedroUnsupported => "kedro-unsupported",
@@ -106,6 +108,7 @@ impl Rule {
             | Rule::TimeoutBelowDuration => FixedIn::Config,
             Rule::DefinitionTooLarge
             | Rule::EmptyPipeline
+            | Rule::InvalidNodeName
             | Rule::KedroUnsupported
             | Rule::UnknownPipeline => FixedIn::Project,
         }
@@ -203,6 +206,28 @@ pub fn check_pipeline_exists(doc: &PipelineDoc) -> Findings {
             message: format!("the pipeline `{}` has no nodes", doc.pipeline),
             hint: "check pipeline_registry.py, or choose another pipeline with --pipeline".into(),
         });
+    }
+    // Names every task, function and message is made from: blank or with control
+    // characters, a node cannot be named, shown or configured.
+    for node in &doc.nodes {
+        let blank = node.name.trim().is_empty();
+        if blank || node.name.chars().any(char::is_control) {
+            findings.push(Problem {
+                severity: Severity::Error,
+                rule: Rule::InvalidNodeName,
+                subject: node.name.escape_debug().to_string(),
+                message: format!(
+                    "a node is named `{}`, which {}",
+                    node.name.escape_debug(),
+                    if blank {
+                        "is blank"
+                    } else {
+                        "has control characters"
+                    }
+                ),
+                hint: "give the node a name in its pipeline: node(..., name=\"...\")".into(),
+            });
+        }
     }
     findings.finish()
 }

@@ -42,3 +42,19 @@ fn kedro_from_0_19_to_1_x_is_supported_and_the_rest_refused_naming_the_range() {
         }
     }
 }
+
+#[test]
+fn blank_names_and_control_characters_are_refused() {
+    let dag = crate::synthetic::random_dag(3, 1, 1.0, &mut crate::synthetic::Rng::new(1));
+    let names = ["   ", "ok_node", "evil\u{1b}[2J"];
+    let doc = crate::synthetic::doc_from_dag(&dag, &|i| names[i].to_string());
+    let findings = check_pipeline_exists(&doc);
+    let refused: Vec<&str> = findings
+        .problems
+        .iter()
+        .filter(|p| p.rule == Rule::InvalidNodeName)
+        .map(|p| p.subject.as_str())
+        .collect();
+    assert_eq!(refused, ["   ", "evil\\u{1b}[2J"], "{findings:?}");
+    assert!(findings.has_errors());
+}
