@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub mod credentials;
 pub mod settings;
 mod validate;
+pub(crate) use validate::role_arn;
 mod yaml_shape;
 
 /// The file names looked for at the project root, in order.

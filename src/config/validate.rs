@@ -16,7 +16,7 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
         key: key.to_string(),
         message,
     };
-    let texts: [(&str, Option<&String>, Rule); 9] = [
+    let texts: [(&str, Option<&String>, Rule); 7] = [
         ("region", file.region.as_ref(), region),
         ("account_id", file.account_id.as_ref(), account_id),
         (
@@ -39,16 +39,6 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
             "image.repository",
             file.image.repository.as_ref(),
             repository,
-        ),
-        (
-            "ecs.execution_role_arn",
-            file.ecs.as_ref().map(|e| &e.execution_role_arn),
-            role_arn,
-        ),
-        (
-            "ecs.task_role_arn",
-            file.ecs.as_ref().and_then(|e| e.task_role_arn.as_ref()),
-            role_arn,
         ),
     ];
     for (key, value, rule) in texts {
@@ -79,12 +69,15 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    // Checked per task too, but only for tasks on ECS: the section's default is checked
+    // here whether or not a task uses it yet.
     if let Some(storage) = file.ecs.as_ref().and_then(|e| e.ephemeral_storage_gb) {
-        if !(21..=200).contains(&storage) {
+        let (low, high) = crate::plan::ecs::EPHEMERAL_STORAGE_GB;
+        if !(low..=high).contains(&storage) {
             return Err(invalid(
                 "ecs.ephemeral_storage_gb",
                 format!(
-                    "{storage} GiB: Fargate takes 21 to 200 GiB (it gives 20 when the key is left out)"
+                    "{storage} GiB: Fargate takes {low} to {high} GiB (it gives 20 when the key is left out)"
                 ),
             ));
         }
@@ -243,7 +236,8 @@ fn arn_parts(value: &str) -> Option<[&str; 6]> {
     (arn[0] == "arn" && arn[1].starts_with("aws")).then_some(arn)
 }
 
-fn role_arn(value: &str) -> Result<(), String> {
+/// Also what the `ecs:` section's checks hold its roles to.
+pub(crate) fn role_arn(value: &str) -> Result<(), String> {
     let ok = arn_parts(value).is_some_and(|[_, _, service, region, account, resource]| {
         service == "iam"
             && region.is_empty()

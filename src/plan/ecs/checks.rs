@@ -243,15 +243,7 @@ fn section_shape(config: &Config, ecs: &EcsConfig) -> Vec<Problem> {
         }
     }
     let role = "an IAM role ARN like `arn:aws:iam::123456789012:role/NAME`";
-    let is_role = |text: &str| {
-        let parts: Vec<&str> = text.splitn(6, ':').collect();
-        parts.len() == 6
-            && parts[0] == "arn"
-            && parts[2] == "iam"
-            && parts[4].len() == 12
-            && parts[5].starts_with("role/")
-            && parts[5].len() > 5
-    };
+    let is_role = |text: &str| crate::config::role_arn(text).is_ok();
     if !is_role(&ecs.execution_role_arn) {
         wrong("execution_role_arn", &ecs.execution_role_arn, role);
     }
