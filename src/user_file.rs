@@ -34,18 +34,54 @@ pub fn read_text(path: &Path, max_bytes: u64) -> io::Result<String> {
     if metadata.len() > max_bytes {
         return Err(too_large(metadata.len()));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(max_bytes + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max_bytes {
-        return Err(too_large(text.len() as u64));
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64));
     }
-    Ok(text)
+    utf8(bytes)
+}
+
+/// The text of a file's bytes: UTF-8, with or without a byte-order mark; any other encoding
+/// is named, with the fix.
+fn utf8(bytes: Vec<u8>) -> io::Result<String> {
+    let bad = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(bad(
+            "it is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8".into(),
+        ));
+    }
+    let body = bytes
+        .strip_prefix(&[0xEF, 0xBB, 0xBF])
+        .map_or(bytes.as_slice(), |rest| rest);
+    match std::str::from_utf8(body) {
+        Ok(text) => Ok(text.to_string()),
+        Err(error) => Err(bad(format!(
+            "it is not UTF-8 (byte {} is not); save it as UTF-8",
+            error.valid_up_to()
+        ))),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encodings_are_named_and_a_utf8_mark_is_dropped() {
+        assert_eq!(
+            utf8(b"\xEF\xBB\xBFregion: x".to_vec()).expect("utf-8"),
+            "region: x"
+        );
+        let utf16 = utf8(vec![0xFF, 0xFE, b'r', 0]).unwrap_err().to_string();
+        assert!(
+            utf16.contains("UTF-16") && utf16.contains("save it as UTF-8"),
+            "{utf16}"
+        );
+        let latin1 = utf8(b"caf\xE9".to_vec()).unwrap_err().to_string();
+        assert!(latin1.contains("not UTF-8 (byte 3"), "{latin1}");
+    }
+
     use super::*;
 
     #[test]

@@ -512,7 +512,7 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let key = error.path().to_string();
-        let message = error.into_inner().to_string();
+        let message = in_plain_words(&error.into_inner().to_string());
         // The YAML library prefixes its own (shorter) path; ours is already in `key`.
         let message = match message.split_once(": ") {
             Some((prefix, rest)) if key.starts_with(prefix) => rest.to_string(),
@@ -530,6 +530,39 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ConfigFile, ConfigError>
     })
 }
 
+/// serde's words for types (`u32`, `struct TaskSettings`) as a user says them.
+fn in_plain_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 7] = [
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        (
+            "expected struct TaskSettings",
+            "expected settings such as `memory_mb: 2048`",
+        ),
+        (
+            "expected struct LoggingConfig",
+            "expected `log_group_arn:` and `level:`",
+        ),
+        ("expected a map", "expected a mapping of keys to values"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in WORDS {
+        out = out.replace(rust, plain);
+    }
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start..]
+            .find(" at line")
+            .map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "expected a mapping of keys to values");
+    }
+    out
+}
+
 /// AWS account ids are 12 digits; YAML reads an unquoted one as a number.
 fn string_or_integer<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -540,7 +573,12 @@ fn string_or_integer<'de, D: Deserializer<'de>>(
         Text(String),
         Number(u64),
     }
-    Ok(match Option::<Raw>::deserialize(deserializer)? {
+    let raw = Option::<Raw>::deserialize(deserializer).map_err(|_| {
+        serde::de::Error::custom(
+            "expected an AWS account id: 12 digits (quote it if it starts with 0)",
+        )
+    })?;
+    Ok(match raw {
         None => None,
         Some(Raw::Text(text)) => Some(text),
         Some(Raw::Number(number)) => Some(format!("{number:012}")),

@@ -157,3 +157,23 @@ fn flags_beat_the_file() {
     assert_eq!(config.group_by(), GroupBy::None);
     assert_eq!(config.file.region.as_deref(), Some("eu-west-1"));
 }
+
+#[test]
+fn type_errors_are_said_without_rust_type_names() {
+    for (text, words) in [
+        (
+            "lambda:\n  memory_mb: 99999999999999\n",
+            "a whole number from 0 to 4294967295",
+        ),
+        ("account_id: [1]\n", "an AWS account id: 12 digits"),
+        ("lambda: [1]\n", "settings such as `memory_mb: 2048`"),
+        ("deploy: {concurrency: -1}\n", "a whole number of 0 or more"),
+        ("lambda: {duration_s: x}\n", "expected a number"),
+    ] {
+        let message = parse_config(text, "k.yml").unwrap_err().to_string();
+        assert!(message.contains(words), "{text}: {message}");
+        for rust in ["u32", "u64", "usize", "f64", "struct ", "enum Raw"] {
+            assert!(!message.contains(rust), "{text}: {message}");
+        }
+    }
+}

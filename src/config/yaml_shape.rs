@@ -9,17 +9,50 @@ const EXPANDED_MAX_BYTES: usize = crate::user_file::CONFIG_MAX_BYTES as usize;
 /// `Err((key, message))` for the first thing `text` must not have.
 pub fn check(text: &str) -> Result<(), (String, String)> {
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
+        let message = error.to_string();
+        // The library places a duplicate key at its mapping: name the key's own lines.
+        if let Some(key) = message
+            .strip_prefix("duplicate entry with key ")
+            .map(|k| k.trim_matches('"'))
+        {
+            return (key.to_string(), duplicate(text, key));
+        }
         let place = error
             .location()
             .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
             .unwrap_or_default();
         (
             "<top level>".to_string(),
-            format!("not valid YAML{place}: {error}"),
+            format!("not valid YAML{place}: {message}"),
         )
     })?;
     let mut size = 0usize;
     walk(&value, "", &mut size)
+}
+
+/// A key given twice: the lines that give it (YAML keeps neither silently here).
+fn duplicate(text: &str, key: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            [
+                format!("{key}:"),
+                format!("\"{key}\":"),
+                format!("'{key}':"),
+            ]
+            .iter()
+            .any(|form| trimmed.starts_with(form.as_str()))
+        })
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    let place = match lines.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (line {one})"),
+        [init @ .., last] => format!(" (lines {} and {last})", init.join(", ")),
+    };
+    format!("the key `{key}` is given twice{place}: keep one")
 }
 
 /// Finds tags and counts the expanded size (aliases are already expanded in `value`).
@@ -92,6 +125,17 @@ mod tests {
     fn syntax_errors_say_where() {
         let (_, message) = check("lambda:\n  memory_mb: [1\n  timeout_s: 2\n").unwrap_err();
         assert!(message.contains("not valid YAML (line"), "{message}");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_with_its_lines() {
+        let (key, message) =
+            check("region: eu-west-1\nlambda: {memory_mb: 1}\nregion: us-east-1\n").unwrap_err();
+        assert_eq!(key, "region");
+        assert_eq!(
+            message,
+            "the key `region` is given twice (lines 1 and 3): keep one"
+        );
     }
 
     #[test]

@@ -27,10 +27,14 @@ pub enum ActionError {
     Missing(&'static str),
     #[error("cannot read the event payload {path}: {detail}")]
     Event { path: String, detail: String },
-    #[error("cannot write {path}: {source}")]
+    /// `detail` is the OS's reason, said once (not also as a cause).
+    #[error(
+        "cannot write {variable} ({path}): {detail}; the runner sets it to a file it can append to"
+    )]
     Write {
+        variable: &'static str,
         path: String,
-        source: std::io::Error,
+        detail: String,
     },
 }
 
@@ -312,20 +316,18 @@ pub fn mask(secret: &str) {
     }
 }
 
-fn append(path: &Path, text: &str) -> Result<(), ActionError> {
+fn append(variable: &'static str, path: &Path, text: &str) -> Result<(), ActionError> {
+    let failed = |error: std::io::Error| ActionError::Write {
+        variable,
+        path: path.display().to_string(),
+        detail: error.to_string(),
+    };
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|source| ActionError::Write {
-            path: path.display().to_string(),
-            source,
-        })?;
-    file.write_all(text.as_bytes())
-        .map_err(|source| ActionError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        .map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)
 }
 
 /// Appends the outputs to GITHUB_OUTPUT (`name=value` lines; a value with a newline goes
@@ -340,14 +342,14 @@ pub fn write_outputs(path: &Path, outputs: &BTreeMap<&str, String>) -> Result<()
             text.push_str(&format!("{name}={value}\n"));
         }
     }
-    append(path, &text)
+    append("GITHUB_OUTPUT", path, &text)
 }
 
 /// Appends Markdown to the job summary.
 pub fn write_summary(path: &Path, markdown: &str) -> Result<(), ActionError> {
     let written = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
     let room = SUMMARY_MAX_BYTES.saturating_sub(written);
-    append(path, &fit_bytes(markdown, room))
+    append("GITHUB_STEP_SUMMARY", path, &fit_bytes(markdown, room))
 }
 
 /// GitHub refuses a step's summary past 1 MiB (and shows none of it): what one step
@@ -372,6 +374,27 @@ fn fit_bytes(markdown: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_output_file_that_is_a_directory_is_named_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outputs = BTreeMap::from([("has-changes", "true".to_string())]);
+        let error = write_outputs(dir.path(), &outputs).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("cannot write GITHUB_OUTPUT ("),
+            "{message}"
+        );
+        assert!(
+            std::error::Error::source(&error).is_none(),
+            "said twice: {error:?}"
+        );
+        let summary = write_summary(dir.path(), "x").unwrap_err().to_string();
+        assert!(
+            summary.starts_with("cannot write GITHUB_STEP_SUMMARY ("),
+            "{summary}"
+        );
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

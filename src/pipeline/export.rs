@@ -42,8 +42,44 @@ pub enum ExportError {
         tail: String,
         hint: &'static str,
     },
+    #[error("the Kedro env `{env}` does not exist: {conf} has no `{env}` directory; its envs are {envs}; pass one of those with --env (or `env:` in kedro-sfn.yml)")]
+    UnknownEnv {
+        env: String,
+        conf: String,
+        envs: String,
+    },
     #[error(transparent)]
     Output(#[from] DocError),
+}
+
+/// The env named where Kedro would look for it (`conf/<env>`), before Kedro runs: Kedro's
+/// own error is a long traceback that ends in advice to reinstall the project.
+fn check_env(project: &Path, env: Option<&str>) -> Result<(), ExportError> {
+    let conf = project.join("conf");
+    let Some(env) = env else { return Ok(()) };
+    // A project whose config lives elsewhere (CONF_SOURCE) is Kedro's to check.
+    if !conf.is_dir() || (!env.contains(['/', '\\']) && conf.join(env).is_dir()) {
+        return Ok(());
+    }
+    let mut envs: Vec<String> = std::fs::read_dir(&conf)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .map(|e| format!("`{}`", e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    envs.sort();
+    Err(ExportError::UnknownEnv {
+        env: env.escape_debug().to_string(),
+        conf: conf.display().to_string(),
+        envs: if envs.is_empty() {
+            "none".into()
+        } else {
+            envs.join(", ")
+        },
+    })
 }
 
 /// Runs the exporter and parses (and validates) what it prints.
@@ -87,6 +123,7 @@ fn run_exporter(request: &ExportRequest, extra: &[&str]) -> Result<String, Expor
         ));
     }
     let project = absolute(&request.project);
+    check_env(&project, request.env.as_deref())?;
     let python = python_program(&request.python);
     let mut tool = Tool::new("the exporter", &python)
         .args(exporter_args(
@@ -158,4 +195,32 @@ pub fn python_program(python: &Path) -> PathBuf {
 
 fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_env_that_does_not_exist_is_named_with_the_ones_that_do() {
+        let project = tempfile::tempdir().expect("tempdir");
+        for env in ["base", "local", "aws"] {
+            std::fs::create_dir_all(project.path().join("conf").join(env)).expect("conf");
+        }
+        check_env(project.path(), Some("aws")).expect("aws exists");
+        check_env(project.path(), None).expect("Kedro's default");
+        let message = check_env(project.path(), Some("nosuch"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("the Kedro env `nosuch` does not exist")
+                && message.contains("`aws`, `base`, `local`")
+                && message.contains("--env"),
+            "{message}"
+        );
+        assert!(check_env(project.path(), Some("../aws")).is_err());
+        // Config kept elsewhere (CONF_SOURCE): Kedro decides.
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        check_env(elsewhere.path(), Some("nosuch")).expect("no conf/ here");
+    }
 }
