@@ -177,3 +177,121 @@ fn type_errors_are_said_without_rust_type_names() {
         }
     }
 }
+
+/// Values a user might write anywhere, sensible and not.
+const VALUES: [&str; 24] = [
+    "1",
+    "0",
+    "-1",
+    "99999999999999",
+    "3.5",
+    ".inf",
+    "''",
+    "x",
+    "eu-west-1",
+    "eu-west-99",
+    "'123456789012'",
+    "abc",
+    "[1]",
+    "{a: 1}",
+    "!Ref x",
+    "true",
+    "null",
+    "'arn:aws:iam::123456789012:role/r'",
+    "not-an-arn",
+    "\"tab\\there\"",
+    "é",
+    "AWS_REGION",
+    "'  '",
+    "~",
+];
+/// Keys where they may appear, and some that may not.
+const KEYS: [&str; 22] = [
+    "region",
+    "account_id",
+    "env",
+    "pipeline",
+    "group_by",
+    "state_machine.name",
+    "state_machine.alias",
+    "state_machine.role_arn",
+    "state_machine.timeout_s",
+    "state_machine.logging.level",
+    "lambda.memory_mb",
+    "lambda.environment.KEY",
+    "lambda.role_arn",
+    "nodes.train.timeout_s",
+    "tags.heavy.runner",
+    "image.repository",
+    "deploy.concurrency",
+    "prices.lambda_gb_second_x86_64",
+    "ecs.ephemeral_storage_gb",
+    "credentials.db",
+    "unknown_key",
+    "lambda.unknown",
+];
+
+/// The YAML for dotted keys set to values.
+fn yaml_of(pairs: &[(usize, usize)]) -> String {
+    let mut tree = serde_yaml::Mapping::new();
+    for &(key, value) in pairs {
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(VALUES[value]).unwrap_or(serde_yaml::Value::Null);
+        let mut node = &mut tree;
+        let parts: Vec<&str> = KEYS[key].split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            let entry = node
+                .entry(serde_yaml::Value::from(*part))
+                .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+            if !entry.is_mapping() {
+                *entry = serde_yaml::Value::Mapping(Default::default());
+            }
+            node = entry.as_mapping_mut().expect("a mapping");
+        }
+        node.insert(serde_yaml::Value::from(parts[parts.len() - 1]), value);
+    }
+    let mut text = serde_yaml::to_string(&tree).unwrap_or_default();
+    // A tag survives only as text: put the `!Ref` back where it was written.
+    text = text.replace("'!Ref x'", "!Ref x");
+    text
+}
+
+#[test]
+fn generated_configs_are_read_or_refused_with_the_key_never_a_panic() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        RunnerConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let pairs = proptest::collection::vec((0..KEYS.len(), 0..VALUES.len()), 1..6);
+    let counts = std::cell::RefCell::new((0usize, 0usize));
+    runner
+        .run(&pairs, |pairs| {
+            let text = yaml_of(&pairs);
+            let outcome = parse_config(&text, "k.yml")
+                .and_then(|file| super::validate::validate(&file, "k.yml").map(|()| file));
+            match outcome {
+                Ok(_) => counts.borrow_mut().0 += 1,
+                Err(error) => {
+                    counts.borrow_mut().1 += 1;
+                    let message = error.to_string();
+                    prop_assert!(message.starts_with("k.yml: at `"), "{text}\n{message}");
+                    for rust in [
+                        "u32", "u64", "usize", "f64", "struct ", "enum Raw", "untagged",
+                    ] {
+                        prop_assert!(!message.contains(rust), "{text}\n{message}");
+                    }
+                }
+            }
+            Ok(())
+        })
+        .expect("every config is read or refused with its key");
+    let (read, refused) = *counts.borrow();
+    println!("512 generated configs: {read} read, {refused} refused");
+    assert!(read > 20 && refused > 200, "{read} read, {refused} refused");
+}

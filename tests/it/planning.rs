@@ -297,10 +297,16 @@ fn for_random_pipelines(
     series_parallel: bool,
     property: impl Fn(&Plan) -> Result<(), TestCaseError>,
 ) {
-    let mut runner = TestRunner::new(RunnerConfig {
-        cases: 96,
-        ..RunnerConfig::default()
-    });
+    // A fixed seed: CI runs the same 96 cases every time (a failure is reproducible).
+    let mut runner = TestRunner::new_with_rng(
+        RunnerConfig {
+            cases: 96,
+            ..RunnerConfig::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     let definitions = std::cell::RefCell::new(Vec::new());
     runner
         .run(&(any::<u64>(), 1usize..40), |(seed, size)| {
@@ -511,5 +517,106 @@ fn a_task_whose_past_runs_near_its_timeout_is_warned_of() {
             .warnings()
             .count(),
         0
+    );
+}
+
+/// Names a Kedro project may give its nodes, from the ordinary to the hostile.
+const NODE_NAMES: [&str; 16] = [
+    "train_model_node",
+    "data_science.train",
+    "ds.model.v2.train",
+    "Ünïcödé_knoten",
+    "名前",
+    "with space",
+    "a/b\\c",
+    "quote\"d",
+    "x-->y",
+    "end",
+    "   ",
+    "tab\tbed",
+    "bell\u{7}",
+    "a:b;c#d",
+    "very_long_name_that_goes_on_and_on_and_on_and_on_and_on_and_on_and_on_and_on_and_on",
+    "UPPER.lower",
+];
+
+#[test]
+fn generated_node_names_give_legal_distinct_names_or_a_refusal() {
+    let mut runner = TestRunner::new_with_rng(
+        RunnerConfig {
+            cases: 128,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
+    let names = proptest::collection::vec((0..NODE_NAMES.len(), 0u32..3), 1..12);
+    let outcomes = std::cell::RefCell::new((0usize, 0usize));
+    runner
+        .run(&names, |picked| {
+            // Each pick made distinct by a suffix, as Kedro node names are.
+            let chosen: Vec<String> = picked
+                .iter()
+                .enumerate()
+                .map(|(i, (n, copy))| match copy {
+                    0 => format!("{}{i}", NODE_NAMES[*n]),
+                    _ => NODE_NAMES[*n].replace(' ', &" ".repeat(*copy as usize)) + &i.to_string(),
+                })
+                .collect();
+            let dag = random_dag(chosen.len(), 3, 0.5, &mut Rng::new(chosen.len() as u64));
+            let doc = doc_from_dag(&dag, &|i| chosen[i].clone());
+            let config = Config::default();
+            match plan(&doc, &config) {
+                Ok(planned) => {
+                    outcomes.borrow_mut().0 += 1;
+                    let states: std::collections::BTreeSet<&str> =
+                        planned.tasks.iter().map(|t| t.state.as_str()).collect();
+                    prop_assert_eq!(states.len(), planned.tasks.len(), "state names collide");
+                    let functions: std::collections::BTreeSet<&str> =
+                        planned.functions.iter().map(|f| f.name.as_str()).collect();
+                    prop_assert_eq!(functions.len(), planned.functions.len());
+                    for task in &planned.tasks {
+                        prop_assert!(task.state.chars().count() <= 80, "{}", task.state);
+                        prop_assert!(
+                            !task.state.chars().any(char::is_control),
+                            "{:?}",
+                            task.state
+                        );
+                    }
+                    for function in &planned.functions {
+                        prop_assert!(function.name.len() <= 64, "{}", function.name);
+                        prop_assert!(
+                            function
+                                .name
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                            "{}",
+                            function.name
+                        );
+                    }
+                }
+                Err(error) => {
+                    outcomes.borrow_mut().1 += 1;
+                    // Only a blank name or a control character is refused, and by name.
+                    let message = format!("{error:?}");
+                    prop_assert!(
+                        chosen
+                            .iter()
+                            .any(|n| n.trim().is_empty() || n.chars().any(char::is_control)),
+                        "refused: {message}"
+                    );
+                    prop_assert!(message.contains("InvalidNodeName"), "{message}");
+                }
+            }
+            Ok(())
+        })
+        .expect("names are legal and distinct, or refused by name");
+    let (planned, refused) = *outcomes.borrow();
+    println!("128 generated pipelines: {planned} planned, {refused} refused");
+    assert!(
+        planned > 10 && refused > 10,
+        "{planned} planned, {refused} refused"
     );
 }
