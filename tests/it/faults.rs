@@ -149,15 +149,7 @@ fn a_deploy_survives_throttling_server_errors_and_lost_answers_and_converges() {
 
     // Calm again: the deployment is exactly the plan.
     proxy.configure(json!({"throttle": 0, "error": 0, "lose": 0}));
-    let stdout = succeeded(
-        &stress
-            .deploy(&proxy, machine, &image)
-            .output()
-            .expect("runs"),
-        "the no-op",
-    );
-    assert!(stdout.contains("no changes"), "{stdout}");
-    assert_eq!(stress.calls(machine)["writes"], 0, "{stdout}");
+    assert_noop(&stress, &proxy, machine, &image, "the no-op");
 
     // A new image under faults again, then a calm no-op.
     proxy.configure(json!({"throttle": 0.3, "error": 0.05, "lose": 0.05}));
@@ -170,15 +162,36 @@ fn a_deploy_survives_throttling_server_errors_and_lost_answers_and_converges() {
         "the code change under faults",
     );
     proxy.configure(json!({"throttle": 0, "error": 0, "lose": 0}));
-    succeeded(
-        &stress
-            .deploy(&proxy, machine, &image)
-            .output()
-            .expect("runs"),
-        "the second no-op",
-    );
-    assert_eq!(stress.calls(machine)["writes"], 0);
+    assert_noop(&stress, &proxy, machine, &image, "the second no-op");
     stress.assert_runnable(machine, "at the end");
+}
+
+/// Deploys with the proxy counting, and asserts that nothing was written: by the proxy's
+/// own count of the writes it forwarded (an independent witness), and by deploy.json.
+fn assert_noop(
+    stress: &Stress,
+    proxy: &FaultProxy,
+    machine: &str,
+    image: &str,
+    what: &str,
+) -> String {
+    proxy.post("/__proxy/reset-stats", "{}");
+    let stdout = succeeded(
+        &stress.deploy(proxy, machine, image).output().expect("runs"),
+        what,
+    );
+    assert!(stdout.contains("no changes"), "{what}: {stdout}");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["writes"], 0,
+        "{what}: the proxy saw writes: {stats:#}"
+    );
+    assert!(
+        stats["reads"].as_u64().unwrap_or(0) > 0,
+        "{what}: the proxy saw nothing: {stats:#}"
+    );
+    assert_eq!(stress.calls(machine)["writes"], 0, "{what}: {stdout}");
+    stdout
 }
 
 #[test]
@@ -228,14 +241,54 @@ fn a_deploy_killed_after_any_write_leaves_a_runnable_alias_and_a_rerun_converges
             &format!("k={k}: the rerun"),
         );
         stress.assert_runnable(machine, &format!("k={k}, rerun"));
-        let noop = succeeded(
-            &stress
-                .deploy(&proxy, machine, &image)
-                .output()
-                .expect("runs"),
+        let noop = assert_noop(
+            &stress,
+            &proxy,
+            machine,
+            &image,
             &format!("k={k}: the no-op"),
         );
         assert!(noop.contains("no changes"), "k={k}: {rerun}\n{noop}");
-        assert_eq!(stress.calls(machine)["writes"], 0, "k={k}: {noop}");
     }
+}
+
+#[test]
+fn functions_still_updating_are_waited_for_not_failed() {
+    // As on AWS: after a create or an update, a function is "updating" for a while, and a
+    // further update or a publish is refused with 409 ResourceConflictException.
+    let stress = Stress::new(4);
+    let machine = "settling";
+    let proxy = FaultProxy::start(&stress.moto, &["--settle-ms", "1500"]);
+    succeeded(
+        &stress
+            .deploy(&proxy, machine, &stress.image(machine, "v1"))
+            .output()
+            .expect("runs"),
+        "the first deploy while functions settle",
+    );
+    proxy.post("/__proxy/reset-stats", "{}");
+    let image = stress.image(machine, "v2");
+    succeeded(
+        &stress
+            .deploy(&proxy, machine, &image)
+            .output()
+            .expect("runs"),
+        "a code change while functions settle",
+    );
+    let stats = proxy.stats();
+    println!("a code change of 4 tasks with 1.5 s settling: {stats}");
+    assert_eq!(
+        stats["refused_in_progress"],
+        json!(0),
+        "kedro-sfn published before the update settled: {stats:#}"
+    );
+    assert!(
+        stats["by_operation"]["lambda:GetFunctionConfiguration"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 4,
+        "no wait for the update to settle was read: {stats:#}"
+    );
+    stress.assert_runnable(machine, "after settling");
+    assert_noop(&stress, &proxy, machine, &image, "the no-op");
 }
