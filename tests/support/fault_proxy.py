@@ -213,6 +213,10 @@ class Proxy:
                     self.config[key] = int(value)
             if "kill_after_write" in changes:
                 self.forwarded_writes = 0
+            if "settle_ms" in changes:
+                # A new window applies from the next create or update; those settling now
+                # settle at once (tests end a window without waiting for a clock).
+                self.settling.clear()
             return dict(self.config)
 
     def decide(self, call: Call) -> str:

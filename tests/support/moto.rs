@@ -21,6 +21,22 @@ impl MotoServer {
     /// Starts it with extra environment, e.g. `MOTO_LAMBDA_STUB_ECR=false` (functions then
     /// need their image in moto's ECR).
     pub fn start_with(env: &[(&str, &str)]) -> MotoServer {
+        // A port free a moment ago may be taken by the time moto binds it (tests start
+        // servers in parallel): then our moto exits, and whatever answers there is another
+        // test's. Only a server whose process is ours and alive once it answers is used.
+        let server = (0..5)
+            .find_map(|_| Self::try_start(env))
+            .expect("moto_server could not bind a free port in 5 tries");
+        let port = server.port;
+        let config =
+            r#"{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}"#;
+        request(port, "POST", "/moto-api/config", config)
+            .expect("moto accepts the execution config");
+        server
+    }
+
+    /// One attempt: `None` when our moto exited (its port was taken) before answering.
+    fn try_start(env: &[(&str, &str)]) -> Option<MotoServer> {
         let moto = super::venv_tool("moto_server");
         let port = free_port();
         let child = Command::new(moto)
@@ -31,20 +47,25 @@ impl MotoServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server starts");
-        let server = MotoServer { port, child };
+        let mut server = MotoServer { port, child };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while request(port, "GET", "/moto-api/", "").is_none() {
+        loop {
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if request(port, "GET", "/moto-api/", "").is_some() {
+                // Answered, and still alive: the listener is ours (one process per port).
+                return match server.child.try_wait().ok().flatten() {
+                    None => Some(server),
+                    Some(_) => None,
+                };
+            }
             assert!(
                 Instant::now() < deadline,
                 "moto_server did not answer on port {port} within 30 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let config =
-            r#"{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}"#;
-        request(port, "POST", "/moto-api/config", config)
-            .expect("moto accepts the execution config");
-        server
     }
 
     pub fn endpoint(&self) -> String {
