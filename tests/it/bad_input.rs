@@ -268,3 +268,83 @@ fn nonsense_in_the_config_or_the_flags_is_refused_before_anything_is_planned() {
         );
     }
 }
+
+/// Flags a user might pass to `plan --offline`, sensible and not.
+const FLAGS: [&[&str]; 20] = [
+    &["--group-by", "none"],
+    &["--group-by", "sideways"],
+    &["--group-by", ""],
+    &["--region", "eu-west-1"],
+    &["--region", "eu-west-99"],
+    &["--account-id", "123456789012"],
+    &["--account-id", "12"],
+    &["--state-machine-name", "flights"],
+    &["--state-machine-name", "my machine!"],
+    &["--state-machine-name", "\u{1b}[2J"],
+    &["--env", "aws"],
+    &["--env", "nosuch"],
+    &["--pipeline", "__default__"],
+    &["--pipeline", "nosuch"],
+    &["--concurrency", "0"],
+    &["--concurrency", "-3"],
+    &["--history", "abc"],
+    &["--lambda-role-arn", "not-an-arn"],
+    &["--no-cache"],
+    &["--unknown-flag"],
+];
+
+#[test]
+fn generated_flag_combinations_end_with_a_plan_or_a_message_never_a_panic() {
+    use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut runner = TestRunner::new_with_rng(
+        RunnerConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let outcomes = std::cell::RefCell::new((0usize, 0usize));
+    let picks = proptest::collection::vec(0..FLAGS.len(), 0..4);
+    runner
+        .run(&picks, |picks| {
+            let out = dir.path().join("out");
+            let _ = std::fs::remove_dir_all(&out);
+            let mut command = offline_plan(&out);
+            for &i in &picks {
+                command.args(FLAGS[i]);
+            }
+            let output = within(command.stdout(Stdio::null()), Duration::from_secs(60));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            proptest::prop_assert!(!stderr.contains("panicked"), "{picks:?}: {stderr}");
+            proptest::prop_assert!(
+                !stderr.contains('\u{1b}'),
+                "{picks:?}: a raw escape reached the terminal"
+            );
+            match output.status.code() {
+                Some(0) => {
+                    outcomes.borrow_mut().0 += 1;
+                    proptest::prop_assert!(out.join("plan.json").is_file(), "{picks:?}");
+                }
+                // 2: the flags themselves (clap); 1: what they name.
+                Some(1) | Some(2) => {
+                    outcomes.borrow_mut().1 += 1;
+                    proptest::prop_assert!(stderr.contains("error"), "{picks:?}: {stderr}");
+                    proptest::prop_assert!(
+                        !out.join("plan.json").exists(),
+                        "{picks:?}: failed, yet a plan was left"
+                    );
+                }
+                code => proptest::prop_assert!(false, "{picks:?}: exit {code:?}: {stderr}"),
+            }
+            Ok(())
+        })
+        .expect("every combination ends with a plan or a message");
+    let (planned, refused) = *outcomes.borrow();
+    println!("48 flag combinations: {planned} planned, {refused} refused");
+    assert!(
+        planned > 3 && refused > 20,
+        "{planned} planned, {refused} refused"
+    );
+}
