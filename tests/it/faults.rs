@@ -58,11 +58,16 @@ impl Stress {
 
     /// `kedro-sfn deploy` of the document as `machine`, through `proxy`.
     fn deploy(&self, proxy: &FaultProxy, machine: &str, image: &str) -> Command {
+        self.deploy_doc(proxy, machine, image, &self.doc)
+    }
+
+    /// `kedro-sfn deploy` of another document as `machine`, through `proxy`.
+    fn deploy_doc(&self, proxy: &FaultProxy, machine: &str, image: &str, doc: &Path) -> Command {
         let mut command = kedro_sfn();
         command
             .arg("deploy")
             .arg("--pipeline-json")
-            .arg(&self.doc)
+            .arg(doc)
             .args(["--state-machine-name", machine])
             .args(["--image-uri", image])
             .args([
@@ -175,9 +180,24 @@ fn assert_noop(
     image: &str,
     what: &str,
 ) -> String {
+    assert_noop_of(stress, proxy, machine, image, &stress.doc, what)
+}
+
+/// [`assert_noop`] for another document.
+fn assert_noop_of(
+    stress: &Stress,
+    proxy: &FaultProxy,
+    machine: &str,
+    image: &str,
+    doc: &Path,
+    what: &str,
+) -> String {
     proxy.post("/__proxy/reset-stats", "{}");
     let stdout = succeeded(
-        &stress.deploy(proxy, machine, image).output().expect("runs"),
+        &stress
+            .deploy_doc(proxy, machine, image, doc)
+            .output()
+            .expect("runs"),
         what,
     );
     assert!(stdout.contains("no changes"), "{what}: {stdout}");
@@ -291,4 +311,90 @@ fn functions_still_updating_are_waited_for_not_failed() {
     );
     stress.assert_runnable(machine, "after settling");
     assert_noop(&stress, &proxy, machine, &image, "the no-op");
+}
+
+/// The stress document without its last `dropped` nodes (their outputs are read only by
+/// later nodes, which go too): a pipeline that lost tasks.
+fn without_last(stress: &Stress, dropped: usize) -> PathBuf {
+    let mut doc: kedro_sfn::pipeline::PipelineDoc =
+        serde_json::from_slice(&std::fs::read(&stress.doc).expect("document")).expect("JSON");
+    let keep = doc.nodes.len() - dropped;
+    for node in doc.nodes.drain(keep..) {
+        for output in node.outputs {
+            doc.datasets.remove(&output);
+        }
+    }
+    let path = stress.dir.path().join("smaller.json");
+    std::fs::write(&path, serde_json::to_vec(&doc).expect("JSON")).expect("document");
+    path
+}
+
+#[test]
+fn a_deploy_killed_while_deleting_leaves_a_runnable_alias_and_a_rerun_converges() {
+    // 12 tasks, then 8: the deploy updates the machine and the alias, then deletes 4
+    // functions; killed after each of its first writes and in the middle of the deletions.
+    let stress = Stress::new(12);
+    let proxy = FaultProxy::start(&stress.moto, &[]);
+    let machine = "shrinking";
+    let image = stress.image(machine, "v1");
+    let smaller = without_last(&stress, 4);
+    for k in [1, 2, 3, 5] {
+        succeeded(
+            &stress
+                .deploy(&proxy, machine, &image)
+                .output()
+                .expect("runs"),
+            &format!("k={k}: the 12 tasks"),
+        );
+        proxy.post("/__proxy/reset-stats", "{}");
+        proxy.configure(json!({"kill_after_write": k}));
+        let child = stress
+            .deploy_doc(&proxy, machine, &image, &smaller)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        proxy.client_pid(child.id());
+        let output = child.wait_with_output().expect("waits");
+        let stats = proxy.stats();
+        assert_eq!(
+            stats["killed"],
+            json!(true),
+            "k={k}: the deploy was not killed: {stats:#}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if k == 5 {
+            assert!(
+                stats["by_operation"]["lambda:DeleteFunction"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    >= 1,
+                "k=5 is meant to fall among the deletions: {stats:#}"
+            );
+        }
+        proxy.configure(json!({"kill_after_write": 0}));
+        stress.assert_runnable(machine, &format!("k={k}, killed while shrinking"));
+        succeeded(
+            &stress
+                .deploy_doc(&proxy, machine, &image, &smaller)
+                .output()
+                .expect("runs"),
+            &format!("k={k}: the rerun"),
+        );
+        stress.assert_runnable(machine, &format!("k={k}, rerun"));
+        assert_noop_of(
+            &stress,
+            &proxy,
+            machine,
+            &image,
+            &smaller,
+            &format!("k={k}: the no-op"),
+        );
+        let functions = stress.moto.fixture(&["functions", machine]);
+        assert_eq!(
+            functions.as_array().map(Vec::len),
+            Some(8),
+            "k={k}: the removed tasks' functions are gone: {functions}"
+        );
+    }
 }

@@ -70,6 +70,15 @@ def delete_function(name):
     return {"deleted": name}
 
 
+def functions(machine):
+    """The functions named for ``machine`` (``<machine>-...``), sorted."""
+    names = []
+    for page in boto3.client("lambda").get_paginator("list_functions").paginate():
+        names += [f["FunctionName"] for f in page["Functions"]
+                  if f["FunctionName"].startswith(f"{machine}-")]
+    return sorted(names)
+
+
 def token():
     import base64
     data = boto3.client("ecr").get_authorization_token()["authorizationData"][0]
@@ -219,7 +228,7 @@ def task_definitions(prefix):
 
 
 COMMANDS = {"task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
-            "delete-function": delete_function, "describe": describe,
+            "delete-function": delete_function, "describe": describe, "functions": functions,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
 if __name__ == "__main__":
