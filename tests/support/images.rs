@@ -141,34 +141,61 @@ impl Registry {
         assert!(htpasswd.status.success(), "htpasswd failed");
         let users = dir.path().join("htpasswd");
         std::fs::write(&users, &htpasswd.stdout).expect("write htpasswd");
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: kedro-sfn-tests\n    path: {}\n",
-                dir.path().join("data").display(),
-                users.display()
-            ),
-        )
-        .expect("write registry config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let registry = Registry { port, child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        // As with moto: a port free a moment ago may be taken when the registry binds it;
+        // only a registry whose own process is alive once the port answers is used.
+        let attempt = |dir: tempfile::TempDir| -> Result<Registry, tempfile::TempDir> {
+            let port = free_port();
+            let config = dir.path().join("config.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: kedro-sfn-tests\n    path: {}\n",
+                    dir.path().join("data").display(),
+                    dir.path().join("htpasswd").display()
+                ),
+            )
+            .expect("write registry config");
+            let child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("docker-registry starts");
+            let mut registry = Registry { port, child, dir };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if registry.child.try_wait().ok().flatten().is_some() {
+                    return Err(registry.take_dir());
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return match registry.child.try_wait().ok().flatten() {
+                        None => Ok(registry),
+                        Some(_) => Err(registry.take_dir()),
+                    };
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "docker-registry did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        };
+        let mut dir = dir;
+        for _ in 0..5 {
+            match attempt(dir) {
+                Ok(registry) => return registry,
+                Err(back) => dir = back,
+            }
         }
-        registry
+        panic!("docker-registry could not bind a free port in 5 tries");
+    }
+
+    /// Gives back the directory of a registry that did not start (its process is gone).
+    fn take_dir(&mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     /// Where the registry keeps blobs and manifests (its size is what pushes stored).
