@@ -11,7 +11,7 @@ use super::DeployedArgs;
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Example:\n  kedro-sfn execute --input '{\"params\": {\"model_options.test_size\": 0.3}}' --wait"
+    after_help = "Examples:\n  kedro-sfn execute --params model_options.test_size=0.3,epochs=10 --wait\n  kedro-sfn execute --input '{\"params\": {\"model_options.test_size\": 0.3}}' --wait"
 )]
 pub struct ExecuteArgs {
     #[command(flatten)]
@@ -19,6 +19,10 @@ pub struct ExecuteArgs {
     /// The execution's input (runtime params under "params").
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub input: String,
+    /// Runtime params in `kedro run --params` syntax (`key=value,other.key=2`), for every
+    /// task's Kedro session; they win over the same keys in --input.
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub params: Option<String>,
     /// The execution's name (default: kedro-sfn-<time>).
     #[arg(long, value_name = "NAME")]
     pub execution_name: Option<String>,
@@ -30,8 +34,17 @@ pub struct ExecuteArgs {
 pub fn run(args: &ExecuteArgs) -> anyhow::Result<()> {
     let config = args.deployed.load()?;
     let name = configured_machine_name(&config)?;
+    let input = match &args.params {
+        None => args.input.clone(),
+        Some(text) => {
+            let given: serde_json::Value = serde_json::from_str(&args.input)
+                .map_err(|e| anyhow::anyhow!("--input is not JSON ({e}): {}", args.input))?;
+            let params = crate::pipeline::params::parse_params(text)?;
+            crate::pipeline::params::input_with_params(&given, params).to_string()
+        }
+    };
     let request = ExecutionRequest {
-        input: args.input.clone(),
+        input,
         name: args.execution_name.clone(),
         wait: args.wait,
     };

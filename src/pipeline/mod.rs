@@ -6,6 +6,7 @@ pub mod check;
 pub mod export;
 pub mod graph;
 pub mod model;
+pub mod params;
 pub mod remote_env;
 pub mod storage;
 

@@ -89,6 +89,19 @@ impl World {
             .expect("kedro-sfn runs")
     }
 
+    /// Runs `kedro-sfn execute` of the deployed example as execution `name` with `args`.
+    fn execute_with(&self, name: &str, args: &[&str]) -> std::process::Output {
+        kedro_sfn()
+            .arg("execute")
+            .arg("--project")
+            .arg(example_project())
+            .args(["--execution-name", name])
+            .args(args)
+            .envs(self.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs")
+    }
+
     fn deployed(&self) -> Value {
         self.moto.fixture(&["describe", MACHINE, "live"])
     }
@@ -441,6 +454,44 @@ fn executions_are_followed_and_a_failure_names_its_task() {
         "{stderr}"
     );
     assert!(stderr.contains("console.aws.amazon.com"), "{stderr}");
+}
+
+#[test]
+fn runtime_params_in_kedro_syntax_reach_the_execution_input() {
+    let world = World::new();
+    let image = world.image("v1");
+    ok(world.deploy(&example_doc_path(), &image, &[]));
+    let output = world.execute_with(
+        "with-params",
+        &[
+            "--input",
+            r#"{"params": {"model_options.test_size": 0.1, "keep": "me"}}"#,
+            "--params",
+            "model_options.test_size=0.3,model_options.random_state=7,note=run one",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let input = world
+        .moto
+        .fixture(&["execution-input", MACHINE, "with-params"]);
+    assert_eq!(
+        input,
+        json!({"params": {"model_options.test_size": 0.3, "keep": "me",
+                          "model_options.random_state": 7, "note": "run one"}}),
+        "the execution's input as Step Functions holds it"
+    );
+    // A malformed item is refused before anything starts, in Kedro's words.
+    let refused = world.execute_with("bad-params", &["--params", "a=1,oops"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("item `oops` must contain a key and a value separated by `=`"),
+        "{stderr}"
+    );
 }
 
 #[test]

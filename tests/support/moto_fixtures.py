@@ -79,6 +79,18 @@ def functions(machine):
     return sorted(names)
 
 
+def execution_input(machine, name):
+    """The input of ``machine``'s execution ``name``, as Step Functions stored it."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+        for execution in page["executions"]:
+            if execution["name"] == name:
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                return json.loads(described["input"])
+    raise SystemExit(f"no execution {name} of {machine}")
+
+
 def token():
     import base64
     data = boto3.client("ecr").get_authorization_token()["authorizationData"][0]
@@ -228,7 +240,7 @@ def task_definitions(prefix):
 
 
 COMMANDS = {"task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
-            "delete-function": delete_function, "describe": describe, "functions": functions,
+            "delete-function": delete_function, "describe": describe, "functions": functions, "execution-input": execution_input,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
 if __name__ == "__main__":
