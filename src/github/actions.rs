@@ -23,6 +23,8 @@ pub enum ActionError {
     },
     #[error("input {name} is {value:?}; it must be a whole number, 0 or more")]
     Number { name: String, value: String },
+    #[error("input params: {0}")]
+    Params(#[from] crate::pipeline::params::ParamsError),
     #[error("{0} is not set: is this running inside GitHub Actions?")]
     Missing(&'static str),
     #[error("cannot read the event payload {path}: {detail}")]
@@ -62,6 +64,8 @@ pub struct Inputs {
     pub mode: ModeInput,
     pub start_execution: bool,
     pub wait: bool,
+    /// Runtime params of a started execution (`kedro run --params` syntax, read).
+    pub params: serde_json::Map<String, serde_json::Value>,
     pub github_token: Option<String>,
     pub comment: bool,
     pub fail_on_destructive: bool,
@@ -135,6 +139,8 @@ impl Inputs {
             mode,
             start_execution: boolean("start-execution", false)?,
             wait: boolean("wait", true)?,
+            // Read before anything is deployed: a typo fails the step, not the run after it.
+            params: crate::pipeline::params::parse_params(&text("params").unwrap_or_default())?,
             github_token: text("github-token"),
             comment: boolean("comment", true)?,
             fail_on_destructive: boolean("fail-on-destructive", false)?,
@@ -374,6 +380,24 @@ fn fit_bytes(markdown: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn params_are_read_before_anything_runs() {
+        let inputs = Inputs::from_env(env(&[("INPUT_PARAMS", "epochs=10,model.lr=0.1")]))
+            .expect("valid params");
+        assert_eq!(
+            serde_json::Value::Object(inputs.params),
+            serde_json::json!({"epochs": 10, "model.lr": 0.1})
+        );
+        let error = Inputs::from_env(env(&[("INPUT_PARAMS", "epochs")])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("input params: invalid --params: item `epochs`"),
+            "{error}"
+        );
+        assert!(Inputs::from_env(env(&[])).expect("none").params.is_empty());
+    }
+
     #[test]
     fn an_output_file_that_is_a_directory_is_named_once() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -315,7 +315,14 @@ async fn deploy_prepared(
         (Ok(applied), true) => {
             let phase = Phase::start("kedro-sfn: execution");
             let request = ExecutionRequest {
-                input: "{}".into(),
+                input: match inputs.params.is_empty() {
+                    true => "{}".into(),
+                    false => crate::pipeline::params::input_with_params(
+                        &serde_json::json!({}),
+                        inputs.params.clone(),
+                    )
+                    .to_string(),
+                },
                 name: None,
                 wait: inputs.wait,
             };
