@@ -92,7 +92,7 @@ pub fn render_comment(input: &CommentInput) -> String {
     }
     let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
     out.push_str(&super::run_cost::render(plan, deployed_run));
-    out.push_str(&marked_flowchart(plan, input.changes));
+    out.push_str(&marked_flowchart(plan, input.changes, review.as_ref()));
     out.push_str(&super::summary::split_line(plan));
     out.push_str(&super::summary::ecs_tasks_line(plan));
     if !plan.findings.problems.is_empty() {
@@ -147,8 +147,12 @@ const REMOVED_DRAWN: usize = 8;
 /// comment's width; past that, the changed tasks and their direct neighbours (the rest
 /// counted); past that too, one box per group of tasks. Added and changed tasks are marked,
 /// removed ones drawn beside it.
-pub fn marked_flowchart(plan: &Plan, changes: Option<&ChangeSet>) -> String {
-    let review = changes.map(|c| Review::of(plan, c));
+/// `review` is `changes` as [`Review::of`] reads it (made once per comment).
+pub fn marked_flowchart(
+    plan: &Plan,
+    changes: Option<&ChangeSet>,
+    review: Option<&Review>,
+) -> String {
     let of_kind = |kind: RowKind| -> BTreeSet<&str> {
         review
             .iter()

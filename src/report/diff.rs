@@ -12,7 +12,7 @@ use crate::plan::Plan;
 use crate::plan::definition::asl::task_states;
 
 use super::escape::{code, text};
-use super::review::{counted, list, Review, Row, RowKind};
+use super::review::{capped, counted, list, Review, Row, RowKind};
 
 /// A unified diff of two definitions, pretty-printed (empty when they are equal).
 pub fn definition_diff(deployed: Option<&Value>, planned: &Value) -> String {
@@ -338,16 +338,6 @@ fn task_cell(state: &str, nodes: &[String]) -> String {
         [] => code(state),
         nodes => format!("{} ({})", code(state), list(nodes, 5)),
     }
-}
-
-/// Phrases joined, the first `shown` of them and how many more.
-fn capped(phrases: &[String], shown: usize) -> String {
-    let mut parts: Vec<&str> = phrases.iter().take(shown).map(String::as_str).collect();
-    let more = format!("+{} more", phrases.len().saturating_sub(shown));
-    if phrases.len() > shown {
-        parts.push(&more);
-    }
-    parts.join(", ")
 }
 
 /// The definition's diff, collapsed, in a fence longer than any run of backticks in it.

@@ -313,9 +313,16 @@ pub fn counted(n: usize, one: &str, many: &str) -> String {
 
 /// Names in code, the first `shown` of them and how many more.
 pub fn list(names: &[String], shown: usize) -> String {
-    let mut parts: Vec<String> = names.iter().take(shown).map(|n| code(n)).collect();
-    if names.len() > shown {
-        parts.push(format!("+{} more", names.len() - shown));
+    let coded: Vec<String> = names.iter().map(|n| code(n)).collect();
+    capped(&coded, shown)
+}
+
+/// Phrases joined, the first `shown` of them and how many more.
+pub fn capped(phrases: &[String], shown: usize) -> String {
+    let mut parts: Vec<&str> = phrases.iter().take(shown).map(String::as_str).collect();
+    let more = format!("+{} more", phrases.len().saturating_sub(shown));
+    if phrases.len() > shown {
+        parts.push(&more);
     }
     parts.join(", ")
 }
