@@ -179,6 +179,7 @@ fn measure(
     let change = planned_change(before, deployed_with, after, config, &target).expect("plans");
     let (planned, change_set, diff) = (change.plan, change.changes, change.task_diff);
     let comment = render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: &planned,
         changes: Some(&change_set),
         task_diff: &diff,

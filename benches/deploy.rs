@@ -198,6 +198,7 @@ fn target(image_uri: String, (lambda_role, states_role): &(String, String)) -> T
         extra_tags: Default::default(),
         logging: serde_json::json!({"level": "OFF"}),
         tracing: false,
+        region: "eu-west-1".into(),
     }
 }
 

@@ -52,7 +52,7 @@ step "moto_server on 127.0.0.1:$PORT"
 STUB_ECR=false
 [[ $WITH_IMAGE -eq 1 ]] && STUB_ECR=true
 MOTO_PORT="$PORT" MOTO_LAMBDA_STUB_ECR="$STUB_ECR" \
-    .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &
+    .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$PORT" >out/moto.log 2>&1 &
 MOTO_PID=$!
 REGISTRY_PID=""
 cleanup() {

@@ -286,6 +286,7 @@ pub fn deployed_as_planned(
         })
         .collect();
     Deployment {
+        operations: Default::default(),
         machine: Some(DeployedMachine {
             alias_version_arn: Some(format!("{arn}:1")),
             arn,

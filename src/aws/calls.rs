@@ -66,6 +66,7 @@ fn changes_nothing(operation: &str) -> bool {
 fn iam_prefix(service: &str) -> String {
     match service {
         "SFN" => "states".to_string(),
+        "EventBridge" => "events".to_string(),
         other => other.to_ascii_lowercase(),
     }
 }

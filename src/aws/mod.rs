@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod ecr;
 pub mod ecs;
 pub mod lambda;
+pub mod operations;
 mod refused;
 pub mod sfn;
 
@@ -134,6 +135,14 @@ impl AwsError {
     }
 
     /// A failure that is not an SDK error (e.g. a malformed answer).
+    /// The caller's credentials may not make this call.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")
+        )
+    }
+
     pub fn other(action: impl Into<String>, detail: impl Into<String>) -> Self {
         AwsError {
             action: action.into(),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod credentials;
+pub mod operations;
 pub mod settings;
 mod validate;
 pub(crate) use validate::role_arn;
@@ -143,6 +144,13 @@ pub struct ConfigFile {
     /// credentials file, so a key the catalog names must come from here.
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialSource>,
+    /// Runs on a timetable: EventBridge Scheduler schedules that start the alias.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, operations::ScheduleConfig>,
+    /// The role EventBridge Scheduler assumes to start executions (needed with schedules).
+    pub schedule_role_arn: Option<String>,
+    /// Failed runs announced on an SNS topic, by an EventBridge rule.
+    pub alerts: Option<operations::AlertsConfig>,
 }
 
 /// Where one Kedro credentials entry lives on AWS: a secret or a SecureString parameter

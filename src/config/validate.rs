@@ -83,6 +83,12 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
         }
     }
     prices(file).map_err(|(key, message)| invalid(&key, message))?;
+    super::operations::validate(
+        &file.schedules,
+        file.schedule_role_arn.as_deref(),
+        file.alerts.as_ref(),
+    )
+    .map_err(|(key, message)| invalid(&key, message))?;
     for (key, settings) in settings_sections(file) {
         if let Some(environment) = &settings.environment {
             lambda_environment(environment)
@@ -128,7 +134,7 @@ const RESERVED_ENVIRONMENT: [&str; 16] = [
 
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: area, optional partition part, direction,
 /// one digit.
-fn region(value: &str) -> Result<(), String> {
+pub(super) fn region(value: &str) -> Result<(), String> {
     let hint = "an AWS region looks like `eu-west-1` or `us-gov-west-1`";
     let parts: Vec<&str> = value.split('-').collect();
     let directions = [
@@ -159,7 +165,7 @@ fn region(value: &str) -> Result<(), String> {
     }
 }
 
-fn account_id(value: &str) -> Result<(), String> {
+pub(super) fn account_id(value: &str) -> Result<(), String> {
     match value.len() == 12 && value.chars().all(|c| c.is_ascii_digit()) {
         true => Ok(()),
         false => Err(format!(

@@ -67,7 +67,7 @@ pub async fn execute_deployed(
         .ok_or_else(|| anyhow!("there is no state machine to execute"))?;
     let target = format!("{machine}:{}", prepared.target.alias);
     let sfn = &prepared.clients.sfn;
-    run_execution(sfn, &target, &machine, &prepared.region, request, reporter).await
+    run_execution(sfn, &target, &prepared.region, request, reporter).await
 }
 
 /// Starts an execution of the deployed state machine named by the config (`execute`).
@@ -86,16 +86,14 @@ pub async fn execute_configured(
         .await?
         .ok_or_else(|| anyhow!("there is no state machine {machine_name}; deploy first"))?;
     let target = format!("{machine}:{}", config.alias());
-    run_execution(&clients.sfn, &target, &machine, &region, request, reporter).await
+    run_execution(&clients.sfn, &target, &region, request, reporter).await
 }
 
-/// Starts a named execution of `target` (an alias ARN, so the version it serves runs);
-/// where the endpoint cannot start an alias (an emulator), starts `machine` instead and
-/// says so. With `wait`, follows it.
+/// Starts a named execution of `target`, an alias ARN: only the version the alias serves
+/// ever runs (after a rollback, the version rolled back to). With `wait`, follows it.
 async fn run_execution(
     sfn: &StepFunctions,
     target: &str,
-    machine: &str,
     region: &str,
     request: &ExecutionRequest,
     reporter: &dyn Reporter,
@@ -108,25 +106,7 @@ async fn run_execution(
             .unwrap_or_default();
         format!("kedro-sfn-{}-{:03}", now.as_secs(), now.subsec_millis())
     });
-    let execution = match sfn.start(target, &name, &input.to_string()).await {
-        Ok(execution) => execution,
-        // Emulators (moto) cannot start an alias (no code, or "does not exist" for an alias
-        // that was just moved): run the machine's latest revision there, and say so.
-        Err(error)
-            if matches!(
-                error.code.as_deref(),
-                None | Some("StateMachineDoesNotExist")
-            ) =>
-        {
-            // An emulator's limit, not the user's problem: a note, not a warning.
-            reporter.progress(&format!(
-                "note: cannot start {target} here ({}); starting {machine} (its latest revision) instead",
-                error.detail
-            ));
-            sfn.start(machine, &name, &input.to_string()).await?
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let execution = sfn.start(target, &name, &input.to_string()).await?;
     reporter.result(&format!("started {execution}"));
     let console = format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution}"

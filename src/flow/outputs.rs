@@ -69,6 +69,11 @@ pub fn write_plan(
     let mut document = PlanDocument::new(plan, &described);
     let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
     let mut summary_md = summary::render(plan, baseline, deployed_run);
+    summary_md.push_str(&crate::report::operations::render(
+        plan,
+        compared.map(|c| c.changes),
+        chrono::Utc::now(),
+    ));
     if let Some(compared) = compared {
         document.changes = Some(Comparison {
             headline: headline(compared.changes),

@@ -177,6 +177,7 @@ pub async fn prepare(
         extra_tags: config.file.deploy.tags.clone(),
         logging: logging_target(&config),
         tracing: state.tracing.unwrap_or(false),
+        region: region.clone(),
     };
     let concurrency = request
         .concurrency

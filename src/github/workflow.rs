@@ -454,6 +454,7 @@ async fn report_plan(
     publish(context, &summary_text)?;
     if let Some(pr) = context.pull_request() {
         let body = render_comment(&CommentInput {
+            now: chrono::Utc::now(),
             plan: &prepared.plan,
             changes: Some(&prepared.changes),
             task_diff: &prepared.task_diff,
@@ -488,6 +489,7 @@ async fn offline_plan(
     if let Some(pr) = context.pull_request() {
         let notes = [note.lines().next().unwrap_or_default().to_string()];
         let body = render_comment(&CommentInput {
+            now: chrono::Utc::now(),
             plan,
             changes: None,
             task_diff: "",

@@ -110,7 +110,9 @@ pub(super) fn build(
             .count(),
         note: expected.durations.history.note.clone(),
     };
+    let operations = super::operations::plan(config, &machine_name);
     Plan {
+        operations,
         project: doc.project.name.clone(),
         pipeline: doc.pipeline.clone(),
         env,

@@ -79,6 +79,9 @@ pub struct Deployment {
     /// served root starts (else its alias's).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub children: BTreeMap<String, DeployedMachine>,
+    /// The schedule group, its schedules and the alert rule.
+    #[serde(skip)]
+    pub operations: crate::plan::operations::changes::DeployedOperations,
 }
 
 impl Deployment {

@@ -44,6 +44,9 @@ pub struct PlanDocument<'a> {
     pub ecs_tasks: &'a [crate::plan::ecs::EcsTaskSpec],
     pub dependencies: Vec<Dependency<'a>>,
     pub warnings: &'a [Problem],
+    /// The schedules and the failure alert, when any are configured.
+    #[serde(skip_serializing_if = "no_operations")]
+    pub operations: &'a super::operations::Operations,
     /// Only when compared with a live deployment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Comparison<'a>>,
@@ -74,6 +77,10 @@ pub struct Comparison<'a> {
     pub image_uri: Option<&'a str>,
     /// The AWS calls made to compare, by operation (the edge's own count, as JSON).
     pub calls: Value,
+}
+
+fn no_operations(operations: &&super::operations::Operations) -> bool {
+    operations.is_empty()
 }
 
 impl<'a> PlanDocument<'a> {
@@ -110,6 +117,7 @@ impl<'a> PlanDocument<'a> {
                 })
                 .collect(),
             warnings: &plan.findings.problems,
+            operations: &plan.operations,
             changes: None,
         }
     }

@@ -10,6 +10,7 @@ pub mod ecs;
 pub mod estimate;
 pub mod functions;
 mod machines;
+pub mod operations;
 pub mod shape;
 
 use self::definition::arns;
@@ -298,6 +299,8 @@ pub struct Plan {
     /// How long a run takes and what it costs: what the estimate and the cost tables read,
     /// apart from what the change set compares.
     pub timing: Timing,
+    /// The schedules that start it and the alert on its failures.
+    pub operations: operations::Operations,
 }
 
 /// The plan's time and money: the machine's shape against the best possible, the durations

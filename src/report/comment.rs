@@ -48,6 +48,8 @@ pub struct CommentInput<'a> {
     pub run_url: Option<&'a str>,
     /// Said under the status line (e.g. why the plan is offline).
     pub notes: &'a [String],
+    /// When the comment is made: the schedules' next runs are counted from it.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// The comment for a plan: the verdict in the title, then what is destroyed, what changes,
@@ -92,6 +94,7 @@ pub fn render_comment(input: &CommentInput) -> String {
     }
     let deployed_run = input.changes.and_then(|c| c.deployed_run.as_ref());
     out.push_str(&super::run_cost::render(plan, deployed_run));
+    out.push_str(&super::operations::render(plan, input.changes, input.now));
     out.push_str(&marked_flowchart(plan, input.changes, review.as_ref()));
     out.push_str(&super::summary::split_line(plan));
     out.push_str(&super::summary::ecs_tasks_line(plan));
@@ -473,6 +476,7 @@ mod truncation {
         let target = crate::plan::changes::Target::with_image(None);
         let changes = crate::plan::changes::changes(&plan, &Default::default(), &target);
         let body = render_comment(&CommentInput {
+            now: chrono::Utc::now(),
             plan: &plan,
             changes: Some(&changes),
             task_diff: "",
@@ -503,6 +507,7 @@ mod truncation {
         // Deployed: the same machine, its functions gone (Lambda's 128 MB defaults), so the
         // planned 1,024 MB functions cost more per run and take as long.
         let deployment = crate::plan::changes::Deployment {
+            operations: Default::default(),
             machine: Some(crate::plan::changes::DeployedMachine {
                 arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:m".into(),
                 role_arn: String::new(),
@@ -523,6 +528,7 @@ mod truncation {
         assert_eq!(deployed.run_time_s, plan.timing.estimate.run_time_s);
         assert!(deployed.total_usd < plan.timing.estimate.total_usd);
         let body = render_comment(&CommentInput {
+            now: chrono::Utc::now(),
             plan: &plan,
             changes: Some(&changes),
             task_diff: "",

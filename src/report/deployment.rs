@@ -249,6 +249,7 @@ mod rendering {
             version: Some(2),
         };
         ChangeSet {
+            operations: Default::default(),
             ecs_tasks: vec![],
             children: vec![],
             functions: vec![

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod escape;
 pub mod json_text;
 pub mod mermaid;
+pub mod operations;
 pub mod review;
 pub mod run_chart;
 pub mod run_cost;

@@ -195,7 +195,7 @@ fn with_percent(delta: String, before: f64, after: f64) -> String {
     format!("{delta} ({sign}{shown} %)")
 }
 
-fn usd_delta(value: f64) -> String {
+pub(crate) fn usd_delta(value: f64) -> String {
     if value.abs() < 5e-10 {
         "±$0".to_string()
     } else if value > 0.0 {

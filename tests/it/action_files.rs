@@ -131,6 +131,7 @@ fn first_deploy_comment(
 ) -> String {
     let change_set = changes(planned, &Deployment::default(), &target(image_uri));
     render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: planned,
         changes: Some(&change_set),
         task_diff: "",
@@ -279,6 +280,7 @@ fn change_comment(doc: &PipelineDoc, base_config: &Config) -> String {
         .expect("plans");
     let (planned, change_set, task_diff) = (change.plan, change.changes, change.task_diff);
     render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: &planned,
         changes: Some(&change_set),
         task_diff: &task_diff,

@@ -98,6 +98,7 @@ fn text_px(svg: &str) -> f64 {
 fn first_deploy_comment(planned: &Plan) -> String {
     let change_set = changes(planned, &Deployment::default(), &Target::with_image(None));
     render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: planned,
         changes: Some(&change_set),
         task_diff: "",
@@ -228,6 +229,7 @@ fn change_comment(before: &PipelineDoc, after: &PipelineDoc) -> String {
     .expect("plans");
     let (planned, change_set, diff) = (change.plan, change.changes, change.task_diff);
     render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: &planned,
         changes: Some(&change_set),
         task_diff: &diff,

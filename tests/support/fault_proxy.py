@@ -13,7 +13,10 @@ Calls it knows (faulted and counted):
   * Lambda (REST-JSON, ``/20YY-MM-DD/...`` paths, no X-Amz-Target): GET reads,
     any other method writes;
   * JSON-protocol services by X-Amz-Target (Step Functions, ECR, ECS, Resource
-    Groups Tagging): Describe*/List*/Get*/BatchGet*/Validate* read, the rest write.
+    Groups Tagging, EventBridge): Describe*/List*/Get*/BatchGet*/Validate* read, the
+    rest write;
+  * EventBridge Scheduler (REST-JSON, by the credential scope ``scheduler``): GET reads,
+    any other method writes.
 Anything else (S3, STS, IAM, ...) is forwarded untouched and not counted.
 
 Faults, per call, from one seeded random.Random under a lock (a run repeats given
@@ -68,6 +71,7 @@ JSON_SERVICES = {
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
     "AmazonEC2ContainerServiceV20141113": "ecs",
     "ResourceGroupsTaggingAPI_20170126": "tag",
+    "AWSEvents": "events",
 }
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Validate")
 LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/")
@@ -138,12 +142,34 @@ def classify(method: str, target: str, headers, body: bytes) -> Call | None:
             return None
         return Call(service, operation, not operation.startswith(READ_PREFIXES))
     url = urlsplit(target)
+    scope = SCOPE_SERVICE.search(headers.get("Authorization", ""))
+    if scope and scope.group(2) == "scheduler":
+        return scheduler_call(method, url.path)
     if not LAMBDA_PATH.match(url.path):
         return None
-    scope = SCOPE_SERVICE.search(headers.get("Authorization", ""))
     if scope and scope.group(2) != "lambda":
         return None  # e.g. an S3 bucket whose name looks like a date
     return lambda_call(method, url.path, parse_qs(url.query), body)
+
+
+# (method, first path segment) -> EventBridge Scheduler operation (REST-JSON)
+SCHEDULER_OPERATIONS = {
+    ("GET", "schedules"): "GetSchedule", ("POST", "schedules"): "CreateSchedule",
+    ("PUT", "schedules"): "UpdateSchedule", ("DELETE", "schedules"): "DeleteSchedule",
+    ("GET", "schedule-groups"): "GetScheduleGroup",
+    ("POST", "schedule-groups"): "CreateScheduleGroup",
+    ("DELETE", "schedule-groups"): "DeleteScheduleGroup",
+    ("GET", "tags"): "ListTagsForResource", ("POST", "tags"): "TagResource",
+    ("DELETE", "tags"): "UntagResource",
+}
+
+
+def scheduler_call(method: str, path: str) -> Call:
+    parts = [p for p in path.split("/") if p]
+    operation = SCHEDULER_OPERATIONS.get((method, parts[0] if parts else ""))
+    if operation in ("GetSchedule", "GetScheduleGroup") and len(parts) == 1:
+        operation = "ListSchedules" if parts[0] == "schedules" else "ListScheduleGroups"
+    return Call("scheduler", operation or f"{method} {path}", method not in ("GET", "HEAD"))
 
 
 def lambda_call(method: str, path: str, query: dict, body: bytes) -> Call:

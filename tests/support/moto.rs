@@ -1,5 +1,5 @@
-//! A moto server on a free loopback port, with state machine execution turned on; stopped
-//! when dropped.
+//! A moto server on a free loopback port, with state machine execution turned on and
+//! executions started through aliases as on AWS; stopped when dropped.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,9 +37,12 @@ impl MotoServer {
 
     /// One attempt: `None` when our moto exited (its port was taken) before answering.
     fn try_start(env: &[(&str, &str)]) -> Option<MotoServer> {
-        let moto = super::venv_tool("moto_server");
+        // moto_server with alias executions as on AWS (scripts/moto_server.py says why).
+        super::venv_tool("moto_server");
+        let wrapper = super::repo_root().join("scripts/moto_server.py");
         let port = free_port();
-        let child = Command::new(moto)
+        let child = Command::new(super::python())
+            .arg(wrapper)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", port.to_string())
             .envs(env.iter().copied())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+mod operations;
 mod read;
 mod steps;
 
@@ -29,6 +30,7 @@ pub struct Clients {
     pub lambda: Lambda,
     pub ecs: Ecs,
     pub sfn: StepFunctions,
+    pub operations: super::operations::Operations,
     pub calls: Arc<Calls>,
 }
 
@@ -39,6 +41,7 @@ impl Clients {
             lambda: Lambda::new(config, calls.clone()),
             ecs: Ecs::new(config, calls.clone()),
             sfn: StepFunctions::new(config, calls.clone()),
+            operations: super::operations::Operations::new(config, calls.clone()),
             calls,
         }
     }
@@ -47,7 +50,7 @@ impl Clients {
 /// Why a deploy stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("{} function(s) or ECS task definition(s) exist with the names this state machine needs but are not tagged {}={}: {}. kedro-sfn never overwrites what it does not own; rename the state machine (state_machine.name) or remove them", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
+    #[error("{} resource(s) exist with the names this state machine needs but are not tagged {}={} (schedules: not described as its own): {}. kedro-sfn never overwrites what it does not own; rename the state machine (state_machine.name) or remove them", .names.len(), crate::plan::functions::OWNER_TAG, .machine, .names.join(", "))]
     Clash { machine: String, names: Vec<String> },
     #[error("{count} function(s) could not be deployed; {}. Fix the cause and deploy again:\n{list}", if *.first { "no state machine was created, so nothing runs until a deploy succeeds" } else { "the state machine and its alias were left as they were, so executions keep running the previous version" })]
     Functions {
@@ -174,6 +177,7 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
     }
     publish_machines(&job, &mut applied, progress).await?;
     point_aliases(&job, &applied, progress).await?;
+    operations::apply(&job, &applied, progress).await?;
     delete_removed(&job, &steps.deletions, &pool, &mut applied, progress).await?;
     Ok(applied)
 }

@@ -113,12 +113,31 @@ pub async fn read_deployment(
         let planned: BTreeSet<&str> = plan.ecs_tasks.iter().map(|t| t.family.as_str()).collect();
         clients.ecs.read(&prefix, &planned).await?
     };
+    let operations = read_operations(clients, plan).await?;
     Ok(Deployment {
         machine,
         functions,
         task_definitions,
         children,
+        operations,
     })
+}
+
+/// The schedule group and the alert rule. Read on every deploy, so that removing them from
+/// the config deletes them; where the caller may not read them and none are planned, none
+/// are taken to exist (a deploy without schedules needs no Scheduler permission).
+async fn read_operations(
+    clients: &Clients,
+    plan: &Plan,
+) -> Result<crate::plan::operations::changes::DeployedOperations, AwsError> {
+    let ops = &plan.operations;
+    match clients.operations.read(&ops.group, &ops.rule).await {
+        Err(error) if ops.is_empty() && error.is_access_denied() => {
+            tracing::debug!("schedules and alerts not read ({error}); none are planned");
+            Ok(Default::default())
+        }
+        read => read,
+    }
 }
 
 /// The child machines the plan names, and those named like this root's children (their

@@ -105,7 +105,9 @@ impl StepFunctions {
             .input(input)
             .send()
             .await
-            .map_err(|e| AwsError::new(format!("starting the execution {name}"), e))?;
+            .map_err(|e| {
+                AwsError::new(format!("starting the execution {name} of {target_arn}"), e)
+            })?;
         Ok(started.execution_arn().to_string())
     }
 

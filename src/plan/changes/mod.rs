@@ -24,6 +24,8 @@ pub use crate::plan::deployed::{
     Deployment,
 };
 use crate::plan::functions::{FunctionRecord, FunctionSpec};
+use crate::plan::operations::changes::{self as operation_changes, MachineRef};
+pub use crate::plan::operations::changes::{OperationAction, OperationsChanges};
 use crate::plan::Plan;
 
 /// One function's change.
@@ -110,6 +112,9 @@ pub struct ChangeSet {
     /// One run of the deployed machine, expected with the plan's durations and prices.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployed_run: Option<crate::plan::estimate::Estimate>,
+    /// The schedules and the failure alert.
+    #[serde(skip_serializing_if = "OperationsChanges::is_empty")]
+    pub operations: OperationsChanges,
 }
 
 impl ChangeSet {
@@ -118,6 +123,7 @@ impl ChangeSet {
         self.machine == MachineAction::Keep
             && self.actions().all(|a| a == &FunctionAction::Keep)
             && self.children.iter().all(|c| c.action == ChildAction::Keep)
+            && self.operations.is_empty()
     }
 
     /// What happens to each function and task definition.
@@ -139,7 +145,10 @@ impl ChangeSet {
             .iter()
             .filter(|c| c.action != ChildAction::Keep)
             .count();
-        changed + children + usize::from(self.machine != MachineAction::Keep)
+        changed
+            + children
+            + usize::from(self.machine != MachineAction::Keep)
+            + self.operations.count()
     }
 
     /// Counts per action, for summaries.
@@ -310,6 +319,17 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
             &plan.timing.prices,
         )
     });
+    let operations = operation_changes::changes(
+        &plan.operations,
+        &deployment.operations,
+        MachineRef {
+            machine: &plan.state_machine.name,
+            arn: deployment.machine.as_ref().map(|m| m.arn.as_str()),
+            alias: &target.alias,
+            region: &target.region,
+        },
+    );
+    clashes.extend(operations.clashes.iter().cloned());
     ChangeSet {
         functions,
         ecs_tasks,
@@ -319,6 +339,7 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         definition,
         structure,
         deployed_run,
+        operations,
     }
 }
 
@@ -539,6 +560,7 @@ mod tests {
         };
         let action = |deployed: &DeployedFunction| {
             let deployment = Deployment {
+                operations: Default::default(),
                 machine: None,
                 functions: BTreeMap::from([(deployed.name.clone(), deployed.clone())]),
                 task_definitions: BTreeMap::new(),

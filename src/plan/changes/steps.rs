@@ -175,6 +175,7 @@ mod tests {
             definition: json!({}),
             structure: StructuralDiff::default(),
             deployed_run: None,
+            operations: Default::default(),
         }
     }
 

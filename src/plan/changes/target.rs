@@ -21,6 +21,8 @@ pub struct Target {
     pub extra_tags: BTreeMap<String, String>,
     pub logging: Value,
     pub tracing: bool,
+    /// The region deployed to (the alert's console link).
+    pub region: String,
 }
 
 impl Target {
@@ -36,6 +38,7 @@ impl Target {
             extra_tags: BTreeMap::new(),
             logging: serde_json::json!({"level": "OFF"}),
             tracing: false,
+            region: "us-east-1".into(),
         }
     }
 }

@@ -43,6 +43,7 @@ fn reviewed(before: &PipelineDoc, after: &PipelineDoc, config_after: &Config) ->
     let change =
         planned_change(before, &Config::default(), after, config_after, &target).expect("plans");
     let comment = render_comment(&CommentInput {
+        now: chrono::Utc::now(),
         plan: &change.plan,
         changes: Some(&change.changes),
         task_diff: &change.task_diff,

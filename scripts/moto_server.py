@@ -1,0 +1,79 @@
+"""moto_server, plus the one Step Functions behaviour of AWS that kedro-sfn relies on and
+moto lacks: StartExecution on an alias ARN.
+
+    python scripts/moto_server.py -H 127.0.0.1 -p PORT     # moto_server's own arguments
+
+On AWS, starting ``arn:...:stateMachine:NAME:ALIAS`` runs the version the alias routes to
+(picked by the routing weights), and the execution belongs to the state machine: it is
+listed, described and its history read through the machine. moto 5 answers
+``StateMachineDoesNotExist`` instead. kedro-sfn starts its runs through the alias only (a
+run after a rollback must run the version rolled back to), so the demo and the tests run
+moto through this file: the alias is resolved to a version as AWS does, the version's own
+definition runs, and the execution is filed under the machine. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+
+from moto.server import main
+from moto.stepfunctions.models import StepFunctionBackend
+
+LOCK = threading.Lock()
+
+
+def alias_target(backend: StepFunctionBackend, arn: str) -> str:
+    """The version ARN an alias ARN routes to (by weight); any other ARN unchanged."""
+    parts = arn.split(":")
+    # arn:aws:states:REGION:ACCOUNT:stateMachine:NAME:QUALIFIER
+    if len(parts) != 8 or parts[-1].isnumeric():
+        return arn
+    alias = backend.describe_state_machine_alias(arn)
+    routes = alias.routing_configuration
+    weights = [int(route.get("weight", 0)) for route in routes]
+    if sum(weights) <= 0:
+        return routes[0]["stateMachineVersionArn"]
+    return random.choices(
+        [route["stateMachineVersionArn"] for route in routes], weights=weights
+    )[0]
+
+
+def with_aliases(start_execution):
+    def start(self, state_machine_arn, *args, **kwargs):
+        target = alias_target(self, state_machine_arn)
+        if target == state_machine_arn:
+            return start_execution(self, state_machine_arn, *args, **kwargs)
+        # moto runs only a machine's own definition: start the machine with the version's
+        # definition in place (the execution takes its snapshot at start), then put back.
+        version = self.describe_state_machine(target)
+        machine = self.describe_state_machine(version.source_arn)
+        with LOCK:
+            latest = (machine.definition, machine.roleArn)
+            machine.definition, machine.roleArn = version.definition, version.roleArn
+            try:
+                return start_execution(self, machine.arn, *args, **kwargs)
+            finally:
+                machine.definition, machine.roleArn = latest
+
+    return start
+
+
+def patch() -> None:
+    classes = [StepFunctionBackend]
+    try:
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        classes.append(StepFunctionsParserBackend)
+    except ImportError:  # a moto without the executing backend: the base class serves
+        pass
+    for cls in classes:
+        if "start_execution" in cls.__dict__:
+            cls.start_execution = with_aliases(cls.__dict__["start_execution"])
+
+
+if __name__ == "__main__":
+    patch()
+    sys.argv[0] = "moto_server"
+    sys.exit(main())
