@@ -152,3 +152,72 @@ fn topic_arn(value: &str) -> Result<(), String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_config, ConfigError};
+
+    fn refusal(yaml: &str) -> (String, String) {
+        let file = parse_config(yaml, "kedro-sfn.yml").expect("parses");
+        match super::super::validate::validate(&file, "kedro-sfn.yml") {
+            Err(ConfigError::Invalid { key, message, .. }) => (key, message),
+            other => panic!("{yaml}: {other:?}"),
+        }
+    }
+
+    const ROLE: &str = "schedule_role_arn: arn:aws:iam::123456789012:role/s\n";
+
+    #[test]
+    fn each_bad_setting_is_named_with_what_is_allowed() {
+        for (yaml, key, fragment) in [
+            (
+                format!("schedules:\n  'my schedule':\n    expression: rate(1 day)\n{ROLE}"),
+                "schedules.my schedule",
+                "1 to 64 letters, digits",
+            ),
+            (
+                format!("schedules:\n  n:\n    expression: rate(1 day)\n    flexible_window_minutes: 2000\n{ROLE}"),
+                "schedules.n.flexible_window_minutes",
+                "0 (exactly on time) to 1440",
+            ),
+            (
+                format!("schedules:\n  n:\n    expression: cron(0 6 ? * 0 *)\n{ROLE}"),
+                "schedules.n.expression",
+                "cron(0 6 ? * 0 *)",
+            ),
+            (
+                "schedules:\n  n:\n    expression: rate(1 day)\nschedule_role_arn: scheduler\n".to_string(),
+                "schedule_role_arn",
+                "is not an IAM role ARN",
+            ),
+            (
+                "alerts:\n  sns_topic_arn: arn:aws:sqs:eu-west-1:123456789012:q\n".to_string(),
+                "alerts.sns_topic_arn",
+                "is not an SNS topic ARN",
+            ),
+            (
+                "alerts:\n  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:t\n  statuses: []\n".to_string(),
+                "alerts.statuses",
+                "an empty list alerts on nothing",
+            ),
+            (
+                "alerts:\n  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:t\n  statuses: [FAIL]\n".to_string(),
+                "alerts.statuses",
+                "`FAIL` is not an execution status; use some of ABORTED, FAILED",
+            ),
+        ] {
+            let (got_key, message) = refusal(&yaml);
+            assert_eq!(got_key, key, "{yaml}: {message}");
+            assert!(message.contains(fragment), "{yaml}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_complete_section_is_accepted() {
+        let yaml = format!(
+            "schedules:\n  nightly:\n    expression: cron(0 6 * * ? *)\n    timezone: Europe/Paris\n    params: {{run_date: '2026-01-01'}}\n    enabled: true\n    flexible_window_minutes: 15\n{ROLE}alerts:\n  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:t\n  statuses: [FAILED, TIMED_OUT]\n"
+        );
+        let file = parse_config(&yaml, "kedro-sfn.yml").expect("parses");
+        super::super::validate::validate(&file, "kedro-sfn.yml").expect("valid");
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::changes::{ChangeSet, FunctionAction};
+use crate::plan::changes::{ChangeSet, FunctionAction, OperationsChanges};
 use crate::plan::definition::arns::version_number;
 
 use super::comment::{footer, marker, truncate, COMMENT_MAX_CHARS};
@@ -48,6 +48,35 @@ pub struct DeploymentRecord<'a> {
     pub plan: Option<&'a Plan>,
 }
 
+/// The schedules that start the alias (they follow a rollback) and where failures go, with
+/// what this deploy did to them; `None` when there are none and none were removed.
+fn operations_row(plan: &Plan, changes: &OperationsChanges) -> Option<String> {
+    let ops = &plan.operations;
+    if ops.is_empty() {
+        return (!changes.is_empty()).then(|| format!("all removed ({} deleted)", changes.count()));
+    }
+    let mut parts: Vec<String> = ops
+        .schedules
+        .iter()
+        .map(|s| {
+            let paused = if s.enabled { "" } else { ", paused" };
+            format!(
+                "{} ({} {}{paused})",
+                code(&s.name),
+                code(&s.expression),
+                text(&s.timezone)
+            )
+        })
+        .collect();
+    if let Some(alert) = &ops.alert {
+        parts.push(format!("failures to {}", code(&alert.topic_arn)));
+    }
+    if changes.count() > 0 {
+        parts.push(format!("{} change(s) applied", changes.count()));
+    }
+    Some(parts.join(" · "))
+}
+
 /// The summary line under which the reviewed plan is kept.
 const REVIEWED: &str = "<summary>The plan that was reviewed</summary>";
 
@@ -88,6 +117,11 @@ pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>)
         let _ = writeln!(out, "| Image | {} |", code(digest));
     }
     let _ = writeln!(out, "| Functions | {} |", function_counts(record.changes));
+    if let Some(plan) = record.plan {
+        if let Some(row) = operations_row(plan, &record.changes.operations) {
+            let _ = writeln!(out, "| Schedules and alert | {row} |");
+        }
+    }
     if let Some((count, seconds)) = record.probes.filter(|(count, _)| *count > 0) {
         let _ = writeln!(
             out,

@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::plan::changes::{ChangeSet, ChildAction, FunctionAction, MachineAction};
+use crate::plan::changes::{
+    ChangeSet, ChildAction, FunctionAction, MachineAction, OperationAction,
+};
 use crate::plan::Plan;
 
 use crate::plan::definition::asl::task_states;
@@ -149,6 +151,28 @@ pub fn headline(changes: &ChangeSet) -> String {
             count(|a| a == &ChildAction::Delete),
             count(|a| a == &ChildAction::Keep),
         );
+    }
+    let ops = &changes.operations;
+    if !ops.is_empty() {
+        let count = |wanted: fn(&OperationAction) -> bool| {
+            ops.schedules.iter().filter(|s| wanted(&s.action)).count()
+        };
+        let _ = write!(
+            line,
+            "; schedules: {} to create, {} to update, {} to delete",
+            count(|a| a == &OperationAction::Create),
+            count(|a| matches!(a, OperationAction::Update { .. })),
+            count(|a| a == &OperationAction::Delete),
+        );
+        let alert = match &ops.alert {
+            OperationAction::Create => Some("create"),
+            OperationAction::Update { .. } => Some("update"),
+            OperationAction::Delete => Some("delete"),
+            OperationAction::Keep => None,
+        };
+        if let Some(alert) = alert {
+            let _ = write!(line, "; alert: {alert}");
+        }
     }
     line
 }

@@ -41,14 +41,15 @@ fn next_runs(expression_text: &str, zone: &str, now: DateTime<Utc>) -> String {
     if fires.is_empty() {
         return "none (in the past)".into();
     }
-    let mut shown: Vec<String> = fires
+    let shown: Vec<String> = fires
         .iter()
         .map(|t| t.format("%a %-d %b %Y %H:%M").to_string())
         .collect();
+    let mut text = shown.join(", ");
     if matches!(parsed, Expression::Rate { .. }) {
-        shown.push("(counted from the deploy)".into());
+        text.push_str(" (a rate counts from the deploy)");
     }
-    shown.join(", ")
+    text
 }
 
 fn action_text(action: Option<&OperationAction>) -> String {
@@ -80,7 +81,10 @@ pub fn render(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> S
     }
     let mut out = String::from("### Schedules and alerts\n\n");
     if !ops.schedules.is_empty() || !deleted.is_empty() {
-        out.push_str("| Schedule | When | Time zone | Next runs | Params | Change |\n|---|---|---|---|---|---|\n");
+        out.push_str(match changed {
+            Some(_) => "| Schedule | When | Time zone | Next runs | Params | Change |\n|---|---|---|---|---|---|\n",
+            None => "| Schedule | When | Time zone | Next runs | Params |\n|---|---|---|---|---|\n",
+        });
         for schedule in &ops.schedules {
             let action = changed.and_then(|c| {
                 c.schedules
@@ -103,14 +107,17 @@ pub fn render(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> S
                 .and_then(|input| input.get("params").cloned())
                 .filter(|p| p.as_object().is_some_and(|m| !m.is_empty()))
                 .map_or_else(|| "—".to_string(), |p| code(&p.to_string()));
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "| {} | {when} | {} | {} | {params} | {} |",
+                "| {} | {when} | {} | {} | {params} |",
                 code(&schedule.name),
                 text(&schedule.timezone),
                 text(&next),
-                action_text(action)
             );
+            if changed.is_some() {
+                let _ = write!(out, " {} |", action_text(action));
+            }
+            out.push('\n');
         }
         for name in &deleted {
             let _ = writeln!(out, "| {} | — | — | — | — | **delete** |", code(name));
@@ -129,14 +136,17 @@ pub fn render(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> S
     }
     match &ops.alert {
         Some(alert) => {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "Alert: runs that end {} are sent to {} (EventBridge rule {}): {}.\n",
+                "Alert: runs that end {} are sent to {} (EventBridge rule {})",
                 alert.statuses.join(", "),
                 code(&alert.topic_arn),
                 code(&alert.rule),
-                action_text(changed.map(|c| &c.alert))
             );
+            if let Some(changed) = changed {
+                let _ = write!(out, ": {}", action_text(Some(&changed.alert)));
+            }
+            out.push_str(".\n\n");
         }
         None if alert_deleted => {
             let _ = writeln!(
@@ -175,9 +185,15 @@ fn monthly(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> Stri
     }
     let mut out =
         String::from("| Per month | Deployed | Planned | Change |\n|---|---:|---:|---:|\n");
-    let (runs_before, per_run_before) = deployed.unwrap_or((0.0, 0.0));
-    let cost_before = runs_before * per_run_before;
     let cost_after = planned_runs * per_run;
+    let Some((runs_before, per_run_before)) = deployed.or(changes.map(|_| (0.0, 0.0))) else {
+        let mut out = String::from("| Per month | Planned |\n|---|---:|\n");
+        let _ = writeln!(out, "| Scheduled runs | {} |", runs(planned_runs));
+        let _ = writeln!(out, "| **Cost** | {} |", usd(cost_after));
+        out.push_str(MONTH_NOTE);
+        return out;
+    };
+    let cost_before = runs_before * per_run_before;
     let _ = writeln!(
         out,
         "| Scheduled runs | {} | {} | {} |",
@@ -192,12 +208,13 @@ fn monthly(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> Stri
         usd(cost_after),
         usd_delta(cost_after - cost_before)
     );
-    out.push_str(
-        "\nA 30-day month of the enabled schedules, each run at the expected cost above; runs \
-         started by hand are not counted.\n\n",
-    );
+    out.push_str(MONTH_NOTE);
     out
 }
+
+/// What the monthly figures count.
+const MONTH_NOTE: &str = "\nA 30-day month of the enabled schedules, each run at the \
+    expected cost above; runs started by hand are not counted.\n\n";
 
 fn runs(value: f64) -> String {
     if (value - value.round()).abs() < 0.05 {
@@ -212,5 +229,65 @@ fn runs_delta(value: f64) -> String {
         v if v.abs() < 0.05 => "±0".into(),
         v if v > 0.0 => format!("+{}", runs(v)),
         v => format!("−{}", runs(-v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_config, Config};
+    use crate::plan::changes::{changes, Deployment, Target};
+
+    fn plan_with(yaml: &str) -> Plan {
+        let mut rng = crate::synthetic::Rng::new(1);
+        let doc = crate::synthetic::modular_doc(2, 3, &mut rng);
+        let config = Config {
+            source: None,
+            file: parse_config(yaml, "test").expect("config"),
+        };
+        crate::plan::plan(&doc, &config).expect("plan")
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-12-06T06:30:00Z".parse().expect("time")
+    }
+
+    const YAML: &str = "schedules:\n  nightly:\n    expression: cron(0 6 * * ? *)\n    timezone: Europe/Paris\n    params: {run_date: '2026-01-01'}\n  paused:\n    expression: rate(1 hour)\n    enabled: false\nschedule_role_arn: arn:aws:iam::123456789012:role/s\nalerts:\n  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:alerts\n";
+
+    #[test]
+    fn next_runs_in_the_zone_and_the_month_offline() {
+        let plan = plan_with(YAML);
+        let section = render(&plan, None, now());
+        assert!(section.contains("| `nightly` | `cron(0 6 * * ? *)` | Europe/Paris | Mon 7 Dec 2026 06:00, Tue 8 Dec 2026 06:00, Wed 9 Dec 2026 06:00 | `{\"run_date\":\"2026-01-01\"}` |"), "{section}");
+        assert!(section.contains("`rate(1 hour)` (paused)"), "{section}");
+        assert!(section.contains("| Scheduled runs | 30 |"), "{section}");
+        let per_run = plan.timing.estimate.total_usd;
+        assert!(
+            section.contains(&format!("| **Cost** | {} |", usd(30.0 * per_run))),
+            "{section}"
+        );
+        assert!(
+            !section.contains("Change"),
+            "offline, nothing is compared: {section}"
+        );
+        // The same input and time, the same bytes.
+        assert_eq!(section, render(&plan_with(YAML), None, now()));
+    }
+
+    #[test]
+    fn against_a_deployment_each_schedule_says_what_happens_and_the_month_compares() {
+        let plan = plan_with(YAML);
+        let set = changes(&plan, &Deployment::default(), &Target::with_image(None));
+        let section = render(&plan, Some(&set), now());
+        assert!(section.contains("| create |"), "{section}");
+        assert!(
+            section.contains("| Scheduled runs | 0 | 30 | +30 |"),
+            "{section}"
+        );
+        assert!(section.contains("alerts`): create."), "{section}");
+        let none = plan_with("");
+        assert_eq!(render(&none, None, now()), "");
+        let set = changes(&none, &Deployment::default(), &Target::with_image(None));
+        assert_eq!(render(&none, Some(&set), now()), "");
     }
 }

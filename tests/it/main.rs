@@ -21,6 +21,7 @@ mod image_buildah;
 mod init;
 mod mermaid_render;
 mod moto_execution;
+mod operations;
 mod plan_example;
 mod planning;
 mod project_env;

@@ -10,6 +10,14 @@
     python moto_fixtures.py ecr-digest REPO TAG  -> {"digest"}
     python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
         -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
+    python moto_fixtures.py topic NAME          -> {"arn"} an SNS topic
+    python moto_fixtures.py operations GROUP RULE
+        -> {"group": {"tags"} | null, "schedules": {name: {...}}, "rule": {...} | null}
+    python moto_fixtures.py schedule GROUP NAME TARGET_ARN ROLE   a schedule made by hand
+    python moto_fixtures.py alert-message RULE MACHINE_ARN
+        -> {"messages": [...]} what the rule's own pattern and input transformer make of
+           a FAILED and a SUCCEEDED status-change event, delivered by moto to an SQS queue
+           (moto cannot deliver to SNS: the rule's SNS target is removed first)
     python moto_fixtures.py task-definitions PREFIX
         -> {family: [{"revision", "status", "cpu", "memory", "image", "entry_point", "command",
                       "environment", "tags"}]} every revision, read with boto3's ECS client
@@ -239,7 +247,82 @@ def task_definitions(prefix):
     return out
 
 
-COMMANDS = {"task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
+def topic(name):
+    return {"arn": boto3.client("sns").create_topic(Name=name)["TopicArn"]}
+
+
+def operations(group, rule):
+    scheduler = boto3.client("scheduler")
+    events = boto3.client("events")
+    out = {"group": None, "schedules": {}, "rule": None}
+    try:
+        got = scheduler.get_schedule_group(Name=group)
+        tags = scheduler.list_tags_for_resource(ResourceArn=got["Arn"])["Tags"]
+        out["group"] = {"tags": {t["Key"]: t["Value"] for t in tags}}
+        for summary in scheduler.list_schedules(GroupName=group)["Schedules"]:
+            s = scheduler.get_schedule(GroupName=group, Name=summary["Name"])
+            out["schedules"][summary["Name"]] = {
+                "expression": s["ScheduleExpression"],
+                "timezone": s.get("ScheduleExpressionTimezone"),
+                "state": s.get("State"),
+                "description": s.get("Description"),
+                "target": s["Target"]["Arn"],
+                "role": s["Target"]["RoleArn"],
+                "input": json.loads(s["Target"].get("Input") or "null"),
+                "window": s.get("FlexibleTimeWindow", {}).get("Mode"),
+            }
+    except scheduler.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        got = events.describe_rule(Name=rule)
+        targets = events.list_targets_by_rule(Rule=rule)["Targets"]
+        tags = events.list_tags_for_resource(ResourceARN=got["Arn"])["Tags"]
+        out["rule"] = {
+            "pattern": json.loads(got["EventPattern"]),
+            "state": got.get("State"),
+            "tags": {t["Key"]: t["Value"] for t in tags},
+            "targets": [{"arn": t["Arn"], "transformer": t.get("InputTransformer")} for t in targets],
+        }
+    except events.exceptions.ResourceNotFoundException:
+        pass
+    return out
+
+
+def schedule(group, name, target, role):
+    boto3.client("scheduler").create_schedule(
+        GroupName=group, Name=name, ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"}, Target={"Arn": target, "RoleArn": role})
+    return {}
+
+
+def alert_message(rule, machine_arn):
+    events = boto3.client("events")
+    sqs = boto3.client("sqs")
+    got = events.describe_rule(Name=rule)
+    target = events.list_targets_by_rule(Rule=rule)["Targets"][0]
+    events.remove_targets(Rule=rule, Ids=[target["Id"]])
+    queue = sqs.create_queue(QueueName="alert-probe")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="alert-probe", EventPattern=got["EventPattern"])
+    events.put_targets(Rule="alert-probe", Targets=[{
+        "Id": "probe", "Arn": queue_arn, "InputTransformer": target["InputTransformer"]}])
+    name = machine_arn.split(":")[-1]
+    for status in ("FAILED", "SUCCEEDED"):
+        run = f"run-{status.lower()}"
+        events.put_events(Entries=[{
+            "Source": "aws.states",
+            "DetailType": "Step Functions Execution Status Change",
+            "Detail": json.dumps({
+                "executionArn": machine_arn.replace(":stateMachine:", ":execution:") + f":{run}",
+                "stateMachineArn": machine_arn, "name": run, "status": status,
+                "error": "split_data_node.Failed" if status == "FAILED" else None,
+            }),
+        }])
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return {"messages": [m["Body"] for m in messages]}
+
+
+COMMANDS = {"topic": topic, "operations": operations, "schedule": schedule, "alert-message": alert_message, "task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe, "functions": functions, "execution-input": execution_input,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 
