@@ -270,6 +270,7 @@ def parse_event(event: Any) -> dict:
         "execution_name": execution_name,
         "save_version": version,
         "runtime_params": runtime_params(event.get("input")),
+        "params_given": given_param_keys(event.get("input")),
     }
 
 
@@ -340,6 +341,30 @@ def save_version_from_start_time(start_time: Any) -> str:
         ) from None
     stamp = moment.strftime(VERSION_FORMAT)  # ...%S.%fZ: microseconds
     return stamp[:-4] + stamp[-1:]  # milliseconds, exactly as generate_timestamp()
+
+
+def given_param_keys(execution_input: Any) -> list:
+    """The runtime param keys as given (``model_options.test_size``), for the warning
+    about keys no node reads (``runtime_params`` has checked their shape)."""
+    if not isinstance(execution_input, dict):
+        return []
+    params = execution_input.get(PARAMS_KEY)
+    return sorted(params) if isinstance(params, dict) else []
+
+
+def unread_params(keys: list, pipeline: Any) -> list:
+    """The keys no node of ``pipeline`` reads: not as ``params:<key>``, not as a
+    parameter that holds it or one of its parts, not through ``parameters``. Kedro runs
+    with such a key and ignores it; a typo in a scheduled run's params would go unseen."""
+    inputs = {name for node in pipeline.nodes for name in node.inputs}
+    if "parameters" in inputs:
+        return []
+    read = [name[len("params:"):] for name in inputs if name.startswith("params:")]
+
+    def within(outer: str, inner: str) -> bool:
+        return inner == outer or inner.startswith(outer + ".")
+
+    return [key for key in keys if not any(within(r, key) or within(key, r) for r in read)]
 
 
 def runtime_params(execution_input: Any) -> dict:
@@ -1069,6 +1094,12 @@ def handler(event: Any, context: Any = None) -> dict:
     unknown = [name for name in request["nodes"] if name not in known]
     if unknown:
         raise InvalidEvent(unknown_nodes_message(request["pipeline"], unknown, known))
+    for key in unread_params(request["params_given"], pipeline):
+        _log(
+            f"warning: the runtime param {key!r} is read by no node of pipeline "
+            f"{request['pipeline']!r} (as params:{key}, a part of it, or parameters): "
+            f"the run ignores it; check its spelling against the project's parameters"
+        )
     wanted = set(request["nodes"])
     to_run = [node for node in pipeline.nodes if node.name in wanted]  # Kedro's order
     pinnable = pinnable_inputs(pipeline, to_run)

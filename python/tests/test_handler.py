@@ -830,7 +830,26 @@ def test_parse_event_keeps_what_the_task_needs():
         "execution_name": "execution-x",
         "save_version": VERSION_A,
         "runtime_params": {"model_options": {"test_size": 0.3}},
+        "params_given": ["model_options.test_size"],
     }
+
+
+def test_a_runtime_param_no_node_reads_is_named():
+    """The example's pipeline reads params:model_options only (as Kedro loads it)."""
+    from kedro.pipeline import node, pipeline
+
+    def identity(x, y=None):
+        return x
+
+    nodes = pipeline([
+        node(identity, ["companies", "params:model_options"], "a", name="split"),
+        node(identity, ["a", "params:features.list"], "b", name="train"),
+    ])
+    keys = ["features", "features.list.extra", "model_options.test_size", "model_option",
+            "run_date"]
+    assert handler_module.unread_params(keys, nodes) == ["model_option", "run_date"]
+    everything = pipeline([node(identity, ["companies", "parameters"], "c", name="all")])
+    assert handler_module.unread_params(keys, everything) == []
 
 
 def test_env_and_input_are_optional():

@@ -252,8 +252,16 @@ fn config_yaml(package: &str, env: &str, region: Option<&str>) -> String {
          env: {env}\n\
          {region}\
          group_by: memory\n\
-         image:\n  # conf/{env} reads and writes S3 through s3fs: the image needs it.\n  requirements: [\"{S3_REQUIREMENT}\"]\n",
-        state_machine_name(package)
+         image:\n  # conf/{env} reads and writes S3 through s3fs: the image needs it.\n  requirements: [\"{S3_REQUIREMENT}\"]\n\
+         # Run it on a timetable, and hear about failed runs (kedro-sfn's docs/production.md).\n\
+         # The role Scheduler assumes trusts scheduler.amazonaws.com and may\n\
+         # states:StartExecution on arn:aws:states:REGION:ACCOUNT:stateMachine:{machine}:live;\n\
+         # the topic's policy lets events.amazonaws.com sns:Publish.\n\
+         # schedules:\n#   nightly:\n#     expression: cron(0 6 * * ? *)\n#     timezone: Europe/Paris\n\
+         # schedule_role_arn: arn:aws:iam::ACCOUNT:role/kedro-sfn-scheduler\n\
+         # alerts:\n#   sns_topic_arn: arn:aws:sns:REGION:ACCOUNT:pipeline-alerts\n",
+        state_machine_name(package),
+        machine = state_machine_name(package)
     )
 }
 

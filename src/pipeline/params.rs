@@ -44,6 +44,27 @@ fn typed(value: &str) -> Value {
     }
 }
 
+/// Whether a runtime param `key` (dotted, as `--params` writes it) reaches a node: one that
+/// reads `parameters` (all of them), `params:<key>`, a parameter it is part of
+/// (`params:model_options` for `model_options.test_size`), or one of its parts.
+pub fn read_by_any(key: &str, node_inputs: &[&str]) -> bool {
+    node_inputs.iter().any(|input| {
+        if *input == "parameters" {
+            return true;
+        }
+        let Some(read) = input.strip_prefix("params:") else {
+            return false;
+        };
+        let within = |outer: &str, inner: &str| {
+            inner == outer
+                || inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        within(read, key) || within(key, read)
+    })
+}
+
 /// The execution input with `params` added under `"params"` (over any given there).
 pub fn input_with_params(input: &Value, params: Map<String, Value>) -> Value {
     let mut input = match input {
@@ -63,6 +84,24 @@ pub fn input_with_params(input: &Value, params: Map<String, Value>) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_param_is_read_where_a_node_reads_it_or_what_holds_it() {
+        let inputs = ["companies", "params:model_options", "params:a.b"];
+        for key in [
+            "model_options",
+            "model_options.test_size",
+            "a.b",
+            "a.b.c",
+            "a",
+        ] {
+            assert!(read_by_any(key, &inputs), "{key}");
+        }
+        for key in ["model", "model_options_x", "a.bc", "run_date"] {
+            assert!(!read_by_any(key, &inputs), "{key}");
+        }
+        assert!(read_by_any("anything", &["parameters"]));
+    }
 
     #[test]
     fn kedro_syntax_and_types() {

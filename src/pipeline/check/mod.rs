@@ -38,6 +38,7 @@ pub enum Severity {
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     ConfigUnknownNode,
+    ConfigUnknownParam,
     ConfigUnknownTag,
     CredentialsMissing,
     DatasetNotShared,
@@ -72,6 +73,7 @@ impl Rule {
     pub fn id(self) -> &'static str {
         match self {
             Rule::ConfigUnknownNode => "config-unknown-node",
+            Rule::ConfigUnknownParam => "config-unknown-param",
             Rule::ConfigUnknownTag => "config-unknown-tag",
             Rule::CredentialsMissing => "credentials-missing",
             Rule::DatasetNotShared => "dataset-not-shared",
@@ -98,6 +100,7 @@ impl Rule {
                 FixedIn::Catalog
             }
             Rule::ConfigUnknownNode
+            | Rule::ConfigUnknownParam
             | Rule::ConfigUnknownTag
             | Rule::CredentialsMissing
             | Rule::InvalidSetting

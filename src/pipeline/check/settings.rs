@@ -219,6 +219,30 @@ pub(super) fn check_config_names(context: &CheckContext, findings: &mut Findings
             });
         }
     }
+    let inputs: Vec<&str> = doc
+        .nodes
+        .iter()
+        .flat_map(|n| n.inputs.iter().map(String::as_str))
+        .collect();
+    for (schedule, settings) in &context.config.file.schedules {
+        for key in settings.params.keys() {
+            if crate::pipeline::params::read_by_any(key, &inputs) {
+                continue;
+            }
+            let path = format!("schedules.{schedule}.params.{key}");
+            findings.push(Problem {
+                severity: Severity::Warning,
+                rule: Rule::ConfigUnknownParam,
+                subject: path.clone(),
+                message: format!(
+                    "{} sets a parameter that no node of pipeline `{}` reads (as `params:{key}`, a part of it, or `parameters`): the run ignores it",
+                    context.config.describe_key(&path),
+                    doc.pipeline
+                ),
+                hint: "check the spelling against conf/base/parameters*.yml, or remove it".into(),
+            });
+        }
+    }
     for tag in context.config.file.tags.keys() {
         if !tags.contains(tag.as_str()) {
             findings.push(Problem {

@@ -58,3 +58,32 @@ fn blank_names_and_control_characters_are_refused() {
     assert_eq!(refused, ["   ", "evil\\u{1b}[2J"], "{findings:?}");
     assert!(findings.has_errors());
 }
+
+#[test]
+fn a_schedule_param_no_node_reads_is_a_warning_naming_it() {
+    let mut doc = crate::pipeline::PipelineDoc::for_tests(vec![]);
+    let dag = crate::synthetic::random_dag(2, 1, 1.0, &mut crate::synthetic::Rng::new(1));
+    let mut generated = crate::synthetic::doc_from_dag(&dag, &|i| format!("n{i}"));
+    generated.nodes[0]
+        .inputs
+        .push("params:model_options".to_string());
+    doc.nodes = generated.nodes;
+    doc.datasets = generated.datasets;
+    let config = Config {
+        source: None,
+        file: crate::config::parse_config(
+            "schedules:\n  nightly:\n    expression: rate(1 day)\n    params: {model_options.test_size: 0.2, run_dat: x}\nschedule_role_arn: arn:aws:iam::123456789012:role/s\n",
+            "kedro-sfn.yml",
+        )
+        .expect("config"),
+    };
+    let plan = crate::plan::plan(&doc, &config).expect("a warning does not stop the plan");
+    let unknown: Vec<&str> = plan
+        .findings
+        .problems
+        .iter()
+        .filter(|p| p.rule == Rule::ConfigUnknownParam)
+        .map(|p| p.subject.as_str())
+        .collect();
+    assert_eq!(unknown, ["schedules.nightly.params.run_dat"]);
+}
