@@ -41,6 +41,11 @@ What it does, per invocation:
   saved. "Produces" follows Kedro's transcoding: ``x@json`` is produced when
   some node writes ``x@pandas`` (or ``x``), since both name the dataset ``x``.
   A versioned free input (produced by no node) loads Kedro's latest.
+- A run that resumes a failed one (``kedro-sfn execute --resume``) has
+  ``{"resume": {"execution": NAME, "start_time": ISO, "skip": [TASK, ...]}}`` in its
+  input: every task saves and loads under the failed run's version (from its start
+  time), and a task in ``skip`` (it succeeded in that run) returns at once
+  (``"skipped": true``) without running a node.
 - An exception in a node fails the invocation with ``NodeFailed`` ("node 'x'
   failed: ValueError: ..."), chained to the original: Lambda reports errorType
   ``NodeFailed`` and that message, which Step Functions shows.
@@ -147,6 +152,9 @@ EXIT_BAD_EVENT = 2
 PROJECT_DIR_ENV = "KEDRO_SFN_PROJECT_DIR"
 IMAGE_PROJECT_SUBDIR = "kedro_project"
 PARAMS_KEY = "params"
+# The execution input's key that makes a run the resumption of a failed one (written by
+# ``kedro-sfn execute --resume``): {"execution": NAME, "start_time": ISO, "skip": [TASK...]}.
+RESUME_KEY = "resume"
 # Event key -> the environment variable that carries it in --event-from-env mode.
 EVENT_ENV = {
     "task": "KEDRO_SFN_TASK",
@@ -246,6 +254,11 @@ def parse_event(event: Any) -> dict:
     env = text("env", optional=True)
     execution_name = text("execution_name")
     version = save_version_from_start_time(text("execution_start_time"))
+    resume = resume_of(event.get("input"))
+    if resume is not None:
+        # The failed run's data version: its outputs are this run's inputs, and this
+        # run's outputs complete its version.
+        version = save_version_from_start_time(resume["start_time"])
 
     if "nodes" not in event:
         raise InvalidEvent("event key 'nodes' is missing")
@@ -271,7 +284,31 @@ def parse_event(event: Any) -> dict:
         "save_version": version,
         "runtime_params": runtime_params(event.get("input")),
         "params_given": given_param_keys(event.get("input")),
+        "resumes": resume["execution"] if resume else None,
+        "skip": task in resume["skip"] if resume else False,
     }
+
+
+def resume_of(execution_input: Any) -> Optional[dict]:
+    """The execution input's ``"resume"``, checked; ``None`` for a run that resumes
+    nothing."""
+    if not isinstance(execution_input, dict) or execution_input.get(RESUME_KEY) is None:
+        return None
+    resume = execution_input[RESUME_KEY]
+    shape = ('{"execution": "<failed run>", "start_time": "<its $$.Execution.StartTime>", '
+             '"skip": ["<task>", ...]}')
+    if not isinstance(resume, dict):
+        raise InvalidEvent(f"execution input key '{RESUME_KEY}' must be {shape}, "
+                           f"got {_json_type(resume)}")
+    execution, start, skip = resume.get("execution"), resume.get("start_time"), resume.get("skip")
+    if (
+        not isinstance(execution, str) or not execution
+        or not isinstance(start, str)
+        or not isinstance(skip, list) or not all(isinstance(t, str) for t in skip)
+    ):
+        raise InvalidEvent(f"execution input key '{RESUME_KEY}' must be {shape}, "
+                           f"got {_short(resume)}")
+    return {"execution": execution, "start_time": start, "skip": set(skip)}
 
 
 def execution_keys(execution: Any) -> dict:
@@ -1083,6 +1120,21 @@ def handler(event: Any, context: Any = None) -> dict:
         return handle_probe(event)
     started = time.monotonic()
     request = parse_event(event)
+    if request["skip"]:
+        # Succeeded in the run this one resumes: its outputs are there, under that run's
+        # version. Nothing to load, so nothing is bootstrapped.
+        _log(
+            f"execution {request['execution_name']}, task {request['task']}: skipped, it "
+            f"succeeded in {request['resumes']} (outputs under version {request['save_version']})"
+        )
+        return {
+            "task": request["task"],
+            "nodes": [],
+            "skipped": True,
+            "datasets_saved": [],
+            "save_version": request["save_version"],
+            "seconds": round(time.monotonic() - started, 3),
+        }
     project = project_dir()
     prepare_process(project)
     metadata = bootstrap(project)

@@ -1,5 +1,6 @@
-"""moto_server, plus the one Step Functions behaviour of AWS that kedro-sfn relies on and
-moto lacks: StartExecution on an alias ARN.
+"""moto_server, plus two Step Functions behaviours of AWS that kedro-sfn relies on and
+moto lacks: StartExecution on an alias ARN, and DescribeStateMachineForExecution giving
+the definition the execution ran (moto gives the machine's latest).
 
     python scripts/moto_server.py -H 127.0.0.1 -p PORT     # moto_server's own arguments
 
@@ -9,7 +10,10 @@ listed, described and its history read through the machine. moto 5 answers
 ``StateMachineDoesNotExist`` instead. kedro-sfn starts its runs through the alias only (a
 run after a rollback must run the version rolled back to), so the demo and the tests run
 moto through this file: the alias is resolved to a version as AWS does, the version's own
-definition runs, and the execution is filed under the machine. Nothing else changes.
+definition runs, and the execution is filed under the machine. `execute --resume` compares
+what a failed run ran with what the alias serves now, so each execution's definition is
+kept as it started and DescribeStateMachineForExecution answers with it. Nothing else
+changes.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import threading
 
 from moto.server import main
 from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 LOCK = threading.Lock()
+# Execution ARN -> the definition it started with.
+RAN: dict = {}
 
 
 def alias_target(backend: StepFunctionBackend, arn: str) -> str:
@@ -44,7 +51,9 @@ def with_aliases(start_execution):
     def start(self, state_machine_arn, *args, **kwargs):
         target = alias_target(self, state_machine_arn)
         if target == state_machine_arn:
-            return start_execution(self, state_machine_arn, *args, **kwargs)
+            execution = start_execution(self, state_machine_arn, *args, **kwargs)
+            RAN[execution.execution_arn] = self.describe_state_machine(target).definition
+            return execution
         # moto runs only a machine's own definition: start the machine with the version's
         # definition in place (the execution takes its snapshot at start), then put back.
         version = self.describe_state_machine(target)
@@ -53,14 +62,30 @@ def with_aliases(start_execution):
             latest = (machine.definition, machine.roleArn)
             machine.definition, machine.roleArn = version.definition, version.roleArn
             try:
-                return start_execution(self, machine.arn, *args, **kwargs)
+                execution = start_execution(self, machine.arn, *args, **kwargs)
+                RAN[execution.execution_arn] = version.definition
+                return execution
             finally:
                 machine.definition, machine.roleArn = latest
 
     return start
 
 
+def describe_for_execution(original):
+    def describe(self):
+        result = original(self)
+        ran = RAN.get(self._get_param("executionArn"))
+        if ran is not None and isinstance(getattr(result, "result", None), dict):
+            result.result["definition"] = ran
+        return result
+
+    return describe
+
+
 def patch() -> None:
+    StepFunctionResponse.describe_state_machine_for_execution = describe_for_execution(
+        StepFunctionResponse.describe_state_machine_for_execution
+    )
     classes = [StepFunctionBackend]
     try:
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend

@@ -831,7 +831,29 @@ def test_parse_event_keeps_what_the_task_needs():
         "save_version": VERSION_A,
         "runtime_params": {"model_options": {"test_size": 0.3}},
         "params_given": ["model_options.test_size"],
+        "resumes": None,
+        "skip": False,
     }
+
+
+def test_a_resumed_run_uses_the_failed_runs_version_and_skips_what_succeeded():
+    event = good_event()
+    event["input"] = {"resume": {"execution": "exec-bad", "start_time": START_A,
+                                 "skip": ["preprocess_companies_node"]}}
+    event["execution_start_time"] = "2030-01-01T00:00:00.000Z"
+    parsed = handler_module.parse_event(event)
+    assert parsed["save_version"] == VERSION_A
+    assert parsed["skip"] is True and parsed["resumes"] == "exec-bad"
+    # Skipped before anything is bootstrapped: no project is needed at all.
+    result = handler_module.handler(event)
+    assert result["skipped"] is True and result["nodes"] == []
+    assert result["save_version"] == VERSION_A
+    event["task"] = "another_task"
+    assert handler_module.parse_event(event)["skip"] is False
+    for bad in ([], {"execution": "x"}, {"execution": "x", "start_time": START_A, "skip": "a"}):
+        event["input"] = {"resume": bad}
+        with pytest.raises(handler_module.InvalidEvent, match="'resume' must be"):
+            handler_module.parse_event(event)
 
 
 def test_a_runtime_param_no_node_reads_is_named():

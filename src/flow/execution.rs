@@ -91,7 +91,7 @@ pub async fn execute_configured(
 
 /// Starts a named execution of `target`, an alias ARN: only the version the alias serves
 /// ever runs (after a rollback, the version rolled back to). With `wait`, follows it.
-async fn run_execution(
+pub(super) async fn run_execution(
     sfn: &StepFunctions,
     target: &str,
     region: &str,

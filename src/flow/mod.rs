@@ -31,6 +31,7 @@ pub mod planning;
 pub mod prepare;
 pub mod project_env;
 pub mod reporter;
+pub mod resume;
 pub mod rollback;
 pub mod run_task;
 pub mod session;

@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod functions;
 mod machines;
 pub mod operations;
+pub mod resume;
 pub mod shape;
 
 use self::definition::arns;

@@ -148,3 +148,102 @@ fn a_failing_node_fails_the_execution_and_names_itself() {
         run.stderr
     );
 }
+
+/// A run that fails in the split (a bad param), resumed with the fix as `execute --resume`
+/// starts it: every task that ended in the failed run is skipped by the real handler
+/// without running a node, the failed task and those after it run, and every versioned
+/// output lands under the failed run's version, none under the resumed run's own.
+#[test]
+fn a_resumed_run_runs_only_what_failed_and_after_it_under_the_failed_runs_version() {
+    let (out, moto) = planned_example_with_data(&[]);
+    let definition = out.path().join("state-machine.asl.json");
+    let failed = run_on_interpreter(
+        &moto,
+        &example_project(),
+        &definition,
+        r#"{"params": {"model_options.test_size": 5}}"#,
+        "exec-bad",
+    );
+    assert_eq!(failed.result["status"], "FAILED", "{:#}", failed.result);
+    let with_phase = |run: &support::interpreter::Run, phase: &str| -> Vec<String> {
+        let mut states: Vec<String> = run.result["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["phase"] == phase)
+            .filter_map(|e| e["state"].as_str().map(str::to_string))
+            .collect();
+        states.sort();
+        states.dedup();
+        states
+    };
+    let ended = with_phase(&failed, "end");
+    for upstream in [
+        "create_model_input_table_node",
+        "preprocess_companies_node",
+        "preprocess_shuttles_node",
+    ] {
+        assert!(ended.iter().any(|s| s == upstream), "{ended:?}");
+    }
+    assert!(
+        with_phase(&failed, "fail")
+            .iter()
+            .any(|s| s.contains("split_data")),
+        "{:#}",
+        failed.result
+    );
+    let failed_start = failed.result["context"]["StartTime"]
+        .as_str()
+        .expect("start")
+        .to_string();
+
+    let input = serde_json::json!({
+        "params": {},
+        "resume": {"execution": "exec-bad", "start_time": failed_start, "skip": ended},
+    });
+    let resumed = run_on_interpreter(
+        &moto,
+        &example_project(),
+        &definition,
+        &input.to_string(),
+        "exec-resumed",
+    );
+    assert_eq!(
+        resumed.result["status"], "SUCCEEDED",
+        "{:#}\n{}",
+        resumed.result, resumed.stderr
+    );
+    let tasks = tasks(out.path());
+    for task in tasks.keys() {
+        let skipped = resumed
+            .stderr
+            .contains(&format!("task {task}: skipped, it succeeded in exec-bad"));
+        let ran = resumed.stderr.contains(&format!("task {task}: nodes "));
+        let was_done = ended.contains(task);
+        assert_eq!(
+            (skipped, ran),
+            (was_done, !was_done),
+            "{task}: skipped {skipped}, ran {ran}:\n{}",
+            resumed.stderr
+        );
+    }
+    let failed_version = kedro_version(&failed_start);
+    let resumed_version = kedro_version(
+        resumed.result["context"]["StartTime"]
+            .as_str()
+            .expect("start"),
+    );
+    assert_ne!(failed_version, resumed_version);
+    let keys = moto.s3_keys(EXAMPLE_BUCKET);
+    let versioned: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with("06_models/") || k.contains("/metrics.json/"))
+        .collect();
+    assert!(versioned.len() >= 2, "{keys:#?}");
+    for key in versioned {
+        assert!(
+            key.contains(&format!("/{failed_version}/")),
+            "{key} is not under the failed run's version {failed_version}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ mod plan_example;
 mod planning;
 mod project_env;
 mod real_projects;
+mod resume;
 mod run_task;
 mod transcoding;
 mod wheel;

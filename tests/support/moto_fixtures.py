@@ -10,6 +10,8 @@
     python moto_fixtures.py ecr-digest REPO TAG  -> {"digest"}
     python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
         -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
+    python moto_fixtures.py run-outcome MACHINE NAME
+        -> {"status", "start_time", "succeeded": [Task states with a TaskSucceeded event]}
     python moto_fixtures.py topic NAME          -> {"arn"} an SNS topic
     python moto_fixtures.py operations GROUP RULE
         -> {"group": {"tags"} | null, "schedules": {name: {...}}, "rule": {...} | null}
@@ -322,7 +324,41 @@ def alert_message(rule, machine_arn):
     return {"messages": [m["Body"] for m in messages]}
 
 
-COMMANDS = {"topic": topic, "operations": operations, "schedule": schedule, "alert-message": alert_message, "task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
+def run_outcome(machine, name):
+    """What ``machine``'s execution ``name`` did, read independently of kedro-sfn: its
+    status, its start time as ``$$.Execution.StartTime`` (milliseconds, Z), and the Task
+    states with a TaskSucceeded event in its history."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    execution = arn.replace(":stateMachine:", ":execution:") + ":" + name
+    described = sfn.describe_execution(executionArn=execution)
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    by_id = {e["id"]: e for e in events}
+
+    def state_of(event):
+        while event is not None:
+            if event["type"] == "TaskStateEntered":
+                return event["stateEnteredEventDetails"]["name"]
+            event = by_id.get(event.get("previousEventId"))
+        return None
+
+    succeeded = sorted({state_of(e) for e in events if e["type"] == "TaskSucceeded"} - {None})
+    start = described["startDate"]
+    return {
+        "status": described["status"],
+        "start_time": start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z",
+        "succeeded": succeeded,
+    }
+
+
+def executions(machine):
+    """The names of ``machine``'s executions, sorted."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    return sorted(e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"])
+
+
+COMMANDS = {"executions": executions, "run-outcome": run_outcome, "topic": topic, "operations": operations, "schedule": schedule, "alert-message": alert_message, "task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe, "functions": functions, "execution-input": execution_input,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 

@@ -33,6 +33,27 @@ pub struct TaskRunRecord {
     pub exited_s: Option<f64>,
 }
 
+/// One past execution, as DescribeExecution tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionInfo {
+    pub arn: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    /// `$$.Execution.StartTime` as the handler reads it: ISO 8601, milliseconds, `Z`.
+    pub start_time: String,
+    /// The execution's input, JSON text.
+    pub input: Option<String>,
+}
+
+/// What an execution's history says its tasks did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOutcomes {
+    /// The Task states whose task succeeded (after retries, if any).
+    pub succeeded: std::collections::BTreeSet<String>,
+    /// Child-start states -> the child execution they started.
+    pub children: BTreeMap<String, String>,
+}
+
 /// Where an execution stands, as Step Functions says it: the code that waits for an end
 /// and the record that reports it match on this, not on strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +146,78 @@ impl StepFunctions {
             error: described.error().map(str::to_string),
             cause: described.cause().map(str::to_string),
         })
+    }
+
+    /// An execution's name, status, start time and input.
+    pub async fn describe(&self, execution_arn: &str) -> Result<ExecutionInfo, AwsError> {
+        let described = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the execution {execution_arn}"), e))?;
+        let start = described.start_date();
+        let start_time = chrono::DateTime::from_timestamp(start.secs(), start.subsec_nanos())
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default();
+        Ok(ExecutionInfo {
+            arn: execution_arn.to_string(),
+            name: described.name().unwrap_or_default().to_string(),
+            status: ExecutionStatus::from_sdk(described.status()),
+            start_time,
+            input: described.input().map(str::to_string),
+        })
+    }
+
+    /// Which Task states' tasks succeeded in an execution, and the child executions its
+    /// child-start states started (read from its whole history).
+    pub async fn task_outcomes(&self, execution_arn: &str) -> Result<TaskOutcomes, AwsError> {
+        let mut outcomes = TaskOutcomes::default();
+        let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
+        let mut pages = self
+            .client
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| AwsError::new(format!("reading the history of {execution_arn}"), e))?;
+            for event in page.events() {
+                match event.r#type() {
+                    HistoryEventType::TaskStateEntered => {
+                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                            names_by_id.insert(event.id(), name.to_string());
+                        }
+                    }
+                    HistoryEventType::TaskSucceeded | HistoryEventType::LambdaFunctionSucceeded => {
+                        let state =
+                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
+                        outcomes.succeeded.insert(state);
+                    }
+                    HistoryEventType::TaskSubmitted => {
+                        let started = event
+                            .task_submitted_event_details()
+                            .and_then(|d| d.output())
+                            .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                            .and_then(|o| o.get("ExecutionArn")?.as_str().map(str::to_string));
+                        if let Some(child) = started {
+                            let state = enclosing_state(
+                                event.previous_event_id(),
+                                &names_by_id,
+                                page.events(),
+                            );
+                            outcomes.children.insert(state, child);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        outcomes.succeeded.remove("");
+        Ok(outcomes)
     }
 
     /// The definition an execution ran (the version it started on, whatever was deployed

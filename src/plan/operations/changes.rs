@@ -132,7 +132,7 @@ pub fn changes(
     let ours = |tags: &BTreeMap<String, String>| {
         tags.get(OWNER_TAG).map(String::as_str) == Some(machine.machine)
     };
-    let group_ours = deployed.group.as_ref().map(|tags| ours(tags));
+    let group_ours = deployed.group.as_ref().map(&ours);
     let group = match (group_ours, planned.schedules.is_empty()) {
         (Some(false), false) => {
             clashes.push(format!("schedule group {}", planned.group));
