@@ -199,6 +199,7 @@ fn target(image_uri: String, (lambda_role, states_role): &(String, String)) -> T
         logging: serde_json::json!({"level": "OFF"}),
         tracing: false,
         region: "eu-west-1".into(),
+        keep_versions: 3,
     }
 }
 

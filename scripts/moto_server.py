@@ -1,6 +1,8 @@
-"""moto_server, plus two Step Functions behaviours of AWS that kedro-sfn relies on and
-moto lacks: StartExecution on an alias ARN, and DescribeStateMachineForExecution giving
-the definition the execution ran (moto gives the machine's latest).
+"""moto_server, plus the Step Functions behaviours of AWS that kedro-sfn relies on and
+moto lacks: StartExecution on an alias ARN, DescribeStateMachineForExecution giving the
+definition the execution ran (moto gives the machine's latest), and the two version
+operations moto does not implement, ListStateMachineVersions and
+DeleteStateMachineVersion (a deploy keeps the newest `deploy.keep_versions`).
 
     python scripts/moto_server.py -H 127.0.0.1 -p PORT     # moto_server's own arguments
 
@@ -82,7 +84,36 @@ def describe_for_execution(original):
     return describe
 
 
+def list_state_machine_versions(self):
+    """ListStateMachineVersions: newest first, as AWS lists them (one page)."""
+    from moto.core.responses import ActionResult
+
+    machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    versions = sorted(machine.versions.items(), key=lambda item: -item[0])
+    return ActionResult({"stateMachineVersions": [
+        {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date}
+        for _, version in versions
+    ]})
+
+
+def delete_state_machine_version(self):
+    """DeleteStateMachineVersion; refused, as on AWS, while an alias routes to it."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import ValidationException
+
+    arn = self._get_param("stateMachineVersionArn")
+    source, _, number = arn.rpartition(":")
+    machine = self.stepfunction_backend.describe_state_machine(source)
+    for alias in machine.aliases.values():
+        if any(r["stateMachineVersionArn"] == arn for r in alias.routing_configuration):
+            raise ValidationException(f"Version {arn} is referenced by the alias {alias.arn}")
+    machine.versions.pop(int(number), None)
+    return ActionResult({})
+
+
 def patch() -> None:
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+    StepFunctionResponse.delete_state_machine_version = delete_state_machine_version
     StepFunctionResponse.describe_state_machine_for_execution = describe_for_execution(
         StepFunctionResponse.describe_state_machine_for_execution
     )

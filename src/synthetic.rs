@@ -287,6 +287,7 @@ pub fn deployed_as_planned(
         .collect();
     Deployment {
         operations: Default::default(),
+        versions: Vec::new(),
         machine: Some(DeployedMachine {
             alias_version_arn: Some(format!("{arn}:1")),
             arn,

@@ -148,6 +148,29 @@ impl Lambda {
         Ok(Some(function))
     }
 
+    /// True when version `version` of the function exists (what a state machine version
+    /// pinned to it needs to run).
+    pub async fn version_exists(&self, name: &str, version: u64) -> Result<bool, AwsError> {
+        match self
+            .client
+            .get_function_configuration()
+            .function_name(name)
+            .qualifier(version.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = AwsError::new(format!("reading {name}:{version}"), error);
+                if error.code.as_deref() == Some("ResourceNotFoundException") {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
     /// The highest published version number.
     pub async fn latest_version(&self, name: &str) -> Result<Option<u64>, AwsError> {
         let mut latest = None;

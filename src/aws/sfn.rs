@@ -437,6 +437,73 @@ impl StepFunctions {
         Ok(())
     }
 
+    /// The machine's published version ARNs, newest (highest number) first.
+    pub async fn versions(&self, arn: &str) -> Result<Vec<(u64, String)>, AwsError> {
+        let mut versions = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_state_machine_versions()
+                .state_machine_arn(arn)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("listing the versions of {arn}"), e))?;
+            for item in page.state_machine_versions() {
+                let version_arn = item.state_machine_version_arn();
+                if let Some(number) = crate::plan::definition::arns::version_number(version_arn) {
+                    versions.push((number, version_arn.to_string()));
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(versions)
+    }
+
+    /// The definition of one version.
+    pub async fn version_definition(&self, version_arn: &str) -> Result<Value, AwsError> {
+        let described = self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(version_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading the version {version_arn}"), e))?;
+        serde_json::from_str(described.definition()).map_err(|e| {
+            AwsError::other(
+                format!("reading the version {version_arn}"),
+                format!("its definition is not JSON: {e}"),
+            )
+        })
+    }
+
+    /// Deletes an old version (never one an alias points at: Step Functions refuses).
+    pub async fn delete_version(&self, version_arn: &str) -> Result<(), AwsError> {
+        match self
+            .client
+            .delete_state_machine_version()
+            .state_machine_version_arn(version_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("deleting the version {version_arn}"), e))
+        {
+            Err(error)
+                if !matches!(
+                    error.code.as_deref(),
+                    Some("StateMachineDoesNotExist" | "ResourceNotFound")
+                ) =>
+            {
+                Err(error)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// True when the version exists.
     pub async fn version_exists(&self, version_arn: &str) -> Result<bool, AwsError> {
         match self

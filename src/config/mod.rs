@@ -367,6 +367,9 @@ pub struct DeployConfig {
     /// Tags put on every resource kedro-sfn creates, beside its own.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// How many versions of the state machine are kept, with every function they call, so
+    /// that `rollback` to any of them runs (default 3).
+    pub keep_versions: Option<usize>,
 }
 
 /// Lambda settings, used for the defaults (`lambda:`), per tag and per node.

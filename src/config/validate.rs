@@ -69,6 +69,14 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some(keep) = file.deploy.keep_versions {
+        if !(1..=KEEP_VERSIONS_MAX).contains(&keep) {
+            return Err(invalid(
+                "deploy.keep_versions",
+                format!("{keep} versions: keep 1 (no rollback) to {KEEP_VERSIONS_MAX} (default 3)"),
+            ));
+        }
+    }
     // Checked per task too, but only for tasks on ECS: the section's default is checked
     // here whether or not a task uses it yet.
     if let Some(storage) = file.ecs.as_ref().and_then(|e| e.ephemeral_storage_gb) {
@@ -108,6 +116,8 @@ fn settings_sections(file: &ConfigFile) -> Vec<(String, &TaskSettings)> {
 
 /// Step Functions' log levels.
 const LOG_LEVELS: [&str; 4] = ["ALL", "ERROR", "FATAL", "OFF"];
+/// Step Functions keeps up to 1,000 versions; more than this many kept is a forgotten knob.
+const KEEP_VERSIONS_MAX: usize = 100;
 /// More functions at once than this only meets Lambda's control-plane throttling.
 const CONCURRENCY_MAX: usize = 64;
 /// Lambda's limit on a function's environment: keys and values together.

@@ -178,6 +178,11 @@ pub async fn prepare(
         logging: logging_target(&config),
         tracing: state.tracing.unwrap_or(false),
         region: region.clone(),
+        keep_versions: config
+            .file
+            .deploy
+            .keep_versions
+            .unwrap_or(crate::plan::changes::retained::KEEP_VERSIONS),
     };
     let concurrency = request
         .concurrency

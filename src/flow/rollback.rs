@@ -6,6 +6,25 @@ use anyhow::{anyhow, bail};
 use crate::aws::deploy::Clients;
 use crate::config::Config;
 use crate::plan::definition::arns::version_number;
+use crate::plan::deployed::pinned_versions;
+
+/// What version `version_arn` calls that is gone: function versions, child machine
+/// versions, ECS task definition revisions.
+async fn missing_for(clients: &Clients, version_arn: &str) -> anyhow::Result<Vec<String>> {
+    let definition = clients.sfn.version_definition(version_arn).await?;
+    let mut missing = Vec::new();
+    for (function, version) in pinned_versions(&definition) {
+        if !clients.lambda.version_exists(&function, version).await? {
+            missing.push(format!("the function {function} version {version}"));
+        }
+    }
+    for child in crate::plan::definition::asl::started_children(&definition) {
+        if !clients.sfn.version_exists(child).await? {
+            missing.push(format!("the child state machine version {child}"));
+        }
+    }
+    Ok(missing)
+}
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +47,8 @@ pub async fn rollback(
 ) -> anyhow::Result<RolledBack> {
     let alias = config.alias();
     let sdk = crate::aws::sdk_config(config.file.region.as_deref()).await;
-    let sfn = Clients::new(&sdk).sfn;
+    let clients = Clients::new(&sdk);
+    let sfn = &clients.sfn;
     let name = machine_name;
     let arn = sfn
         .find(name)
@@ -65,6 +85,15 @@ pub async fn rollback(
             alias,
             version: target,
         });
+    }
+    let missing = missing_for(&clients, &target).await?;
+    if !missing.is_empty() {
+        bail!(
+            "version {} of {name} cannot run: it calls {} that no longer exist{}. The alias stays on {current}. Roll back to a newer version (a deploy keeps what the newest deploy.keep_versions versions call), or deploy the old code again",
+            version_number(&target).unwrap_or_default(),
+            missing.join(", "),
+            if missing.len() == 1 { "s" } else { "" }
+        );
     }
     sfn.point_alias(&arn, &alias, &target, true).await?;
     Ok(RolledBack::Moved {

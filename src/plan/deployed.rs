@@ -82,6 +82,18 @@ pub struct Deployment {
     /// The schedule group, its schedules and the alert rule.
     #[serde(skip)]
     pub operations: crate::plan::operations::changes::DeployedOperations,
+    /// The root machine's published versions, newest first (definitions read only where a
+    /// deploy would delete what they call).
+    #[serde(skip)]
+    pub versions: Vec<MachineVersion>,
+}
+
+/// One published version of the root state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineVersion {
+    pub number: u64,
+    pub arn: String,
+    pub definition: Option<Value>,
 }
 
 impl Deployment {

@@ -508,6 +508,7 @@ mod truncation {
         // planned 1,024 MB functions cost more per run and take as long.
         let deployment = crate::plan::changes::Deployment {
             operations: Default::default(),
+            versions: Vec::new(),
             machine: Some(crate::plan::changes::DeployedMachine {
                 arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:m".into(),
                 role_arn: String::new(),

@@ -284,6 +284,7 @@ mod rendering {
         };
         ChangeSet {
             operations: Default::default(),
+            retention: Default::default(),
             ecs_tasks: vec![],
             children: vec![],
             functions: vec![

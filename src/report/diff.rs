@@ -152,6 +152,21 @@ pub fn headline(changes: &ChangeSet) -> String {
             count(|a| a == &ChildAction::Keep),
         );
     }
+    let retention = &changes.retention;
+    if !retention.deleted_versions.is_empty() {
+        let _ = write!(
+            line,
+            "; old state machine versions: {} to delete",
+            retention.deleted_versions.len()
+        );
+    }
+    if !retention.kept_for_rollback.is_empty() {
+        let _ = write!(
+            line,
+            "; kept while a kept version calls them: {}",
+            retention.kept_for_rollback.join(", ")
+        );
+    }
     let ops = &changes.operations;
     if !ops.is_empty() {
         let count = |wanted: fn(&OperationAction) -> bool| {

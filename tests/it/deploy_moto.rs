@@ -270,8 +270,14 @@ fn changed_pipeline(dir: &Path) -> PathBuf {
     path
 }
 
-/// The example's kedro-sfn.yml without its setting for the removed node.
+/// The example's kedro-sfn.yml without its setting for the removed node, keeping one
+/// state machine version (so the removed node's function goes at once).
 fn changed_config(dir: &Path) -> PathBuf {
+    changed_config_keeping(dir, Some(1))
+}
+
+/// [`changed_config`] with `deploy.keep_versions` (`None`: the default).
+fn changed_config_keeping(dir: &Path, keep: Option<usize>) -> PathBuf {
     let text = std::fs::read_to_string(example_project().join("kedro-sfn.yml")).expect("config");
     let mut lines = Vec::new();
     let mut skipping = false;
@@ -289,8 +295,12 @@ fn changed_config(dir: &Path) -> PathBuf {
         skipping = false;
         lines.push(line);
     }
-    let path = dir.join("changed.kedro-sfn.yml");
-    std::fs::write(&path, lines.join("\n")).expect("write");
+    let mut text = lines.join("\n");
+    if let Some(keep) = keep {
+        text.push_str(&format!("\ndeploy:\n  keep_versions: {keep}\n"));
+    }
+    let path = dir.join(format!("changed-{keep:?}.kedro-sfn.yml"));
+    std::fs::write(&path, text).expect("write");
     path
 }
 
@@ -382,6 +392,100 @@ fn a_pipeline_change_creates_and_deletes_the_right_functions_and_a_failure_leave
     // And again: nothing left to do.
     let stdout = ok(world.deploy(&changed, &image, &["--config", config]));
     assert!(stdout.contains("no changes"), "{stdout}");
+}
+
+/// A removed task's function stays while a kept version of the state machine calls it, so a
+/// rollback to that version runs; once the version is older than `deploy.keep_versions`,
+/// it and the function go. A rollback to a version that calls a function version that is
+/// gone is refused, and the alias stays.
+#[test]
+fn a_removed_task_is_kept_for_rollback_while_a_kept_version_calls_it() {
+    let world = World::new();
+    let image = world.image("v1");
+    ok(world.deploy(&example_doc_path(), &image, &[]));
+    let changed = changed_pipeline(world.dir.path());
+    let config = changed_config_keeping(world.dir.path(), None);
+    let config = config.to_str().expect("utf-8 path");
+    let stdout = ok(world.deploy(&changed, &image, &["--config", config]));
+    assert!(
+        stdout.contains(
+            "kept while a kept version calls them: spaceflights-summarize_passenger_capacity_node"
+        ),
+        "{stdout}"
+    );
+    let summarize = |world: &World| {
+        world
+            .moto
+            .fixture(&["functions", MACHINE])
+            .as_array()
+            .expect("functions")
+            .iter()
+            .any(|f| f.as_str().is_some_and(|f| f.contains("summarize")))
+    };
+    assert!(summarize(&world), "the removed task's function was deleted");
+
+    // Rollback to version 1: every function version it pins exists, and it runs.
+    let rollback = |extra: &[&str]| {
+        kedro_sfn()
+            .arg("rollback")
+            .arg("--project")
+            .arg(example_project())
+            .args(extra)
+            .envs(world.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs")
+    };
+    let back = rollback(&[]);
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    let runnable = world.moto.fixture(&["alias-runnable", MACHINE, "live"]);
+    assert!(
+        world.deployed()["alias_version"]
+            .as_str()
+            .expect("alias")
+            .ends_with(":1"),
+        "{runnable:#}"
+    );
+    assert_eq!(runnable["missing"], json!([]), "{runnable:#}");
+    assert_eq!(runnable["pinned"], 7, "{runnable:#}");
+    let run = world.execute("after-rollback");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // Three more versions: version 1 falls out of the three kept, and its function with it.
+    for tag in ["v2", "v3", "v4"] {
+        ok(world.deploy(&changed, &world.image(tag), &["--config", config]));
+    }
+    assert_eq!(world.moto.fixture(&["versions", MACHINE]), json!([3, 4, 5]));
+    assert!(
+        !summarize(&world),
+        "the function outlived the last version that called it"
+    );
+
+    // A kept version whose function version is gone is refused, naming it.
+    let victim = world.moto.fixture(&["functions", MACHINE])[0]
+        .as_str()
+        .expect("a function")
+        .to_string();
+    world.moto.fixture(&["delete-function", &victim]);
+    let refused = rollback(&["--to", "3"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("version 3 of spaceflights cannot run")
+            && stderr.contains(&format!("the function {victim} version")),
+        "{stderr}"
+    );
+    assert!(world.deployed()["alias_version"]
+        .as_str()
+        .expect("alias")
+        .ends_with(":5"));
 }
 
 #[test]

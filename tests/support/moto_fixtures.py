@@ -358,7 +358,15 @@ def executions(machine):
     return sorted(e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"])
 
 
-COMMANDS = {"executions": executions, "run-outcome": run_outcome, "topic": topic, "operations": operations, "schedule": schedule, "alert-message": alert_message, "task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
+def versions(machine):
+    """The version numbers of ``machine`` that exist, ascending."""
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+    listed = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    return sorted(int(v["stateMachineVersionArn"].rsplit(":", 1)[1]) for v in listed)
+
+
+COMMANDS = {"versions": versions, "executions": executions, "run-outcome": run_outcome, "topic": topic, "operations": operations, "schedule": schedule, "alert-message": alert_message, "task-definitions": task_definitions, "machine": machine, "machine-version": machine_version, "alias-runnable": alias_runnable, "task-durations": task_durations, "roles": roles, "image": image, "function": function,
             "delete-function": delete_function, "describe": describe, "functions": functions, "execution-input": execution_input,
             "function-info": function_info, "token": token, "ecr-digest": ecr_digest}
 

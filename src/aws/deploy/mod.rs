@@ -178,6 +178,10 @@ pub async fn apply(job: Job<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<App
     publish_machines(&job, &mut applied, progress).await?;
     point_aliases(&job, &applied, progress).await?;
     operations::apply(&job, &applied, progress).await?;
+    for version in &changes.retention.deleted_versions {
+        job.clients.sfn.delete_version(version).await?;
+        progress(&format!("deleted the old version {version}"));
+    }
     delete_removed(&job, &steps.deletions, &pool, &mut applied, progress).await?;
     Ok(applied)
 }

@@ -114,13 +114,56 @@ pub async fn read_deployment(
         clients.ecs.read(&prefix, &planned).await?
     };
     let operations = read_operations(clients, plan).await?;
+    // Something owned leaves the plan: the kept versions' definitions say what of it a
+    // rollback still needs (see `plan::changes::retained`).
+    let removing = functions
+        .values()
+        .any(|f| f.owner() == Some(machine_name.as_str()) && !planned.contains(f.name.as_str()))
+        || children
+            .keys()
+            .any(|name| !plan.children.iter().any(|c| &c.name == name))
+        || task_definitions
+            .keys()
+            .any(|family| !plan.ecs_tasks.iter().any(|t| &t.family == family));
+    let versions = match &machine {
+        Some(machine) => read_versions(clients, machine, target.keep_versions, removing).await?,
+        None => Vec::new(),
+    };
     Ok(Deployment {
         machine,
         functions,
         task_definitions,
         children,
         operations,
+        versions,
     })
+}
+
+/// The machine's versions, newest first; with `definitions`, the definitions of those a
+/// deploy keeps (the newest `keep` and the one the alias serves).
+async fn read_versions(
+    clients: &Clients,
+    machine: &crate::plan::changes::DeployedMachine,
+    keep: usize,
+    definitions: bool,
+) -> Result<Vec<crate::plan::deployed::MachineVersion>, AwsError> {
+    let listed = clients.sfn.versions(&machine.arn).await?;
+    let mut versions = Vec::with_capacity(listed.len());
+    for (index, (number, arn)) in listed.into_iter().enumerate() {
+        let kept = index < keep.max(1) || machine.alias_version_arn.as_deref() == Some(&arn);
+        let definition = match (definitions && kept, machine.alias_version_arn.as_deref()) {
+            (false, _) => None,
+            // The served one was read with the machine.
+            (true, Some(served)) if served == arn => Some(machine.definition.clone()),
+            (true, _) => Some(clients.sfn.version_definition(&arn).await?),
+        };
+        versions.push(crate::plan::deployed::MachineVersion {
+            number,
+            arn,
+            definition,
+        });
+    }
+    Ok(versions)
 }
 
 /// The schedule group and the alert rule. Read on every deploy, so that removing them from

@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod ecs;
+pub mod retained;
 pub mod steps;
 pub mod target;
 
@@ -115,6 +116,10 @@ pub struct ChangeSet {
     /// The schedules and the failure alert.
     #[serde(skip_serializing_if = "OperationsChanges::is_empty")]
     pub operations: OperationsChanges,
+    /// Old versions of the state machine deleted, and what is kept for a rollback to the
+    /// versions kept.
+    #[serde(skip_serializing_if = "retained::Retention::is_empty")]
+    pub retention: retained::Retention,
 }
 
 impl ChangeSet {
@@ -124,6 +129,7 @@ impl ChangeSet {
             && self.actions().all(|a| a == &FunctionAction::Keep)
             && self.children.iter().all(|c| c.action == ChildAction::Keep)
             && self.operations.is_empty()
+            && self.retention.is_empty()
     }
 
     /// What happens to each function and task definition.
@@ -149,6 +155,7 @@ impl ChangeSet {
             + children
             + usize::from(self.machine != MachineAction::Keep)
             + self.operations.count()
+            + self.retention.deleted_versions.len()
     }
 
     /// Counts per action, for summaries.
@@ -330,7 +337,7 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         },
     );
     clashes.extend(operations.clashes.iter().cloned());
-    ChangeSet {
+    let mut set = ChangeSet {
         functions,
         ecs_tasks,
         machine,
@@ -340,7 +347,10 @@ pub fn changes(plan: &Plan, deployment: &Deployment, target: &Target) -> ChangeS
         structure,
         deployed_run,
         operations,
-    }
+        retention: retained::Retention::default(),
+    };
+    retained::retain(&mut set, deployment, target.keep_versions);
+    set
 }
 
 /// The configuration change that is the function's tags: applied by retagging, not by
@@ -561,6 +571,7 @@ mod tests {
         let action = |deployed: &DeployedFunction| {
             let deployment = Deployment {
                 operations: Default::default(),
+                versions: Vec::new(),
                 machine: None,
                 functions: BTreeMap::from([(deployed.name.clone(), deployed.clone())]),
                 task_definitions: BTreeMap::new(),

@@ -176,6 +176,7 @@ mod tests {
             structure: StructuralDiff::default(),
             deployed_run: None,
             operations: Default::default(),
+            retention: Default::default(),
         }
     }
 

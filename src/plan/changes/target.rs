@@ -23,6 +23,8 @@ pub struct Target {
     pub tracing: bool,
     /// The region deployed to (the alert's console link).
     pub region: String,
+    /// How many versions of the state machine are kept (`deploy.keep_versions`).
+    pub keep_versions: usize,
 }
 
 impl Target {
@@ -39,6 +41,7 @@ impl Target {
             logging: serde_json::json!({"level": "OFF"}),
             tracing: false,
             region: "us-east-1".into(),
+            keep_versions: super::retained::KEEP_VERSIONS,
         }
     }
 }
