@@ -83,17 +83,21 @@ pub async fn resume(
     let served = sfn.read(&machine, &alias, None).await?;
     let today = with_children(sfn, &served.definition, Some(&alias)).await?;
     let skip = skipped_tasks(&failed.name, &ran, &today, &outcomes.succeeded)?;
+    // The text its tasks were given, so the version is theirs to the character.
+    let start_time = outcomes
+        .start_time
+        .clone()
+        .unwrap_or_else(|| failed.start_time.clone());
     let input = resume_input(
         failed.input.as_deref(),
         request.params.clone(),
         &failed.name,
-        &failed.start_time,
+        &start_time,
         &skip,
     );
     reporter.result(&format!(
-        "resuming {} (started {}): its data version, and {} that succeeded in it skipped{}",
+        "resuming {} (started {start_time}): its data version, and {} that succeeded in it skipped{}",
         failed.name,
-        failed.start_time,
         crate::report::review::counted(skip.len(), "task", "tasks"),
         if skip.is_empty() {
             String::new()

@@ -508,7 +508,13 @@ fn a_pipeline_of_1500_tasks_deploys_and_a_redeploy_changes_nothing() {
         moto.fixture(&["machine-version", old]);
     }
 
-    // A smaller pipeline fits one machine: the children go, after the root's alias moved.
+    // A smaller pipeline fits one machine: the children go, after the root's alias moved
+    // (keeping one version: none older calls them).
+    std::fs::write(
+        project.join("kedro-sfn.yml"),
+        "deploy:\n  keep_versions: 1\n",
+    )
+    .expect("writes");
     let (small, _) = modular_pipeline(4, 50);
     let small_document = dir.path().join("small.json");
     std::fs::write(&small_document, serde_json::to_vec(&small).expect("JSON")).expect("writes");

@@ -447,10 +447,27 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
         "{text}"
     );
 
-    // The training node back on Lambda (the example's own config): the family is
-    // deregistered once the alias serves a machine that no longer names it.
+    // The training node back on Lambda (the example's own config): the family stays while
+    // a kept version of the machine names it (a rollback to it runs)...
     let lambda_only = example_project().join("kedro-sfn.yml");
-    ok(deploy(moto, roles, &out, &lambda_only, &image_v2));
+    let stdout = ok(deploy(moto, roles, &out, &lambda_only, &image_v2));
+    assert!(
+        stdout.contains(&format!("kept while a kept version calls them: {family}")),
+        "{stdout}"
+    );
+    let report = read_json(&out.join("deploy.json"));
+    assert!(
+        report["calls"]["by_operation"]
+            .get("ecs:DeregisterTaskDefinition")
+            .is_none(),
+        "{:#}",
+        report["calls"]
+    );
+    // ...and is deregistered once no kept version names it (here: only the served one).
+    let keep_one = out.join("keep-one.kedro-sfn.yml");
+    let text = std::fs::read_to_string(&lambda_only).expect("config");
+    std::fs::write(&keep_one, format!("{text}\ndeploy:\n  keep_versions: 1\n")).expect("write");
+    ok(deploy(moto, roles, &out, &keep_one, &image_v2));
     let report = read_json(&out.join("deploy.json"));
     assert_eq!(
         report["calls"]["by_operation"]["ecs:DeregisterTaskDefinition"], 2,

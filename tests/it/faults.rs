@@ -344,7 +344,17 @@ fn a_deploy_killed_while_deleting_leaves_a_runnable_alias_and_a_rerun_converges(
     let machine = "shrinking";
     let image = stress.image(machine, "v1");
     let smaller = without_last(&stress, 4);
-    for k in [1, 2, 3, 5] {
+    // One version kept: the removed tasks' functions go with the old versions.
+    let keep_one = stress.dir.path().join("keep-one.kedro-sfn.yml");
+    std::fs::write(&keep_one, "deploy:\n  keep_versions: 1\n").expect("config");
+    let shrink = || {
+        let mut command = stress.deploy_doc(&proxy, machine, &image, &smaller);
+        command.arg("--config").arg(&keep_one);
+        command
+    };
+    // Writes of the shrinking deploy: the machine, its tags, the alias, the old versions
+    // (two by the fourth round), then the functions: the 6th is among the deletions.
+    for k in [1, 2, 3, 6] {
         succeeded(
             &stress
                 .deploy(&proxy, machine, &image)
@@ -352,26 +362,19 @@ fn a_deploy_killed_while_deleting_leaves_a_runnable_alias_and_a_rerun_converges(
                 .expect("runs"),
             &format!("k={k}: the 12 tasks"),
         );
-        let stats = killed_after(
-            &proxy,
-            k,
-            stress.deploy_doc(&proxy, machine, &image, &smaller),
-        );
-        if k == 5 {
+        let stats = killed_after(&proxy, k, shrink());
+        if k == 6 {
             assert!(
                 stats["by_operation"]["lambda:DeleteFunction"]
                     .as_u64()
                     .unwrap_or(0)
                     >= 1,
-                "k=5 is meant to fall among the deletions: {stats:#}"
+                "k=6 is meant to fall among the deletions: {stats:#}"
             );
         }
         stress.assert_runnable(machine, &format!("k={k}, killed while shrinking"));
         succeeded(
-            &stress
-                .deploy_doc(&proxy, machine, &image, &smaller)
-                .output()
-                .expect("runs"),
+            &shrink().output().expect("runs"),
             &format!("k={k}: the rerun"),
         );
         stress.assert_runnable(machine, &format!("k={k}, rerun"));

@@ -11,7 +11,8 @@
     python moto_fixtures.py describe STATE_MACHINE_NAME ALIAS
         -> {"alias_version": ARN, "definition": {...}, "functions": {name: {...}}}
     python moto_fixtures.py run-outcome MACHINE NAME
-        -> {"status", "start_time", "succeeded": [Task states with a TaskSucceeded event]}
+        -> {"status", "start_time" (as its first scheduled task was given it),
+            "succeeded": [Task states with a TaskSucceeded event]}
     python moto_fixtures.py topic NAME          -> {"arn"} an SNS topic
     python moto_fixtures.py operations GROUP RULE
         -> {"group": {"tags"} | null, "schedules": {name: {...}}, "rule": {...} | null}
@@ -343,10 +344,12 @@ def run_outcome(machine, name):
         return None
 
     succeeded = sorted({state_of(e) for e in events if e["type"] == "TaskSucceeded"} - {None})
-    start = described["startDate"]
+    scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in events
+                 if e["type"] == "TaskScheduled"]
     return {
         "status": described["status"],
-        "start_time": start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z",
+        # $$.Execution.StartTime as the run's tasks were given it (their data version).
+        "start_time": scheduled[0]["Payload"]["execution"]["StartTime"] if scheduled else None,
         "succeeded": succeeded,
     }
 

@@ -36,6 +36,12 @@ pub async fn read_deployment(
         None => None,
     };
     let children = read_children(clients, plan, machine.as_ref(), &listed_machines, target).await?;
+    // The versions a deploy keeps say what a rollback still needs of what the plan removes
+    // (see `plan::changes::retained`).
+    let versions = match &machine {
+        Some(machine) => read_versions(clients, machine, target.keep_versions).await?,
+        None => Vec::new(),
+    };
     let partial = Deployment {
         machine,
         children,
@@ -100,13 +106,18 @@ pub async fn read_deployment(
             functions.insert(function.name.clone(), function);
         }
     }
-    // ECS is read only where ECS tasks are planned or deployed, so a deploy without them
-    // needs no ECS permission.
-    let deployed_ecs = whole.as_ref().is_some_and(|definition| {
+    // ECS is read only where ECS tasks are planned, served or called by a kept version,
+    // so a deploy without them needs no ECS permission.
+    let calls_ecs = |definition: &serde_json::Value| {
         crate::plan::definition::asl::task_states(definition)
             .iter()
             .any(|(_, state)| state.pointer("/Parameters/TaskDefinition").is_some())
-    });
+    };
+    let deployed_ecs = whole.as_ref().is_some_and(calls_ecs)
+        || versions
+            .iter()
+            .filter_map(|v| v.definition.as_ref())
+            .any(calls_ecs);
     let task_definitions = if plan.ecs_tasks.is_empty() && !deployed_ecs {
         BTreeMap::new()
     } else {
@@ -114,21 +125,6 @@ pub async fn read_deployment(
         clients.ecs.read(&prefix, &planned).await?
     };
     let operations = read_operations(clients, plan).await?;
-    // Something owned leaves the plan: the kept versions' definitions say what of it a
-    // rollback still needs (see `plan::changes::retained`).
-    let removing = functions
-        .values()
-        .any(|f| f.owner() == Some(machine_name.as_str()) && !planned.contains(f.name.as_str()))
-        || children
-            .keys()
-            .any(|name| !plan.children.iter().any(|c| &c.name == name))
-        || task_definitions
-            .keys()
-            .any(|family| !plan.ecs_tasks.iter().any(|t| &t.family == family));
-    let versions = match &machine {
-        Some(machine) => read_versions(clients, machine, target.keep_versions, removing).await?,
-        None => Vec::new(),
-    };
     Ok(Deployment {
         machine,
         functions,
@@ -139,23 +135,25 @@ pub async fn read_deployment(
     })
 }
 
-/// The machine's versions, newest first; with `definitions`, the definitions of those a
-/// deploy keeps (the newest `keep` and the one the alias serves).
+/// The machine's versions, newest first, with their definitions: those a deploy keeps (the
+/// newest `keep` and the one the alias serves, which was read with the machine) say what a
+/// rollback needs, and those it deletes what may go with them (an ECS family only they
+/// call). At most [`VERSIONS_READ`] are read; an older one is deleted unread.
+const VERSIONS_READ: usize = 100;
+
 async fn read_versions(
     clients: &Clients,
     machine: &crate::plan::changes::DeployedMachine,
     keep: usize,
-    definitions: bool,
 ) -> Result<Vec<crate::plan::deployed::MachineVersion>, AwsError> {
     let listed = clients.sfn.versions(&machine.arn).await?;
     let mut versions = Vec::with_capacity(listed.len());
     for (index, (number, arn)) in listed.into_iter().enumerate() {
         let kept = index < keep.max(1) || machine.alias_version_arn.as_deref() == Some(&arn);
-        let definition = match (definitions && kept, machine.alias_version_arn.as_deref()) {
-            (false, _) => None,
-            // The served one was read with the machine.
-            (true, Some(served)) if served == arn => Some(machine.definition.clone()),
-            (true, _) => Some(clients.sfn.version_definition(&arn).await?),
+        let definition = match machine.alias_version_arn.as_deref() {
+            Some(served) if served == arn => Some(machine.definition.clone()),
+            _ if kept || index < VERSIONS_READ => Some(clients.sfn.version_definition(&arn).await?),
+            _ => None,
         };
         versions.push(crate::plan::deployed::MachineVersion {
             number,

@@ -52,6 +52,8 @@ pub struct TaskOutcomes {
     pub succeeded: std::collections::BTreeSet<String>,
     /// Child-start states -> the child execution they started.
     pub children: BTreeMap<String, String>,
+    /// `$$.Execution.StartTime` as a Task was scheduled with it, when one was.
+    pub start_time: Option<String>,
 }
 
 /// Where an execution stands, as Step Functions says it: the code that waits for an end
@@ -157,8 +159,11 @@ impl StepFunctions {
             .send()
             .await
             .map_err(|e| AwsError::new(format!("reading the execution {execution_arn}"), e))?;
+        // To the nearest millisecond: the API's epoch seconds are a float (…065.171 may
+        // arrive as …065.170999), and $$.Execution.StartTime has milliseconds.
         let start = described.start_date();
-        let start_time = chrono::DateTime::from_timestamp(start.secs(), start.subsec_nanos())
+        let millis = start.secs() * 1000 + i64::from((start.subsec_nanos() + 500_000) / 1_000_000);
+        let start_time = chrono::DateTime::from_timestamp_millis(millis)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
         Ok(ExecutionInfo {
@@ -196,6 +201,14 @@ impl StepFunctions {
                         let state =
                             enclosing_state(event.previous_event_id(), &names_by_id, page.events());
                         outcomes.succeeded.insert(state);
+                    }
+                    HistoryEventType::TaskScheduled if outcomes.start_time.is_none() => {
+                        outcomes.start_time = event
+                            .task_scheduled_event_details()
+                            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+                            .and_then(|p| {
+                                crate::plan::definition::task_event::start_time_in_parameters(&p)
+                            });
                     }
                     HistoryEventType::TaskSubmitted => {
                         let started = event

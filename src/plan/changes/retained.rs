@@ -32,19 +32,30 @@ impl Retention {
     }
 }
 
-/// Every function, task definition family and child machine a definition calls.
-fn called_by(definition: &Value) -> BTreeSet<String> {
-    let mut called: BTreeSet<String> = pinned_versions(definition).into_keys().collect();
-    called.extend(pinned_children(definition).into_keys());
-    for (_, state) in crate::plan::definition::asl::task_states(definition) {
-        if let Some(family) = state
-            .pointer("/Parameters/TaskDefinition")
-            .and_then(Value::as_str)
-        {
-            called.insert(family_of(family).to_string());
+/// What kept versions call, by kind: a task definition family may have the name a
+/// function of the same task had.
+#[derive(Debug, Default)]
+struct Called {
+    functions: BTreeSet<String>,
+    families: BTreeSet<String>,
+    children: BTreeSet<String>,
+}
+
+impl Called {
+    fn add(&mut self, definition: &Value) {
+        self.functions
+            .extend(pinned_versions(definition).into_keys());
+        self.children
+            .extend(pinned_children(definition).into_keys());
+        for (_, state) in crate::plan::definition::asl::task_states(definition) {
+            if let Some(family) = state
+                .pointer("/Parameters/TaskDefinition")
+                .and_then(Value::as_str)
+            {
+                self.families.insert(family_of(family).to_string());
+            }
         }
     }
-    called
 }
 
 /// Decides which versions go and keeps, out of the change set's deletions, what a kept
@@ -66,15 +77,15 @@ pub fn retain(changes: &mut ChangeSet, deployment: &Deployment, keep: usize) {
         .iter()
         .enumerate()
         .partition(|(index, version)| *index < slots || Some(version.arn.as_str()) == served);
-    let mut called = BTreeSet::new();
+    let mut called = Called::default();
     for (_, version) in &kept {
         if let Some(definition) = &version.definition {
-            called.extend(called_by(definition));
+            called.add(definition);
         }
     }
     let mut kept_for_rollback = Vec::new();
-    let mut keep_if_called = |name: &str| {
-        let keep = called.contains(name);
+    let mut goes = |set: &BTreeSet<String>, name: &str| {
+        let keep = set.contains(name);
         if keep {
             kept_for_rollback.push(name.to_string());
         }
@@ -82,13 +93,13 @@ pub fn retain(changes: &mut ChangeSet, deployment: &Deployment, keep: usize) {
     };
     changes
         .functions
-        .retain(|f| f.action != FunctionAction::Delete || keep_if_called(&f.name));
+        .retain(|f| f.action != FunctionAction::Delete || goes(&called.functions, &f.name));
     changes
         .ecs_tasks
-        .retain(|t| t.action != FunctionAction::Delete || keep_if_called(&t.family));
+        .retain(|t| t.action != FunctionAction::Delete || goes(&called.families, &t.family));
     changes
         .children
-        .retain(|c| c.action != ChildAction::Delete || keep_if_called(&c.name));
+        .retain(|c| c.action != ChildAction::Delete || goes(&called.children, &c.name));
     kept_for_rollback.sort();
     changes.retention = Retention {
         deleted_versions: deleted.into_iter().map(|(_, v)| v.arn.clone()).collect(),

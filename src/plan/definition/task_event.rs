@@ -20,6 +20,26 @@ pub mod ecs_env {
 /// The Kedro nodes a Task state's parameters name: a Lambda task's `Payload.nodes`, an ECS
 /// task's `KEDRO_SFN_NODES` container variable (a JSON list). Reads a definition's
 /// `Parameters` and an execution's TaskScheduled parameters alike.
+/// The execution's start time a Task was scheduled with (its resolved parameters): the
+/// text the handler makes the run's data version from, exactly.
+pub fn start_time_in_parameters(parameters: &Value) -> Option<String> {
+    if let Some(start) = parameters
+        .pointer("/Payload/execution/StartTime")
+        .or_else(|| parameters.pointer("/Payload/execution_start_time"))
+    {
+        return start.as_str().map(str::to_string);
+    }
+    parameters
+        .pointer("/Overrides/ContainerOverrides")?
+        .as_array()?
+        .iter()
+        .filter_map(|o| o.get("Environment")?.as_array())
+        .flatten()
+        .find(|variable| variable["Name"] == "KEDRO_SFN_EXECUTION_START_TIME")
+        .and_then(|variable| variable["Value"].as_str())
+        .map(str::to_string)
+}
+
 pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
     let strings = |list: &Value| -> Option<Vec<String>> {
         list.as_array()?
