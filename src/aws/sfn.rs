@@ -461,7 +461,7 @@ impl StepFunctions {
                 _ => break,
             }
         }
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         Ok(versions)
     }
 
