@@ -12,8 +12,8 @@ use crate::flow::prepare::prepare;
 use crate::flow::session::{plan_pipeline, Durations, Planned};
 use crate::flow::{block_on, Reporter, Terminal};
 use crate::report::diff::headline;
-use crate::report::run_cost;
 use crate::report::summary::Baseline;
+use crate::report::{operations, run_cost};
 
 use super::{SettingsArgs, SourceArgs, TargetArgs};
 
@@ -86,6 +86,9 @@ async fn plan_and_compare(
             "  {}",
             run_cost::headline(&prepared.plan, prepared.changes.deployed_run.as_ref())
         ));
+        for line in operations::terminal_lines(&prepared.plan, chrono::Utc::now()) {
+            reporter.result(&line);
+        }
         if prepared.target.image_uri.is_none() {
             reporter.result(
                 "  no image given (--image-uri or image.json): code compared by the checkout's source digest",
@@ -93,7 +96,7 @@ async fn plan_and_compare(
         }
         if !prepared.changes.clashes.is_empty() {
             reporter.result(&format!(
-                "  refused: {} function(s) with planned names are not owned by this state machine",
+                "  refused: {} resource(s) with planned names are not owned by this state machine",
                 prepared.changes.clashes.len()
             ));
         }
@@ -127,6 +130,9 @@ async fn plan_and_compare(
         schedule.critical_path_s,
         schedule.layered_makespan_s
     ));
+    for line in operations::terminal_lines(&plan, chrono::Utc::now()) {
+        reporter.result(&line);
+    }
     reporter.result(&format!(
         "  compared against an empty deployment ({reason})"
     ));

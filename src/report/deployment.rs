@@ -117,6 +117,23 @@ pub fn render_deployment(record: &DeploymentRecord, reviewed_plan: Option<&str>)
         let _ = writeln!(out, "| Image | {} |", code(digest));
     }
     let _ = writeln!(out, "| Functions | {} |", function_counts(record.changes));
+    let retention = &record.changes.retention;
+    if !retention.deleted_versions.is_empty() || !retention.kept_for_rollback.is_empty() {
+        let mut kept = Vec::new();
+        if !retention.deleted_versions.is_empty() {
+            kept.push(format!(
+                "{} older version(s) deleted",
+                retention.deleted_versions.len()
+            ));
+        }
+        if !retention.kept_for_rollback.is_empty() {
+            kept.push(format!(
+                "kept while a kept version calls them: {}",
+                super::review::list(&retention.kept_for_rollback, 10)
+            ));
+        }
+        let _ = writeln!(out, "| Rollback | {} |", kept.join(" · "));
+    }
     if let Some(plan) = record.plan {
         if let Some(row) = operations_row(plan, &record.changes.operations) {
             let _ = writeln!(out, "| Schedules and alert | {row} |");

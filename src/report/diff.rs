@@ -164,7 +164,7 @@ pub fn headline(changes: &ChangeSet) -> String {
         let _ = write!(
             line,
             "; kept while a kept version calls them: {}",
-            retention.kept_for_rollback.join(", ")
+            super::review::capped(&retention.kept_for_rollback, 10)
         );
     }
     let ops = &changes.operations;

@@ -62,6 +62,37 @@ fn action_text(action: Option<&OperationAction>) -> String {
     }
 }
 
+/// The terminal's lines for the schedules and the alert: each schedule with its next run.
+pub fn terminal_lines(plan: &Plan, now: DateTime<Utc>) -> Vec<String> {
+    let ops = &plan.operations;
+    let mut lines: Vec<String> = ops
+        .schedules
+        .iter()
+        .map(|s| {
+            let next = match s.enabled {
+                true => next_runs(&s.expression, &s.timezone, now)
+                    .split(", ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                false => "paused".to_string(),
+            };
+            format!(
+                "  schedule {}: {} {}, next {next}",
+                s.name, s.expression, s.timezone
+            )
+        })
+        .collect();
+    if let Some(alert) = &ops.alert {
+        lines.push(format!(
+            "  alert: runs that end {} go to {}",
+            alert.statuses.join(", "),
+            alert.topic_arn
+        ));
+    }
+    lines
+}
+
 /// The section; empty when nothing is planned and nothing deployed changes.
 pub fn render(plan: &Plan, changes: Option<&ChangeSet>, now: DateTime<Utc>) -> String {
     let ops = &plan.operations;

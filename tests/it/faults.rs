@@ -102,6 +102,27 @@ impl Stress {
             "{context}: the live alias names missing versions"
         );
         assert!(state["pinned"].as_u64().unwrap_or(0) > 0, "{state}");
+        // And it runs: an execution of the alias (moto's Step Functions, not the proxy)
+        // reaches SUCCEEDED.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "check-{}",
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let run = kedro_sfn()
+            .arg("execute")
+            .args(["--state-machine-name", machine, "--wait"])
+            .args(["--execution-name", &name])
+            .arg("--project")
+            .arg(self.dir.path())
+            .envs(self.moto.aws_env())
+            .output()
+            .expect("kedro-sfn runs");
+        let said = succeeded(&run, &format!("{context}: an execution of the alias"));
+        assert!(
+            said.contains(&format!("execution {name} SUCCEEDED")),
+            "{context}: {said}"
+        );
     }
 }
 
