@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::plan::changes::{ChangeSet, OperationAction};
 use crate::plan::operations::expression::{self, Expression};
@@ -29,7 +29,8 @@ pub fn runs_per_month(expression_text: &str, zone: &str, now: DateTime<Utc>) -> 
     }
 }
 
-/// The next runs, as `Mon 7 Dec 06:00` in the schedule's zone.
+/// The next runs, as `Mon 7 Dec 06:00` in the schedule's zone (with the year when it is
+/// not this year's).
 fn next_runs(expression_text: &str, zone: &str, now: DateTime<Utc>) -> String {
     let (Ok(parsed), Ok(tz)) = (
         expression::parse(expression_text),
@@ -41,9 +42,13 @@ fn next_runs(expression_text: &str, zone: &str, now: DateTime<Utc>) -> String {
     if fires.is_empty() {
         return "none (in the past)".into();
     }
+    let this_year = now.with_timezone(&tz).year();
     let shown: Vec<String> = fires
         .iter()
-        .map(|t| t.format("%a %-d %b %Y %H:%M").to_string())
+        .map(|t| match t.year() == this_year {
+            true => t.format("%a %-d %b %H:%M").to_string(),
+            false => t.format("%a %-d %b %Y %H:%M").to_string(),
+        })
         .collect();
     let mut text = shown.join(", ");
     if matches!(parsed, Expression::Rate { .. }) {
@@ -289,7 +294,7 @@ mod tests {
     fn next_runs_in_the_zone_and_the_month_offline() {
         let plan = plan_with(YAML);
         let section = render(&plan, None, now());
-        assert!(section.contains("| `nightly` | `cron(0 6 * * ? *)` | Europe/Paris | Mon 7 Dec 2026 06:00, Tue 8 Dec 2026 06:00, Wed 9 Dec 2026 06:00 | `{\"run_date\":\"2026-01-01\"}` |"), "{section}");
+        assert!(section.contains("| `nightly` | `cron(0 6 * * ? *)` | Europe/Paris | Mon 7 Dec 06:00, Tue 8 Dec 06:00, Wed 9 Dec 06:00 | `{\"run_date\":\"2026-01-01\"}` |"), "{section}");
         assert!(section.contains("`rate(1 hour)` (paused)"), "{section}");
         assert!(section.contains("| Scheduled runs | 30 |"), "{section}");
         let per_run = plan.timing.estimate.total_usd;
@@ -303,6 +308,13 @@ mod tests {
         );
         // The same input and time, the same bytes.
         assert_eq!(section, render(&plan_with(YAML), None, now()));
+        // A run next year says its year.
+        let late: DateTime<Utc> = "2026-12-31T12:00:00Z".parse().expect("time");
+        assert!(
+            render(&plan, None, late).contains("Fri 1 Jan 2027 06:00, Sat 2 Jan 2027 06:00"),
+            "{}",
+            render(&plan, None, late)
+        );
     }
 
     #[test]
