@@ -348,3 +348,87 @@ fn generated_flag_combinations_end_with_a_plan_or_a_message_never_a_panic() {
         "{planned} planned, {refused} refused"
     );
 }
+
+/// The campaign (`tests/fixtures/bad-input-campaign.json`): bad configs, flags and pipeline
+/// documents, each with the exit code and the words its message must have (the key it names,
+/// what is allowed, the fix). Every case runs the binary; none may panic, hang, leave a
+/// plan, or be accepted.
+#[test]
+fn the_bad_input_campaign_is_refused_case_by_case_with_its_message() {
+    let path = crate::support::repo_root().join("tests/fixtures/bad-input-campaign.json");
+    let campaign: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the campaign")).expect("JSON");
+    let cases = campaign["cases"].as_array().expect("cases");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().expect("a name");
+        let out = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut command = kedro_sfn();
+        command
+            .args(["plan", "--offline", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null());
+        match &case["document"] {
+            serde_json::Value::Null => command.arg("--pipeline-json").arg(example_doc_path()),
+            document => {
+                let file = dir.path().join("document.json");
+                let text = match document {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                std::fs::write(&file, text).expect("document");
+                command.arg("--pipeline-json").arg(file)
+            }
+        };
+        if let Some(yaml) = case["config"].as_str() {
+            let file = dir.path().join("kedro-sfn.yml");
+            std::fs::write(&file, yaml).expect("config");
+            command.arg("--config").arg(file);
+        }
+        for flag in case["flags"].as_array().into_iter().flatten() {
+            command.arg(flag.as_str().expect("a flag"));
+        }
+        let output = within(&mut command, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut wanted: Vec<String> = case["stderr"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect();
+        if let Some(key) = case["key"].as_str() {
+            wanted.push(format!("at `{key}`"));
+        }
+        let exit = case["exit"].as_i64().unwrap_or(1) as i32;
+        let mut wrong = Vec::new();
+        if output.status.code() != Some(exit) {
+            wrong.push(format!("exit {:?}, not {exit}", output.status.code()));
+        }
+        wrong.extend(
+            wanted
+                .iter()
+                .filter(|w| !stderr.contains(w.as_str()))
+                .map(|w| format!("no `{w}`")),
+        );
+        if stderr.contains("panicked") || stderr.contains('\u{1b}') {
+            wrong.push("a panic or a raw escape".into());
+        }
+        if out.join("plan.json").exists() {
+            wrong.push("a plan was left".into());
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("{name}: {}\n  {}", wrong.join("; "), stderr.trim()));
+        }
+    }
+    println!("bad-input campaign: {} cases", cases.len());
+    assert!(cases.len() >= 100, "the campaign shrank to {}", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
