@@ -332,7 +332,10 @@ fn a_pipeline_of_1500_tasks_deploys_and_a_redeploy_changes_nothing() {
     let out = dir.path().join("out");
     let project = dir.path().join("project");
     std::fs::create_dir_all(&project).expect("a directory");
+    // The calls are counted by a proxy in front of moto, not taken from deploy.json.
+    let proxy = support::fault_proxy::FaultProxy::start(&moto, &[]);
     let deploy = |document: &Path, image: &str| {
+        proxy.post("/__proxy/reset-stats", "{}");
         let started = std::time::Instant::now();
         let output = support::kedro_sfn()
             .arg("deploy")
@@ -347,7 +350,7 @@ fn a_pipeline_of_1500_tasks_deploys_and_a_redeploy_changes_nothing() {
             ])
             .arg("--out")
             .arg(&out)
-            .envs(moto.aws_env())
+            .envs(proxy.aws_env(&moto))
             // An empty project: the source digest of the repository (or of this test's
             // directory, where plans are written) would change between deploys.
             .current_dir(&project)
@@ -358,9 +361,10 @@ fn a_pipeline_of_1500_tasks_deploys_and_a_redeploy_changes_nothing() {
             "the deploy failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let report: Value =
+        let mut report: Value =
             serde_json::from_slice(&std::fs::read(out.join("deploy.json")).expect("deploy.json"))
                 .expect("JSON");
+        report["calls"] = proxy.stats();
         println!(
             "deploy of {} on moto: {:.1} s, calls {}",
             document.display(),

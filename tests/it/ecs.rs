@@ -416,24 +416,33 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
     );
     assert_eq!(deployed["functions"].as_object().map(|f| f.len()), Some(6));
 
-    // Nothing changed: nothing written.
-    let stdout = ok(deploy(moto, roles, &out, &ecs, &image_v1));
+    // Nothing changed: nothing written, as a proxy in front of moto counts the calls.
+    let proxy = FaultProxy::start(moto, &[]);
+    let counted = |config: &Path, image: &str| {
+        proxy.post("/__proxy/reset-stats", "{}");
+        let stdout = ok(deploy_with_env(
+            &proxy.aws_env(moto),
+            roles,
+            &out,
+            config,
+            image,
+        ));
+        (stdout, proxy.stats())
+    };
+    let (stdout, calls) = counted(&ecs, &image_v1);
     assert!(stdout.contains("no changes"), "{stdout}");
-    let report = read_json(&out.join("deploy.json"));
-    assert_eq!(report["calls"]["writes"], 0, "{:#}", report["calls"]);
+    assert_eq!(calls["writes"], 0, "{calls:#}");
     assert_eq!(
-        report["calls"]["by_operation"]["ecs:DescribeTaskDefinition"], 1,
-        "{:#}",
-        report["calls"]
+        calls["by_operation"]["ecs:DescribeTaskDefinition"], 1,
+        "{calls:#}"
     );
 
     // A new image: a new revision, and the machine pins it.
     let image_v2 = image("v2");
-    ok(deploy(moto, roles, &out, &ecs, &image_v2));
-    let report = read_json(&out.join("deploy.json"));
+    let (_, calls) = counted(&ecs, &image_v2);
     assert_eq!(
-        report["calls"]["by_operation"]["ecs:RegisterTaskDefinition"],
-        1
+        calls["by_operation"]["ecs:RegisterTaskDefinition"], 1,
+        "{calls:#}"
     );
     let revisions = &moto.fixture(&["task-definitions", "spaceflights-"])[family];
     assert_eq!(revisions.as_array().map(Vec::len), Some(2));
@@ -450,29 +459,25 @@ fn task_definitions_are_registered_pinned_kept_and_deregistered() {
     // The training node back on Lambda (the example's own config): the family stays while
     // a kept version of the machine names it (a rollback to it runs)...
     let lambda_only = example_project().join("kedro-sfn.yml");
-    let stdout = ok(deploy(moto, roles, &out, &lambda_only, &image_v2));
+    let (stdout, calls) = counted(&lambda_only, &image_v2);
     assert!(
         stdout.contains(&format!("kept while a kept version calls them: {family}")),
         "{stdout}"
     );
-    let report = read_json(&out.join("deploy.json"));
     assert!(
-        report["calls"]["by_operation"]
+        calls["by_operation"]
             .get("ecs:DeregisterTaskDefinition")
             .is_none(),
-        "{:#}",
-        report["calls"]
+        "{calls:#}"
     );
     // ...and is deregistered once no kept version names it (here: only the served one).
     let keep_one = out.join("keep-one.kedro-sfn.yml");
     let text = std::fs::read_to_string(&lambda_only).expect("config");
     std::fs::write(&keep_one, format!("{text}\ndeploy:\n  keep_versions: 1\n")).expect("write");
-    ok(deploy(moto, roles, &out, &keep_one, &image_v2));
-    let report = read_json(&out.join("deploy.json"));
+    let (_, calls) = counted(&keep_one, &image_v2);
     assert_eq!(
-        report["calls"]["by_operation"]["ecs:DeregisterTaskDefinition"], 2,
-        "{:#}",
-        report["calls"]
+        calls["by_operation"]["ecs:DeregisterTaskDefinition"], 2,
+        "{calls:#}"
     );
     let revisions = &moto.fixture(&["task-definitions", "spaceflights-"])[family];
     for revision in revisions.as_array().expect("revisions") {
@@ -537,10 +542,11 @@ fn task_definitions_deploy_through_throttling_errors_lost_answers_and_an_ecs_out
 
     // Calm: the deployment is exactly the plan, and the machine pins a revision of v2.
     proxy.configure(serde_json::json!({"throttle": 0, "error": 0, "lose": 0}));
+    proxy.post("/__proxy/reset-stats", "{}");
     let stdout = ok(deploy_with_env(&env, roles, &out, &ecs, &image_v2));
     assert!(stdout.contains("no changes"), "{stdout}");
-    let report = read_json(&out.join("deploy.json"));
-    assert_eq!(report["calls"]["writes"], 0, "{:#}", report["calls"]);
+    let calls = proxy.stats();
+    assert_eq!(calls["writes"], 0, "{calls:#}");
     let families = moto.fixture(&["task-definitions", "spaceflights-"]);
     let (family, revisions) = families
         .as_object()
