@@ -283,38 +283,32 @@ impl Operations {
             ScheduleState::Disabled
         };
         let name = &schedule.name;
-        let result = if create {
-            self.scheduler
-                .create_schedule()
-                .group_name(group)
-                .name(name)
-                .schedule_expression(&schedule.expression)
-                .schedule_expression_timezone(&schedule.timezone)
-                .flexible_time_window(window)
-                .target(target)
-                .state(state)
-                .description(description)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(format!("creating the schedule {group}/{name}"), e))
+        // CreateSchedule and UpdateSchedule take the same fields (an update replaces them
+        // all), through two builder types.
+        macro_rules! with_fields {
+            ($builder:expr, $doing:literal) => {
+                $builder
+                    .group_name(group)
+                    .name(name)
+                    .schedule_expression(&schedule.expression)
+                    .schedule_expression_timezone(&schedule.timezone)
+                    .flexible_time_window(window)
+                    .target(target)
+                    .state(state)
+                    .description(description)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        AwsError::new(format!("{} the schedule {group}/{name}", $doing), e)
+                    })
+            };
+        }
+        if create {
+            with_fields!(self.scheduler.create_schedule(), "creating")
         } else {
-            self.scheduler
-                .update_schedule()
-                .group_name(group)
-                .name(name)
-                .schedule_expression(&schedule.expression)
-                .schedule_expression_timezone(&schedule.timezone)
-                .flexible_time_window(window)
-                .target(target)
-                .state(state)
-                .description(description)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(format!("updating the schedule {group}/{name}"), e))
-        };
-        result
+            with_fields!(self.scheduler.update_schedule(), "updating")
+        }
     }
 
     /// Deletes one schedule (gone already is done).

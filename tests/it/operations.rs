@@ -42,27 +42,11 @@ fn operations_yaml(topic: &str, nightly: &str, weekly: bool, alert: bool) -> Str
 }
 
 fn deploy(world: &World, proxy: &FaultProxy, config: &Path) -> Output {
-    kedro_sfn()
-        .arg("deploy")
-        .arg("--project")
-        .arg(example_project())
+    world
+        .deploy_example(&image(world))
         .arg("--config")
         .arg(config)
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .args(["--image-uri", &image(world)])
-        .args([
-            "--lambda-role-arn",
-            world.roles["lambda"].as_str().expect("role"),
-        ])
-        .args([
-            "--state-machine-role-arn",
-            world.roles["states"].as_str().expect("role"),
-        ])
-        .arg("--out")
-        .arg(world.out())
         .envs(proxy.aws_env(&world.moto))
-        .env("RUST_BACKTRACE", "0")
         .output()
         .expect("kedro-sfn runs")
 }

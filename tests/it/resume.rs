@@ -11,30 +11,14 @@ use crate::support;
 use std::process::Output;
 
 use support::moto::World;
-use support::{example_doc_path, example_project, kedro_sfn};
+use support::{example_project, kedro_sfn};
 
 const MACHINE: &str = "spaceflights";
 
 fn deploy(world: &World, image: &str, extra: &[&str]) {
-    let output = kedro_sfn()
-        .arg("deploy")
-        .arg("--project")
-        .arg(example_project())
-        .arg("--pipeline-json")
-        .arg(example_doc_path())
-        .args(["--image-uri", image])
-        .args([
-            "--lambda-role-arn",
-            world.roles["lambda"].as_str().expect("role"),
-        ])
-        .args([
-            "--state-machine-role-arn",
-            world.roles["states"].as_str().expect("role"),
-        ])
-        .arg("--out")
-        .arg(world.out())
+    let output = world
+        .deploy_example(image)
         .args(extra)
-        .envs(world.moto.aws_env())
         .output()
         .expect("kedro-sfn runs");
     assert!(

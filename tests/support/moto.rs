@@ -241,4 +241,30 @@ impl World {
     pub fn out(&self) -> std::path::PathBuf {
         self.dir.path().join("out")
     }
+
+    /// `kedro-sfn deploy` of the example project's document with `image`, the tests' roles
+    /// and [`World::out`], against moto (add flags, or other AWS environment, to it).
+    pub fn deploy_example(&self, image: &str) -> Command {
+        let mut command = super::kedro_sfn();
+        command
+            .arg("deploy")
+            .arg("--project")
+            .arg(super::example_project())
+            .arg("--pipeline-json")
+            .arg(super::example_doc_path())
+            .args(["--image-uri", image])
+            .args([
+                "--lambda-role-arn",
+                self.roles["lambda"].as_str().expect("role"),
+            ])
+            .args([
+                "--state-machine-role-arn",
+                self.roles["states"].as_str().expect("role"),
+            ])
+            .arg("--out")
+            .arg(self.out())
+            .envs(self.moto.aws_env())
+            .env("RUST_BACKTRACE", "0");
+        command
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sfn::types::HistoryEventType;
+use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
 use serde_json::Value;
 
 use super::StepFunctions;
@@ -178,8 +178,50 @@ impl StepFunctions {
     /// Which Task states' tasks succeeded in an execution, and the child executions its
     /// child-start states started (read from its whole history).
     pub async fn task_outcomes(&self, execution_arn: &str) -> Result<TaskOutcomes, AwsError> {
+        let events = self.history(execution_arn, None).await?;
         let mut outcomes = TaskOutcomes::default();
         let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
+        for event in &events {
+            let state = || enclosing_state(event.previous_event_id(), &names_by_id, &events);
+            match event.r#type() {
+                HistoryEventType::TaskStateEntered => {
+                    if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                        names_by_id.insert(event.id(), name.to_string());
+                    }
+                }
+                HistoryEventType::TaskSucceeded | HistoryEventType::LambdaFunctionSucceeded => {
+                    outcomes.succeeded.insert(state());
+                }
+                HistoryEventType::TaskScheduled if outcomes.start_time.is_none() => {
+                    outcomes.start_time = scheduled_parameters(event).and_then(|p| {
+                        crate::plan::definition::task_event::start_time_in_parameters(&p)
+                    });
+                }
+                HistoryEventType::TaskSubmitted => {
+                    let started = event
+                        .task_submitted_event_details()
+                        .and_then(|d| d.output())
+                        .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                        .and_then(|o| o.get("ExecutionArn")?.as_str().map(str::to_string));
+                    if let Some(child) = started {
+                        outcomes.children.insert(state(), child);
+                    }
+                }
+                _ => {}
+            }
+        }
+        outcomes.succeeded.remove(UNKNOWN_STATE);
+        Ok(outcomes)
+    }
+
+    /// An execution's history events in order: every page, or the first `max_pages`
+    /// (1,000 events each).
+    async fn history(
+        &self,
+        execution_arn: &str,
+        max_pages: Option<usize>,
+    ) -> Result<Vec<HistoryEvent>, AwsError> {
+        let mut events = Vec::new();
         let mut pages = self
             .client
             .get_execution_history()
@@ -187,50 +229,21 @@ impl StepFunctions {
             .max_results(1000)
             .into_paginator()
             .send();
+        let mut read = 0;
         while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| AwsError::new(format!("reading the history of {execution_arn}"), e))?;
-            for event in page.events() {
-                match event.r#type() {
-                    HistoryEventType::TaskStateEntered => {
-                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
-                            names_by_id.insert(event.id(), name.to_string());
-                        }
-                    }
-                    HistoryEventType::TaskSucceeded | HistoryEventType::LambdaFunctionSucceeded => {
-                        let state =
-                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
-                        outcomes.succeeded.insert(state);
-                    }
-                    HistoryEventType::TaskScheduled if outcomes.start_time.is_none() => {
-                        outcomes.start_time = event
-                            .task_scheduled_event_details()
-                            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
-                            .and_then(|p| {
-                                crate::plan::definition::task_event::start_time_in_parameters(&p)
-                            });
-                    }
-                    HistoryEventType::TaskSubmitted => {
-                        let started = event
-                            .task_submitted_event_details()
-                            .and_then(|d| d.output())
-                            .and_then(|o| serde_json::from_str::<Value>(o).ok())
-                            .and_then(|o| o.get("ExecutionArn")?.as_str().map(str::to_string));
-                        if let Some(child) = started {
-                            let state = enclosing_state(
-                                event.previous_event_id(),
-                                &names_by_id,
-                                page.events(),
-                            );
-                            outcomes.children.insert(state, child);
-                        }
-                    }
-                    _ => {}
-                }
+            let page = page.map_err(|e| {
+                AwsError::new(
+                    format!("reading the history of {execution_arn} (states:GetExecutionHistory)"),
+                    e,
+                )
+            })?;
+            events.extend(page.events().iter().cloned());
+            read += 1;
+            if max_pages.is_some_and(|max| read >= max.max(1)) {
+                break;
             }
         }
-        outcomes.succeeded.remove("");
-        Ok(outcomes)
+        Ok(events)
     }
 
     /// The definition an execution ran (the version it started on, whatever was deployed
@@ -293,65 +306,41 @@ impl StepFunctions {
         execution_arn: &str,
         max_pages: usize,
     ) -> Result<Vec<TaskRunRecord>, AwsError> {
+        let events = self.history(execution_arn, Some(max_pages)).await?;
         let mut runs: Vec<TaskRunRecord> = Vec::new();
         let mut open: BTreeMap<String, usize> = BTreeMap::new();
         let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
-        let mut pages = self
-            .client
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        let mut read = 0;
-        while let Some(page) = pages.next().await {
-            read += 1;
-            let page = page.map_err(|e| {
-                AwsError::new(
-                    format!("reading the history of {execution_arn} (states:GetExecutionHistory)"),
-                    e,
-                )
-            })?;
-            for event in page.events() {
-                let at = event.timestamp().as_secs_f64();
-                match event.r#type() {
-                    HistoryEventType::TaskStateEntered => {
-                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
-                            names_by_id.insert(event.id(), name.to_string());
-                            open.insert(name.to_string(), runs.len());
-                            runs.push(TaskRunRecord {
-                                state: name.to_string(),
-                                nodes: None,
-                                entered_s: at,
-                                exited_s: None,
-                            });
-                        }
+        for event in &events {
+            let at = event.timestamp().as_secs_f64();
+            match event.r#type() {
+                HistoryEventType::TaskStateEntered => {
+                    if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                        names_by_id.insert(event.id(), name.to_string());
+                        open.insert(name.to_string(), runs.len());
+                        runs.push(TaskRunRecord {
+                            state: name.to_string(),
+                            nodes: None,
+                            entered_s: at,
+                            exited_s: None,
+                        });
                     }
-                    HistoryEventType::TaskScheduled => {
-                        let state =
-                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
-                        let nodes = event
-                            .task_scheduled_event_details()
-                            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
-                            .and_then(|p| {
-                                crate::plan::definition::task_event::nodes_in_parameters(&p)
-                            });
-                        if let (Some(&index), Some(nodes)) = (open.get(&state), nodes) {
-                            runs[index].nodes = Some(nodes);
-                        }
-                    }
-                    HistoryEventType::TaskStateExited => {
-                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
-                            if let Some(index) = open.remove(name) {
-                                runs[index].exited_s = Some(at);
-                            }
-                        }
-                    }
-                    _ => {}
                 }
-            }
-            if read >= max_pages.max(1) {
-                break;
+                HistoryEventType::TaskScheduled => {
+                    let state = enclosing_state(event.previous_event_id(), &names_by_id, &events);
+                    let nodes = scheduled_parameters(event)
+                        .and_then(|p| crate::plan::definition::task_event::nodes_in_parameters(&p));
+                    if let (Some(&index), Some(nodes)) = (open.get(&state), nodes) {
+                        runs[index].nodes = Some(nodes);
+                    }
+                }
+                HistoryEventType::TaskStateExited => {
+                    if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
+                        if let Some(index) = open.remove(name) {
+                            runs[index].exited_s = Some(at);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         Ok(runs)
@@ -359,52 +348,38 @@ impl StepFunctions {
 
     /// The task events of the execution's history, in order.
     pub async fn task_events(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>, AwsError> {
+        let history = self.history(execution_arn, None).await?;
         let mut events = Vec::new();
         let mut names_by_id: BTreeMap<i64, String> = BTreeMap::new();
-        let mut pages = self
-            .client
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| AwsError::new(format!("reading the history of {execution_arn}"), e))?;
-            for event in page.events() {
-                match event.r#type() {
-                    HistoryEventType::TaskStateEntered => {
-                        if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
-                            names_by_id.insert(event.id(), name.to_string());
-                            events.push(ExecutionEvent::TaskStarted(name.to_string()));
-                        }
+        for event in &history {
+            match event.r#type() {
+                HistoryEventType::TaskStateEntered => {
+                    if let Some(name) = event.state_entered_event_details().map(|d| d.name()) {
+                        names_by_id.insert(event.id(), name.to_string());
+                        events.push(ExecutionEvent::TaskStarted(name.to_string()));
                     }
-                    HistoryEventType::TaskStateExited => {
-                        if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
-                            events.push(ExecutionEvent::TaskSucceeded(name.to_string()));
-                        }
-                    }
-                    HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
-                        let state =
-                            enclosing_state(event.previous_event_id(), &names_by_id, page.events());
-                        let (error, cause) = match event.task_failed_event_details() {
-                            Some(d) => {
-                                (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
-                            }
-                            None => event
-                                .lambda_function_failed_event_details()
-                                .map(|d| {
-                                    (d.error().unwrap_or_default(), d.cause().unwrap_or_default())
-                                })
-                                .unwrap_or_default(),
-                        };
-                        events.push(ExecutionEvent::TaskFailed {
-                            state,
-                            error: error.to_string(),
-                            cause: cause.to_string(),
-                        });
-                    }
-                    _ => {}
                 }
+                HistoryEventType::TaskStateExited => {
+                    if let Some(name) = event.state_exited_event_details().map(|d| d.name()) {
+                        events.push(ExecutionEvent::TaskSucceeded(name.to_string()));
+                    }
+                }
+                HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
+                    let state = enclosing_state(event.previous_event_id(), &names_by_id, &history);
+                    let (error, cause) = match event.task_failed_event_details() {
+                        Some(d) => (d.error().unwrap_or_default(), d.cause().unwrap_or_default()),
+                        None => event
+                            .lambda_function_failed_event_details()
+                            .map(|d| (d.error().unwrap_or_default(), d.cause().unwrap_or_default()))
+                            .unwrap_or_default(),
+                    };
+                    events.push(ExecutionEvent::TaskFailed {
+                        state,
+                        error: error.to_string(),
+                        cause: cause.to_string(),
+                    });
+                }
+                _ => {}
             }
         }
         Ok(events)
@@ -412,10 +387,20 @@ impl StepFunctions {
 }
 
 /// The Task state an event belongs to: follow previous-event ids back to a TaskStateEntered.
+/// What [`enclosing_state`] answers when no Task state encloses the event.
+const UNKNOWN_STATE: &str = "?";
+
+/// A TaskScheduled event's parameters, as the Task resolved them.
+fn scheduled_parameters(event: &HistoryEvent) -> Option<Value> {
+    event
+        .task_scheduled_event_details()
+        .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+}
+
 fn enclosing_state(
     mut previous: i64,
     names: &BTreeMap<i64, String>,
-    events: &[aws_sdk_sfn::types::HistoryEvent],
+    events: &[HistoryEvent],
 ) -> String {
     for _ in 0..events.len() + 1 {
         if let Some(name) = names.get(&previous) {
@@ -426,5 +411,5 @@ fn enclosing_state(
             None => break,
         }
     }
-    String::from("?")
+    String::from(UNKNOWN_STATE)
 }

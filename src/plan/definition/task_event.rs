@@ -17,29 +17,34 @@ pub mod ecs_env {
     pub const INPUT: &str = "KEDRO_SFN_INPUT";
 }
 
-/// The Kedro nodes a Task state's parameters name: a Lambda task's `Payload.nodes`, an ECS
-/// task's `KEDRO_SFN_NODES` container variable (a JSON list). Reads a definition's
-/// `Parameters` and an execution's TaskScheduled parameters alike.
-/// The execution's start time a Task was scheduled with (its resolved parameters): the
-/// text the handler makes the run's data version from, exactly.
-pub fn start_time_in_parameters(parameters: &Value) -> Option<String> {
-    if let Some(start) = parameters
-        .pointer("/Payload/execution/StartTime")
-        .or_else(|| parameters.pointer("/Payload/execution_start_time"))
-    {
-        return start.as_str().map(str::to_string);
-    }
+/// An ECS task's container variable `name`, as a Task state's parameters set it.
+fn container_variable<'a>(parameters: &'a Value, name: &str) -> Option<&'a str> {
     parameters
         .pointer("/Overrides/ContainerOverrides")?
         .as_array()?
         .iter()
         .filter_map(|o| o.get("Environment")?.as_array())
         .flatten()
-        .find(|variable| variable["Name"] == "KEDRO_SFN_EXECUTION_START_TIME")
-        .and_then(|variable| variable["Value"].as_str())
-        .map(str::to_string)
+        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(name))?
+        .get("Value")?
+        .as_str()
 }
 
+/// The execution's start time a Task was scheduled with (its resolved parameters): the
+/// text the handler makes the run's data version from, exactly.
+pub fn start_time_in_parameters(parameters: &Value) -> Option<String> {
+    match parameters
+        .pointer("/Payload/execution/StartTime")
+        .or_else(|| parameters.pointer("/Payload/execution_start_time"))
+    {
+        Some(start) => start.as_str().map(str::to_string),
+        None => container_variable(parameters, ecs_env::EXECUTION_START_TIME).map(str::to_string),
+    }
+}
+
+/// The Kedro nodes a Task state's parameters name: a Lambda task's `Payload.nodes`, an ECS
+/// task's `KEDRO_SFN_NODES` container variable (a JSON list). Reads a definition's
+/// `Parameters` and an execution's TaskScheduled parameters alike.
 pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
     let strings = |list: &Value| -> Option<Vec<String>> {
         list.as_array()?
@@ -50,16 +55,7 @@ pub fn nodes_in_parameters(parameters: &Value) -> Option<Vec<String>> {
     if let Some(nodes) = parameters.pointer("/Payload/nodes") {
         return strings(nodes);
     }
-    let overrides = parameters
-        .pointer("/Overrides/ContainerOverrides")?
-        .as_array()?;
-    let text = overrides
-        .iter()
-        .filter_map(|o| o.get("Environment")?.as_array())
-        .flatten()
-        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(ecs_env::NODES))?
-        .get("Value")?
-        .as_str()?;
+    let text = container_variable(parameters, ecs_env::NODES)?;
     strings(&serde_json::from_str(text).ok()?)
 }
 
@@ -69,16 +65,7 @@ pub fn pipeline_in_parameters(parameters: &Value) -> Option<String> {
     if let Some(pipeline) = parameters.pointer("/Payload/pipeline") {
         return pipeline.as_str().map(str::to_string);
     }
-    parameters
-        .pointer("/Overrides/ContainerOverrides")?
-        .as_array()?
-        .iter()
-        .filter_map(|o| o.get("Environment")?.as_array())
-        .flatten()
-        .find(|variable| variable.get("Name").and_then(Value::as_str) == Some(ecs_env::PIPELINE))?
-        .get("Value")?
-        .as_str()
-        .map(str::to_string)
+    container_variable(parameters, ecs_env::PIPELINE).map(str::to_string)
 }
 
 /// The registered pipeline a definition's tasks run: the first Task state's, searched
