@@ -77,7 +77,7 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
     }
 
     let schedule = &plan.timing.schedule;
-    out.push_str("| Schedule | Expected time |\n|---|---|\n");
+    out.push_str("| One run, by machine | Expected time |\n|---|---|\n");
     let _ = writeln!(
         out,
         "| This state machine ({}) | {} |",
