@@ -18,11 +18,13 @@ mod yaml_shape;
 /// The file names looked for at the project root, in order.
 pub const CONFIG_FILE_NAMES: &[&str] = &["kedro-sfn.yml", "kedro-sfn.yaml"];
 
-/// Lambda's limits, checked before anything is planned.
+/// Lambda's limits (and Fargate's storage), checked before anything is planned.
 pub mod limits {
     pub const MEMORY_MB: (u32, u32) = (128, 10_240);
     pub const TIMEOUT_S: (u32, u32) = (1, 900);
     pub const EPHEMERAL_STORAGE_MB: (u32, u32) = (512, 10_240);
+    /// Fargate's ephemeral storage range (GiB); 20 are given when nothing is asked.
+    pub const FARGATE_EPHEMERAL_STORAGE_GB: (u32, u32) = (21, 200);
 }
 
 /// Defaults for a data workload: Lambda's own 128 MB / 3 s defaults fail almost every Kedro
@@ -37,6 +39,8 @@ pub mod defaults {
     pub const ALIAS: &str = "live";
     /// How many functions are read, created or updated at once.
     pub const CONCURRENCY: usize = 8;
+    /// How many versions of the state machine a deploy keeps (`deploy.keep_versions`).
+    pub const KEEP_VERSIONS: usize = 3;
     /// How many past successful executions give the tasks' expected durations.
     pub const HISTORY_EXECUTIONS: usize = 10;
 }
@@ -462,7 +466,7 @@ impl Config {
             || "the flags".to_string(),
             |path| format!("{} (or a flag)", path.display()),
         );
-        validate::validate(&config.file, &origin)?;
+        validate_file(&config.file, &origin)?;
         Ok(config)
     }
 
@@ -502,6 +506,22 @@ impl Config {
             None => format!("{key} (built-in default)"),
         }
     }
+}
+
+/// The first value of `file` that cannot be used: the settings, then the schedules and
+/// the alert (`origin` names where they came from).
+pub(crate) fn validate_file(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
+    validate::validate(file, origin)?;
+    operations::validate(
+        &file.schedules,
+        file.schedule_role_arn.as_deref(),
+        file.alerts.as_ref(),
+    )
+    .map_err(|(key, message)| ConfigError::Invalid {
+        path: origin.to_string(),
+        key,
+        message,
+    })
 }
 
 fn override_with<T: Clone>(target: &mut Option<T>, flag: &Option<T>) {

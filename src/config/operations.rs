@@ -159,7 +159,7 @@ mod tests {
 
     fn refusal(yaml: &str) -> (String, String) {
         let file = parse_config(yaml, "kedro-sfn.yml").expect("parses");
-        match super::super::validate::validate(&file, "kedro-sfn.yml") {
+        match crate::config::validate_file(&file, "kedro-sfn.yml") {
             Err(ConfigError::Invalid { key, message, .. }) => (key, message),
             other => panic!("{yaml}: {other:?}"),
         }
@@ -218,6 +218,6 @@ mod tests {
             "schedules:\n  nightly:\n    expression: cron(0 6 * * ? *)\n    timezone: Europe/Paris\n    params: {{run_date: '2026-01-01'}}\n    enabled: true\n    flexible_window_minutes: 15\n{ROLE}alerts:\n  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:t\n  statuses: [FAILED, TIMED_OUT]\n"
         );
         let file = parse_config(&yaml, "kedro-sfn.yml").expect("parses");
-        super::super::validate::validate(&file, "kedro-sfn.yml").expect("valid");
+        crate::config::validate_file(&file, "kedro-sfn.yml").expect("valid");
     }
 }

@@ -274,7 +274,7 @@ fn generated_configs_are_read_or_refused_with_the_key_never_a_panic() {
         .run(&pairs, |pairs| {
             let text = yaml_of(&pairs);
             let outcome = parse_config(&text, "k.yml")
-                .and_then(|file| super::validate::validate(&file, "k.yml").map(|()| file));
+                .and_then(|file| super::validate_file(&file, "k.yml").map(|()| file));
             match outcome {
                 Ok(_) => counts.borrow_mut().0 += 1,
                 Err(error) => {

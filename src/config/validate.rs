@@ -80,7 +80,7 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
     // Checked per task too, but only for tasks on ECS: the section's default is checked
     // here whether or not a task uses it yet.
     if let Some(storage) = file.ecs.as_ref().and_then(|e| e.ephemeral_storage_gb) {
-        let (low, high) = crate::plan::ecs::EPHEMERAL_STORAGE_GB;
+        let (low, high) = super::limits::FARGATE_EPHEMERAL_STORAGE_GB;
         if !(low..=high).contains(&storage) {
             return Err(invalid(
                 "ecs.ephemeral_storage_gb",
@@ -91,12 +91,6 @@ pub fn validate(file: &ConfigFile, origin: &str) -> Result<(), ConfigError> {
         }
     }
     prices(file).map_err(|(key, message)| invalid(&key, message))?;
-    super::operations::validate(
-        &file.schedules,
-        file.schedule_role_arn.as_deref(),
-        file.alerts.as_ref(),
-    )
-    .map_err(|(key, message)| invalid(&key, message))?;
     for (key, settings) in settings_sections(file) {
         if let Some(environment) = &settings.environment {
             lambda_environment(environment)

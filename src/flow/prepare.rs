@@ -182,7 +182,7 @@ pub async fn prepare(
             .file
             .deploy
             .keep_versions
-            .unwrap_or(crate::plan::changes::retained::KEEP_VERSIONS),
+            .unwrap_or(crate::config::defaults::KEEP_VERSIONS),
     };
     let concurrency = request
         .concurrency

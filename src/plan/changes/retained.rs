@@ -12,9 +12,6 @@ use super::{ChangeSet, ChildAction, FunctionAction, MachineAction};
 use crate::plan::changes::child::pinned_children;
 use crate::plan::deployed::{family_of, pinned_versions, Deployment};
 
-/// How many versions of the state machine a deploy keeps when the config says nothing.
-pub const KEEP_VERSIONS: usize = 3;
-
 /// What retention changes in a deploy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Retention {

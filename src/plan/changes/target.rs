@@ -41,7 +41,7 @@ impl Target {
             logging: serde_json::json!({"level": "OFF"}),
             tracing: false,
             region: "us-east-1".into(),
-            keep_versions: super::retained::KEEP_VERSIONS,
+            keep_versions: crate::config::defaults::KEEP_VERSIONS,
         }
     }
 }

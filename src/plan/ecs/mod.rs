@@ -24,8 +24,7 @@ pub mod defaults {
 /// The container's name in every task definition; the Task state's override names it.
 pub const CONTAINER_NAME: &str = "kedro";
 
-/// Fargate's ephemeral storage range (GiB); 20 are given when nothing is asked.
-pub const EPHEMERAL_STORAGE_GB: (u32, u32) = (21, 200);
+pub use crate::config::limits::FARGATE_EPHEMERAL_STORAGE_GB as EPHEMERAL_STORAGE_GB;
 
 /// Fargate's valid task sizes: CPU units -> the memory values (MB) it allows, as
 /// `(first, last, step)`.
