@@ -68,12 +68,9 @@ pub fn write_plan(
     let described = baseline.describe();
     let mut document = PlanDocument::new(plan, &described);
     let deployed_run = compared.and_then(|c| c.changes.deployed_run.as_ref());
-    let mut summary_md = summary::render(plan, baseline, deployed_run);
-    summary_md.push_str(&crate::report::operations::render(
-        plan,
-        compared.map(|c| c.changes),
-        chrono::Utc::now(),
-    ));
+    // Verdict first: what the deploy would do, right under the title, and the schedules;
+    // then what the plan is.
+    let mut summary_md = summary::header(plan, baseline);
     if let Some(compared) = compared {
         document.changes = Some(Comparison {
             headline: headline(compared.changes),
@@ -83,7 +80,6 @@ pub fn write_plan(
             image_uri: compared.image_uri,
             calls: serde_json::to_value(compared.calls)?,
         });
-        summary_md.push('\n');
         let review = Review::of(plan, compared.changes);
         let verdict = verdict(plan, compared.changes, &review);
         summary_md.push_str(&render_changes(
@@ -93,7 +89,14 @@ pub fn write_plan(
             compared.task_diff,
             Some(&verdict),
         ));
+        summary_md.push('\n');
     }
+    summary_md.push_str(&crate::report::operations::render(
+        plan,
+        compared.map(|c| c.changes),
+        chrono::Utc::now(),
+    ));
+    summary_md.push_str(&summary::body(plan, deployed_run));
     write_atomically(&out.join(PLAN_FILE), document.to_json().as_bytes())?;
     write_atomically(&out.join(SUMMARY_FILE), summary_md.as_bytes())?;
     Ok(summary_md)

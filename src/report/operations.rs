@@ -321,6 +321,13 @@ mod tests {
     fn against_a_deployment_each_schedule_says_what_happens_and_the_month_compares() {
         let plan = plan_with(YAML);
         let set = changes(&plan, &Deployment::default(), &Target::with_image(None));
+        let review = crate::report::review::Review::of(&plan, &set);
+        let title = crate::report::review::verdict(&plan, &set, &review);
+        assert!(
+            title.starts_with("🆕 first deploy: ")
+                && title.ends_with(" · 2 schedules added · alert added"),
+            "{title}"
+        );
         let section = render(&plan, Some(&set), now());
         assert!(section.contains("| create |"), "{section}");
         assert!(

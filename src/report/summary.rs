@@ -43,6 +43,14 @@ impl Baseline {
 /// Renders the summary of a plan; `deployed_run` is the deployed machine's expected run,
 /// when one is deployed.
 pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>) -> String {
+    let mut out = header(plan, baseline);
+    out.push_str(&body(plan, deployed_run));
+    out
+}
+
+/// The title, the pipeline and what the plan was compared with: what is said before the
+/// verdict and the changes (see `flow::outputs`).
+pub fn header(plan: &Plan, baseline: &Baseline) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -75,6 +83,12 @@ pub fn render(plan: &Plan, baseline: &Baseline, deployed_run: Option<&Estimate>)
             let _ = writeln!(out, "Compared against: {}.\n", text(&baseline.describe()));
         }
     }
+    out
+}
+
+/// What the plan is: run time and cost, the picture, the tasks.
+pub fn body(plan: &Plan, deployed_run: Option<&Estimate>) -> String {
+    let mut out = String::new();
 
     let schedule = &plan.timing.schedule;
     out.push_str("| One run, by machine | Expected time |\n|---|---|\n");

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::changes::{ChangeSet, ChildAction, FunctionAction, MachineAction};
+use crate::plan::changes::{
+    ChangeSet, ChildAction, FunctionAction, MachineAction, OperationAction,
+};
 use crate::plan::Plan;
 
 use super::escape::code;
@@ -247,7 +249,7 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
     if !changes.clashes.is_empty() {
         return format!(
             "⛔ deploy would be refused: {} it does not own {} in the way",
-            counted(changes.clashes.len(), "function", "functions"),
+            counted(changes.clashes.len(), "resource", "resources"),
             if changes.clashes.len() == 1 {
                 "is"
             } else {
@@ -263,10 +265,16 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
             0 => String::new(),
             n => format!(" ({n} on ECS Fargate)"),
         };
-        return format!(
+        let (operations, _) = operation_parts(changes);
+        let mut title = format!(
             "🆕 first deploy: {}{on_ecs}",
             counted(plan.tasks.len(), "task", "tasks")
         );
+        for part in operations {
+            title.push_str(" · ");
+            title.push_str(&part);
+        }
+        return title;
     }
     let mut parts = Vec::new();
     if let Some(deleted) = review.deletions() {
@@ -286,6 +294,15 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
             counted(review.new_code, "task", "tasks")
         ));
     }
+    let (operations, operations_delete) = operation_parts(changes);
+    parts.extend(operations);
+    let versions = changes.retention.deleted_versions.len();
+    if versions > 0 {
+        parts.push(format!(
+            "{} pruned",
+            counted(versions, "old version", "old versions")
+        ));
+    }
     if parts.is_empty() {
         parts.push(match &changes.machine {
             MachineAction::Update { .. } if review.regrouped > 0 => {
@@ -298,12 +315,47 @@ pub fn verdict(plan: &Plan, changes: &ChangeSet, review: &Review) -> String {
             _ => "state machine unchanged".to_string(),
         });
     }
-    let icon = if review.deletions().is_some() {
+    let icon = if review.deletions().is_some() || operations_delete {
         "⚠️"
     } else {
         "📝"
     };
     format!("{icon} {}", parts.join(" · "))
+}
+
+/// What the deploy does to schedules and the alert, in the verdict's words, and whether it
+/// deletes any of them.
+fn operation_parts(changes: &ChangeSet) -> (Vec<String>, bool) {
+    let ops = &changes.operations;
+    let count = |wanted: fn(&OperationAction) -> bool| {
+        ops.schedules.iter().filter(|s| wanted(&s.action)).count()
+    };
+    let deleted = count(|a| *a == OperationAction::Delete);
+    let mut parts = Vec::new();
+    if deleted > 0 {
+        parts.push(format!(
+            "deletes {}",
+            counted(deleted, "schedule", "schedules")
+        ));
+    }
+    let added = count(|a| *a == OperationAction::Create);
+    if added > 0 {
+        parts.push(format!("{} added", counted(added, "schedule", "schedules")));
+    }
+    let changed = count(|a| matches!(a, OperationAction::Update { .. }));
+    if changed > 0 {
+        parts.push(format!(
+            "{} changed",
+            counted(changed, "schedule", "schedules")
+        ));
+    }
+    match ops.alert {
+        OperationAction::Create => parts.push("alert added".into()),
+        OperationAction::Update { .. } => parts.push("alert changed".into()),
+        OperationAction::Delete => parts.push("deletes the alert".into()),
+        OperationAction::Keep => {}
+    }
+    (parts, deleted > 0 || ops.alert == OperationAction::Delete)
 }
 
 /// "1 task", "3 tasks".
