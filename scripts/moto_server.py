@@ -1,8 +1,10 @@
-"""moto_server, plus the Step Functions behaviours of AWS that kedro-sfn relies on and
-moto lacks: StartExecution on an alias ARN, DescribeStateMachineForExecution giving the
-definition the execution ran (moto gives the machine's latest), and the two version
-operations moto does not implement, ListStateMachineVersions and
-DeleteStateMachineVersion (a deploy keeps the newest `deploy.keep_versions`).
+"""moto_server, plus the behaviours of AWS that kedro-sfn relies on and moto lacks:
+StartExecution on an alias ARN, DescribeStateMachineForExecution giving the definition the
+execution ran (moto gives the machine's latest), the two version operations moto does not
+implement, ListStateMachineVersions and DeleteStateMachineVersion (a deploy keeps the
+newest `deploy.keep_versions`), and a function's LastModified moving when its code or
+configuration is updated (moto keeps the creation time; a deploy reads it to know which
+functions changed since the served version was published).
 
     python scripts/moto_server.py -H 127.0.0.1 -p PORT     # moto_server's own arguments
 
@@ -111,7 +113,23 @@ def delete_state_machine_version(self):
     return ActionResult({})
 
 
+def touching(update):
+    """An update of a function that moves its LastModified, as Lambda's does."""
+    from moto.core.utils import iso_8601_datetime_with_nanoseconds
+
+    def updated(self, *args, **kwargs):
+        result = update(self, *args, **kwargs)
+        self.last_modified = iso_8601_datetime_with_nanoseconds()
+        return result
+
+    return updated
+
+
 def patch() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    for name in ("update_function_code", "update_configuration"):
+        setattr(LambdaFunction, name, touching(getattr(LambdaFunction, name)))
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
     StepFunctionResponse.delete_state_machine_version = delete_state_machine_version
     StepFunctionResponse.describe_state_machine_for_execution = describe_for_execution(

@@ -235,30 +235,6 @@ fn assert_noop_of(
     stdout
 }
 
-/// Runs `deploy` with the proxy set to SIGKILL it right after its k-th write; asserts it
-/// was killed and did not exit 0; the proxy's statistics of that run.
-fn killed_after(proxy: &FaultProxy, k: usize, mut deploy: Command) -> Value {
-    proxy.post("/__proxy/reset-stats", "{}");
-    proxy.configure(json!({"kill_after_write": k}));
-    let child = deploy
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("runs");
-    proxy.client_pid(child.id());
-    let output = child.wait_with_output().expect("waits");
-    let stats = proxy.stats();
-    proxy.configure(json!({"kill_after_write": 0}));
-    assert_eq!(
-        stats["killed"],
-        json!(true),
-        "k={k}: the deploy was not killed: {stats:#}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(!output.status.success(), "k={k}: a killed deploy exited 0");
-    stats
-}
-
 #[test]
 fn a_deploy_killed_after_any_write_leaves_a_runnable_alias_and_a_rerun_converges() {
     // 16 tasks: a code change makes 35 writes (an update and a publish per function, the
@@ -277,7 +253,7 @@ fn a_deploy_killed_after_any_write_leaves_a_runnable_alias_and_a_rerun_converges
     for k in [1, 3, 8, 17, 30] {
         // ... then a code change, killed after its k-th write.
         let image = stress.image(machine, &format!("v{k}"));
-        killed_after(&proxy, k, stress.deploy(&proxy, machine, &image));
+        proxy.killed_after(k, stress.deploy(&proxy, machine, &image));
         stress.assert_runnable(machine, &format!("k={k}, killed"));
 
         let rerun = succeeded(
@@ -383,7 +359,7 @@ fn a_deploy_killed_while_deleting_leaves_a_runnable_alias_and_a_rerun_converges(
                 .expect("runs"),
             &format!("k={k}: the 12 tasks"),
         );
-        let stats = killed_after(&proxy, k, shrink());
+        let stats = proxy.killed_after(k, shrink());
         if k == 6 {
             assert!(
                 stats["by_operation"]["lambda:DeleteFunction"]

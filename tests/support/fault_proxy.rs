@@ -53,6 +53,30 @@ impl FaultProxy {
         self.post("/__proxy/config", &config.to_string());
     }
 
+    /// Runs `command` (a deploy through this proxy) and SIGKILLs it right after moto
+    /// answered its `k`-th write; the proxy's stats of that run. Fails unless it was killed.
+    pub fn killed_after(&self, k: usize, mut command: std::process::Command) -> serde_json::Value {
+        self.post("/__proxy/reset-stats", "{}");
+        self.configure(serde_json::json!({"kill_after_write": k}));
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        self.client_pid(child.id());
+        let output = child.wait_with_output().expect("waits");
+        let stats = self.stats();
+        self.configure(serde_json::json!({"kill_after_write": 0}));
+        assert_eq!(
+            stats["killed"],
+            serde_json::json!(true),
+            "k={k}: the deploy was not killed: {stats:#}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "k={k}: a killed deploy exited 0");
+        stats
+    }
+
     /// The process to SIGKILL after its k-th write.
     pub fn client_pid(&self, pid: u32) {
         self.post(
