@@ -166,16 +166,7 @@ pub fn decompose(dag: &Dag, durations: &[f64]) -> SpTree {
     if dag.is_empty() {
         return SpTree::Sequence(Vec::new());
     }
-    let mut builder = Builder {
-        dag,
-        durations,
-        mark: vec![0; dag.len()],
-        generation: 0,
-        local: vec![0; dag.len()],
-        search: true,
-        halves: true,
-    };
-    builder.build((0..dag.len()).collect())
+    Builder::new(dag, durations).build((0..dag.len()).collect())
 }
 
 struct Builder<'a> {
@@ -191,9 +182,30 @@ struct Builder<'a> {
     search: bool,
     /// False while building searched halves (see [`Self::build`]).
     halves: bool,
+    /// `band_mark[task] == band_generation` while `task` is in the band being bounded
+    /// (apart from `mark`: building a band re-enters subsets).
+    band_mark: Vec<u64>,
+    band_generation: u64,
+    /// Each band task's earliest finish inside the band.
+    band_finish: Vec<f64>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(dag: &'a Dag, durations: &'a [f64]) -> Self {
+        Builder {
+            dag,
+            durations,
+            mark: vec![0; dag.len()],
+            generation: 0,
+            local: vec![0; dag.len()],
+            search: true,
+            halves: true,
+            band_mark: vec![0; dag.len()],
+            band_generation: 0,
+            band_finish: vec![0.0; dag.len()],
+        }
+    }
+
     /// `subset` is sorted (so topologically ordered) and convex.
     fn build(&mut self, subset: Vec<usize>) -> SpTree {
         if subset.len() == 1 {
@@ -286,6 +298,11 @@ impl Builder<'_> {
                         .map(|&k| core[k])
                         .collect();
                     band.sort_unstable();
+                    // No tree of the band is faster than its critical path: a band that
+                    // cannot beat the best way to `end` found so far is not built.
+                    if cheapest[start].0 + self.band_critical_path(&band) >= cheapest[end].0 {
+                        continue;
+                    }
                     let tree = self.without_search(|builder| builder.build(band.clone()));
                     let total = cheapest[start].0 + tree.makespan(self.durations);
                     if total < cheapest[end].0 {
@@ -348,6 +365,28 @@ impl Builder<'_> {
         let mut order: Vec<usize> = (0..core.len()).collect();
         order.sort_unstable_by(|&a, &b| key[a].total_cmp(&key[b]).then(a.cmp(&b)));
         order
+    }
+
+    /// The longest path inside `band` (sorted, so topologically ordered): a lower bound of
+    /// any tree of it.
+    fn band_critical_path(&mut self, band: &[usize]) -> f64 {
+        self.band_generation += 1;
+        let generation = self.band_generation;
+        for &task in band {
+            self.band_mark[task] = generation;
+        }
+        let mut longest: f64 = 0.0;
+        for &task in band {
+            let start = self.dag.predecessors[task]
+                .iter()
+                .filter(|&&p| self.band_mark[p] == generation)
+                .map(|&p| self.band_finish[p])
+                .fold(0.0, f64::max);
+            let finish = start + self.durations[task];
+            self.band_finish[task] = finish;
+            longest = longest.max(finish);
+        }
+        longest
     }
 
     fn enter(&mut self, subset: &[usize]) {

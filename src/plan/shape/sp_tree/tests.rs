@@ -75,15 +75,7 @@ fn series_parts_split_between_layers_despite_transitive_edges() {
             (5, 6),
         ],
     );
-    let mut builder = Builder {
-        dag: &d,
-        durations: &[1.0; 7],
-        mark: vec![0; 7],
-        generation: 0,
-        local: vec![0; 7],
-        search: true,
-        halves: true,
-    };
+    let mut builder = Builder::new(&d, &[1.0; 7]);
     assert_eq!(
         builder.series_parts(&[0, 1, 2, 3, 4, 5, 6]),
         vec![vec![0, 1, 2, 3, 4, 5], vec![6]]
