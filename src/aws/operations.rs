@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_eventbridge::types::{
-    InputTransformer, RuleState, Tag as RuleTag, Target as RuleTarget,
+    InputTransformer, RuleState, Tag as RuleTag, Target as EventsTarget,
 };
 use aws_sdk_scheduler::types::{
     FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Tag as ScheduleTag,
@@ -13,7 +13,9 @@ use aws_sdk_scheduler::types::{
 };
 
 use super::{AwsError, Calls, CountCalls, RefusedIsFinal};
-use crate::plan::operations::changes::{DeployedOperations, DeployedRule, DeployedSchedule};
+use crate::plan::operations::changes::{
+    DeployedOperations, DeployedRule, DeployedSchedule, RuleTarget,
+};
 use crate::plan::operations::PlannedSchedule;
 
 /// The id of the alert rule's one target.
@@ -50,6 +52,14 @@ pub struct RuleInput<'a> {
 
 fn not_found(error: &AwsError) -> bool {
     error.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+/// A deletion whose resource is gone already is done (a rerun after a kill).
+fn gone_is_done(deleted: Result<(), AwsError>) -> Result<(), AwsError> {
+    match deleted {
+        Err(error) if !not_found(&error) => Err(error),
+        _ => Ok(()),
+    }
 }
 
 fn built<T>(
@@ -129,16 +139,17 @@ impl Operations {
                         .iter()
                         .map(|t| {
                             let transformer = t.input_transformer();
-                            (
-                                t.arn().to_string(),
-                                transformer
+                            RuleTarget {
+                                id: t.id().to_string(),
+                                arn: t.arn().to_string(),
+                                input_paths: transformer
                                     .and_then(|x| x.input_paths_map())
                                     .map(|m| {
                                         m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
                                     })
                                     .unwrap_or_default(),
-                                transformer.map(|x| x.input_template().to_string()),
-                            )
+                                template: transformer.map(|x| x.input_template().to_string()),
+                            }
                         })
                         .collect(),
                 });
@@ -236,17 +247,15 @@ impl Operations {
 
     /// Deletes the (emptied) schedule group.
     pub async fn delete_group(&self, group: &str) -> Result<(), AwsError> {
-        match self
-            .scheduler
-            .delete_schedule_group()
-            .name(group)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("deleting the schedule group {group}"), e))
-        {
-            Err(error) if !not_found(&error) => Err(error),
-            _ => Ok(()),
-        }
+        gone_is_done(
+            self.scheduler
+                .delete_schedule_group()
+                .name(group)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(format!("deleting the schedule group {group}"), e)),
+        )
     }
 
     /// Creates (`create`) or replaces one schedule.
@@ -313,18 +322,16 @@ impl Operations {
 
     /// Deletes one schedule (gone already is done).
     pub async fn delete_schedule(&self, group: &str, name: &str) -> Result<(), AwsError> {
-        match self
-            .scheduler
-            .delete_schedule()
-            .group_name(group)
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("deleting the schedule {group}/{name}"), e))
-        {
-            Err(error) if !not_found(&error) => Err(error),
-            _ => Ok(()),
-        }
+        gone_is_done(
+            self.scheduler
+                .delete_schedule()
+                .group_name(group)
+                .name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(format!("deleting the schedule {group}/{name}"), e)),
+        )
     }
 
     /// Creates or updates the rule and sets its one target.
@@ -361,7 +368,7 @@ impl Operations {
         )?;
         let target = built(
             "the alert's target",
-            RuleTarget::builder()
+            EventsTarget::builder()
                 .id(TARGET_ID)
                 .arn(input.topic_arn)
                 .input_transformer(transformer)
@@ -402,32 +409,14 @@ impl Operations {
                     AwsError::new(format!("removing the targets of the rule {name}"), e)
                 })?;
         }
-        match self
-            .events
-            .delete_rule()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("deleting the EventBridge rule {name}"), e))
-        {
-            Err(error) if !not_found(&error) => Err(error),
-            _ => Ok(()),
-        }
-    }
-
-    /// The ids of the rule's targets (to remove them before the rule).
-    pub async fn rule_target_ids(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        let targets = self
-            .events
-            .list_targets_by_rule()
-            .rule(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("reading the targets of the rule {name}"), e))?;
-        Ok(targets
-            .targets()
-            .iter()
-            .map(|t| t.id().to_string())
-            .collect())
+        gone_is_done(
+            self.events
+                .delete_rule()
+                .name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(format!("deleting the EventBridge rule {name}"), e)),
+        )
     }
 }

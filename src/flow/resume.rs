@@ -58,12 +58,12 @@ pub async fn resume(
         .await
         .with_context(|| format!("cannot read the execution to resume ({execution_arn})"))?;
     if !matches!(
-        failed.status,
+        failed.end.status,
         ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
     ) {
         return Err(ResumeRefused::NotFailed {
             execution: failed.name.clone(),
-            status: failed.status.as_str().to_string(),
+            status: failed.end.status.as_str().to_string(),
         }
         .into());
     }

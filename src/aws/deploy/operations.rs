@@ -76,7 +76,14 @@ pub(super) async fn apply(
             progress(&format!("alert rule {} -> {}", alert.rule, alert.topic_arn));
         }
         (OperationAction::Delete, _) => {
-            let ids = client.rule_target_ids(&ops.rule).await?;
+            // The ids as this deploy read them: RemoveTargets needs them before DeleteRule.
+            let ids: Vec<String> = job
+                .deployment
+                .operations
+                .rule
+                .iter()
+                .flat_map(|rule| rule.targets.iter().map(|t| t.id.clone()))
+                .collect();
             client.delete_rule(&ops.rule, &ids).await?;
             progress(&format!("alert rule {} deleted", ops.rule));
         }

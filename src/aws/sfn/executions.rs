@@ -38,7 +38,8 @@ pub struct TaskRunRecord {
 pub struct ExecutionInfo {
     pub arn: String,
     pub name: String,
-    pub status: ExecutionStatus,
+    /// Its status and, when it failed, why.
+    pub end: ExecutionEnd,
     /// `$$.Execution.StartTime` as the handler reads it: ISO 8601, milliseconds, `Z`.
     pub start_time: String,
     /// The execution's input, JSON text.
@@ -136,18 +137,7 @@ impl StepFunctions {
 
     /// The execution's status (`RUNNING`, `SUCCEEDED`, …) and, when it failed, why.
     pub async fn status(&self, execution_arn: &str) -> Result<ExecutionEnd, AwsError> {
-        let described = self
-            .client
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("reading the execution {execution_arn}"), e))?;
-        Ok(ExecutionEnd {
-            status: ExecutionStatus::from_sdk(described.status()),
-            error: described.error().map(str::to_string),
-            cause: described.cause().map(str::to_string),
-        })
+        Ok(self.describe(execution_arn).await?.end)
     }
 
     /// An execution's name, status, start time and input.
@@ -169,7 +159,11 @@ impl StepFunctions {
         Ok(ExecutionInfo {
             arn: execution_arn.to_string(),
             name: described.name().unwrap_or_default().to_string(),
-            status: ExecutionStatus::from_sdk(described.status()),
+            end: ExecutionEnd {
+                status: ExecutionStatus::from_sdk(described.status()),
+                error: described.error().map(str::to_string),
+                cause: described.cause().map(str::to_string),
+            },
             start_time,
             input: described.input().map(str::to_string),
         })

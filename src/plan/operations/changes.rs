@@ -29,8 +29,18 @@ pub struct DeployedRule {
     pub tags: BTreeMap<String, String>,
     pub pattern: Option<String>,
     pub enabled: bool,
-    /// (target ARN, input paths, template) of each target.
-    pub targets: Vec<(String, BTreeMap<String, String>, Option<String>)>,
+    pub targets: Vec<RuleTarget>,
+}
+
+/// One target of the deployed rule: what it is sent to and how the event is made into
+/// the message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleTarget {
+    /// What RemoveTargets names it by.
+    pub id: String,
+    pub arn: String,
+    pub input_paths: BTreeMap<String, String>,
+    pub template: Option<String>,
 }
 
 /// What is deployed of a machine's operations.
@@ -242,9 +252,13 @@ pub fn changes(
                 reasons.push("enabled".into());
             }
             let (paths, template) = alert_message(machine.region);
-            let wanted = (alert.topic_arn.clone(), paths, Some(template));
-            if rule.targets != [wanted.clone()] {
-                let topics: Vec<&str> = rule.targets.iter().map(|t| t.0.as_str()).collect();
+            let as_planned = |t: &RuleTarget| {
+                t.arn == alert.topic_arn
+                    && t.input_paths == paths
+                    && t.template.as_deref() == Some(template.as_str())
+            };
+            if !(rule.targets.len() == 1 && rule.targets.iter().all(as_planned)) {
+                let topics: Vec<&str> = rule.targets.iter().map(|t| t.arn.as_str()).collect();
                 reasons.push(if topics != [alert.topic_arn.as_str()] {
                     format!("topic {} → {}", topics.join(", "), alert.topic_arn)
                 } else {
@@ -355,7 +369,12 @@ mod tests {
                     tags: tags.clone(),
                     pattern: Some(alert_pattern(ARN, &a.statuses)),
                     enabled: true,
-                    targets: vec![(a.topic_arn.clone(), paths, Some(template))],
+                    targets: vec![RuleTarget {
+                        id: "kedro-sfn-alert".into(),
+                        arn: a.topic_arn.clone(),
+                        input_paths: paths,
+                        template: Some(template),
+                    }],
                 }
             }),
         }
