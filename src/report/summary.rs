@@ -91,7 +91,8 @@ pub fn body(plan: &Plan, deployed_run: Option<&Estimate>) -> String {
     let mut out = String::new();
 
     let schedule = &plan.timing.schedule;
-    out.push_str("| One run, by machine | Expected time |\n|---|---|\n");
+    // A heading of its own: in the job summary it follows the changes and the schedules.
+    out.push_str("### Shape\n\n| One run, by machine | Expected time |\n|---|---|\n");
     let _ = writeln!(
         out,
         "| This state machine ({}) | {} |",
