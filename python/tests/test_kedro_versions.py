@@ -159,12 +159,15 @@ def migrate_to_kedro_1(project: Path, kedro_version: str) -> None:
     assert "src/spaceflights/pipelines/data_ingestion/pipeline.py" in changed, changed
 
 
-def run_task(python: Path, project: Path, cwd: Path, nodes: list, task: str) -> tuple[dict, str]:
+def run_task(python: Path, project: Path, cwd: Path, nodes: list, task: str,
+             execution_input: dict | None = None) -> tuple[dict, str]:
     """One task in its own process (``<venv python> kedro_sfn_handler.py < event``): the
-    summary, which must be the one line of stdout, and stderr."""
+    summary, which must be the one line of stdout, and stderr. The execution input is the
+    runtime params unless given."""
+    execution_input = {"params": PARAMS} if execution_input is None else execution_input
     event = {
         "task": task, "nodes": nodes, "pipeline": "data_ingestion",
-        "execution": {"Name": "kedro-versions", "StartTime": START, "Input": {"params": PARAMS}},
+        "execution": {"Name": "kedro-versions", "StartTime": START, "Input": execution_input},
     }
     result = subprocess.run(
         [str(python), str(HANDLER)], input=json.dumps(event), capture_output=True, text=True,
@@ -219,6 +222,28 @@ def test_the_ingestion_pipeline_runs_node_by_node(kedro, tmp_path):
     assert schema["review_scores_rating"] == "double"
     assert schema["reviews_per_month"] == "double"
     assert schema["number_of_reviews"] == "int64"
+
+
+def test_a_resumed_run_skips_what_succeeded_and_saves_under_the_failed_runs_version(
+        kedro, tmp_path):
+    """`execute --resume`'s input under this Kedro: a task that succeeded in the failed run
+    returns at once, writing nothing; one that runs saves under the failed run's version;
+    a param no node of the pipeline reads is named in the log."""
+    project = deep_dive_copy(tmp_path, kedro["version"])
+    (first, _, first_files), (second, saved, second_files) = INGESTION[0], INGESTION[1]
+    resume = {"execution": "failed-run", "start_time": "2026-11-20T10:00:00.500Z",
+              "skip": [first.split(".")[-1]]}
+    execution_input = {"params": {**PARAMS, "no_such_param": 1}, "resume": resume}
+    summary, _ = run_task(kedro["python"], project, tmp_path, [first],
+                          first.split(".")[-1], execution_input)
+    assert summary["skipped"] is True and summary["nodes"] == []
+    assert not any((project / f).exists() for f in first_files)
+    summary, stderr = run_task(kedro["python"], project, tmp_path, [second],
+                               second.split(".")[-1], execution_input)
+    assert summary["nodes"] == [second] and summary["datasets_saved"] == saved
+    assert summary["save_version"] == "2026-11-20T10.00.00.500Z"
+    assert all((project / f).is_file() for f in second_files)
+    assert "the runtime param 'no_such_param' is read by no node" in stderr
 
 
 SESSION_FACTS = """

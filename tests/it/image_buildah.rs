@@ -243,9 +243,15 @@ fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, loca
         "env": "aws", "execution": execution});
     // What a deploy sends each new version before the alias moves.
     let probe = json!({"probe": true, "pipeline": "__default__", "env": "aws"});
+    // A task of `execute --resume` that succeeded in the failed run: it returns at once.
+    let resumed_execution = json!({"Name": "resumed", "StartTime": "2026-11-28T09:00:00.000Z",
+        "Input": {"resume": {"execution": "in-image", "start_time": "2026-11-27T12:00:00.000Z",
+                             "skip": ["preprocess_shuttles_node"]}}});
+    let skipped = json!({"task": "preprocess_shuttles_node", "nodes": ["preprocess_shuttles_node"],
+        "pipeline": "__default__", "env": "aws", "execution": resumed_execution});
     let mut api = Command::new(support::python())
         .arg(support::repo_root().join("tests/support/lambda_runtime_api.py"))
-        .arg(json!([good, bad, probe]).to_string())
+        .arg(json!([good, bad, probe, skipped]).to_string())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the loopback Runtime API starts");
@@ -294,7 +300,13 @@ fn lambda_runtime_client_runs_a_node(store: &ImageStore, moto: &MotoServer, loca
     assert_eq!(report["timed_out"], false, "{report:#}");
     assert_eq!(report["init_error"], Value::Null, "{report:#}");
     let answers = report["answers"].as_array().expect("answers");
-    assert_eq!(answers.len(), 3, "{report:#}");
+    assert_eq!(answers.len(), 4, "{report:#}");
+    assert_eq!(answers[3]["kind"], "response", "{report:#}");
+    assert_eq!(answers[3]["body"]["skipped"], true, "{report:#}");
+    assert_eq!(
+        answers[3]["body"]["save_version"], "2026-11-27T12.00.00.000Z",
+        "the failed run's version, not the resumed run's: {report:#}"
+    );
     assert_eq!(answers[2]["kind"], "response", "{report:#}");
     assert_eq!(answers[2]["body"]["ok"], true, "{report:#}");
     assert_eq!(answers[2]["body"]["nodes"], 7, "{report:#}");
