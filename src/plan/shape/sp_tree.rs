@@ -9,10 +9,16 @@
 //! A core is first cut in two greedily: the down-set cut with the smallest
 //! `critical_path(A) + critical_path(B)`, each side built the same way. That sum is only a
 //! lower bound on what the sides will cost once they are cut in turn, so where the greedy
-//! tree is slower than the core's critical path, a search replaces it when it finds better:
-//! the core is cut into consecutive bands at once, the bands chosen by dynamic programming
-//! over their true (built) makespans, and each chosen band is searched again; and the
-//! greedy cut in two, each side searched.
+//! tree is slower than the core's lower bound (its cheapest cut's critical paths), a
+//! search replaces it when it finds better: the core is cut into consecutive bands at once,
+//! the bands chosen by dynamic programming over their greedy makespans (priced without
+//! making the trees), and each chosen band is searched again; and the greedy cut in two,
+//! each side searched.
+//!
+//! The search is bounded twice. A branch of a Parallel no slower than its slowest sibling
+//! can be is not searched further (in a pipeline of namespaces, only the slowest ones are).
+//! And all of it spends from one budget of work, shared by size, so a plan of any size
+//! takes bounded time ([`Search`]).
 //!
 //! Every subset the recursion visits is convex (a path between two of its tasks stays
 //! inside it), so reachability inside a subset is reachability in the subgraph it induces.
@@ -35,16 +41,15 @@ pub enum SpTree {
 const BALANCE_ABOVE: usize = 64;
 /// ... into parts of at least 1/BALANCE_FRACTION of the core.
 const BALANCE_FRACTION: usize = 8;
-/// Cores up to this size are searched for bands; larger ones are bisected first (the search
-/// costs about 30 greedy builds of the core, and plans of 10,000 tasks must stay fast).
+/// Cores up to this size are searched for bands; larger ones are bisected first.
 const SEARCH_UP_TO: usize = 1_000;
-/// A searched core is first cut into this many bands of equal task count; a band of the
-/// search is a run of consecutive ones.
-const SEARCH_BANDS: usize = 16;
-/// ... of at most this many, in cores above [`SEARCH_FULL_UP_TO`].
-const SEARCH_SPAN: usize = 4;
-/// Cores up to this size are searched fully: every run of bands, three orders.
+/// Cores up to this size are searched fully: cut into this many bands of equal task count,
+/// every run of consecutive bands a candidate step, in three orders.
 const SEARCH_FULL_UP_TO: usize = 128;
+const SEARCH_FULL_BANDS: usize = 16;
+/// A search of a core costs about this much work per task; a core is searched only while
+/// its share of the budget covers it.
+const SEARCH_COST: u64 = 64;
 /// A chosen band this small is not searched again.
 const SEARCH_AGAIN_FROM: usize = 8;
 
@@ -161,12 +166,69 @@ pub(crate) fn parallel(branches: Vec<SpTree>) -> SpTree {
     }
 }
 
+/// The largest and second largest of the values (0 where there are none).
+fn top_two(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((0.0, 0.0), |(first, second), &v| {
+        if v > first {
+            (v, first)
+        } else {
+            (first, second.max(v))
+        }
+    })
+}
+
+fn parallel_of(branches: impl Iterator<Item = SpTree>) -> SpTree {
+    SpTree::Parallel(branches.collect())
+}
+
+/// How hard [`decompose`] searches the cores that are not series-parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search {
+    /// A core larger than [`SEARCH_FULL_UP_TO`] is cut into this many bands of equal task
+    /// count (in order of mean earliest and latest finish) ...
+    pub bands: usize,
+    /// ... and a step of the searched sequence is a run of at most this many of them.
+    pub span: usize,
+    /// Work, in tasks visited, the whole decomposition may spend; a core is searched only
+    /// while its share (by size) of what is left covers it, so a plan of any size takes
+    /// bounded time and small pipelines are searched in full.
+    pub budget: u64,
+    /// Whether a branch of a Parallel stops being searched once it is no slower than the
+    /// slowest other branch's critical path (it cannot make the Parallel faster).
+    pub slack: bool,
+}
+
+impl Search {
+    /// What `plan` uses. Wide bands matter on wide, sparse pipelines (a step may hold most
+    /// of a core, its long chains side by side); the budget (about 0.2 s on a CI runner)
+    /// keeps 10,000-node plans fast.
+    pub const DEFAULT: Search = Search {
+        bands: 8,
+        span: 8,
+        budget: 1_500_000,
+        slack: true,
+    };
+    /// The search before the budget and slack: 16 bands, steps of at most 4, unbounded.
+    /// The plan benchmark prints it beside [`Search::DEFAULT`].
+    pub const UNBOUNDED_NARROW: Search = Search {
+        bands: 16,
+        span: 4,
+        budget: u64::MAX,
+        slack: false,
+    };
+}
+
 /// Turns the DAG into a series-parallel tree that respects every dependency.
 pub fn decompose(dag: &Dag, durations: &[f64]) -> SpTree {
+    decompose_with(dag, durations, Search::DEFAULT)
+}
+
+/// [`decompose`] with another search (for comparisons).
+pub fn decompose_with(dag: &Dag, durations: &[f64], search: Search) -> SpTree {
     if dag.is_empty() {
         return SpTree::Sequence(Vec::new());
     }
-    Builder::new(dag, durations).build((0..dag.len()).collect())
+    Builder::new(dag, durations, search).build((0..dag.len()).collect(), f64::NEG_INFINITY)
 }
 
 struct Builder<'a> {
@@ -188,10 +250,13 @@ struct Builder<'a> {
     band_generation: u64,
     /// Each band task's earliest finish inside the band.
     band_finish: Vec<f64>,
+    /// Work (tasks visited) the subtree being built may still spend on searching.
+    allot: u64,
+    settings: Search,
 }
 
 impl<'a> Builder<'a> {
-    fn new(dag: &'a Dag, durations: &'a [f64]) -> Self {
+    fn new(dag: &'a Dag, durations: &'a [f64], search: Search) -> Self {
         Builder {
             dag,
             durations,
@@ -203,45 +268,145 @@ impl<'a> Builder<'a> {
             band_mark: vec![0; dag.len()],
             band_generation: 0,
             band_finish: vec![0.0; dag.len()],
+            allot: search.budget,
+            settings: search,
         }
     }
 
-    /// `subset` is sorted (so topologically ordered) and convex.
-    fn build(&mut self, subset: Vec<usize>) -> SpTree {
+    /// `subset` is sorted (so topologically ordered) and convex. `enough` is a makespan
+    /// the caller gains nothing from going below (a slower sibling branch sets it): the
+    /// search stops once a tree is that fast. The tree is never slower than
+    /// `max(enough, what the search would find with nothing enough)`.
+    fn build(&mut self, subset: Vec<usize>, enough: f64) -> SpTree {
+        self.spend(subset.len());
         if subset.len() == 1 {
             return SpTree::Task(subset[0]);
         }
         let components = self.components(&subset);
         if components.len() > 1 {
-            return SpTree::Parallel(components.into_iter().map(|c| self.build(c)).collect());
+            return self.branches(components, enough);
         }
         let parts = self.series_parts(&subset);
         if parts.len() > 1 {
-            return sequence(parts.into_iter().map(|p| self.build(p)).collect());
+            return self.steps(parts, enough);
         }
         if !self.search || subset.len() > SEARCH_UP_TO {
-            return self.bisect(&subset);
+            return self.bisect(&subset, enough);
         }
-        let greedy = self.without_search(|builder| builder.bisect(&subset));
-        self.enter(&subset);
-        let critical_path = self
-            .longest_paths_forward(&subset)
+        self.searched(subset, enough)
+    }
+
+    /// Independent parts as a Parallel. A branch is enough once it is no slower than the
+    /// slowest other branch can ever be (its critical path).
+    fn branches(&mut self, components: Vec<Vec<usize>>, enough: f64) -> SpTree {
+        if !self.search {
+            return parallel_of(components.into_iter().map(|c| self.build(c, enough)));
+        }
+        let floors: Vec<f64> = components.iter().map(|c| self.critical_path(c)).collect();
+        let (first, second) = top_two(&floors);
+        let mut left: usize = components.iter().map(Vec::len).sum();
+        let trees: Vec<SpTree> = components
             .into_iter()
-            .fold(0.0, f64::max);
+            .zip(&floors)
+            .map(|(component, &floor)| {
+                let others = match self.settings.slack {
+                    true if floor == first => second,
+                    true => first,
+                    false => f64::NEG_INFINITY,
+                };
+                let share = self.share(component.len(), &mut left);
+                self.with_allot(share, |builder| {
+                    builder.build(component, enough.max(others))
+                })
+            })
+            .collect();
+        SpTree::Parallel(trees)
+    }
+
+    /// Parts each wholly upstream of the next, as a Sequence. Where `enough` leaves room
+    /// beyond the parts' critical paths, each part is enough once the sequence, with the
+    /// parts before it as built and those after it as the greedy cut builds them (the
+    /// search only ever makes a part faster), is.
+    fn steps(&mut self, parts: Vec<Vec<usize>>, enough: f64) -> SpTree {
+        let floor: f64 = parts.iter().map(|p| self.critical_path(p)).sum();
+        if !self.search {
+            return sequence(parts.into_iter().map(|p| self.build(p, enough)).collect());
+        }
+        if enough <= floor {
+            let mut left: usize = parts.iter().map(Vec::len).sum();
+            let trees = parts
+                .into_iter()
+                .map(|part| {
+                    let share = self.share(part.len(), &mut left);
+                    self.with_allot(share, |builder| builder.build(part, f64::NEG_INFINITY))
+                })
+                .collect();
+            return sequence(trees);
+        }
+        let greedy: Vec<SpTree> = parts
+            .iter()
+            .map(|p| self.without_search(|builder| builder.build(p.clone(), enough)))
+            .collect();
+        self.improve_steps(parts, greedy, enough, 2)
+    }
+
+    /// Each step searched in turn, enough once the whole sequence is `enough` (the steps
+    /// after it counted at their current trees); a step keeps its current tree unless the
+    /// search finds a faster one.
+    fn improve_steps(
+        &mut self,
+        parts: Vec<Vec<usize>>,
+        current: Vec<SpTree>,
+        enough: f64,
+        search_from: usize,
+    ) -> SpTree {
+        let mut makespans: Vec<f64> = current.iter().map(|t| t.makespan(self.durations)).collect();
+        let mut trees = Vec::with_capacity(parts.len());
+        let mut left: usize = parts.iter().map(Vec::len).sum();
+        for (i, (part, tree)) in parts.into_iter().zip(current).enumerate() {
+            let share = self.share(part.len(), &mut left);
+            let others: f64 = makespans
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, m)| m)
+                .sum();
+            let target = enough - others;
+            if makespans[i] <= target || part.len() < search_from {
+                trees.push(tree);
+                continue;
+            }
+            let searched = self.with_allot(share, |builder| builder.build(part, target));
+            let makespan = searched.makespan(self.durations);
+            if makespan < makespans[i] {
+                makespans[i] = makespan;
+                trees.push(searched);
+            } else {
+                trees.push(tree);
+            }
+        }
+        sequence(trees)
+    }
+
+    /// A core searched: the greedy cut, the banded search, and searched halves.
+    fn searched(&mut self, subset: Vec<usize>, enough: f64) -> SpTree {
+        let greedy = self.without_search(|builder| builder.bisect(&subset, enough));
+        let lower_bound = self.cut_lower_bound(&subset);
+        let good = enough.max(lower_bound) * (1.0 + 1e-9);
         let greedy_makespan = greedy.makespan(self.durations);
-        if greedy_makespan <= critical_path * (1.0 + 1e-9) {
+        if greedy_makespan <= good || !self.can_search(&subset) {
             return greedy;
         }
-        let mut best = match self.banded(&subset) {
+        let mut best = match self.banded(&subset, enough) {
             Some((makespan, tree)) if makespan < greedy_makespan => (makespan, tree),
             _ => (greedy_makespan, greedy),
         };
         // The bands are flat: a long task with much slack sits in one of them. Cut in two
         // with each side searched, it can run beside a whole sequence of steps instead.
-        if self.halves && best.0 > critical_path * (1.0 + 1e-9) {
+        if self.halves && best.0 > good && self.can_search(&subset) {
             // Once: searched halves that try halves again would cost the square.
             self.halves = false;
-            let halves = self.bisect(&subset);
+            let halves = self.bisect(&subset, enough);
             self.halves = true;
             let makespan = halves.makespan(self.durations);
             if makespan < best.0 {
@@ -252,11 +417,62 @@ impl<'a> Builder<'a> {
     }
 
     /// The core cut in two by [`Self::cheapest_cut`], each side built in turn.
-    fn bisect(&mut self, core: &[usize]) -> SpTree {
+    fn bisect(&mut self, core: &[usize], enough: f64) -> SpTree {
         let (before, after) = self.cheapest_cut(core);
-        let first = self.build(before);
-        let second = self.build(after);
-        sequence(vec![first, second])
+        self.steps(vec![before, after], enough)
+    }
+
+    /// The makespan of the greedy tree of a convex subset, without making the tree.
+    fn price(&mut self, subset: &[usize]) -> f64 {
+        self.spend(subset.len());
+        if subset.len() == 1 {
+            return self.durations[subset[0]];
+        }
+        let components = self.components(subset);
+        if components.len() > 1 {
+            return components.iter().map(|c| self.price(c)).fold(0.0, f64::max);
+        }
+        let parts = self.series_parts(subset);
+        if parts.len() > 1 {
+            return parts.iter().map(|p| self.price(p)).sum();
+        }
+        let (before, after) = self.cheapest_cut(subset);
+        self.price(&before) + self.price(&after)
+    }
+
+    /// The longest path inside a convex subset.
+    fn critical_path(&mut self, subset: &[usize]) -> f64 {
+        self.enter(subset);
+        self.longest_paths_forward(subset)
+            .into_iter()
+            .fold(0.0, f64::max)
+    }
+
+    /// True while the subtree's share of the budget covers a search of this core.
+    fn can_search(&self, core: &[usize]) -> bool {
+        self.allot >= SEARCH_COST * core.len() as u64
+    }
+
+    fn spend(&mut self, tasks: usize) {
+        self.allot = self.allot.saturating_sub(tasks as u64);
+    }
+
+    /// A part's share of what is left to spend, by its size among the parts still to build
+    /// (`left`, which this reduces): what one part does not spend goes to the next.
+    fn share(&self, tasks: usize, left: &mut usize) -> u64 {
+        let share = (self.allot as u128 * tasks as u128 / (*left).max(1) as u128) as u64;
+        *left = left.saturating_sub(tasks);
+        share
+    }
+
+    /// Runs `work` with `allot` to spend, and takes what it spent from the whole.
+    fn with_allot<T>(&mut self, allot: u64, work: impl FnOnce(&mut Self) -> T) -> T {
+        let whole = self.allot;
+        self.allot = allot.min(whole);
+        let given = self.allot;
+        let result = work(self);
+        self.allot = whole - (given - self.allot);
+        result
     }
 
     fn without_search<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
@@ -267,18 +483,22 @@ impl<'a> Builder<'a> {
     }
 
     /// The core as a sequence of bands, and its makespan: the tasks in the order of a key
-    /// that grows along every edge (so each prefix is a down-set), cut into
-    /// [`SEARCH_BANDS`] equal runs; a step of the sequence is one or more consecutive
-    /// runs, chosen by dynamic programming over the steps' built makespans (never the
-    /// whole core: that is what is being cut). `None` when the core has too few tasks to
-    /// cut.
-    fn banded(&mut self, core: &[usize]) -> Option<(f64, SpTree)> {
+    /// that grows along every edge (so each prefix is a down-set), cut into equal runs
+    /// ([`SEARCH_FULL_BANDS`], or [`Search::bands`] in a large core); a step of the
+    /// sequence is one or more consecutive runs, chosen by dynamic programming over the
+    /// steps' greedy makespans (never the whole core: that is what is being cut). `None`
+    /// when the core has too few tasks to cut, or the budget ran out before a way through.
+    fn banded(&mut self, core: &[usize], enough: f64) -> Option<(f64, SpTree)> {
         self.enter(core);
         let finish = self.longest_paths_forward(core);
         let tail = self.longest_paths_backward(core);
         let full = core.len() <= SEARCH_FULL_UP_TO;
-        let orders: &[f64] = if full { &[1.0, 0.5, 0.0] } else { &[0.5] };
-        let bands = SEARCH_BANDS.min(core.len());
+        let (orders, bands, span): (&[f64], usize, usize) = if full {
+            (&[1.0, 0.5, 0.0], SEARCH_FULL_BANDS, SEARCH_FULL_BANDS)
+        } else {
+            (&[0.5], self.settings.bands, self.settings.span)
+        };
+        let bands = bands.min(core.len());
         let mut best: Option<(f64, Vec<Vec<usize>>, Vec<SpTree>)> = None;
         for &weight in orders {
             let order = self.key_order(core, &finish, &tail, weight);
@@ -287,10 +507,10 @@ impl<'a> Builder<'a> {
             // step's first run.
             let mut cheapest = vec![(f64::INFINITY, 0usize); bands + 1];
             cheapest[0].0 = 0.0;
-            let mut steps: BTreeMap<(usize, usize), (Vec<usize>, SpTree)> = BTreeMap::new();
+            let mut steps: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
             for end in 1..=bands {
                 for start in (0..end).rev() {
-                    if (start == 0 && end == bands) || (!full && end - start > SEARCH_SPAN) {
+                    if (start == 0 && end == bands) || end - start > span {
                         continue;
                     }
                     let mut band: Vec<usize> = order[bounds[start]..bounds[end]]
@@ -303,12 +523,15 @@ impl<'a> Builder<'a> {
                     if cheapest[start].0 + self.band_critical_path(&band) >= cheapest[end].0 {
                         continue;
                     }
-                    let tree = self.without_search(|builder| builder.build(band.clone()));
-                    let total = cheapest[start].0 + tree.makespan(self.durations);
+                    if self.allot == 0 {
+                        continue;
+                    }
+                    let price = self.price(&band);
+                    let total = cheapest[start].0 + price;
                     if total < cheapest[end].0 {
                         cheapest[end] = (total, start);
                     }
-                    steps.insert((start, end), (band, tree));
+                    steps.insert((start, end), band);
                 }
             }
             let makespan = cheapest[bands].0;
@@ -318,7 +541,8 @@ impl<'a> Builder<'a> {
                 let mut end = bands;
                 while end > 0 {
                     let start = cheapest[end].1;
-                    let (band, tree) = steps.remove(&(start, end))?;
+                    let band = steps.remove(&(start, end))?;
+                    let tree = self.without_search(|builder| builder.build(band.clone(), enough));
                     chosen_bands.push(band);
                     chosen_trees.push(tree);
                     end = start;
@@ -330,22 +554,7 @@ impl<'a> Builder<'a> {
         }
         let (_, chosen_bands, chosen_trees) = best?;
         // Each chosen band was built greedily; searched in turn, it may do better.
-        let trees: Vec<SpTree> = chosen_bands
-            .into_iter()
-            .zip(chosen_trees)
-            .map(|(band, greedy)| {
-                if band.len() < SEARCH_AGAIN_FROM {
-                    return greedy;
-                }
-                let searched = self.build(band);
-                if searched.makespan(self.durations) < greedy.makespan(self.durations) {
-                    searched
-                } else {
-                    greedy
-                }
-            })
-            .collect();
-        let tree = sequence(trees);
+        let tree = self.improve_steps(chosen_bands, chosen_trees, enough, SEARCH_AGAIN_FROM);
         Some((tree.makespan(self.durations), tree))
     }
 
@@ -365,6 +574,34 @@ impl<'a> Builder<'a> {
         let mut order: Vec<usize> = (0..core.len()).collect();
         order.sort_unstable_by(|&a, &b| key[a].total_cmp(&key[b]).then(a.cmp(&b)));
         order
+    }
+
+    /// No tree of a connected, series-indecomposable core is faster than this: its top is a
+    /// sequence, so it is at least the cheapest cut into a down-set A and the rest B of
+    /// `critical_path(A) + critical_path(B)`. A down-set whose critical path is `t` lies
+    /// within the tasks that finish by `t` at the earliest, and B holds every task after
+    /// and each one's longest path on: so for `t` below the critical path the cheapest cut is
+    /// a prefix of the tasks in order of earliest finish, and at the critical path it is
+    /// one sink.
+    fn cut_lower_bound(&mut self, core: &[usize]) -> f64 {
+        self.enter(core);
+        let finish = self.longest_paths_forward(core);
+        let tail = self.longest_paths_backward(core);
+        let critical_path = finish.iter().copied().fold(0.0, f64::max);
+        let shortest_sink = core
+            .iter()
+            .filter(|&&task| !self.dag.successors[task].iter().any(|&s| self.inside(s)))
+            .map(|&task| self.durations[task])
+            .fold(f64::INFINITY, f64::min);
+        let mut by_finish: Vec<(f64, f64)> = finish.into_iter().zip(tail).collect();
+        by_finish.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut suffix = 0.0f64;
+        let mut best = critical_path + shortest_sink;
+        for k in (1..by_finish.len()).rev() {
+            suffix = suffix.max(by_finish[k].1);
+            best = best.min(by_finish[k - 1].0 + suffix);
+        }
+        best
     }
 
     /// The longest path inside `band` (sorted, so topologically ordered): a lower bound of

@@ -75,7 +75,7 @@ fn series_parts_split_between_layers_despite_transitive_edges() {
             (5, 6),
         ],
     );
-    let mut builder = Builder::new(&d, &[1.0; 7]);
+    let mut builder = Builder::new(&d, &[1.0; 7], Search::DEFAULT);
     assert_eq!(
         builder.series_parts(&[0, 1, 2, 3, 4, 5, 6]),
         vec![vec![0, 1, 2, 3, 4, 5], vec![6]]
@@ -104,4 +104,149 @@ fn random_cores_stay_close_to_the_critical_path() {
     // averaged 1.027 with a worst of 1.26; the search averages 1.007.
     assert!(mean <= 1.02, "mean makespan / critical path {mean}");
     assert!(max <= 4.0 / 3.0, "worst makespan / critical path {max}");
+}
+
+/// Random DAGs of up to 10 tasks, with log-normal durations.
+fn small_random_dags(count: usize) -> Vec<(Dag, Vec<f64>)> {
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(11);
+    (0..count)
+        .map(|_| {
+            let size = 4 + rng.below(7);
+            let d = random_dag(size, 4, 0.4, &mut rng);
+            let durations = (0..size).map(|_| rng.log_normal(0.0, 1.0)).collect();
+            (d, durations)
+        })
+        .collect()
+}
+
+/// The longest path inside the tasks of `mask`.
+fn critical_path_of(d: &Dag, durations: &[f64], mask: u32) -> f64 {
+    let mut finish = vec![0.0f64; d.len()];
+    let mut longest = 0.0f64;
+    for task in (0..d.len()).filter(|t| mask & (1 << t) != 0) {
+        let start = d.predecessors[task]
+            .iter()
+            .filter(|&&p| mask & (1 << p) != 0)
+            .map(|&p| finish[p])
+            .fold(0.0, f64::max);
+        finish[task] = start + durations[task];
+        longest = longest.max(finish[task]);
+    }
+    longest
+}
+
+#[test]
+fn the_cut_lower_bound_is_the_cheapest_of_every_down_set_cut() {
+    let mut checked = 0;
+    for (d, durations) in small_random_dags(300) {
+        let all = (1u32 << d.len()) - 1;
+        let mut cheapest = f64::INFINITY;
+        for mask in 1..all {
+            let down_set = (0..d.len())
+                .filter(|t| mask & (1 << t) != 0)
+                .all(|t| d.predecessors[t].iter().all(|&p| mask & (1 << p) != 0));
+            if down_set {
+                let cost = critical_path_of(&d, &durations, mask)
+                    + critical_path_of(&d, &durations, all & !mask);
+                cheapest = cheapest.min(cost);
+            }
+        }
+        let mut builder = Builder::new(&d, &durations, Search::DEFAULT);
+        let bound = builder.cut_lower_bound(&(0..d.len()).collect::<Vec<_>>());
+        assert!(
+            (bound - cheapest).abs() <= 1e-9 * cheapest,
+            "bound {bound}, cheapest down-set cut {cheapest}, DAG {d:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 300);
+}
+
+#[test]
+fn a_price_is_the_greedy_trees_makespan() {
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(5);
+    for _ in 0..50 {
+        let d = random_dag(200, 30, 0.05, &mut rng);
+        let durations: Vec<f64> = (0..200).map(|_| rng.log_normal(0.0, 1.0)).collect();
+        let all: Vec<usize> = (0..200).collect();
+        let mut builder = Builder::new(&d, &durations, Search::DEFAULT);
+        let greedy = builder.without_search(|b| b.build(all.clone(), f64::NEG_INFINITY));
+        let price = builder.price(&all);
+        let makespan = greedy.makespan(&durations);
+        assert!(
+            (price - makespan).abs() <= 1e-9 * makespan,
+            "{price} != {makespan}"
+        );
+    }
+}
+
+#[test]
+fn a_branch_stops_at_its_slack_without_slowing_the_machine() {
+    // Pipelines of independent random namespaces: with slack, only the slowest are
+    // searched, and the machine is never slower than searching every one.
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(9);
+    let unbounded = Search {
+        budget: u64::MAX,
+        ..Search::DEFAULT
+    };
+    for _ in 0..20 {
+        let namespaces = 2 + rng.below(6);
+        let mut edges = Vec::new();
+        let mut count = 0;
+        for _ in 0..namespaces {
+            let size = 20 + rng.below(60);
+            let part = random_dag(size, 8, 0.2, &mut rng);
+            edges.extend(part.edges().map(|(a, b)| (a + count, b + count)));
+            count += size;
+        }
+        let d = Dag::from_edges(count, edges);
+        let durations: Vec<f64> = (0..count).map(|_| rng.log_normal(0.0, 1.0)).collect();
+        let with_slack = decompose_with(&d, &durations, unbounded);
+        let without = decompose_with(
+            &d,
+            &durations,
+            Search {
+                slack: false,
+                ..unbounded
+            },
+        );
+        assert!(with_slack.respects(&d));
+        let (fast, full) = (
+            with_slack.makespan(&durations),
+            without.makespan(&durations),
+        );
+        assert!(
+            fast <= full * (1.0 + 1e-9),
+            "with slack {fast}, without {full}"
+        );
+    }
+}
+
+#[test]
+fn an_exhausted_budget_keeps_the_greedy_cut_and_every_dependency() {
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(13);
+    let d = random_dag(400, 200, 0.02, &mut rng);
+    let durations: Vec<f64> = (0..400).map(|_| rng.log_normal(0.0, 1.0)).collect();
+    let none = decompose_with(
+        &d,
+        &durations,
+        Search {
+            budget: 0,
+            ..Search::DEFAULT
+        },
+    );
+    let all: Vec<usize> = (0..400).collect();
+    let mut builder = Builder::new(&d, &durations, Search::DEFAULT);
+    let greedy = builder.without_search(|b| b.build(all, f64::NEG_INFINITY));
+    assert_eq!(
+        none, greedy,
+        "with nothing to spend, the tree is the greedy cut's"
+    );
+    let searched = decompose(&d, &durations);
+    assert!(none.respects(&d) && searched.respects(&d));
+    assert!(searched.makespan(&durations) < none.makespan(&durations));
 }
