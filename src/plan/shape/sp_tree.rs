@@ -47,6 +47,9 @@ const SEARCH_UP_TO: usize = 1_000;
 /// every run of consecutive bands a candidate step, in three orders.
 const SEARCH_FULL_UP_TO: usize = 128;
 const SEARCH_FULL_BANDS: usize = 16;
+/// Cores up to this size are searched in every order of [`Search::orders`]; larger ones in
+/// the first (the budget is better spent on more of them).
+const SEARCH_ORDERS_UP_TO: usize = 512;
 /// A search of a core costs about this much work per task; a core is searched only while
 /// its share of the budget covers it.
 const SEARCH_COST: u64 = 64;
@@ -182,8 +185,12 @@ fn parallel_of(branches: impl Iterator<Item = SpTree>) -> SpTree {
 }
 
 /// How hard [`decompose`] searches the cores that are not series-parallel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Search {
+    /// A large core's tasks are put in order of `weight * earliest finish + (1 - weight) *
+    /// latest finish`, for each weight here (the first only above
+    /// [`SEARCH_ORDERS_UP_TO`] tasks), and each order searched.
+    pub orders: &'static [f64],
     /// A core larger than [`SEARCH_FULL_UP_TO`] is cut into this many bands of equal task
     /// count (in order of mean earliest and latest finish) ...
     pub bands: usize,
@@ -199,18 +206,21 @@ pub struct Search {
 }
 
 impl Search {
-    /// What `plan` uses. Wide bands matter on wide, sparse pipelines (a step may hold most
-    /// of a core, its long chains side by side); the budget (about 0.2 s on a CI runner)
-    /// keeps 10,000-node plans fast.
+    /// What `plan` uses. Wide bands and more orders matter on wide, sparse pipelines (a
+    /// step may hold most of a core, its long chains side by side); the budget (about
+    /// 0.2 s on a CI runner) keeps 10,000-node plans fast.
     pub const DEFAULT: Search = Search {
+        orders: &[0.5, 0.25, 0.75],
         bands: 8,
         span: 8,
         budget: 1_500_000,
         slack: true,
     };
-    /// The search before the budget and slack: 16 bands, steps of at most 4, unbounded.
+    /// The search before the budget and slack: one order, 16 bands, steps of at most 4,
+    /// unbounded.
     /// The plan benchmark prints it beside [`Search::DEFAULT`].
     pub const UNBOUNDED_NARROW: Search = Search {
+        orders: &[0.5],
         bands: 16,
         span: 4,
         budget: u64::MAX,
@@ -496,7 +506,11 @@ impl<'a> Builder<'a> {
         let (orders, bands, span): (&[f64], usize, usize) = if full {
             (&[1.0, 0.5, 0.0], SEARCH_FULL_BANDS, SEARCH_FULL_BANDS)
         } else {
-            (&[0.5], self.settings.bands, self.settings.span)
+            let orders = match core.len() {
+                size if size <= SEARCH_ORDERS_UP_TO => self.settings.orders,
+                _ => &self.settings.orders[..1],
+            };
+            (orders, self.settings.bands, self.settings.span)
         };
         let bands = bands.min(core.len());
         let mut best: Option<(f64, Vec<Vec<usize>>, Vec<SpTree>)> = None;
