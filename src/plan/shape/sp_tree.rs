@@ -577,17 +577,16 @@ impl<'a> Builder<'a> {
     /// so every prefix of the order is a down-set of the core.
     fn key_order(&self, core: &[usize], finish: &[f64], tail: &[f64], weight: f64) -> Vec<usize> {
         let total = finish.iter().copied().fold(0.0, f64::max);
-        let key: Vec<f64> = core
+        let mut keyed: Vec<(f64, usize)> = core
             .iter()
             .enumerate()
             .map(|(k, &task)| {
                 let latest_finish = total - tail[k] + self.durations[task];
-                weight * finish[k] + (1.0 - weight) * latest_finish
+                (weight * finish[k] + (1.0 - weight) * latest_finish, k)
             })
             .collect();
-        let mut order: Vec<usize> = (0..core.len()).collect();
-        order.sort_unstable_by(|&a, &b| key[a].total_cmp(&key[b]).then(a.cmp(&b)));
-        order
+        keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        keyed.into_iter().map(|(_, k)| k).collect()
     }
 
     /// No tree of a connected, series-indecomposable core is faster than this: its top is a
@@ -657,30 +656,34 @@ impl<'a> Builder<'a> {
     fn components(&mut self, subset: &[usize]) -> Vec<Vec<usize>> {
         self.enter(subset);
         let mut component_of = vec![usize::MAX; subset.len()];
-        let mut components: Vec<Vec<usize>> = Vec::new();
+        let mut count = 0;
         let mut stack = Vec::new();
         for start in 0..subset.len() {
             if component_of[start] != usize::MAX {
                 continue;
             }
-            let id = components.len();
-            let mut members = Vec::new();
-            component_of[start] = id;
+            component_of[start] = count;
             stack.push(subset[start]);
             while let Some(task) = stack.pop() {
-                members.push(task);
                 let neighbours = self.dag.successors[task]
                     .iter()
                     .chain(self.dag.predecessors[task].iter());
                 for &next in neighbours {
                     if self.inside(next) && component_of[self.local[next]] == usize::MAX {
-                        component_of[self.local[next]] = id;
+                        component_of[self.local[next]] = count;
                         stack.push(next);
                     }
                 }
             }
-            members.sort_unstable();
-            components.push(members);
+            count += 1;
+        }
+        if count == 1 {
+            return vec![subset.to_vec()];
+        }
+        // In the subset's order, so each component is sorted.
+        let mut components = vec![Vec::new(); count];
+        for (&task, &component) in subset.iter().zip(&component_of) {
+            components[component].push(task);
         }
         components
     }
@@ -773,7 +776,8 @@ impl<'a> Builder<'a> {
             size if size > BALANCE_ABOVE => size / BALANCE_FRACTION,
             _ => 1,
         };
-        let mut best: Option<(f64, f64, usize)> = None;
+        let mut best: Option<(f64, usize)> = None;
+        let mut best_order = Vec::new();
         let mut suffix = vec![0.0f64; size + 1];
         for weight in [1.0, 0.0] {
             let order = self.key_order(subset, &finish, &tail, weight);
@@ -781,19 +785,24 @@ impl<'a> Builder<'a> {
                 suffix[p] = suffix[p + 1].max(tail[order[p]]);
             }
             let mut prefix = 0.0f64;
+            let mut improved = false;
             for k in 1..size {
                 prefix = prefix.max(finish[order[k - 1]]);
                 if k < min_side || size - k < min_side {
                     continue;
                 }
                 let cost = prefix + suffix[k];
-                if best.is_none_or(|(best_cost, _, _)| cost < best_cost) {
-                    best = Some((cost, weight, k));
+                if best.is_none_or(|(best_cost, _)| cost < best_cost) {
+                    best = Some((cost, k));
+                    improved = true;
                 }
+            }
+            if improved {
+                best_order = order;
             }
         }
         let (order, count) = match best {
-            Some((_, weight, count)) => (self.key_order(subset, &finish, &tail, weight), count),
+            Some((_, count)) => (best_order, count),
             None => ((0..size).collect(), 1),
         };
         let mut in_before = vec![false; size];
