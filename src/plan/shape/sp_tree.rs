@@ -12,8 +12,9 @@
 //! tree is slower than the core's lower bound (its cheapest cut's critical paths), a
 //! search replaces it when it finds better: the core is cut into consecutive bands at once,
 //! the bands chosen by dynamic programming over their greedy makespans (priced without
-//! making the trees), and each chosen band is searched again; and the greedy cut in two,
-//! each side searched.
+//! making the trees), single tasks then moved across the chosen bands' boundaries while
+//! that makes them faster, and each band searched again; and the greedy cut in two, each
+//! side searched.
 //!
 //! The search is bounded twice. A branch of a Parallel no slower than its slowest sibling
 //! can be is not searched further (in a pipeline of namespaces, only the slowest ones are).
@@ -50,6 +51,11 @@ const SEARCH_FULL_BANDS: usize = 16;
 /// Cores up to this size are searched in every order of [`Search::orders`]; larger ones in
 /// the first (the budget is better spent on more of them).
 const SEARCH_ORDERS_UP_TO: usize = 512;
+/// Each round of [`Builder::refine`] tries this many tasks on each side of each boundary
+/// (more measured no better: the bands are searched again afterwards) ...
+const REFINE_TASKS: usize = 4;
+/// ... for at most this many rounds.
+const REFINE_ROUNDS: usize = 3;
 /// A search of a core costs about this much work per task; a core is searched only while
 /// its share of the budget covers it.
 const SEARCH_COST: u64 = 64;
@@ -203,6 +209,10 @@ pub struct Search {
     /// Whether a branch of a Parallel stops being searched once it is no slower than the
     /// slowest other branch's critical path (it cannot make the Parallel faster).
     pub slack: bool,
+    /// Whether the bands the search chose trade single tasks across their boundaries
+    /// while that makes them faster (on wide, sparse pipelines a band's last tasks often
+    /// fit in the next band's slack).
+    pub refine: bool,
 }
 
 impl Search {
@@ -215,9 +225,10 @@ impl Search {
         span: 8,
         budget: 1_500_000,
         slack: true,
+        refine: true,
     };
-    /// The search before the budget and slack: one order, 16 bands, steps of at most 4,
-    /// unbounded.
+    /// The search before the budget, slack and refinement: one order, 16 bands, steps of
+    /// at most 4, unbounded.
     /// The plan benchmark prints it beside [`Search::DEFAULT`].
     pub const UNBOUNDED_NARROW: Search = Search {
         orders: &[0.5],
@@ -225,6 +236,7 @@ impl Search {
         span: 4,
         budget: u64::MAX,
         slack: false,
+        refine: false,
     };
 }
 
@@ -450,6 +462,73 @@ impl<'a> Builder<'a> {
         self.price(&before) + self.price(&after)
     }
 
+    /// Moves single tasks across the boundaries of consecutive bands while that lowers the
+    /// two bands' greedy makespans: a sink of the earlier band to the later one, a source of
+    /// the later band to the earlier one (each band stays convex, and every dependency
+    /// points forward). Tried first: the tasks on the bands' critical paths. True when a
+    /// band changed.
+    fn refine(&mut self, bands: &mut [Vec<usize>]) -> bool {
+        let mut changed = false;
+        for _ in 0..REFINE_ROUNDS {
+            let mut improved = false;
+            for i in 0..bands.len().saturating_sub(1) {
+                let mut cost = self.price(&bands[i]) + self.price(&bands[i + 1]);
+                for forward in [true, false] {
+                    let (from, to) = if forward { (i, i + 1) } else { (i + 1, i) };
+                    let candidates = self.movable(&bands[from], forward, REFINE_TASKS);
+                    for task in candidates {
+                        if !self.can_search(&bands[from]) {
+                            return changed;
+                        }
+                        let mut from_band = bands[from].clone();
+                        from_band.retain(|&t| t != task);
+                        if from_band.is_empty() {
+                            continue;
+                        }
+                        let mut to_band = bands[to].clone();
+                        let at = to_band.partition_point(|&t| t < task);
+                        to_band.insert(at, task);
+                        let moved = self.price(&from_band) + self.price(&to_band);
+                        if moved < cost * (1.0 - 1e-9) {
+                            cost = moved;
+                            bands[from] = from_band;
+                            bands[to] = to_band;
+                            improved = true;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        changed
+    }
+
+    /// Up to `count` tasks of the band that may leave it: sinks (`forward`, to the next
+    /// band) by latest earliest finish, or sources (to the band before) by longest tail.
+    fn movable(&mut self, band: &[usize], forward: bool, count: usize) -> Vec<usize> {
+        self.enter(band);
+        let mut ranked: Vec<(f64, usize)> = if forward {
+            let finish = self.longest_paths_forward(band);
+            band.iter()
+                .zip(finish)
+                .filter(|&(&t, _)| !self.dag.successors[t].iter().any(|&s| self.inside(s)))
+                .map(|(&t, f)| (f, t))
+                .collect()
+        } else {
+            let tail = self.longest_paths_backward(band);
+            band.iter()
+                .zip(tail)
+                .filter(|&(&t, _)| !self.dag.predecessors[t].iter().any(|&p| self.inside(p)))
+                .map(|(&t, f)| (f, t))
+                .collect()
+        };
+        ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.into_iter().take(count).map(|(_, t)| t).collect()
+    }
+
     /// The longest path inside a convex subset.
     fn critical_path(&mut self, subset: &[usize]) -> f64 {
         self.enter(subset);
@@ -566,7 +645,13 @@ impl<'a> Builder<'a> {
                 best = Some((makespan, chosen_bands, chosen_trees));
             }
         }
-        let (_, chosen_bands, chosen_trees) = best?;
+        let (_, mut chosen_bands, mut chosen_trees) = best?;
+        if self.settings.refine && self.refine(&mut chosen_bands) {
+            chosen_trees = chosen_bands
+                .iter()
+                .map(|band| self.without_search(|builder| builder.build(band.clone(), enough)))
+                .collect();
+        }
         // Each chosen band was built greedily; searched in turn, it may do better.
         let tree = self.improve_steps(chosen_bands, chosen_trees, enough, SEARCH_AGAIN_FROM);
         Some((tree.makespan(self.durations), tree))

@@ -250,3 +250,51 @@ fn an_exhausted_budget_keeps_the_greedy_cut_and_every_dependency() {
     assert!(none.respects(&d) && searched.respects(&d));
     assert!(searched.makespan(&durations) < none.makespan(&durations));
 }
+
+#[test]
+fn refined_bands_stay_convex_in_dependency_order_and_never_slower() {
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(17);
+    let mut moved = 0;
+    for _ in 0..30 {
+        let size = 120 + rng.below(200);
+        let d = random_dag(size, 100, 0.03, &mut rng);
+        let durations: Vec<f64> = (0..size).map(|_| rng.log_normal(0.0, 1.0)).collect();
+        // Four bands of consecutive indices: an index order is topological, so each band
+        // is a difference of two down-sets.
+        let mut bands: Vec<Vec<usize>> = (0..4)
+            .map(|b| (b * size / 4..(b + 1) * size / 4).collect())
+            .collect();
+        let mut builder = Builder::new(&d, &durations, Search::DEFAULT);
+        let before: f64 = bands.iter().map(|b| builder.price(b)).sum();
+        let original = bands.clone();
+        builder.refine(&mut bands);
+        let after: f64 = bands.iter().map(|b| builder.price(b)).sum();
+        assert!(after <= before * (1.0 + 1e-9), "refined {after} > {before}");
+        moved += usize::from(bands != original);
+        let mut band_of = vec![usize::MAX; size];
+        for (b, band) in bands.iter().enumerate() {
+            assert!(!band.is_empty() && band.windows(2).all(|w| w[0] < w[1]));
+            for &task in band {
+                assert_eq!(band_of[task], usize::MAX, "task {task} in two bands");
+                band_of[task] = b;
+            }
+        }
+        assert!(band_of.iter().all(|&b| b != usize::MAX), "a task was lost");
+        for (from, to) in d.edges() {
+            assert!(
+                band_of[from] <= band_of[to],
+                "{from} -> {to} points backward"
+            );
+        }
+        // Convex: a path that leaves a band never comes back to it.
+        let sequence_tree = sequence(
+            bands
+                .iter()
+                .map(|band| builder.without_search(|b| b.build(band.clone(), f64::NEG_INFINITY)))
+                .collect(),
+        );
+        assert!(sequence_tree.respects(&d));
+    }
+    assert!(moved > 0, "no band was refined: the test checks nothing");
+}
