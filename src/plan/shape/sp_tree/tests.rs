@@ -182,34 +182,45 @@ fn a_price_is_the_greedy_trees_makespan() {
     }
 }
 
+/// Pipelines of independent random namespaces, with log-normal durations.
+fn namespaced_dags(count: usize, seed: u64) -> Vec<(Dag, Vec<f64>)> {
+    use crate::synthetic::{random_dag, Rng};
+    let mut rng = Rng::new(seed);
+    (0..count)
+        .map(|_| {
+            let namespaces = 2 + rng.below(6);
+            let mut edges = Vec::new();
+            let mut tasks = 0;
+            for _ in 0..namespaces {
+                let size = 20 + rng.below(60);
+                let part = random_dag(size, 8, 0.2, &mut rng);
+                edges.extend(part.edges().map(|(a, b)| (a + tasks, b + tasks)));
+                tasks += size;
+            }
+            let d = Dag::from_edges(tasks, edges);
+            let durations = (0..tasks).map(|_| rng.log_normal(0.0, 1.0)).collect();
+            (d, durations)
+        })
+        .collect()
+}
+
 #[test]
 fn a_branch_stops_at_its_slack_without_slowing_the_machine() {
-    // Pipelines of independent random namespaces: with slack, only the slowest are
-    // searched, and the machine is never slower than searching every one.
-    use crate::synthetic::{random_dag, Rng};
-    let mut rng = Rng::new(9);
+    // Slack always: only the slowest namespaces are searched, and the machine is never
+    // slower than searching every one.
     let unbounded = Search {
         budget: u64::MAX,
+        slack_below: u64::MAX,
         ..Search::DEFAULT
     };
-    for _ in 0..20 {
-        let namespaces = 2 + rng.below(6);
-        let mut edges = Vec::new();
-        let mut count = 0;
-        for _ in 0..namespaces {
-            let size = 20 + rng.below(60);
-            let part = random_dag(size, 8, 0.2, &mut rng);
-            edges.extend(part.edges().map(|(a, b)| (a + count, b + count)));
-            count += size;
-        }
-        let d = Dag::from_edges(count, edges);
-        let durations: Vec<f64> = (0..count).map(|_| rng.log_normal(0.0, 1.0)).collect();
+    let mut stopped = 0;
+    for (d, durations) in namespaced_dags(20, 9) {
         let with_slack = decompose_with(&d, &durations, unbounded);
         let without = decompose_with(
             &d,
             &durations,
             Search {
-                slack: false,
+                slack_below: 0,
                 ..unbounded
             },
         );
@@ -221,6 +232,27 @@ fn a_branch_stops_at_its_slack_without_slowing_the_machine() {
         assert!(
             fast <= full * (1.0 + 1e-9),
             "with slack {fast}, without {full}"
+        );
+        stopped += usize::from(with_slack != without);
+    }
+    assert!(
+        stopped > 0,
+        "slack never stopped a search: the test checks nothing"
+    );
+}
+
+#[test]
+fn with_budget_to_spare_every_branch_is_searched() {
+    // A small pipeline's tree does not depend on which branch is critical: it is the tree
+    // of a search with no slack at all.
+    for (d, durations) in namespaced_dags(10, 21) {
+        let never = Search {
+            slack_below: 0,
+            ..Search::DEFAULT
+        };
+        assert_eq!(
+            decompose(&d, &durations),
+            decompose_with(&d, &durations, never)
         );
     }
 }
