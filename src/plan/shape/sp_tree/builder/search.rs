@@ -100,21 +100,16 @@ impl Builder<'_> {
     /// band) by latest earliest finish, or sources (to the band before) by longest tail.
     fn movable(&mut self, band: &[usize], forward: bool, count: usize) -> Vec<usize> {
         self.enter(band);
-        let mut ranked: Vec<(f64, usize)> = if forward {
-            let finish = self.longest_paths_forward(band);
-            band.iter()
-                .zip(finish)
-                .filter(|&(&t, _)| !self.dag.successors[t].iter().any(|&s| self.inside(s)))
-                .map(|(&t, f)| (f, t))
-                .collect()
-        } else {
-            let tail = self.longest_paths_backward(band);
-            band.iter()
-                .zip(tail)
-                .filter(|&(&t, _)| !self.dag.predecessors[t].iter().any(|&p| self.inside(p)))
-                .map(|(&t, f)| (f, t))
-                .collect()
+        let (lengths, onward) = match forward {
+            true => (self.longest_paths_forward(band), &self.dag.successors),
+            false => (self.longest_paths_backward(band), &self.dag.predecessors),
         };
+        let mut ranked: Vec<(f64, usize)> = band
+            .iter()
+            .zip(lengths)
+            .filter(|&(&task, _)| !onward[task].iter().any(|&next| self.inside(next)))
+            .map(|(&task, length)| (length, task))
+            .collect();
         ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         ranked.into_iter().take(count).map(|(_, t)| t).collect()
     }
