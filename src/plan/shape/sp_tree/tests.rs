@@ -244,17 +244,25 @@ fn a_branch_stops_at_its_slack_without_slowing_the_machine() {
 #[test]
 fn with_budget_to_spare_every_branch_is_searched() {
     // A small pipeline's tree does not depend on which branch is critical: it is the tree
-    // of a search with no slack at all.
+    // of a search with no slack at all (and on these pipelines slack would change it).
+    let mut slack_would_differ = 0;
     for (d, durations) in namespaced_dags(10, 21) {
         let never = Search {
             slack_below: 0,
             ..Search::DEFAULT
         };
-        assert_eq!(
-            decompose(&d, &durations),
-            decompose_with(&d, &durations, never)
-        );
+        let always = Search {
+            slack_below: u64::MAX,
+            ..Search::DEFAULT
+        };
+        let full = decompose_with(&d, &durations, never);
+        assert_eq!(decompose(&d, &durations), full);
+        slack_would_differ += usize::from(decompose_with(&d, &durations, always) != full);
     }
+    assert!(
+        slack_would_differ > 0,
+        "slack changes none of these trees: the test checks nothing"
+    );
 }
 
 #[test]
